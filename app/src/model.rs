@@ -1,0 +1,182 @@
+//! The wire model shared by the server and every tab.
+//!
+//! The server speaks Server-Sent Events. Each SSE `event:` name maps to one payload type here; the
+//! `data:` line is that payload as JSON. Device events carry the SSE `id:` too, so `EventSource`
+//! and the tab-coordination core can resume with `Last-Event-ID` after a reconnect or failover.
+//!
+//! | SSE event        | `id:` line | payload                |
+//! |------------------|------------|------------------------|
+//! | `device-online`  | yes        | [`DeviceEvent`]        |
+//! | `device-offline` | yes        | [`DeviceEvent`]        |
+//! | `hello`          | no         | [`Hello`]              |
+//! | `stats`          | no         | [`Stats`]              |
+//! | `reset`          | no         | [`Reset`]              |
+//!
+//! Device event ids are assigned by the server, start at 1 and are consecutive within one server
+//! instance (`Hello::instance`), so a gap is detectable by any tab.
+
+use serde::{Deserialize, Serialize};
+
+/// SSE event names, in one place so the server and the client cannot drift apart.
+pub mod event_name {
+    pub const DEVICE_ONLINE: &str = "device-online";
+    pub const DEVICE_OFFLINE: &str = "device-offline";
+    pub const HELLO: &str = "hello";
+    pub const STATS: &str = "stats";
+    pub const RESET: &str = "reset";
+}
+
+/// Whether a device came online or went offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceEventKind {
+    DeviceOnline,
+    DeviceOffline,
+}
+
+impl DeviceEventKind {
+    /// The SSE `event:` name of this kind.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Self::DeviceOnline => event_name::DEVICE_ONLINE,
+            Self::DeviceOffline => event_name::DEVICE_OFFLINE,
+        }
+    }
+
+    /// Parses an SSE `event:` name; `None` for anything that is not a device event.
+    pub fn from_event_name(name: &str) -> Option<Self> {
+        match name {
+            event_name::DEVICE_ONLINE => Some(Self::DeviceOnline),
+            event_name::DEVICE_OFFLINE => Some(Self::DeviceOffline),
+            _ => None,
+        }
+    }
+
+    /// The device state this event leaves behind.
+    pub fn online(self) -> bool {
+        matches!(self, Self::DeviceOnline)
+    }
+}
+
+/// A device went online or offline. Numbered by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// Server-assigned, strictly increasing and consecutive (1, 2, 3, …) within one instance.
+    pub id: u64,
+    /// The device id (see [`validate_device_id`]).
+    pub device: String,
+    pub kind: DeviceEventKind,
+    /// When the server published it, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// One device as the server knows it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub online: bool,
+    /// Time of the last change, milliseconds since the Unix epoch.
+    pub changed_at_ms: u64,
+}
+
+/// Sent first on every stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Random per server process: ids from another instance are not comparable.
+    pub instance: String,
+    /// The id of the newest event published so far (0 when none).
+    pub head_id: u64,
+    /// The reconnect delay the server suggests, also sent as the SSE `retry:` field.
+    pub retry_ms: u64,
+}
+
+/// The server's counters. Sent as an SSE `stats` event whenever `open_connections` changes
+/// (coalesced), and served by `GET /api/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// SSE streams open right now.
+    pub open_connections: u64,
+    /// SSE streams accepted since start.
+    pub total_connections: u64,
+    /// Device events published since start.
+    pub events_published: u64,
+}
+
+/// Sent instead of a replay when the requested resume point is older than the server's buffer,
+/// or when a slow reader fell behind it: the client must drop what it derived from events and
+/// start again from this snapshot. Live events with ids above `head_id` follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reset {
+    pub head_id: u64,
+    pub devices: Vec<Device>,
+    /// Why the stream was reset, for people reading logs.
+    pub reason: String,
+}
+
+/// The JSON body of every 4xx/5xx answer from the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}
+
+/// The longest accepted device id.
+pub const MAX_DEVICE_ID_LEN: usize = 64;
+
+/// Checks a device id: 1 to [`MAX_DEVICE_ID_LEN`] bytes of ASCII letters, digits, `-`, `_`, `.`
+/// or `:`. The server rejects anything else with a 4xx, so the UI never has to trust names.
+pub fn validate_device_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("device id is empty".into());
+    }
+    if id.len() > MAX_DEVICE_ID_LEN {
+        return Err(format!(
+            "device id is {} bytes long; at most {MAX_DEVICE_ID_LEN} are allowed",
+            id.len()
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(format!(
+            "device id contains {bad:?}; only ASCII letters, digits, '-', '_', '.' and ':' are allowed"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_event_round_trips_with_kebab_case_kind() {
+        let ev = DeviceEvent {
+            id: 7,
+            device: "sensor-1".into(),
+            kind: DeviceEventKind::DeviceOffline,
+            at_ms: 1,
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.contains(r#""kind":"device-offline""#), "{json}");
+        assert_eq!(serde_json::from_str::<DeviceEvent>(&json).unwrap(), ev);
+    }
+
+    #[test]
+    fn kind_and_event_name_agree() {
+        for kind in [DeviceEventKind::DeviceOnline, DeviceEventKind::DeviceOffline] {
+            assert_eq!(DeviceEventKind::from_event_name(kind.event_name()), Some(kind));
+        }
+        assert_eq!(DeviceEventKind::from_event_name("stats"), None);
+    }
+
+    #[test]
+    fn device_ids_are_validated() {
+        assert!(validate_device_id("lamp-01").is_ok());
+        assert!(validate_device_id("a.b:c_d").is_ok());
+        assert!(validate_device_id("").is_err());
+        assert!(validate_device_id(&"x".repeat(MAX_DEVICE_ID_LEN + 1)).is_err());
+        assert!(validate_device_id("<img src=x onerror=alert(1)>").is_err());
+        assert!(validate_device_id("a/b").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Placeholder: the coordination core lands here.

@@ -1,0 +1,8 @@
+//! The wasm entry point. cargo-leptos builds this crate to `pkg/tabrelay.wasm`; the server-rendered
+//! page calls [`hydrate`] once the module is loaded.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}
