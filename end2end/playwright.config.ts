@@ -1,0 +1,44 @@
+import { defineConfig, devices } from "@playwright/test";
+
+/**
+ * Run by `cargo leptos end-to-end` (which builds and starts the server first) or by
+ * `npx playwright test` against a server you started yourself.
+ *
+ * Debian's Chromium only (`scripts/setup` installs it): `npx playwright install` would try to
+ * download a browser, which cannot work here. Tests open many tabs at once, so they run one at a
+ * time: on a 2-core machine parallel workers only make each other slow.
+ */
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 90_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: "list",
+  use: {
+    baseURL: process.env.TABRELAY_BASE_URL ?? "http://127.0.0.1:3000",
+    actionTimeout: 15_000,
+    trace: "retain-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+          // This machine has no network but loopback: stop Chromium from phoning home.
+          args: [
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+          ],
+        },
+      },
+    },
+  ],
+});

@@ -1,0 +1,96 @@
+/**
+ * Helpers shared by the multi-tab tests. Everything here waits for a condition; nothing sleeps.
+ * The DOM and HTTP surface used is the one in shared/TESTING-CONTRACT.md.
+ */
+import { expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
+
+export type Role = "electing" | "leader" | "follower";
+
+/** Opens `n` tabs of `path` in `context` and waits until each one has hydrated. */
+export async function openTabs(context: BrowserContext, n: number, path = "/"): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (let i = 0; i < n; i++) {
+    const page = await context.newPage();
+    await page.goto(path);
+    pages.push(page);
+  }
+  for (const page of pages) await waitForHydration(page);
+  return pages;
+}
+
+export async function waitForHydration(page: Page): Promise<void> {
+  await expect
+    .poll(() => page.evaluate(() => document.body.dataset.tabId ?? ""), {
+      message: "the tab hydrated and picked an id",
+    })
+    .not.toBe("");
+}
+
+export async function roleOf(page: Page): Promise<Role> {
+  return (await page.evaluate(() => document.body.dataset.role)) as Role;
+}
+
+/** Waits until exactly one of `pages` leads and every other follows it; returns the leader. */
+export async function waitForOneLeader(pages: Page[], timeout?: number): Promise<Page> {
+  await expect
+    .poll(
+      async () => {
+        const states = await Promise.all(
+          pages.map((p) =>
+            p.evaluate(() => ({
+              role: document.body.dataset.role,
+              tab: document.body.dataset.tabId,
+              leader: document.body.dataset.leaderId,
+            })),
+          ),
+        );
+        const leaders = states.filter((s) => s.role === "leader");
+        if (leaders.length !== 1) return `${leaders.length} leaders`;
+        const leaderId = leaders[0].tab;
+        const lost = states.filter((s) => s.leader !== leaderId);
+        return lost.length === 0 ? "one leader, all agree" : `${lost.length} tabs disagree on the leader`;
+      },
+      { timeout, message: "exactly one leader that every tab knows" },
+    )
+    .toBe("one leader, all agree");
+  for (const page of pages) if ((await roleOf(page)) === "leader") return page;
+  throw new Error("unreachable: the leader vanished between two reads");
+}
+
+export async function openConnections(request: APIRequestContext): Promise<number> {
+  const response = await request.get("/api/stats");
+  expect(response.ok()).toBeTruthy();
+  return (await response.json()).open_connections;
+}
+
+/** Waits until the server counts exactly `n` open SSE streams. */
+export async function waitForConnections(request: APIRequestContext, n: number): Promise<void> {
+  await expect
+    .poll(() => openConnections(request), { message: `the server counts ${n} open SSE streams` })
+    .toBe(n);
+}
+
+/** A device id no other test uses. */
+export function uniqueDevice(prefix = "e2e"): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Injects one device event through the API and returns its id. */
+export async function inject(
+  request: APIRequestContext,
+  device: string,
+  state: "online" | "offline" = "online",
+): Promise<number> {
+  const response = await request.post(`/api/devices/${device}/${state}`);
+  expect(response.status(), await response.text()).toBeLessThan(300);
+  const body = await response.json();
+  expect(typeof body.id).toBe("number");
+  return body.id;
+}
+
+/** Waits until every page shows the device event `id`. */
+export async function waitForEventEverywhere(pages: Page[], id: number): Promise<void> {
+  for (const page of pages) {
+    await expect(page.locator(`[data-event-id="${id}"]`)).toHaveCount(1);
+  }
+}
