@@ -1,0 +1,80 @@
+//! Every timing constant of the core, in one place.
+
+use std::time::Duration;
+
+/// Timing and sizing knobs. All durations are wall-clock [`Duration`]s; the core compares them
+/// with the microsecond [`Instant`](crate::Instant)s the shell feeds in.
+///
+/// The defaults are tuned for the targets in the crate docs (close ≤ 60 ms, crash ≤ 1 s, freeze
+/// ≤ 2 s to a new leader) while tolerating Chrome's throttling of hidden tabs: a hidden leader's
+/// timers fire at most once a second (once a minute after 5 minutes hidden), so a follower never
+/// deposes a leader on a missed heartbeat alone; it first sends a [`Probe`](crate::Body::Probe),
+/// which the leader answers at once because message events are not throttled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How often the leader posts a heartbeat (when its timers are not throttled).
+    pub heartbeat_interval: Duration,
+    /// Silence from the leader after which a follower probes it.
+    pub leader_timeout: Duration,
+    /// How long a probed leader has to answer before it is presumed dead or frozen.
+    pub probe_timeout: Duration,
+    /// How long a new tab waits for the leader to answer its `Hello` before it starts an election
+    /// (the leader answers at once, so this only expires when there is no live leader).
+    pub startup_wait: Duration,
+    /// Protocol mechanism: how long a candidate listens for a higher claim before it leads.
+    pub claim_window: Duration,
+    /// Delay between consecutive candidates in the deterministic ranking (visible tabs first, then
+    /// by tab id): rank `r` starts its candidacy `r * candidate_stagger` after the leader is
+    /// presumed dead, unless a new leader shows up first.
+    pub candidate_stagger: Duration,
+    /// How long followers wait for the successor named in a `Resign` before they elect.
+    pub resign_timeout: Duration,
+    /// How often every tab posts its presence (role, visibility, highest event id).
+    pub presence_interval: Duration,
+    /// A visible tab not heard from for this long is dropped from the registry.
+    pub tab_expiry: Duration,
+    /// Same for a hidden tab (its timers may fire only once a minute).
+    pub hidden_tab_expiry: Duration,
+    /// How long a tab with a gap in the event ids waits for the resend before asking again.
+    pub resend_timeout: Duration,
+    /// First reconnect delay ceiling (full jitter: the delay is uniform in `0..=ceiling`, the
+    /// ceiling doubles per consecutive failure). The server's `hello.retry_ms` replaces it.
+    pub backoff_base: Duration,
+    /// Upper bound of the reconnect delay ceiling.
+    pub backoff_cap: Duration,
+    /// Consecutive failures after which the app sees `MaxReconnectReached` (retries go on at the
+    /// cap, and at once on `Input::Connect` / `Input::NetworkOnline`).
+    pub max_reconnect_attempts: u32,
+    /// A new leader resumes the stream from the lowest event id reported by the tabs heard from
+    /// within this age (see `resume_point` in `tab/stream.rs`).
+    pub resume_report_max_age: Duration,
+    /// Recent events kept by every tab so that a leader can resend them to a follower with a gap.
+    pub ring_capacity: usize,
+    /// Out-of-order events a tab holds while waiting for a gap to fill; beyond this it gives up on
+    /// the gap and tells the app (`AppEvent::Lost`).
+    pub pending_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_millis(250),
+            leader_timeout: Duration::from_millis(500),
+            probe_timeout: Duration::from_millis(150),
+            startup_wait: Duration::from_millis(150),
+            claim_window: Duration::from_millis(50),
+            candidate_stagger: Duration::from_millis(100),
+            resign_timeout: Duration::from_millis(200),
+            presence_interval: Duration::from_secs(1),
+            tab_expiry: Duration::from_millis(3_500),
+            hidden_tab_expiry: Duration::from_secs(150),
+            resend_timeout: Duration::from_millis(300),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(30),
+            max_reconnect_attempts: 10,
+            resume_report_max_age: Duration::from_secs(5),
+            ring_capacity: 512,
+            pending_capacity: 1024,
+        }
+    }
+}

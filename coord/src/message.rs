@@ -1,0 +1,361 @@
+//! The messages tabs exchange over the BroadcastChannel, and their JSON encoding.
+//!
+//! Every message is one JSON object: `{"app":"tabrelay","v":1,"from":<tab id>,"type":..,..}`.
+//! The `app` marker and the version let a tab recognise (and count) foreign or future messages
+//! that share the channel name instead of misreading them. [`Message::decode`] never panics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Instant;
+
+/// The `app` marker of every message.
+pub const APP_MARKER: &str = "tabrelay";
+/// The wire version; messages of another version are rejected with [`DecodeError::Version`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A tab's identity. The shell draws it at random per page load (e.g. `crypto.getRandomValues`),
+/// so ties between tabs are broken by a value no tab chooses.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct TabId(pub u64);
+
+/// A leadership term, ordered by `(n, tab)`: a ballot. Including the leader's id makes every term
+/// belong to exactly one tab, so two candidates that pick the same `n` at once are still ordered
+/// ("highest (term, tab id) wins").
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Term {
+    pub n: u64,
+    pub tab: TabId,
+}
+
+impl Term {
+    /// The smallest term, below every real one.
+    pub const ZERO: Term = Term {
+        n: 0,
+        tab: TabId(0),
+    };
+
+    /// The term a tab claims after having seen `self`.
+    pub fn next(self, tab: TabId) -> Term {
+        Term { n: self.n + 1, tab }
+    }
+}
+
+/// One SSE event as the server sent it. The core treats `data` as opaque, except for the two
+/// fields it needs from `hello` (`retry_ms`, `instance`) and `reset` (`head_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerEvent {
+    /// The SSE `id:` (device events only). Consecutive within one server instance.
+    pub id: Option<u64>,
+    /// The SSE `event:` name.
+    pub name: String,
+    /// The SSE `data:` payload.
+    pub data: String,
+}
+
+impl ServerEvent {
+    pub fn new(id: Option<u64>, name: impl Into<String>, data: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            data: data.into(),
+        }
+    }
+}
+
+/// A tab's role in the election.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// No leader known yet (starting, or the leader just went away).
+    Electing,
+    /// Holds the server stream and relays it.
+    Leader,
+    /// Receives events from the leader.
+    Follower,
+}
+
+/// The leader's server stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamState {
+    Closed,
+    Connecting,
+    Open,
+    /// Waiting to reconnect after an error.
+    Backoff,
+}
+
+/// A stream transition the leader announces so followers show the same app events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamStatus {
+    Connected,
+    Error,
+    MaxReconnectReached,
+}
+
+/// What a tab tells the others about itself (registry entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub role: Role,
+    pub visible: bool,
+    /// Highest event id this tab has delivered (`None`: no baseline yet).
+    pub highest_id: Option<u64>,
+    /// Highest term this tab has seen.
+    pub term: Term,
+}
+
+/// One message on the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub from: TabId,
+    pub body: Body,
+}
+
+/// The message kinds. Terms fence leaders: anything carrying a term lower than the highest one
+/// a tab has seen is ignored by it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Body {
+    /// A tab opened (or came back from the back/forward cache). Answered at once by the leader
+    /// (heartbeat) and the followers (presence).
+    Hello { info: PeerInfo },
+    /// Periodic registry refresh.
+    Presence { info: PeerInfo },
+    /// The tab is going away (pagehide).
+    Bye,
+    /// The leader is alive. Also the answer to `Hello` and `Probe`.
+    Heartbeat {
+        term: Term,
+        stream: StreamState,
+        info: PeerInfo,
+    },
+    /// Protocol mechanism: a candidate claims `term`; the highest claim wins.
+    Claim { term: Term },
+    /// The leader of `term` gives up leadership; Protocol: `successor` leads next at once.
+    Resign {
+        term: Term,
+        successor: Option<TabId>,
+    },
+    /// A server event relayed by the leader of `term`, posted at `sent_at`.
+    Relay {
+        term: Term,
+        event: ServerEvent,
+        sent_at: Instant,
+    },
+    /// "Are you alive?" to the leader of `term`, after its heartbeats went quiet.
+    Probe { term: Term },
+    /// A stream transition of the leader of `term`.
+    Status { term: Term, status: StreamStatus },
+    /// Ask the leader of `term` to resend every event with an id above `after`.
+    Resend { term: Term, after: u64 },
+    /// "Your term is stale, the current one is `term`": sent to a leader whose heartbeat was
+    /// rejected, so it steps down without waiting for the new leader's heartbeat.
+    Fence { term: Term },
+}
+
+/// Why a channel message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not a JSON object.
+    NotJson,
+    /// JSON, but not ours (no or another `app` marker).
+    Foreign,
+    /// Ours, but another protocol version.
+    Version(u64),
+    /// Ours and this version, but the fields do not match.
+    Malformed(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotJson => f.write_str("not a JSON object"),
+            Self::Foreign => f.write_str("not a tabrelay message"),
+            Self::Version(v) => write!(f, "unsupported protocol version {v}"),
+            Self::Malformed(e) => write!(f, "malformed message: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    app: &'static str,
+    v: u32,
+    from: TabId,
+    #[serde(flatten)]
+    body: &'a Body,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    from: TabId,
+    #[serde(flatten)]
+    body: Body,
+}
+
+impl Message {
+    pub fn new(from: TabId, body: Body) -> Self {
+        Self { from, body }
+    }
+
+    /// The JSON string the shell posts on the channel.
+    pub fn encode(&self) -> String {
+        let wire = WireOut {
+            app: APP_MARKER,
+            v: PROTOCOL_VERSION,
+            from: self.from,
+            body: &self.body,
+        };
+        // Serialising plain structs with string keys cannot fail.
+        serde_json::to_string(&wire).expect("message serialisation is infallible")
+    }
+
+    /// Parses a string received on the channel. Never panics.
+    pub fn decode(s: &str) -> Result<Message, DecodeError> {
+        let value: serde_json::Value = serde_json::from_str(s).map_err(|_| DecodeError::NotJson)?;
+        let obj = value.as_object().ok_or(DecodeError::NotJson)?;
+        if obj.get("app").and_then(|a| a.as_str()) != Some(APP_MARKER) {
+            return Err(DecodeError::Foreign);
+        }
+        match obj.get("v").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+            Some(v) => return Err(DecodeError::Version(v)),
+            None => return Err(DecodeError::Malformed("missing version".into())),
+        }
+        let wire: WireIn =
+            serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        Ok(Message {
+            from: wire.from,
+            body: wire.body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> PeerInfo {
+        PeerInfo {
+            role: Role::Follower,
+            visible: true,
+            highest_id: Some(u64::MAX),
+            term: Term {
+                n: 3,
+                tab: TabId(9),
+            },
+        }
+    }
+
+    fn samples() -> Vec<Message> {
+        let term = Term {
+            n: 2,
+            tab: TabId(u64::MAX),
+        };
+        let bodies = vec![
+            Body::Hello { info: info() },
+            Body::Presence { info: info() },
+            Body::Bye,
+            Body::Heartbeat {
+                term,
+                stream: StreamState::Backoff,
+                info: info(),
+            },
+            Body::Claim { term },
+            Body::Resign {
+                term,
+                successor: Some(TabId(4)),
+            },
+            Body::Relay {
+                term,
+                event: ServerEvent::new(Some(17), "device-online", "{\"x\":\"\\\"quoted\\\"\"}"),
+                sent_at: Instant(123),
+            },
+            Body::Probe { term },
+            Body::Status {
+                term,
+                status: StreamStatus::MaxReconnectReached,
+            },
+            Body::Resend { term, after: 5 },
+            Body::Fence { term },
+        ];
+        bodies
+            .into_iter()
+            .map(|b| Message::new(TabId(1), b))
+            .collect()
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for m in samples() {
+            let s = m.encode();
+            assert!(s.contains("\"app\":\"tabrelay\""), "{s}");
+            assert_eq!(Message::decode(&s), Ok(m));
+        }
+    }
+
+    #[test]
+    fn foreign_and_versioned_messages_are_recognised() {
+        assert_eq!(Message::decode("hello"), Err(DecodeError::NotJson));
+        assert_eq!(Message::decode("[1,2]"), Err(DecodeError::NotJson));
+        assert_eq!(
+            Message::decode("{\"type\":\"bye\"}"),
+            Err(DecodeError::Foreign)
+        );
+        assert_eq!(
+            Message::decode("{\"app\":\"other\",\"v\":1}"),
+            Err(DecodeError::Foreign)
+        );
+        assert_eq!(
+            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\"}"),
+            Err(DecodeError::Version(2))
+        );
+        assert!(matches!(
+            Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":1,\"type\":\"nope\"}"),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":-1,\"type\":\"bye\"}"),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    /// Garbage, truncations and byte flips of valid messages: decode returns, never panics.
+    #[test]
+    fn decode_never_panics_on_garbage() {
+        let mut rng = crate::time::Rng::new(42);
+        let valid: Vec<String> = samples().iter().map(Message::encode).collect();
+        for s in &valid {
+            for cut in 0..s.len() {
+                if s.is_char_boundary(cut) {
+                    let _ = Message::decode(&s[..cut]);
+                }
+            }
+        }
+        let alphabet = b"{}[]\":,0123456789-+.eEtruefalsnl \\abcxyz";
+        for i in 0..20_000 {
+            let mut bytes = valid[i % valid.len()].clone().into_bytes();
+            for _ in 0..=rng.below_or_eq(4) {
+                let at = rng.below_or_eq(bytes.len() as u64 - 1) as usize;
+                bytes[at] = alphabet[rng.below_or_eq(alphabet.len() as u64 - 1) as usize];
+            }
+            let _ = Message::decode(&String::from_utf8_lossy(&bytes));
+            let len = rng.below_or_eq(40) as usize;
+            let junk: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below_or_eq(alphabet.len() as u64 - 1) as usize])
+                .collect();
+            let _ = Message::decode(&String::from_utf8_lossy(&junk));
+        }
+        // Deep nesting must not overflow the stack either (serde_json limits recursion).
+        let deep = "[".repeat(100_000);
+        assert_eq!(Message::decode(&deep), Err(DecodeError::NotJson));
+    }
+}

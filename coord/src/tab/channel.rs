@@ -1,0 +1,114 @@
+//! Messages from other tabs.
+
+use super::*;
+
+impl Tab {
+    pub(super) fn on_message(&mut self, now: Instant, m: Message) {
+        let from = m.from;
+        if from == self.id {
+            return;
+        }
+        self.registry.seen(from, now);
+        match m.body {
+            Body::Hello { info } => {
+                self.registry.update(from, info, now);
+                if self.role == Role::Leader {
+                    self.send_heartbeat(now);
+                } else {
+                    self.post(Body::Presence { info: self.info() });
+                }
+            }
+            Body::Presence { info } => {
+                self.registry.update(from, info, now);
+                self.on_claim_ack(now, from, info.term);
+            }
+            Body::Bye => {
+                self.registry.remove(from);
+                if self.leader == Some(from) && self.role != Role::Leader {
+                    // Left without resigning: elect now (Locks: the lock queue already did).
+                    self.leader = None;
+                    self.probe_deadline = None;
+                    match self.mechanism {
+                        Mechanism::Protocol => self.schedule_candidacy(now, Some(from)),
+                        Mechanism::Locks => {
+                            self.leader_deadline = Some(now + self.config.leader_timeout)
+                        }
+                    }
+                }
+            }
+            Body::Heartbeat { term, stream, info } => {
+                self.registry.update(from, info, now);
+                if !self.accept_leader_message(now, from, term) {
+                    if term < self.max_term {
+                        self.post(Body::Fence {
+                            term: self.max_term,
+                        });
+                    }
+                    return;
+                }
+                self.leader_stream = stream;
+                if stream == StreamState::Open {
+                    self.set_connected(true);
+                }
+                if let Some(h) = info.highest_id {
+                    self.log.set_baseline(h);
+                    // Relays travel before the heartbeat on the same sender's channel: if the
+                    // leader is ahead of us now, some were lost.
+                    if self.log.highest().is_some_and(|mine| mine < h)
+                        && self.resend_deadline.is_none()
+                    {
+                        self.request_resend(now);
+                    }
+                }
+            }
+            Body::Claim { term } => self.on_claim(now, from, term),
+            Body::Resign { term, successor } => self.on_resign(now, from, term, successor),
+            Body::Relay {
+                term,
+                event,
+                sent_at,
+            } => {
+                if self.accept_leader_message(now, from, term) {
+                    self.stats.relayed_in += 1;
+                    self.process_event(now, event, Some(now.saturating_since(sent_at)));
+                }
+            }
+            Body::Probe { .. } => {
+                if self.role == Role::Leader {
+                    self.send_heartbeat(now);
+                }
+            }
+            Body::Status { term, status } => {
+                if self.accept_leader_message(now, from, term) {
+                    match status {
+                        StreamStatus::Connected => {
+                            self.leader_stream = StreamState::Open;
+                            self.set_connected(true);
+                        }
+                        StreamStatus::Error => {
+                            self.leader_stream = StreamState::Backoff;
+                            self.connected = false;
+                            self.emit(AppEvent::Error);
+                        }
+                        StreamStatus::MaxReconnectReached => {
+                            self.emit(AppEvent::MaxReconnectReached)
+                        }
+                    }
+                }
+            }
+            Body::Resend { after, .. } => {
+                if self.role == Role::Leader {
+                    self.serve_resend(now, after);
+                }
+            }
+            Body::Fence { term } => {
+                if term > self.max_term {
+                    self.observe_term(now, term);
+                    if self.role != Role::Leader {
+                        self.leader_deadline = Some(now + self.config.leader_timeout);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Who leads: locks, claims, terms and fencing, candidacy, stepping down.
+
+use super::*;
+
+impl Tab {
+    pub(super) fn on_lock_granted(&mut self, now: Instant) {
+        match self.lock {
+            LockState::Queued | LockState::Stealing => {
+                self.lock = LockState::Held;
+                if self.mechanism == Mechanism::Locks && self.role != Role::Leader {
+                    self.become_leader(now, self.max_term.next(self.id));
+                }
+            }
+            LockState::Held => {}
+            LockState::Idle => self.out.push_back(Output::ReleaseLock), // a grant we gave up on
+        }
+    }
+
+    pub(super) fn on_lock_lost(&mut self, now: Instant) {
+        if self.lock != LockState::Held {
+            return; // a late rejection of a lock we already gave up
+        }
+        self.lock = LockState::Idle;
+        if self.role == Role::Leader {
+            self.step_down(now, true);
+        } else {
+            self.request_lock();
+        }
+    }
+
+    pub(super) fn become_leader(&mut self, now: Instant, term: Term) {
+        self.max_term = self.max_term.max(term);
+        self.my_term = Some(term);
+        self.leader = Some(self.id);
+        self.clear_follower_timers();
+        self.set_role(Role::Leader);
+        self.stats.elections += 1;
+        self.backoff.reset();
+        self.open_stream(now);
+        self.send_heartbeat(now);
+    }
+
+    /// We lead no more (a higher term exists, or our lock was stolen). `requeue`: Locks, queue
+    /// for the lock again (not when freezing or leaving).
+    pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
+        self.close_stream();
+        self.my_term = None;
+        self.next_heartbeat = None;
+        if self.lock == LockState::Held {
+            self.out.push_back(Output::ReleaseLock);
+            self.lock = LockState::Idle;
+        }
+        if requeue {
+            self.request_lock();
+        }
+        if self.leader == Some(self.id) {
+            self.leader = None;
+        }
+        self.set_role(if self.leader.is_some() {
+            Role::Follower
+        } else {
+            Role::Electing
+        });
+        self.leader_deadline = Some(now + self.config.leader_timeout);
+    }
+
+    /// Leave leadership on purpose, naming a successor (Protocol) so it takes over at once.
+    pub(super) fn resign(&mut self, now: Instant, requeue: bool) {
+        let Some(term) = self.my_term else { return };
+        let successor = match self.mechanism {
+            Mechanism::Protocol => self.best_successor(),
+            Mechanism::Locks => None,
+        };
+        self.post(Body::Resign { term, successor });
+        self.leader = successor;
+        self.step_down(now, requeue);
+        self.leader_deadline = Some(
+            now + if successor.is_some() {
+                self.config.resign_timeout
+            } else {
+                self.config.leader_timeout
+            },
+        );
+    }
+
+    /// The tab to hand over to: visible tabs first, then the lowest id.
+    pub(super) fn best_successor(&self) -> Option<TabId> {
+        self.registry
+            .iter()
+            .filter(|t| t.id != self.id && t.info.role != Role::Leader)
+            .min_by_key(|t| (!t.info.visible, t.id))
+            .map(|t| t.id)
+    }
+
+    /// Our place in the deterministic candidate order (visible first, then lowest id) among the
+    /// live tabs other than the presumed-dead leader. Rank 0 runs at once, rank r after
+    /// `r * candidate_stagger`, so usually exactly one tab claims or steals.
+    pub(super) fn rank(&self, dead: Option<TabId>) -> u32 {
+        let me = (!self.visible, self.id);
+        self.registry
+            .iter()
+            .filter(|t| Some(t.id) != dead && t.id != self.id && t.info.role != Role::Leader)
+            .filter(|t| (!t.info.visible, t.id) < me)
+            .count() as u32
+    }
+
+    pub(super) fn schedule_candidacy(&mut self, now: Instant, dead: Option<TabId>) {
+        if self.role == Role::Leader || self.candidate_at.is_some() || self.claim.is_some() {
+            return;
+        }
+        let rank = self.rank(dead);
+        self.candidate_at = Some(now + self.config.candidate_stagger * rank);
+        self.candidate_dead = dead;
+        self.set_role(Role::Electing);
+    }
+
+    pub(super) fn become_candidate(&mut self, now: Instant) {
+        if self.role == Role::Leader || self.leader.is_some() {
+            return;
+        }
+        match self.mechanism {
+            Mechanism::Locks => {
+                // The lock is held by a frozen (or unresponsive) tab: take it.
+                self.abort_lock_request();
+                self.out.push_back(Output::RequestLock { steal: true });
+                self.lock = LockState::Stealing;
+                // If the steal is not granted (it always is, at once), elect again later.
+                self.leader_deadline = Some(now + self.config.leader_timeout);
+            }
+            Mechanism::Protocol => {
+                let term = self.max_term.next(self.id);
+                self.max_term = term;
+                self.claim = Some(Claim {
+                    term,
+                    ends: now + self.config.claim_window,
+                    acks: BTreeSet::new(),
+                });
+                self.post(Body::Claim { term });
+            }
+        }
+    }
+
+    /// A term at least as high as ours came in. Higher: it becomes the fence; a leader or
+    /// candidate of a lower term gives up at once.
+    pub(super) fn observe_term(&mut self, now: Instant, term: Term) {
+        if term <= self.max_term {
+            return;
+        }
+        self.max_term = term;
+        self.claim = None;
+        self.candidate_at = None;
+        self.leader = (term.tab != self.id).then_some(term.tab);
+        if self.my_term.is_some() {
+            self.step_down(now, true);
+        }
+    }
+
+    /// Heartbeat, relay or status from `from` claiming to lead `term`: `false` if fenced off.
+    pub(super) fn accept_leader_message(&mut self, now: Instant, from: TabId, term: Term) -> bool {
+        if term < self.max_term || term.tab != from || Some(term) == self.my_term {
+            self.stats.stale += 1;
+            return false;
+        }
+        self.observe_term(now, term);
+        self.leader = Some(from);
+        self.set_role(Role::Follower);
+        self.last_heartbeat_at = Some(now);
+        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.probe_deadline = None;
+        self.candidate_at = None;
+        true
+    }
+
+    pub(super) fn send_heartbeat(&mut self, now: Instant) {
+        let Some(term) = self.my_term else { return };
+        self.post(Body::Heartbeat {
+            term,
+            stream: self.stream,
+            info: self.info(),
+        });
+        self.next_heartbeat = Some(now + self.config.heartbeat_interval);
+    }
+
+    pub(super) fn on_claim(&mut self, now: Instant, from: TabId, term: Term) {
+        if term.tab != from {
+            return;
+        }
+        if term <= self.max_term {
+            self.stats.stale += 1;
+            if self.role == Role::Leader {
+                self.send_heartbeat(now); // tell the late claimant who leads
+            }
+            return;
+        }
+        self.observe_term(now, term);
+        self.set_role(Role::Electing);
+        self.leader = Some(from);
+        self.probe_deadline = None;
+        self.leader_deadline = Some(now + self.config.leader_timeout);
+        // Our presence, now carrying the claimed term, is the claimant's ack.
+        self.post(Body::Presence { info: self.info() });
+    }
+
+    /// A tab reported `term` as the highest it has seen. When every tab we know of (but the
+    /// presumed-dead leader) has acked our claim, nobody can outbid it any more without us hearing:
+    /// lead at once instead of waiting out the claim window. Hidden tabs answer messages at once,
+    /// so this is what makes an all-hidden election fast.
+    pub(super) fn on_claim_ack(&mut self, now: Instant, from: TabId, term: Term) {
+        let Some(claim) = self.claim.as_mut() else {
+            return;
+        };
+        if term != claim.term {
+            return;
+        }
+        claim.acks.insert(from);
+        let (term, acks) = (claim.term, &claim.acks);
+        let dead = self.candidate_dead;
+        let all_acked = {
+            let mut voters = self
+                .registry
+                .iter()
+                .filter(|t| Some(t.id) != dead && t.info.role != Role::Leader)
+                .peekable();
+            voters.peek().is_some() && voters.all(|t| acks.contains(&t.id))
+        };
+        if all_acked {
+            self.claim = None;
+            self.become_leader(now, term);
+        }
+    }
+
+    pub(super) fn on_resign(
+        &mut self,
+        now: Instant,
+        from: TabId,
+        term: Term,
+        successor: Option<TabId>,
+    ) {
+        if term < self.max_term || term.tab != from {
+            self.stats.stale += 1;
+            return;
+        }
+        self.observe_term(now, term);
+        self.leader = None;
+        self.probe_deadline = None;
+        self.candidate_at = None;
+        self.set_role(Role::Electing);
+        match (self.mechanism, successor) {
+            (Mechanism::Protocol, Some(s)) if s == self.id => {
+                self.become_leader(now, self.max_term.next(self.id))
+            }
+            (Mechanism::Protocol, Some(_)) => {
+                self.leader_deadline = Some(now + self.config.resign_timeout)
+            }
+            (Mechanism::Protocol, None) => {
+                self.leader_deadline = None;
+                self.schedule_candidacy(now, Some(from));
+            }
+            // The lock queue picks the next leader; wait for its heartbeat.
+            (Mechanism::Locks, _) => self.leader_deadline = Some(now + self.config.leader_timeout),
+        }
+    }
+}

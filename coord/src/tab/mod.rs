@@ -1,0 +1,548 @@
+//! One tab's coordination state machine: election (both mechanisms), heartbeats, relay, resend,
+//! reconnect and the registry, driven by [`Input`]s and timeouts, producing [`Output`]s.
+//!
+//! This file holds the state, the accessors and the driving entry points; the transitions live in
+//! `election` (who leads), `channel` (messages from other tabs) and `stream` (the leader's server
+//! stream and event delivery).
+
+mod channel;
+mod election;
+mod stream;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+use crate::reconnect::Backoff;
+use crate::registry::{Registry, TabInfo};
+use crate::relay::{self, Delivery, EventLog};
+use crate::time::Rng;
+use crate::{
+    AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, Role, ServerEvent,
+    StreamState, StreamStatus, TabId, Term,
+};
+
+/// How leadership is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// Leadership = holding the Web Lock. The browser releases the lock of a closed or crashed tab
+    /// and grants it to the next queued tab at once. A frozen holder is deposed by stealing.
+    Locks,
+    /// No `navigator.locks`: terms claimed over the channel, the highest `(n, tab)` wins.
+    Protocol,
+}
+
+/// A pending Protocol claim.
+#[derive(Debug, Clone)]
+struct Claim {
+    term: Term,
+    /// End of the claim window: lead then unless a higher term showed up.
+    ends: Instant,
+    /// Tabs that reported our term since we claimed.
+    acks: BTreeSet<TabId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockState {
+    /// No request outstanding.
+    Idle,
+    /// A normal request is queued.
+    Queued,
+    /// A steal was requested (granted at once by the browser).
+    Stealing,
+    Held,
+}
+
+/// Counters for the UI and for tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Channel strings that did not decode (fed as [`Input::Undecodable`]).
+    pub undecodable: u64,
+    /// Messages ignored because their term was below the highest seen (fencing).
+    pub stale: u64,
+    /// Numbered events dropped because they were already delivered.
+    pub duplicates: u64,
+    /// Relays received / posted.
+    pub relayed_in: u64,
+    pub relayed_out: u64,
+    /// Resend requests posted (follower) and stream rewinds done (leader) to fill gaps.
+    pub resend_requests: u64,
+    pub rewinds: u64,
+    /// Times this tab became leader.
+    pub elections: u64,
+    /// Stream inputs that arrived while this tab was not leading (late callbacks).
+    pub ignored_stream_inputs: u64,
+}
+
+/// Reconnect state of the leader's stream, for the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectInfo {
+    /// Consecutive failures so far.
+    pub failures: u32,
+    /// When the next attempt is due (leader in backoff).
+    pub next_attempt: Option<Instant>,
+    /// The server's `hello.retry_ms`, used as the backoff base.
+    pub retry_hint: Option<Duration>,
+}
+
+/// One tab's coordination state machine. See the crate docs for the driving loop.
+#[derive(Debug)]
+pub struct Tab {
+    id: TabId,
+    mechanism: Mechanism,
+    config: Config,
+    rng: Rng,
+
+    /// False between `PageHide` and `PageShow`.
+    active: bool,
+    /// Between `Frozen` and `Resumed`.
+    frozen: bool,
+    visible: bool,
+    role: Role,
+
+    /// Highest term seen anywhere: the fence.
+    max_term: Term,
+    /// Who we believe leads (or is about to lead) `max_term`.
+    leader: Option<TabId>,
+    /// Our term while we lead.
+    my_term: Option<Term>,
+    last_heartbeat_at: Option<Instant>,
+    /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
+    leader_deadline: Option<Instant>,
+    /// Follower: when an unanswered probe makes us presume the leader dead.
+    probe_deadline: Option<Instant>,
+    /// When our candidacy starts (staggered by rank).
+    candidate_at: Option<Instant>,
+    /// Protocol: our pending claim.
+    claim: Option<Claim>,
+    /// The leader presumed dead when our candidacy was scheduled (not expected to ack).
+    candidate_dead: Option<TabId>,
+    lock: LockState,
+
+    next_heartbeat: Option<Instant>,
+    next_presence: Option<Instant>,
+
+    /// Our own stream (leader), or `Closed`.
+    stream: StreamState,
+    /// The leader's stream as its heartbeats report it.
+    leader_stream: StreamState,
+    reconnect_at: Option<Instant>,
+    backoff: Backoff,
+    retry_hint: Option<Duration>,
+    /// The app-level "connected" view (leader's stream open), identical on every tab.
+    connected: bool,
+
+    log: EventLog,
+    resend_deadline: Option<Instant>,
+    last_rewind: Option<Instant>,
+    /// The server instance of the ids we hold (`hello.instance`).
+    instance: Option<String>,
+
+    registry: Registry,
+    refs: u32,
+    stats: Stats,
+    out: VecDeque<Output>,
+}
+
+impl Tab {
+    /// A new tab, assumed visible (feed `VisibilityChanged` right after if it is not). Queues the
+    /// initial outputs: `Hello`, and for [`Mechanism::Locks`] the lock request.
+    pub fn new(id: TabId, mechanism: Mechanism, config: Config, now: Instant, seed: u64) -> Tab {
+        let log = EventLog::new(config.ring_capacity, config.pending_capacity);
+        let mut tab = Tab {
+            id,
+            mechanism,
+            config,
+            rng: Rng::new(seed ^ id.0.rotate_left(17)),
+            active: true,
+            frozen: false,
+            visible: true,
+            role: Role::Electing,
+            max_term: Term::ZERO,
+            leader: None,
+            my_term: None,
+            last_heartbeat_at: None,
+            leader_deadline: None,
+            probe_deadline: None,
+            candidate_at: None,
+            claim: None,
+            candidate_dead: None,
+            lock: LockState::Idle,
+            next_heartbeat: None,
+            next_presence: None,
+            stream: StreamState::Closed,
+            leader_stream: StreamState::Closed,
+            reconnect_at: None,
+            backoff: Backoff::default(),
+            retry_hint: None,
+            connected: false,
+            log,
+            resend_deadline: None,
+            last_rewind: None,
+            instance: None,
+            registry: Registry::default(),
+            refs: 0,
+            stats: Stats::default(),
+            out: VecDeque::new(),
+        };
+        tab.start(now);
+        tab
+    }
+
+    // ---- accessors -------------------------------------------------------------------------
+
+    pub fn id(&self) -> TabId {
+        self.id
+    }
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The tab we believe leads (ourselves when leading); `None` while electing.
+    pub fn leader(&self) -> Option<TabId> {
+        self.leader
+    }
+    /// The highest term seen (the fence).
+    pub fn term(&self) -> Term {
+        self.max_term
+    }
+    /// Our term while we lead.
+    pub fn leading_term(&self) -> Option<Term> {
+        self.my_term
+    }
+    /// Highest event id delivered to the app (the resume point this tab reports).
+    pub fn highest_id(&self) -> Option<u64> {
+        self.log.highest()
+    }
+    /// Our own stream when leading, else the leader's as last reported.
+    pub fn stream_state(&self) -> StreamState {
+        if self.role == Role::Leader {
+            self.stream
+        } else {
+            self.leader_stream
+        }
+    }
+    /// Whether this tab holds (or is opening) the server stream itself.
+    pub fn holds_stream(&self) -> bool {
+        matches!(self.stream, StreamState::Open | StreamState::Connecting)
+    }
+    /// The app-level connected state (identical on every tab).
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+    pub fn is_visible(&self) -> bool {
+        self.visible
+    }
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+    /// Current `Connect` minus `Disconnect` count.
+    pub fn refs(&self) -> u32 {
+        self.refs
+    }
+    /// The other tabs we know of (not including this one), by id.
+    pub fn tabs(&self) -> impl Iterator<Item = &TabInfo> {
+        self.registry.iter()
+    }
+    /// When the leader last proved it was alive (heartbeat, relay, status).
+    pub fn last_heartbeat_at(&self) -> Option<Instant> {
+        self.last_heartbeat_at
+    }
+    pub fn reconnect(&self) -> ReconnectInfo {
+        ReconnectInfo {
+            failures: self.backoff.failures(),
+            next_attempt: self.reconnect_at,
+            retry_hint: self.retry_hint,
+        }
+    }
+    pub fn stats(&self) -> Stats {
+        Stats {
+            duplicates: self.log.duplicates,
+            ..self.stats
+        }
+    }
+    /// What this tab says about itself in presence messages.
+    pub fn info(&self) -> PeerInfo {
+        PeerInfo {
+            role: self.role,
+            visible: self.visible,
+            highest_id: self.log.highest(),
+            term: self.max_term,
+        }
+    }
+
+    // ---- driving ---------------------------------------------------------------------------
+
+    /// Next output for the shell; call until `None` after every `handle*`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The earliest time the shell must call [`Tab::handle_timeout`] (`None`: no timer needed).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.active || self.frozen {
+            return None;
+        }
+        let leader_timers = if self.role == Role::Leader {
+            [self.next_heartbeat, self.reconnect_at]
+        } else {
+            [None, None]
+        };
+        leader_timers
+            .into_iter()
+            .chain([
+                self.next_presence,
+                self.claim.as_ref().map(|c| c.ends),
+                self.probe_deadline,
+                self.leader_deadline,
+                self.candidate_at,
+                self.resend_deadline,
+                self.registry.next_expiry(&self.config),
+            ])
+            .flatten()
+            .min()
+    }
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.active || self.frozen {
+            return;
+        }
+        self.registry.expire(now, &self.config);
+        if self.role == Role::Leader {
+            if due(self.next_heartbeat, now) {
+                self.send_heartbeat(now);
+            }
+            if due(self.reconnect_at, now) {
+                self.reconnect_at = None;
+                self.open_stream(now);
+            }
+        }
+        if due(self.next_presence, now) {
+            self.post(Body::Presence { info: self.info() });
+            self.next_presence = Some(now + self.config.presence_interval);
+        }
+        if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
+            if self.max_term == claim.term {
+                self.become_leader(now, claim.term);
+            }
+        }
+        if due(self.probe_deadline, now) {
+            // The probed leader did not answer: dead, frozen, or cut off.
+            self.probe_deadline = None;
+            let dead = self.leader.take();
+            self.schedule_candidacy(now, dead);
+        }
+        if due(self.leader_deadline, now) {
+            self.leader_deadline = None;
+            match self.leader {
+                Some(_) => {
+                    self.post(Body::Probe {
+                        term: self.max_term,
+                    });
+                    self.probe_deadline = Some(now + self.config.probe_timeout);
+                }
+                None => self.schedule_candidacy(now, None),
+            }
+        }
+        if due(self.candidate_at, now) {
+            self.candidate_at = None;
+            self.become_candidate(now);
+        }
+        if due(self.resend_deadline, now) {
+            self.resend_deadline = None;
+            if self.log.has_gap() {
+                self.request_resend(now);
+            }
+        }
+    }
+
+    /// Feeds one string received on the BroadcastChannel: decoded, or counted as undecodable
+    /// (foreign, other version, malformed). Never panics.
+    pub fn handle_channel(&mut self, now: Instant, data: &str) {
+        let input = match Message::decode(data) {
+            Ok(m) => Input::Channel(m),
+            Err(_) => Input::Undecodable,
+        };
+        self.handle(now, input);
+    }
+
+    /// Feeds one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if (!self.active || self.frozen) && input == Input::LockGranted {
+            // A grant that raced with our abort while leaving or freezing: give it back.
+            self.lock = LockState::Idle;
+            self.out.push_back(Output::ReleaseLock);
+            return;
+        }
+        if !self.active {
+            if input == Input::PageShow {
+                self.active = true;
+                self.frozen = false;
+                self.start(now);
+            }
+            return;
+        }
+        if self.frozen && !matches!(input, Input::Resumed | Input::PageHide) {
+            return;
+        }
+        match input {
+            Input::PageShow => {}
+            Input::Frozen => self.freeze(now),
+            Input::Resumed => self.resume(now),
+            Input::PageHide => self.leave(now),
+            Input::LockGranted => self.on_lock_granted(now),
+            Input::LockLost => self.on_lock_lost(now),
+            Input::Channel(m) => self.on_message(now, m),
+            Input::Undecodable => self.stats.undecodable += 1,
+            Input::StreamOpened => self.on_stream_opened(),
+            Input::StreamEvent(e) => self.on_stream_event(now, e),
+            Input::StreamError => self.on_stream_error(now),
+            Input::VisibilityChanged { visible } => {
+                if visible != self.visible {
+                    self.visible = visible;
+                    self.post(Body::Presence { info: self.info() });
+                }
+            }
+            Input::NetworkOnline => self.retry_now(now),
+            Input::Connect => {
+                self.refs += 1;
+                if self.refs == 1 && self.connected {
+                    self.emit(AppEvent::Connected);
+                }
+                if self.backoff.failures() >= self.config.max_reconnect_attempts {
+                    self.retry_now(now);
+                }
+            }
+            Input::Disconnect => self.refs = self.refs.saturating_sub(1),
+            Input::StepDown => self.step_down_voluntarily(now),
+        }
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------
+
+    fn start(&mut self, now: Instant) {
+        self.set_role(Role::Electing);
+        self.post(Body::Hello { info: self.info() });
+        self.request_lock();
+        self.leader_deadline = Some(now + self.config.startup_wait);
+        self.next_presence = Some(now + self.config.presence_interval);
+    }
+
+    fn request_lock(&mut self) {
+        if self.mechanism == Mechanism::Locks && self.lock == LockState::Idle {
+            self.out.push_back(Output::RequestLock { steal: false });
+            self.lock = LockState::Queued;
+        }
+    }
+
+    fn abort_lock_request(&mut self) {
+        if matches!(self.lock, LockState::Queued | LockState::Stealing) {
+            self.out.push_back(Output::AbortLockRequest);
+            self.lock = LockState::Idle;
+        }
+    }
+
+    fn clear_follower_timers(&mut self) {
+        self.leader_deadline = None;
+        self.probe_deadline = None;
+        self.candidate_at = None;
+        self.claim = None;
+    }
+
+    /// Announced freeze: hand leadership off now rather than make the others detect it.
+    fn freeze(&mut self, now: Instant) {
+        if self.role == Role::Leader {
+            self.resign(now, false);
+        }
+        self.abort_lock_request();
+        self.clear_follower_timers();
+        self.frozen = true;
+    }
+
+    fn resume(&mut self, now: Instant) {
+        self.frozen = false;
+        if self.role == Role::Leader {
+            // Unannounced freeze: if we were deposed meanwhile, the followers fence this.
+            self.send_heartbeat(now);
+            return;
+        }
+        self.request_lock();
+        self.post(Body::Hello { info: self.info() });
+        if self.leader_deadline.is_none()
+            && self.probe_deadline.is_none()
+            && self.candidate_at.is_none()
+        {
+            self.leader_deadline = Some(now + self.config.startup_wait);
+        }
+        self.next_presence = Some(now + self.config.presence_interval);
+    }
+
+    /// `pagehide`: hand off, say goodbye, go quiet.
+    fn leave(&mut self, now: Instant) {
+        if self.role == Role::Leader {
+            self.resign(now, false);
+        }
+        self.abort_lock_request();
+        self.post(Body::Bye);
+        self.clear_follower_timers();
+        self.next_presence = None;
+        self.resend_deadline = None;
+        self.leader = None;
+        self.active = false;
+        self.frozen = false;
+        self.set_role(Role::Electing);
+    }
+
+    fn step_down_voluntarily(&mut self, now: Instant) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if self.mechanism == Mechanism::Protocol && self.best_successor().is_none() {
+            return; // nobody to hand over to
+        }
+        self.resign(now, true); // Locks: queue behind the others
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    fn set_connected(&mut self, connected: bool) {
+        if connected && !self.connected {
+            self.connected = true;
+            self.emit(AppEvent::Connected);
+        }
+        self.connected = connected;
+    }
+
+    fn set_role(&mut self, role: Role) {
+        if self.role != role {
+            self.role = role;
+            self.emit(AppEvent::RoleChanged(role));
+        }
+    }
+
+    fn post(&mut self, body: Body) {
+        self.out.push_back(Output::Post(Message {
+            from: self.id,
+            body,
+        }));
+    }
+
+    /// App events are gated by the `Connect` refcount, except role changes (UI state).
+    fn emit(&mut self, event: AppEvent) {
+        if self.refs > 0 || matches!(event, AppEvent::RoleChanged(_)) {
+            self.out.push_back(Output::Emit(event));
+        }
+    }
+}
+
+fn due(deadline: Option<Instant>, now: Instant) -> bool {
+    deadline.is_some_and(|d| d <= now)
+}

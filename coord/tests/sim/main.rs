@@ -1,0 +1,11 @@
+//! The deterministic simulator of many tabs, and the tests that run it.
+//!
+//! * `world`: the simulated browser (tabs, BroadcastChannel, Web Locks, SSE server, faults)
+//! * `invariants`: safety / liveness / delivery properties, checked on every step
+//! * `seeded`: ≥ 10 000 random schedules per mechanism, regression seeds, `COORD_SEED` reruns
+//! * `scenarios`: hand-written stories that read like documentation
+
+mod invariants;
+mod scenarios;
+mod seeded;
+mod world;

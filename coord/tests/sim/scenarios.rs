@@ -1,0 +1,651 @@
+//! Hand-written stories. Each one reads as a small piece of documentation of what the core does.
+
+use coord::{
+    AppEvent, Body, Config, Input, Instant, Mechanism, Message, Output, Role, StreamState, TabId,
+    Term,
+};
+
+use crate::invariants::{check_end, stable, HANDOFF_BOUND};
+use crate::world::{Action, Life, ServerStream, World, WorldConfig, MS, SEC, T0};
+
+const BOTH: [Mechanism; 2] = [Mechanism::Locks, Mechanism::Protocol];
+
+/// `n` visible tabs, a settled leader and a few events already delivered.
+fn settled(mechanism: Mechanism, n: usize, seed: u64) -> World {
+    let mut w = World::new(WorldConfig::new(mechanism), seed);
+    for _ in 0..n {
+        w.open_tab(true);
+        w.run_for(5 * MS);
+    }
+    w.run_for(SEC);
+    for _ in 0..3 {
+        w.act(Action::Publish);
+        w.run_for(50 * MS);
+    }
+    assert!(
+        stable(&w),
+        "{mechanism:?}: one leader, followed by all, stream open"
+    );
+    w
+}
+
+/// Publishes `n` events 40 ms apart.
+fn publish(w: &mut World, n: usize) {
+    for _ in 0..n {
+        w.act(Action::Publish);
+        w.run_for(40 * MS);
+    }
+}
+
+fn assert_all_caught_up(w: &World) {
+    for (i, t) in w.tabs.iter().enumerate().filter(|(_, t)| t.is_live()) {
+        assert_eq!(t.delivered_upto, Some(w.head), "tab {i} missed events");
+    }
+    assert!(w.violations.is_empty(), "{:#?}", w.violations);
+}
+
+#[test]
+fn leader_closes_and_the_next_tab_takes_over_within_60ms() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 1);
+        let old = w.leader().unwrap();
+        w.act(Action::CloseLeader);
+        w.run_for(60 * MS);
+        let new = w.leader().expect("a new leader within 60 ms");
+        assert_ne!(new, old);
+        assert_eq!(w.elections[0].0, "close");
+        assert!(
+            w.elections[0].1 < 60 * MS,
+            "{mechanism:?}: took {} µs",
+            w.elections[0].1
+        );
+        publish(&mut w, 5);
+        w.run_for(SEC);
+        assert_all_caught_up(&w);
+    }
+}
+
+#[test]
+fn leader_crashes_and_another_tab_leads_within_a_second() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 2);
+        let old = w.leader().unwrap();
+        w.act(Action::CrashLeader); // no pagehide: nothing runs in the crashed tab
+        publish(&mut w, 3); // published while nobody holds the stream
+        w.run_for(SEC);
+        let new = w.leader().expect("a new leader");
+        assert_ne!(new, old);
+        let took = w.elections[0].1;
+        let limit = if mechanism == Mechanism::Locks {
+            5 * MS
+        } else {
+            SEC
+        };
+        assert!(took <= limit, "{mechanism:?}: took {took} µs");
+        // The new leader resumed from the lowest id a live tab had: the events published in
+        // between were replayed by the server, each delivered exactly once everywhere.
+        assert_all_caught_up(&w);
+    }
+}
+
+#[test]
+fn frozen_leader_is_replaced_and_steps_down_when_it_thaws() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 3);
+        let old = w.leader().unwrap();
+        // An unannounced freeze: the tab keeps its lock and its stream but runs nothing.
+        w.act(Action::Freeze {
+            tab: old,
+            announced: false,
+        });
+        w.leader_loss = Some((w.now, "freeze", old));
+        publish(&mut w, 10);
+        w.run_for(2 * SEC);
+        let new = w
+            .leader()
+            .expect("a new leader while the old one is frozen");
+        assert_ne!(new, old);
+        assert!(
+            w.elections[0].1 <= 2 * SEC,
+            "{mechanism:?}: took {} µs",
+            w.elections[0].1
+        );
+        w.act(Action::Thaw(old));
+        w.run_for(50 * MS);
+        assert_eq!(
+            w.tabs[old].tab.role(),
+            Role::Follower,
+            "{mechanism:?}: the thawed leader follows"
+        );
+        assert_eq!(
+            w.tabs[old].stream,
+            ServerStream::Closed,
+            "and closed its stream"
+        );
+        assert_eq!(w.leader(), Some(new));
+        publish(&mut w, 3);
+        w.run_for(SEC);
+        assert_all_caught_up(&w); // including the thawed tab: it filled its gap by resend
+    }
+}
+
+#[test]
+fn announced_freeze_hands_over_at_once() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 4);
+        w.act(Action::FreezeLeader {
+            announced: true,
+            for_us: 3 * SEC,
+        });
+        w.run_for(30 * MS);
+        assert!(w.leader().is_some(), "{mechanism:?}");
+        assert!(w.elections[0].1 < 30 * MS);
+    }
+}
+
+#[test]
+fn two_tabs_starting_in_the_same_instant_agree_on_one_leader() {
+    for mechanism in BOTH {
+        for seed in 0..20 {
+            let mut w = World::new(WorldConfig::new(mechanism), seed);
+            let a = w.open_tab(true);
+            let b = w.open_tab(true);
+            w.run_for(SEC);
+            let l = w.leader().expect("exactly one leader");
+            let f = if l == a { b } else { a };
+            assert_eq!(w.tabs[f].tab.role(), Role::Follower);
+            assert_eq!(w.tabs[f].tab.leader(), Some(w.tabs[l].tab.id()));
+            assert_eq!(w.tabs[f].tab.term(), w.tabs[l].tab.term());
+            assert!(w.violations.is_empty(), "{:#?}", w.violations);
+        }
+    }
+}
+
+#[test]
+fn lost_relays_are_detected_and_resent() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 2, 5);
+        let l = w.leader().unwrap();
+        let f = 1 - l;
+        w.act(Action::Loss {
+            until: w.now + 100 * MS,
+            p: 1.0,
+        });
+        w.act(Action::Publish); // its relay is lost
+        w.run_for(100 * MS);
+        assert_eq!(
+            w.tabs[f].delivered_upto,
+            Some(w.head - 1),
+            "the follower missed one event"
+        );
+        w.act(Action::Publish); // the next relay reveals the gap
+        w.run_for(100 * MS);
+        assert!(w.tabs[f].tab.stats().resend_requests >= 1);
+        assert_all_caught_up(&w);
+        assert_eq!(
+            w.leader(),
+            Some(l),
+            "{mechanism:?}: the loss did not depose the leader"
+        );
+    }
+}
+
+#[test]
+fn followers_see_the_same_app_events_as_the_leader() {
+    for mechanism in BOTH {
+        let mut w = World::new(WorldConfig::new(mechanism), 6);
+        for _ in 0..3 {
+            let i = w.open_tab(true);
+            w.tabs[i].record_app_events = true;
+        }
+        w.run_for(SEC);
+        publish(&mut w, 5);
+        w.run_for(SEC);
+        let view = |i: usize| -> Vec<String> {
+            w.tabs[i]
+                .app_events
+                .iter()
+                .filter_map(|e| match e {
+                    AppEvent::Event { event, .. } => Some(format!("{}:{:?}", event.name, event.id)),
+                    AppEvent::Connected => Some("connected".into()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let leader = w.leader().unwrap();
+        let expected = view(leader);
+        assert!(
+            expected
+                .iter()
+                .filter(|e| e.starts_with("device-online"))
+                .count()
+                == 5
+        );
+        for i in 0..3 {
+            assert_eq!(view(i), expected, "{mechanism:?}: tab {i}");
+        }
+    }
+}
+
+#[test]
+fn server_outage_backs_off_reports_max_reconnect_and_recovers() {
+    let mut cfg = WorldConfig::new(Mechanism::Locks);
+    cfg.core.max_reconnect_attempts = 3;
+    let mut w = World::new(cfg, 7);
+    for _ in 0..2 {
+        let i = w.open_tab(true);
+        w.tabs[i].record_app_events = true;
+    }
+    w.run_for(SEC);
+    w.act(Action::ServerDown);
+    w.run_for(6 * SEC);
+    let l = w.leader().unwrap();
+    assert!(w.tabs[l].tab.reconnect().failures >= 3);
+    for t in &w.tabs {
+        let max = t
+            .app_events
+            .iter()
+            .filter(|e| **e == AppEvent::MaxReconnectReached)
+            .count();
+        assert_eq!(max, 1, "every tab hears it once");
+        assert!(t.app_events.contains(&AppEvent::Error));
+    }
+    w.act(Action::ServerUp);
+    w.run_for(3 * SEC); // retries go on at the cap (2 s in the simulator)
+    assert!(stable(&w));
+    for t in &w.tabs {
+        let last_error = t
+            .app_events
+            .iter()
+            .rposition(|e| *e == AppEvent::Error)
+            .unwrap();
+        assert!(
+            t.app_events[last_error..].contains(&AppEvent::Connected),
+            "connected again"
+        );
+    }
+}
+
+#[test]
+fn hidden_leader_with_throttled_timers_keeps_its_job() {
+    let mut w = settled(Mechanism::Protocol, 3, 8);
+    let l = w.leader().unwrap();
+    w.act(Action::SetVisible(l, false)); // its heartbeats now come at most once a second
+    publish(&mut w, 10);
+    w.run_for(10 * SEC);
+    assert_eq!(
+        w.leader(),
+        Some(l),
+        "probes are answered at once: no false failover"
+    );
+    assert_eq!(
+        w.tabs.iter().map(|t| t.tab.stats().elections).sum::<u64>(),
+        1
+    );
+    assert_all_caught_up(&w);
+}
+
+#[test]
+fn leader_hidden_for_minutes_with_timers_once_a_minute_keeps_its_job() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 11);
+        let l = w.leader().unwrap();
+        w.act(Action::SetVisible(l, false));
+        // 7 minutes: after 5, the leader's timers (heartbeats, presence) fire once a minute.
+        for _ in 0..7 * 60 / 5 {
+            w.act(Action::Publish);
+            w.run_for(5 * SEC);
+        }
+        println!(
+            "{mechanism:?}: {} messages in {} s",
+            w.messages_sent,
+            (w.now - T0) / SEC
+        );
+        assert!(
+            w.messages_sent > 2_000,
+            "followers kept probing the quiet leader"
+        );
+        assert_eq!(
+            w.leader(),
+            Some(l),
+            "{mechanism:?}: followers probe, it answers at once"
+        );
+        assert_eq!(
+            w.tabs.iter().map(|t| t.tab.stats().elections).sum::<u64>(),
+            1
+        );
+        assert_all_caught_up(&w);
+        assert!(
+            w.tabs.iter().all(|t| t.tab.tabs().count() == 2),
+            "nobody expired from the registry"
+        );
+    }
+}
+
+#[test]
+fn partition_overlap_is_bounded_and_heals() {
+    // A channel that drops everything for 1.5 s: followers elect a new leader while the old one,
+    // not frozen, still streams. The overlap ends on the first message that gets through.
+    let mut w = settled(Mechanism::Protocol, 3, 9);
+    let old = w.leader().unwrap();
+    w.act(Action::Loss {
+        until: w.now + 1_500 * MS,
+        p: 1.0,
+    });
+    w.run_for(3 * SEC);
+    publish(&mut w, 3);
+    w.run_for(SEC);
+    assert_ne!(w.leader(), Some(old));
+    assert_eq!(w.overlaps.len(), 1, "two streams existed for a while");
+    assert!(w.overlaps[0] <= HANDOFF_BOUND);
+    check_end(&mut w, T0); // delivery and liveness hold again
+    assert_all_caught_up(&w);
+}
+
+#[test]
+fn voluntary_step_down_hands_over() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 10);
+        let old = w.leader().unwrap();
+        w.act(Action::StepDown(old));
+        w.run_for(50 * MS);
+        let new = w.leader().expect("a new leader");
+        assert_ne!(new, old, "{mechanism:?}");
+        assert_eq!(w.tabs[old].tab.role(), Role::Follower);
+        assert_eq!(w.tabs[old].life, Life::Running);
+    }
+}
+
+// ---- single-tab stories, driving `Tab` by hand -------------------------------------------------
+
+fn drain(tab: &mut coord::Tab) -> Vec<Output> {
+    std::iter::from_fn(|| tab.poll_output()).collect()
+}
+
+#[test]
+fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
+    let me = TabId(1);
+    let mut tab = coord::Tab::new(me, Mechanism::Locks, Config::default(), Instant(0), 0);
+    tab.handle(Instant(10), Input::LockGranted);
+    assert_eq!(tab.role(), Role::Leader);
+    assert!(drain(&mut tab).contains(&Output::OpenStream {
+        last_event_id: None
+    }));
+    tab.handle(Instant(20), Input::StreamOpened);
+    drain(&mut tab);
+    // A tab that stole the lock while we were frozen heartbeats with a higher term.
+    let higher = Term {
+        n: tab.term().n + 1,
+        tab: TabId(2),
+    };
+    let hb = Body::Heartbeat {
+        term: higher,
+        stream: StreamState::Open,
+        info: tab.info(),
+    };
+    tab.handle(Instant(30), Input::Channel(Message::new(TabId(2), hb)));
+    let out = drain(&mut tab);
+    assert_eq!(out.first(), Some(&Output::CloseStream), "{out:?}");
+    assert!(out.contains(&Output::ReleaseLock));
+    assert!(out.contains(&Output::RequestLock { steal: false }));
+    assert_eq!(tab.role(), Role::Follower);
+    assert_eq!(tab.leader(), Some(TabId(2)));
+}
+
+#[test]
+fn relays_from_a_stale_term_are_ignored() {
+    let mut tab = coord::Tab::new(
+        TabId(5),
+        Mechanism::Protocol,
+        Config::default(),
+        Instant(0),
+        0,
+    );
+    tab.handle(Instant(0), Input::Connect);
+    let new = Term {
+        n: 3,
+        tab: TabId(9),
+    };
+    let old = Term {
+        n: 2,
+        tab: TabId(8),
+    };
+    let ev = |id| coord::ServerEvent::new(Some(id), "device-online", "{}");
+    let relay = |term, id| Body::Relay {
+        term,
+        event: ev(id),
+        sent_at: Instant(0),
+    };
+    tab.handle(
+        Instant(1),
+        Input::Channel(Message::new(TabId(9), relay(new, 1))),
+    );
+    tab.handle(
+        Instant(2),
+        Input::Channel(Message::new(TabId(8), relay(old, 2))),
+    );
+    let delivered: Vec<_> = drain(&mut tab)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Emit(AppEvent::Event {
+                event,
+                relayed: true,
+                ..
+            }) => event.id,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, [1]);
+    assert_eq!(tab.stats().stale, 1);
+    assert_eq!(tab.leader(), Some(TabId(9)));
+    // And a stale heartbeat is answered with a fence naming the current term.
+    let info = tab.info();
+    tab.handle(
+        Instant(3),
+        Input::Channel(Message::new(
+            TabId(8),
+            Body::Heartbeat {
+                term: old,
+                stream: StreamState::Open,
+                info,
+            },
+        )),
+    );
+    assert!(drain(&mut tab).contains(&Output::Post(Message::new(
+        TabId(5),
+        Body::Fence { term: new }
+    ))));
+}
+
+#[test]
+fn timeouts_are_exposed_and_drive_the_election() {
+    // A lone Protocol tab: waits `startup_wait` for a leader, claims, and leads after the window.
+    let cfg = Config::default();
+    let mut tab = coord::Tab::new(TabId(1), Mechanism::Protocol, cfg.clone(), Instant(0), 0);
+    drain(&mut tab);
+    let t1 = tab.poll_timeout().unwrap();
+    assert_eq!(t1, Instant(0) + cfg.startup_wait);
+    tab.handle_timeout(t1);
+    assert!(drain(&mut tab).iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Claim { .. },
+            ..
+        })
+    )));
+    let t2 = tab.poll_timeout().unwrap();
+    assert_eq!(t2, t1 + cfg.claim_window);
+    tab.handle_timeout(t2);
+    assert_eq!(tab.role(), Role::Leader);
+    assert!(drain(&mut tab).contains(&Output::OpenStream {
+        last_event_id: None
+    }));
+}
+
+fn emitted_ids(out: &[Output]) -> Vec<u64> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Emit(AppEvent::Event { event, .. }) => event.id,
+            _ => None,
+        })
+        .collect()
+}
+
+/// A Locks leader with an open stream and the app connected.
+fn lone_leader() -> coord::Tab {
+    let mut tab = coord::Tab::new(TabId(1), Mechanism::Locks, Config::default(), Instant(0), 0);
+    tab.handle(Instant(1), Input::Connect);
+    tab.handle(Instant(2), Input::LockGranted);
+    tab.handle(Instant(3), Input::StreamOpened);
+    drain(&mut tab);
+    tab
+}
+
+fn hello(instance: &str, head: u64) -> Input {
+    let data = format!(r#"{{"instance":"{instance}","head_id":{head},"retry_ms":2000}}"#);
+    Input::StreamEvent(coord::ServerEvent::new(None, "hello", data))
+}
+
+fn device(id: u64) -> Input {
+    Input::StreamEvent(crate::world::device_event(id))
+}
+
+#[test]
+fn a_server_restart_starts_the_ids_again() {
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), hello("a", 0));
+    for id in 1..=3 {
+        tab.handle(Instant(10 + id), device(id));
+    }
+    assert_eq!(emitted_ids(&drain(&mut tab)), [1, 2, 3]);
+    assert_eq!(
+        tab.reconnect().retry_hint,
+        Some(std::time::Duration::from_secs(2))
+    );
+    // New instance: ids 1.. again. Without forgetting, they would be dropped as duplicates.
+    tab.handle(Instant(20), hello("b", 0));
+    tab.handle(Instant(21), device(1));
+    assert_eq!(emitted_ids(&drain(&mut tab)), [1]);
+    assert_eq!(tab.highest_id(), Some(1));
+}
+
+#[test]
+fn reconnect_backs_off_and_connect_retries_at_once_after_max() {
+    let cfg = Config {
+        max_reconnect_attempts: 2,
+        ..Config::default()
+    };
+    let mut tab = coord::Tab::new(TabId(1), Mechanism::Locks, cfg, Instant(0), 42);
+    tab.handle(Instant(1), Input::Connect);
+    tab.handle(Instant(2), Input::LockGranted);
+    drain(&mut tab);
+    tab.handle(Instant(3), Input::StreamError);
+    let out = drain(&mut tab);
+    assert!(out.contains(&Output::Emit(AppEvent::Error)));
+    let retry = tab.reconnect().next_attempt.expect("a retry is scheduled");
+    assert!(
+        retry <= Instant(3) + Config::default().backoff_base,
+        "first ceiling is the base"
+    );
+    assert!(
+        tab.poll_timeout().unwrap() <= retry,
+        "the shell is woken for it"
+    );
+    tab.handle_timeout(retry);
+    assert!(drain(&mut tab)
+        .iter()
+        .any(|o| matches!(o, Output::OpenStream { .. })));
+    tab.handle(retry, Input::StreamError);
+    assert!(drain(&mut tab).contains(&Output::Emit(AppEvent::MaxReconnectReached)));
+    // The app asks again (or the network comes back): no waiting for the backoff.
+    tab.handle(retry, Input::Disconnect);
+    tab.handle(retry, Input::Connect);
+    assert!(drain(&mut tab)
+        .iter()
+        .any(|o| matches!(o, Output::OpenStream { .. })));
+    tab.handle(retry, Input::StreamOpened);
+    assert_eq!(tab.reconnect().failures, 0);
+    assert!(tab.is_connected());
+}
+
+#[test]
+fn back_forward_cache_leaves_and_comes_back() {
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), Input::PageHide);
+    let out = drain(&mut tab);
+    assert!(out.contains(&Output::CloseStream));
+    assert!(out.contains(&Output::ReleaseLock));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Bye,
+            ..
+        })
+    )));
+    assert_eq!(tab.poll_timeout(), None, "a hidden page runs nothing");
+    tab.handle(
+        Instant(20),
+        Input::StreamEvent(crate::world::device_event(1)),
+    );
+    assert!(drain(&mut tab).is_empty(), "inputs while gone are ignored");
+    tab.handle(Instant(30), Input::PageShow);
+    let out = drain(&mut tab);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Hello { .. },
+            ..
+        })
+    )));
+    assert!(out.contains(&Output::RequestLock { steal: false }));
+    assert_eq!(tab.role(), Role::Electing);
+}
+
+#[test]
+fn a_lock_granted_while_frozen_is_given_back() {
+    let mut tab = coord::Tab::new(TabId(1), Mechanism::Locks, Config::default(), Instant(0), 0);
+    tab.handle(Instant(1), Input::Frozen);
+    assert!(drain(&mut tab).contains(&Output::AbortLockRequest));
+    tab.handle(Instant(2), Input::LockGranted); // the grant raced with the abort
+    assert_eq!(drain(&mut tab), [Output::ReleaseLock]);
+    assert_ne!(tab.role(), Role::Leader);
+    tab.handle(Instant(3), Input::Resumed);
+    assert!(drain(&mut tab).contains(&Output::RequestLock { steal: false }));
+}
+
+#[test]
+fn undecodable_and_foreign_channel_strings_are_counted_not_fatal() {
+    let mut tab = coord::Tab::new(
+        TabId(1),
+        Mechanism::Protocol,
+        Config::default(),
+        Instant(0),
+        0,
+    );
+    for s in [
+        "",
+        "{}",
+        "{\"app\":\"other\"}",
+        "\u{0}\u{ffff}",
+        "{\"app\":\"tabrelay\",\"v\":1}",
+    ] {
+        assert!(Message::decode(s).is_err());
+        tab.handle(Instant(1), Input::Undecodable);
+    }
+    assert_eq!(tab.stats().undecodable, 5);
+    tab.handle_channel(Instant(2), "{\"app\":\"tabrelay\",\"v\":9}");
+    assert_eq!(tab.stats().undecodable, 6);
+    let hb = Message::new(
+        TabId(2),
+        Body::Heartbeat {
+            term: Term {
+                n: 1,
+                tab: TabId(2),
+            },
+            stream: StreamState::Open,
+            info: tab.info(),
+        },
+    );
+    tab.handle_channel(Instant(3), &hb.encode());
+    assert_eq!(tab.leader(), Some(TabId(2)));
+}
