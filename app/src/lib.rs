@@ -4,13 +4,17 @@
 //! | module      | job                                                                          |
 //! |-------------|------------------------------------------------------------------------------|
 //! | [`model`]   | the wire model: every SSE payload and API body, shared with the server        |
+//! | [`shared`]  | the app-facing API: `use_shared_event_source`, `on` / `off` / `connect`     |
+//! | [`snapshot`]| the state the page is first rendered with (devices, counters), from the server|
 //! | [`state`]   | the reactive view of this tab (role, leader, received events) the UI renders  |
 //! | [`ui`]      | Leptos components: the shell and the dashboard                                |
-//! | `runtime`   | (hydrate only) the browser side: leader election, the one `EventSource`, the  |
-//! |             | `BroadcastChannel` relay; it fills [`state::TabState`]                        |
+//! | `runtime`   | (hydrate only) the browser shell of the core: Web Locks, `BroadcastChannel`,  |
+//! |             | `EventSource`, Page Lifecycle; it fills [`state::TabState`]                   |
 //! | [`coord`]   | re-export of the sans-IO tab-coordination core                                |
 
 pub mod model;
+pub mod shared;
+pub mod snapshot;
 pub mod state;
 pub mod ui;
 

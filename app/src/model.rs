@@ -164,8 +164,14 @@ mod tests {
 
     #[test]
     fn kind_and_event_name_agree() {
-        for kind in [DeviceEventKind::DeviceOnline, DeviceEventKind::DeviceOffline] {
-            assert_eq!(DeviceEventKind::from_event_name(kind.event_name()), Some(kind));
+        for kind in [
+            DeviceEventKind::DeviceOnline,
+            DeviceEventKind::DeviceOffline,
+        ] {
+            assert_eq!(
+                DeviceEventKind::from_event_name(kind.event_name()),
+                Some(kind)
+            );
         }
         assert_eq!(DeviceEventKind::from_event_name("stats"), None);
     }

@@ -1,56 +1,96 @@
-//! The reactive state of one tab, shared by the runtime (which writes it) and the UI (which reads
-//! it). Server-side rendering sees the initial values only.
+//! The reactive view of one tab, written by the browser runtime and read by the UI. Server-side
+//! rendering sees the initial values only.
+//!
+//! Deduplication and ordering of events are the coordination core's job (`coord`): by the time an
+//! event reaches [`TabState::record_event`] it is new and in id order.
 
-use crate::model::DeviceEvent;
+use crate::model::{Device, DeviceEvent, Stats};
+use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
 
 /// How many device events the log keeps (the testing contract asks for at least 500).
 pub const EVENT_LOG_CAPACITY: usize = 500;
 
-/// What this tab is doing in the election.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Electing,
-    Leader,
-    Follower,
+/// How long the connection-count sparkline looks back.
+pub const HISTORY_WINDOW_MS: f64 = 5.0 * 60.0 * 1000.0;
+
+/// The word for a role, used in the page and in `document.body.dataset.role`.
+pub fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Electing => "electing",
+        Role::Leader => "leader",
+        Role::Follower => "follower",
+    }
 }
 
-impl Role {
-    /// The word used in the page and in `document.body.dataset.role`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Electing => "electing",
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-        }
+/// The word for the leader's stream state.
+pub fn stream_word(stream: StreamState) -> &'static str {
+    match stream {
+        StreamState::Closed => "closed",
+        StreamState::Connecting => "connecting",
+        StreamState::Open => "open",
+        StreamState::Backoff => "reconnecting",
     }
 }
 
 /// A device event as this tab received it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedEvent {
+    /// Local sequence number: a stable list key even if a restarted server reuses ids.
+    pub seq: u64,
     pub event: DeviceEvent,
     /// `true` when it came over the BroadcastChannel from the leader, `false` when this tab read
     /// it from the server stream itself.
     pub relayed: bool,
+    /// Leader send → this tab's receipt, for relayed events.
+    pub relay_latency_ms: Option<f64>,
+    /// When this tab received it (ms since epoch, the clock every tab shares).
+    pub received_at_ms: f64,
 }
 
-/// The signals the dashboard renders. Cheap to copy (arena-allocated signals).
+/// Another tab as the registry knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TabRow {
+    pub id: String,
+    pub role: Role,
+    pub visible: bool,
+    /// Milliseconds since the Unix epoch.
+    pub last_seen_ms: f64,
+    pub is_self: bool,
+}
+
+/// The signals the dashboard renders. `Copy`: signals are arena handles.
 #[derive(Debug, Clone, Copy)]
 pub struct TabState {
     pub tab_id: RwSignal<String>,
     pub role: RwSignal<Role>,
+    /// When this tab last became leader (ms since epoch); benchmarks measure failover with it.
+    pub leader_since_ms: RwSignal<Option<f64>>,
     pub leader_id: RwSignal<Option<String>>,
+    pub term: RwSignal<u64>,
+    /// `"locks"` or `"protocol"` once the runtime started.
+    pub mechanism: RwSignal<Option<&'static str>>,
+    pub stream: RwSignal<StreamState>,
+    /// When the next reconnect attempt is due (ms since epoch), while the leader backs off.
+    pub next_attempt_ms: RwSignal<Option<f64>>,
+    /// When the last leader heartbeat arrived (ms since epoch); the leader counts its own.
+    pub heartbeat_at_ms: RwSignal<Option<f64>>,
+    /// The tab registry, this tab included.
+    pub tabs: RwSignal<Vec<TabRow>>,
     /// Newest first, at most [`EVENT_LOG_CAPACITY`].
     pub events: RwSignal<VecDeque<ReceivedEvent>>,
     /// Distinct device events received since the tab opened (not capped).
     pub events_received: RwSignal<u64>,
-    /// The highest device event id seen; a new leader resumes the stream from here.
-    pub highest_id: RwSignal<u64>,
-    /// The server's open SSE stream count, from its live `stats` events.
-    pub open_connections: RwSignal<Option<u64>>,
-    seen: StoredValue<SeenIds>,
+    /// The server's counters, from its live `stats` events.
+    pub stats: RwSignal<Option<Stats>>,
+    /// `(ms since epoch, open connections)`, oldest first, for the last [`HISTORY_WINDOW_MS`].
+    pub connection_history: RwSignal<VecDeque<(f64, u64)>>,
+    /// Every device the server knows, by id: the server's snapshot, then kept live by events.
+    pub devices: RwSignal<Vec<Device>>,
+    /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
+    pub ignored_messages: RwSignal<u64>,
+    next_seq: StoredValue<u64>,
 }
 
 impl TabState {
@@ -58,31 +98,89 @@ impl TabState {
         Self {
             tab_id: RwSignal::new(String::new()),
             role: RwSignal::new(Role::Electing),
+            leader_since_ms: RwSignal::new(None),
             leader_id: RwSignal::new(None),
+            term: RwSignal::new(0),
+            mechanism: RwSignal::new(None),
+            stream: RwSignal::new(StreamState::Closed),
+            next_attempt_ms: RwSignal::new(None),
+            heartbeat_at_ms: RwSignal::new(None),
+            tabs: RwSignal::new(Vec::new()),
             events: RwSignal::new(VecDeque::new()),
             events_received: RwSignal::new(0),
-            highest_id: RwSignal::new(0),
-            open_connections: RwSignal::new(None),
-            seen: StoredValue::new(SeenIds::default()),
+            stats: RwSignal::new(None),
+            connection_history: RwSignal::new(VecDeque::new()),
+            devices: RwSignal::new(Vec::new()),
+            ignored_messages: RwSignal::new(0),
+            next_seq: StoredValue::new(0),
         }
     }
 
-    /// Records a device event unless this tab already has it. Returns whether it was new.
-    ///
-    pub fn record(&self, event: DeviceEvent, relayed: bool) -> bool {
-        let id = event.id;
-        if !self.seen.try_update_value(|seen| seen.insert(id)).unwrap_or(false) {
-            return false;
-        }
+    /// Adds a device event to the log (newest first, capped) and applies it to the device grid.
+    pub fn record_event(
+        &self,
+        event: DeviceEvent,
+        relayed: bool,
+        relay_latency_ms: Option<f64>,
+        received_at_ms: f64,
+    ) {
+        self.apply_to_devices(&event);
+        let seq = self.next_seq.get_value();
+        self.next_seq.set_value(seq + 1);
         self.events.update(|log| {
-            // Keep newest first even if a replayed (older) event arrives after a newer one.
-            let at = log.iter().position(|e| e.event.id < id).unwrap_or(log.len());
-            log.insert(at, ReceivedEvent { event, relayed });
+            log.push_front(ReceivedEvent {
+                seq,
+                event,
+                relayed,
+                relay_latency_ms,
+                received_at_ms,
+            });
             log.truncate(EVENT_LOG_CAPACITY);
         });
         self.events_received.update(|n| *n += 1);
-        self.highest_id.update(|h| *h = (*h).max(id));
-        true
+    }
+}
+
+impl TabState {
+    /// Replaces the device grid with a server snapshot (first render, or a `reset`).
+    pub fn set_devices(&self, mut devices: Vec<Device>) {
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        set_if_changed(self.devices, devices);
+    }
+
+    fn apply_to_devices(&self, event: &DeviceEvent) {
+        let online = event.kind.online();
+        self.devices.update(|devices| {
+            match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
+                Ok(at) => {
+                    devices[at].online = online;
+                    devices[at].changed_at_ms = event.at_ms;
+                }
+                Err(at) => devices.insert(
+                    at,
+                    Device {
+                        id: event.device.clone(),
+                        online,
+                        changed_at_ms: event.at_ms,
+                    },
+                ),
+            }
+        });
+    }
+
+    /// Records the server's counters and appends to the sparkline history.
+    pub fn record_stats(&self, stats: Stats, now_ms: f64) {
+        let open = stats.open_connections;
+        set_if_changed(self.stats, Some(stats));
+        self.connection_history.update(|history| {
+            history.push_back((now_ms, open));
+            while history
+                .front()
+                .is_some_and(|(at, _)| now_ms - at > HISTORY_WINDOW_MS)
+            {
+                history.pop_front();
+            }
+        });
     }
 }
 
@@ -92,69 +190,104 @@ impl Default for TabState {
     }
 }
 
-/// The set of event ids a tab has seen, in bounded memory.
-///
-/// Server ids are consecutive, so almost everything below the highest id is "seen": keep a
-/// watermark (every id up to it is seen) plus the few ids above it that arrived out of order.
-#[derive(Debug, Default)]
-pub struct SeenIds {
-    watermark: Option<u64>,
-    above: std::collections::BTreeSet<u64>,
-}
-
-impl SeenIds {
-    /// Ids above the watermark kept at most; past this the oldest gap is given up on.
-    const MAX_ABOVE: usize = 4096;
-
-    /// Marks `id` seen; returns `false` if it was already.
-    pub fn insert(&mut self, id: u64) -> bool {
-        // Events older than the first one this tab saw happened before it existed.
-        let watermark = *self.watermark.get_or_insert(id.saturating_sub(1));
-        if id <= watermark || !self.above.insert(id) {
-            return false;
-        }
-        self.compact();
-        true
-    }
-
-    fn compact(&mut self) {
-        let mut watermark = self.watermark.unwrap_or(0);
-        while self.above.len() > Self::MAX_ABOVE
-            || self.above.first() == Some(&(watermark + 1))
-        {
-            watermark = self.above.pop_first().expect("non-empty");
-        }
-        self.watermark = Some(watermark);
+/// Sets a signal only when the value differs, so unchanged state wakes no effect.
+pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    if signal.with_untracked(|current| *current != value) {
+        signal.set(value);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeviceEventKind;
 
-    #[test]
-    fn seen_ids_reject_duplicates_in_and_out_of_order() {
-        let mut seen = SeenIds::default();
-        assert!(seen.insert(10));
-        assert!(seen.insert(12));
-        assert!(!seen.insert(12));
-        assert!(seen.insert(11), "a gap that fills in is new");
-        assert!(!seen.insert(11));
-        assert!(!seen.insert(10));
-        assert!(!seen.insert(3), "older than the first event this tab saw");
-        assert!(seen.insert(13));
-        assert_eq!(seen.watermark, Some(13));
-        assert!(seen.above.is_empty());
+    fn event(id: u64) -> DeviceEvent {
+        DeviceEvent {
+            id,
+            device: format!("d{id}"),
+            kind: DeviceEventKind::DeviceOnline,
+            at_ms: 0,
+        }
     }
 
     #[test]
-    fn seen_ids_stay_bounded_when_a_gap_never_fills() {
-        let mut seen = SeenIds::default();
-        seen.insert(1);
-        for id in 3..3 + 10_000 {
-            assert!(seen.insert(id));
-        }
-        assert!(seen.above.len() <= SeenIds::MAX_ABOVE);
-        assert!(!seen.insert(5_000));
+    fn the_log_is_newest_first_and_capped_but_the_count_is_not() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            for id in 1..=(EVENT_LOG_CAPACITY as u64 + 10) {
+                state.record_event(event(id), id % 2 == 0, None, 0.0);
+            }
+            let log = state.events.get_untracked();
+            assert_eq!(log.len(), EVENT_LOG_CAPACITY);
+            assert_eq!(
+                log.front().unwrap().event.id,
+                EVENT_LOG_CAPACITY as u64 + 10
+            );
+            assert_eq!(log.back().unwrap().event.id, 11);
+            assert_eq!(
+                state.events_received.get_untracked(),
+                EVENT_LOG_CAPACITY as u64 + 10
+            );
+            let seqs: std::collections::HashSet<_> = log.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs.len(), log.len(), "list keys are unique");
+        });
+    }
+
+    #[test]
+    fn device_events_keep_the_grid_sorted_and_current() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            state.set_devices(vec![
+                Device {
+                    id: "b".into(),
+                    online: false,
+                    changed_at_ms: 1,
+                },
+                Device {
+                    id: "a".into(),
+                    online: true,
+                    changed_at_ms: 1,
+                },
+            ]);
+            let mut offline_a = event(5);
+            offline_a.device = "a".into();
+            offline_a.kind = DeviceEventKind::DeviceOffline;
+            offline_a.at_ms = 9;
+            state.record_event(offline_a, false, None, 0.0);
+            let mut new_c = event(6);
+            new_c.device = "c".into();
+            state.record_event(new_c, true, Some(0.5), 0.0);
+            let devices = state.devices.get_untracked();
+            let ids: Vec<_> = devices.iter().map(|d| d.id.as_str()).collect();
+            assert_eq!(ids, ["a", "b", "c"]);
+            assert!(!devices[0].online);
+            assert_eq!(devices[0].changed_at_ms, 9);
+            assert!(devices[2].online);
+        });
+    }
+
+    #[test]
+    fn connection_history_forgets_what_is_older_than_the_window() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            let stats = |n| Stats {
+                open_connections: n,
+                ..Stats::default()
+            };
+            state.record_stats(stats(1), 0.0);
+            state.record_stats(stats(2), HISTORY_WINDOW_MS / 2.0);
+            state.record_stats(stats(1), HISTORY_WINDOW_MS + 1.0);
+            let history: Vec<u64> = state
+                .connection_history
+                .get_untracked()
+                .iter()
+                .map(|(_, n)| *n)
+                .collect();
+            assert_eq!(history, [2, 1]);
+        });
     }
 }

@@ -5,6 +5,8 @@
 import { expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
 
 export type Role = "electing" | "leader" | "follower";
+export type Election = "locks" | "protocol";
+export const ELECTIONS: Election[] = ["locks", "protocol"];
 
 /** Opens `n` tabs of `path` in `context` and waits until each one has hydrated. */
 export async function openTabs(context: BrowserContext, n: number, path = "/"): Promise<Page[]> {
@@ -93,4 +95,45 @@ export async function waitForEventEverywhere(pages: Page[], id: number): Promise
   for (const page of pages) {
     await expect(page.locator(`[data-event-id="${id}"]`)).toHaveCount(1);
   }
+}
+
+/** Every `data-event-id` the page renders, in DOM order. */
+export async function renderedEventIds(page: Page): Promise<number[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll("[data-event-id]"), (el) => Number(el.getAttribute("data-event-id"))),
+  );
+}
+
+/** Crashes a page's renderer (like a tab that hits an out-of-memory kill). */
+export async function crashPage(context: BrowserContext, page: Page): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  const crashed = page.waitForEvent("crash");
+  // The command never answers: its target is gone.
+  cdp.send("Page.crash").catch(() => {});
+  await crashed;
+}
+
+/**
+ * Freezes a page: its JavaScript stops (no timers, no message handlers) while it keeps its Web
+ * Lock and its connections, like a tab Chrome froze or one stuck in a long task. Returns `thaw`.
+ *
+ * This pauses the page in the debugger. CDP's `Page.setWebLifecycleState {frozen}` would be the
+ * obvious tool, but this headless Chromium accepts it on a visible page and freezes nothing
+ * (timers keep firing, no `freeze` event), and Playwright's pages are always visible. Pausing is
+ * also the harder case for tabrelay: the page gets no `freeze` event to hand over politely.
+ */
+export async function freezePage(context: BrowserContext, page: Page): Promise<() => Promise<void>> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Debugger.enable");
+  await cdp.send("Debugger.pause");
+  return async () => {
+    await cdp.send("Debugger.resume");
+    await cdp.send("Debugger.disable");
+    await cdp.detach();
+  };
+}
+
+/** The tab id of a page (hydrated). */
+export async function tabIdOf(page: Page): Promise<string> {
+  return page.evaluate(() => document.body.dataset.tabId ?? "");
 }

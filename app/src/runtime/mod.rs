@@ -1,186 +1,129 @@
-//! The browser side of a tab (hydrate only): who leads, the leader's one `EventSource`, and the
-//! `BroadcastChannel` relay to the followers.
+//! The browser shell of the coordination core (hydrate only).
 //!
-//! Election uses Web Locks: every tab asks for the lock [`LOCK_NAME`] and holds it for the rest of
-//! its life once granted (a promise that never resolves). The browser grants it to one tab at a
-//! time, FIFO, and releases it the instant that tab closes or crashes, so the next queued tab
-//! takes over without any timeout.
+//! The core (`coord`) decides everything: who leads, when to beat, when to steal, when to
+//! reconnect, what to relay. This module only carries its decisions out with browser APIs and
+//! feeds back what happens:
 //!
-//! Closures handed to the browser are leaked with `Closure::forget`: each lives as long as the tab.
+//! | module      | browser side                                                                 |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `driver`    | feeds inputs to the core, performs its outputs, one timer, mirrors state     |
+//! | `web_lock`  | `navigator.locks`: hold (never-resolving promise), steal, abort, lost        |
+//! | `channel`   | `BroadcastChannel` named [`CHANNEL_NAME`]: post, decode, count foreign input |
+//! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N`                     |
+//! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
+//! | `clock`     | microseconds on a time line shared by every tab                             |
+//!
+//! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
+//! except the stream's, which are freed with the stream.
 
-mod dom;
-mod wire;
+mod channel;
+mod clock;
+mod driver;
+mod lifecycle;
+mod stream;
+mod web_lock;
 
-use crate::model::{event_name, DeviceEvent, DeviceEventKind, Stats};
-use crate::state::{Role, TabState};
-use dom::set_interval;
+use crate::shared::{Election, Handler, SharedEventSourceOptions};
+use crate::state::TabState;
+use coord::handlers::Handlers;
+use coord::{Input, Mechanism, Tab, TabId};
+pub use driver::Driver;
 use leptos::prelude::*;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, EventSource, MessageEvent};
-use wire::Wire;
+use std::rc::Rc;
 
-/// The Web Lock whose holder is the leader.
-pub const LOCK_NAME: &str = "tabrelay-leader";
 /// The BroadcastChannel every tab of the origin listens on.
 pub const CHANNEL_NAME: &str = "tabrelay";
-/// How often the leader announces itself.
-const HEARTBEAT_MS: i32 = 500;
+
+/// How a tab id is shown (and put in `document.body.dataset`).
+pub fn tab_id_text(id: TabId) -> String {
+    format!("{:012x}", id.0)
+}
 
 /// Starts this tab's runtime. Call once, after hydration.
-pub fn start(state: TabState) {
-    let tab_id = dom::random_tab_id();
-    state.tab_id.set(tab_id.clone());
-    dom::mirror_state_on_body(state);
-
-    let channel = match BroadcastChannel::new(CHANNEL_NAME) {
+pub fn start(
+    state: TabState,
+    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    options: &SharedEventSourceOptions,
+) -> Option<Rc<Driver>> {
+    let locks = web_lock::lock_manager();
+    let mechanism = match (options.election, &locks) {
+        (Election::Protocol, _) | (Election::Auto, None) => Mechanism::Protocol,
+        (Election::Locks, None) => {
+            leptos::logging::warn!("tabrelay: ?election=locks, but navigator.locks is missing");
+            Mechanism::Protocol
+        }
+        (Election::Locks | Election::Auto, Some(_)) => Mechanism::Locks,
+    };
+    let channel = match channel::Channel::open(CHANNEL_NAME) {
         Ok(channel) => channel,
         Err(err) => {
             leptos::logging::error!("tabrelay: no BroadcastChannel: {err:?}");
-            return;
+            return None;
         }
     };
-    let tab = Tab {
-        id: tab_id,
+    let id = random_tab_id();
+    state.tab_id.set(tab_id_text(id));
+    state.mechanism.set(Some(match mechanism {
+        Mechanism::Locks => "locks",
+        Mechanism::Protocol => "protocol",
+    }));
+    mirror_state_on_body(state);
+
+    let seed = (js_sys::Math::random() * 2f64.powi(53)) as u64;
+    let core = Tab::new(id, mechanism, options.config.clone(), clock::now(), seed);
+    let driver = Rc::new(Driver::new(
+        core,
         state,
+        handlers,
+        options.url.clone(),
+        web_lock::WebLock::new(locks),
         channel,
-    };
-    tab.listen_to_channel();
-    tab.post(&Wire::Hello);
-    tab.request_leadership();
-}
-
-/// One tab's handles; cloned into the callbacks that need it.
-#[derive(Clone)]
-struct Tab {
-    id: String,
-    state: TabState,
-    channel: BroadcastChannel,
-}
-
-impl Tab {
-    fn post(&self, message: &Wire) {
-        if let Err(err) = self.channel.post_message(&JsValue::from_str(&message.encode())) {
-            leptos::logging::warn!("tabrelay: post failed: {err:?}");
-        }
-    }
-
-    fn is_leader(&self) -> bool {
-        self.state.role.get_untracked() == Role::Leader
-    }
-
-    fn listen_to_channel(&self) {
-        let tab = self.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-            // Anything that is not one of our messages is ignored, never trusted.
-            let Some(message) = message.data().as_string().and_then(|s| Wire::decode(&s)) else {
-                return;
-            };
-            tab.on_channel_message(message);
+    ));
+    driver.listen();
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        driver.input(Input::VisibilityChanged {
+            visible: lifecycle::is_visible(&document),
         });
-        self.channel
-            .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
     }
-
-    fn on_channel_message(&self, message: Wire) {
-        match message {
-            Wire::Hello if self.is_leader() => self.post(&Wire::Heartbeat {
-                leader: self.id.clone(),
-            }),
-            Wire::Hello => {}
-            Wire::Heartbeat { leader } if !self.is_leader() => {
-                self.state.role.set(Role::Follower);
-                self.state.leader_id.set(Some(leader));
-            }
-            Wire::Heartbeat { .. } => {}
-            Wire::Event { name, data } if !self.is_leader() => {
-                apply_server_event(self.state, &name, &data, true);
-            }
-            Wire::Event { .. } => {}
-        }
+    if options.auto_connect {
+        driver.input(Input::Connect);
     }
+    driver.pump();
+    Some(driver)
+}
 
-    fn request_leadership(&self) {
-        let Some(locks) = dom::lock_manager() else {
-            leptos::logging::warn!("tabrelay: navigator.locks is unavailable (not a secure context?)");
+impl Driver {
+    fn listen(self: &Rc<Self>) {
+        self.channel().listen(self);
+        lifecycle::listen(self);
+    }
+}
+
+/// 48 random bits: unique among the tabs of a browser, and short enough to read.
+fn random_tab_id() -> TabId {
+    let high = (js_sys::Math::random() * f64::from(1u32 << 16)) as u64;
+    let low = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    TabId((high << 32) | low)
+}
+
+/// Keeps the testing contract's `document.body.dataset` in step with the tab's state.
+fn mirror_state_on_body(state: TabState) {
+    Effect::new(move |_| {
+        let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        else {
             return;
         };
-        let tab = self.clone();
-        let on_granted = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |_lock| {
-            tab.become_leader();
-            // Never resolves: the lock is held until the tab closes or crashes.
-            js_sys::Promise::new(&mut |_, _| {})
-        });
-        let _pending = locks.request(LOCK_NAME, on_granted.as_ref().unchecked_ref());
-        on_granted.forget();
-    }
-
-    fn become_leader(&self) {
-        self.state.role.set(Role::Leader);
-        self.state.leader_id.set(Some(self.id.clone()));
-        let heartbeat = Wire::Heartbeat {
-            leader: self.id.clone(),
-        };
-        self.post(&heartbeat);
-        let tab = self.clone();
-        set_interval(HEARTBEAT_MS, move || tab.post(&heartbeat));
-        self.open_stream();
-    }
-
-    /// Opens the one `EventSource`, resuming after the highest id this tab has seen so the server
-    /// replays whatever happened during the handover.
-    fn open_stream(&self) {
-        let highest = self.state.highest_id.get_untracked();
-        let url = if highest > 0 {
-            format!("/api/events?last_event_id={highest}")
-        } else {
-            "/api/events".to_string()
-        };
-        let source = match EventSource::new(&url) {
-            Ok(source) => source,
-            Err(err) => {
-                leptos::logging::error!("tabrelay: cannot open {url}: {err:?}");
-                return;
-            }
-        };
-        for name in [
-            event_name::DEVICE_ONLINE,
-            event_name::DEVICE_OFFLINE,
-            event_name::STATS,
-        ] {
-            let tab = self.clone();
-            let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-                let Some(data) = message.data().as_string() else {
-                    return;
-                };
-                apply_server_event(tab.state, name, &data, false);
-                tab.post(&Wire::Event {
-                    name: name.to_string(),
-                    data,
-                });
-            });
-            let _ = source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
-            on_event.forget();
-        }
-        // No handle is kept: an open EventSource stays alive on its own, and the leader keeps it
-        // for the tab's whole life. (Listeners above are leaked for the same reason.)
-        drop(source);
-    }
-}
-
-/// Applies one server event, whether read from the stream or relayed by the leader.
-fn apply_server_event(state: TabState, name: &str, data: &str, relayed: bool) {
-    if DeviceEventKind::from_event_name(name).is_some() {
-        match serde_json::from_str::<DeviceEvent>(data) {
-            Ok(event) => {
-                state.record(event, relayed);
-            }
-            Err(err) => leptos::logging::warn!("tabrelay: bad {name} payload: {err}"),
-        }
-    } else if name == event_name::STATS {
-        if let Ok(stats) = serde_json::from_str::<Stats>(data) {
-            state.open_connections.set(Some(stats.open_connections));
-        }
-    }
+        let data = body.dataset();
+        let _ = data.set("role", crate::state::role_word(state.role.get()));
+        let _ = data.set("tabId", &state.tab_id.get());
+        let _ = data.set("leaderId", &state.leader_id.get().unwrap_or_default());
+        let _ = data.set("eventsReceived", &state.events_received.get().to_string());
+        let _ = data.set("term", &state.term.get().to_string());
+        let _ = data.set("mechanism", state.mechanism.get().unwrap_or_default());
+        let _ = data.set("ignoredMessages", &state.ignored_messages.get().to_string());
+        let since = state.leader_since_ms.get().map(|ms| ms.to_string());
+        let _ = data.set("leaderSince", &since.unwrap_or_default());
+    });
 }

@@ -1,15 +1,36 @@
-//! The dashboard page: this tab's role, the leader, the server's connection count and the events
-//! this tab received.
+//! The dashboard page: what this tab is doing, what the server sees, and what arrives.
 
-use crate::state::{ReceivedEvent, Role, TabState};
+use super::clock::use_now;
+use super::controls::Controls;
+use super::devices_panel::DevicesPanel;
+use super::event_log::EventLog;
+use super::server_panel::ServerPanel;
+use super::tabs_panel::TabsPanel;
+use super::this_tab::ThisTab;
+use crate::shared::{use_shared_event_source, Election, SharedEventSourceOptions};
+use crate::snapshot::use_snapshot;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let state = TabState::new();
-    #[cfg(feature = "hydrate")]
-    // Runs once after hydration; `untrack` keeps the runtime's own reads from re-running it.
-    Effect::new(move |_| untrack(|| crate::runtime::start(state)));
+    let query = use_query_map();
+    let election = Election::from_query(query.with_untracked(|q| q.get("election")).as_deref());
+    let source = use_shared_event_source(SharedEventSourceOptions {
+        election,
+        ..SharedEventSourceOptions::default()
+    });
+    let state = source.state;
+    let snapshot = use_snapshot();
+    // Until the first live `stats`, show the count the page was rendered with.
+    Effect::new(move |_| {
+        if let Some(Some(snapshot)) = snapshot.get() {
+            if state.stats.get_untracked().is_none() {
+                state.stats.set(Some(snapshot.stats));
+            }
+        }
+    });
+    let now = use_now(250);
 
     view! {
         <header class="topbar">
@@ -17,79 +38,21 @@ pub fn Dashboard() -> impl IntoView {
             <p class="tagline">"Every tab of this site shares one server connection."</p>
         </header>
         <main class="dashboard">
-            <ThisTab state/>
-            <ServerPanel state/>
+            <section class="explainer" aria-label="What am I looking at">
+                <p>
+                    "Browsers allow only 6 connections per site, so a 7th tab with its own live stream "
+                    "hangs. Here one tab, the " <strong>"leader"</strong> ", holds the only server "
+                    "connection and relays every event to the other tabs, the " <strong>"followers"</strong>
+                    ", over a BroadcastChannel. Open more tabs: the server's count stays at 1. Close the "
+                    "leader: another tab takes over at once and resumes the stream, so no event is lost."
+                </p>
+            </section>
+            <ThisTab state now/>
+            <ServerPanel state now/>
+            <Controls source/>
+            <TabsPanel state now/>
+            <DevicesPanel state snapshot now/>
             <EventLog state/>
         </main>
-    }
-}
-
-#[component]
-fn ThisTab(state: TabState) -> impl IntoView {
-    let role = move || state.role.get().as_str();
-    let leader = move || match (state.role.get(), state.leader_id.get()) {
-        (Role::Leader, _) => "this tab".to_string(),
-        (_, Some(id)) => id,
-        (_, None) => "unknown".to_string(),
-    };
-    view! {
-        <section class="panel this-tab" aria-labelledby="this-tab-title">
-            <h2 id="this-tab-title">"This tab"</h2>
-            <p>
-                <span class="role-badge" data-role=role>{role}</span>
-            </p>
-            <dl>
-                <dt>"Tab id"</dt>
-                <dd class="mono">{move || state.tab_id.get()}</dd>
-                <dt>"Leader"</dt>
-                <dd class="mono" id="leader-id">{leader}</dd>
-            </dl>
-        </section>
-    }
-}
-
-#[component]
-fn ServerPanel(state: TabState) -> impl IntoView {
-    let count = move || {
-        state
-            .open_connections
-            .get()
-            .map_or_else(|| "–".to_string(), |n| n.to_string())
-    };
-    view! {
-        <section class="panel server" aria-labelledby="server-title">
-            <h2 id="server-title">"Server"</h2>
-            <p class="big-number" id="open-connections">{count}</p>
-            <p class="caption">"open SSE connections, pushed live by the server"</p>
-        </section>
-    }
-}
-
-#[component]
-fn EventLog(state: TabState) -> impl IntoView {
-    view! {
-        <section class="panel events" aria-labelledby="events-title">
-            <h2 id="events-title">
-                "Events " <span class="caption">{move || state.events_received.get()} " received"</span>
-            </h2>
-            <ol class="event-log" aria-live="polite" aria-relevant="additions">
-                <For
-                    each=move || state.events.get()
-                    key=|received| received.event.id
-                    children=|received: ReceivedEvent| {
-                        let ReceivedEvent { event, relayed } = received;
-                        let kind = event.kind.event_name();
-                        view! {
-                            <li data-event-id=event.id.to_string() data-kind=kind>
-                                <span class="mono">"#" {event.id}</span>
-                                " " <span class="kind">{kind}</span>
-                                " " <span class="device">{event.device}</span>
-                                " " <span class="via">{if relayed { "relayed" } else { "direct" }}</span>
-                            </li>
-                        }
-                    }
-                />
-            </ol>
-        </section>
     }
 }

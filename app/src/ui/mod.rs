@@ -1,7 +1,15 @@
 //! Leptos components. [`shell`] is the HTML document the server renders; [`App`] is what the
 //! wasm bundle hydrates.
 
+mod clock;
+mod controls;
 mod dashboard;
+mod devices_panel;
+mod event_log;
+mod format;
+mod server_panel;
+mod tabs_panel;
+mod this_tab;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -1,0 +1,263 @@
+//! The driver: feeds browser events to the core, carries out the core's outputs, keeps one timer
+//! armed at the core's next deadline, and mirrors the core's state into [`TabState`].
+
+use super::channel::Channel;
+use super::clock;
+use super::stream::Stream;
+use super::web_lock::WebLock;
+use crate::model::{event_name, DeviceEvent, DeviceEventKind, Reset, Stats};
+use crate::shared::Handler;
+use crate::state::{set_if_changed, TabRow, TabState};
+use coord::handlers::Handlers;
+use coord::{AppEvent, Body, Input, Instant, Output, Role, Tab};
+use leptos::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+pub struct Driver {
+    core: RefCell<Tab>,
+    state: TabState,
+    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    /// The stream URL without the resume point, e.g. `/api/events?mode=leader`.
+    stream_url: String,
+    pub(super) lock: WebLock,
+    channel: Channel,
+    stream: RefCell<Option<Stream>>,
+    timer: RefCell<Option<(Instant, TimeoutHandle)>>,
+    /// Inputs raised while carrying out an output; handled before the next output.
+    deferred: RefCell<Vec<Input>>,
+    pumping: Cell<bool>,
+}
+
+impl Driver {
+    pub fn new(
+        core: Tab,
+        state: TabState,
+        handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+        stream_url: String,
+        lock: WebLock,
+        channel: Channel,
+    ) -> Self {
+        Self {
+            core: RefCell::new(core),
+            state,
+            handlers,
+            stream_url,
+            lock,
+            channel,
+            stream: RefCell::new(None),
+            timer: RefCell::new(None),
+            deferred: RefCell::new(Vec::new()),
+            pumping: Cell::new(false),
+        }
+    }
+
+    /// Something happened in the browser.
+    pub fn input(self: &Rc<Self>, input: Input) {
+        if self.pumping.get() {
+            // Raised synchronously by an output we are carrying out: keep the order.
+            self.deferred.borrow_mut().push(input);
+            return;
+        }
+        self.core.borrow_mut().handle(clock::now(), input);
+        self.pump();
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        self.timer.borrow_mut().take();
+        self.core.borrow_mut().handle_timeout(clock::now());
+        self.pump();
+    }
+
+    /// Carries out every pending output, then re-arms the timer and refreshes the view.
+    pub fn pump(self: &Rc<Self>) {
+        self.pumping.set(true);
+        loop {
+            let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+            for input in deferred {
+                self.core.borrow_mut().handle(clock::now(), input);
+            }
+            // The borrow ends before the output is carried out: outputs may call back in.
+            let output = self.core.borrow_mut().poll_output();
+            match output {
+                Some(output) => self.perform(output),
+                None if self.deferred.borrow().is_empty() => break,
+                None => {}
+            }
+        }
+        self.pumping.set(false);
+        self.arm_timer();
+        self.publish();
+    }
+
+    fn perform(self: &Rc<Self>, output: Output) {
+        match output {
+            Output::Post(message) => {
+                if matches!(message.body, Body::Heartbeat { .. }) {
+                    // The leader's pulse is its own heartbeat; followers' is the one they receive.
+                    self.state.heartbeat_at_ms.set(Some(clock::now_ms()));
+                }
+                self.channel.post(&message);
+            }
+            Output::OpenStream { last_event_id } => self.open_stream(last_event_id),
+            Output::CloseStream => drop(self.stream.borrow_mut().take()),
+            Output::RequestLock { steal } => self.lock.request(self, steal),
+            Output::AbortLockRequest => self.lock.abort(),
+            Output::ReleaseLock => self.lock.release(),
+            Output::Emit(event) => self.emit(event),
+        }
+    }
+
+    pub(super) fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    fn open_stream(self: &Rc<Self>, last_event_id: Option<u64>) {
+        drop(self.stream.borrow_mut().take());
+        let url = stream_url(&self.stream_url, last_event_id);
+        match Stream::open(self, &url) {
+            Ok(stream) => *self.stream.borrow_mut() = Some(stream),
+            Err(err) => {
+                leptos::logging::error!("tabrelay: cannot open {url}: {err:?}");
+                self.deferred.borrow_mut().push(Input::StreamError);
+            }
+        }
+    }
+
+    /// One timer at the core's earliest deadline is enough; it is re-armed after every pump.
+    fn arm_timer(self: &Rc<Self>) {
+        let deadline = self.core.borrow().poll_timeout();
+        let mut timer = self.timer.borrow_mut();
+        if timer.as_ref().map(|(at, _)| *at) == deadline {
+            return;
+        }
+        if let Some((_, handle)) = timer.take() {
+            handle.clear();
+        }
+        let Some(deadline) = deadline else { return };
+        let delay = deadline.saturating_since(clock::now());
+        let driver = Rc::clone(self);
+        match set_timeout_with_handle(move || driver.on_timer(), delay) {
+            Ok(handle) => *timer = Some((deadline, handle)),
+            Err(err) => leptos::logging::error!("tabrelay: cannot set a timer: {err:?}"),
+        }
+    }
+
+    /// Applies an app event to the tab's state, then calls the app's handlers for it.
+    fn emit(self: &Rc<Self>, event: AppEvent) {
+        self.apply(&event);
+        let name = coord::handlers::event_name(&event).to_string();
+        // Cloned out first: a handler may register or remove handlers.
+        let handlers: Vec<Handler> = self
+            .handlers
+            .with_value(|handlers| handlers.get(&name).cloned().collect());
+        for handler in handlers {
+            handler(&event);
+        }
+    }
+
+    fn apply(&self, event: &AppEvent) {
+        let state = self.state;
+        match event {
+            AppEvent::Event {
+                event,
+                relayed,
+                latency,
+            } => {
+                if DeviceEventKind::from_event_name(&event.name).is_some() {
+                    match serde_json::from_str::<DeviceEvent>(&event.data) {
+                        Ok(device_event) => state.record_event(
+                            device_event,
+                            *relayed,
+                            latency.map(|l| l.as_secs_f64() * 1000.0),
+                            clock::now_ms(),
+                        ),
+                        Err(err) => {
+                            leptos::logging::warn!("tabrelay: bad {} payload: {err}", event.name)
+                        }
+                    }
+                } else if event.name == event_name::STATS {
+                    if let Ok(stats) = serde_json::from_str::<Stats>(&event.data) {
+                        state.record_stats(stats, clock::now_ms());
+                    }
+                }
+            }
+            AppEvent::Reset { event, .. } => match serde_json::from_str::<Reset>(&event.data) {
+                Ok(reset) => state.set_devices(reset.devices),
+                Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
+            },
+            AppEvent::RoleChanged(role) => {
+                if *role == Role::Leader {
+                    state.leader_since_ms.set(Some(clock::now_ms()));
+                }
+                set_if_changed(state.role, *role);
+            }
+            _ => {}
+        }
+    }
+
+    /// Mirrors the core's state into the signals the UI reads.
+    fn publish(&self) {
+        let core = self.core.borrow();
+        let state = self.state;
+        set_if_changed(state.role, core.role());
+        set_if_changed(state.leader_id, core.leader().map(super::tab_id_text));
+        set_if_changed(state.term, core.term().n);
+        set_if_changed(state.stream, core.stream_state());
+        set_if_changed(
+            state.next_attempt_ms,
+            core.reconnect().next_attempt.map(clock::to_ms),
+        );
+        if core.role() != Role::Leader {
+            set_if_changed(
+                state.heartbeat_at_ms,
+                core.last_heartbeat_at().map(clock::to_ms),
+            );
+        }
+        let stats = core.stats();
+        set_if_changed(state.ignored_messages, stats.undecodable + stats.stale);
+        let me = core.id();
+        let mut rows: Vec<TabRow> = core
+            .tabs()
+            .map(|tab| TabRow {
+                id: super::tab_id_text(tab.id),
+                role: tab.info.role,
+                visible: tab.info.visible,
+                last_seen_ms: clock::to_ms(tab.last_seen),
+                is_self: false,
+            })
+            .collect();
+        rows.push(TabRow {
+            id: super::tab_id_text(me),
+            role: core.role(),
+            visible: core.is_visible(),
+            last_seen_ms: clock::now_ms(),
+            is_self: true,
+        });
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        // `last_seen_ms` of this tab changes on every pump: compare without it.
+        let same = state.tabs.with_untracked(|old| {
+            old.len() == rows.len()
+                && old.iter().zip(&rows).all(|(a, b)| {
+                    a.id == b.id
+                        && a.role == b.role
+                        && a.visible == b.visible
+                        && (a.is_self || a.last_seen_ms == b.last_seen_ms)
+                })
+        });
+        if !same {
+            state.tabs.set(rows);
+        }
+    }
+}
+
+/// `/api/events?mode=leader` + `&last_event_id=N`.
+fn stream_url(base: &str, last_event_id: Option<u64>) -> String {
+    match last_event_id {
+        None => base.to_string(),
+        Some(id) => {
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}last_event_id={id}")
+        }
+    }
+}

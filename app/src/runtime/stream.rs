@@ -1,0 +1,87 @@
+//! The leader's one `EventSource`.
+//!
+//! Written with web-sys rather than leptos-use's `use_event_source`: that hook reconnects on its
+//! own, while here the core owns the reconnect policy (backoff shared by every tab, resume from the
+//! highest id any tab saw). On error this closes the `EventSource` and tells the core.
+
+use super::driver::Driver;
+use crate::model::{event_name, DeviceEventKind};
+use coord::{Input, ServerEvent};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{EventSource, MessageEvent};
+
+/// Every named event the server sends.
+const EVENT_NAMES: [&str; 5] = [
+    event_name::DEVICE_ONLINE,
+    event_name::DEVICE_OFFLINE,
+    event_name::HELLO,
+    event_name::STATS,
+    event_name::RESET,
+];
+
+pub struct Stream {
+    source: EventSource,
+    // Kept so they are freed with the stream rather than leaked.
+    _listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    _on_open: Closure<dyn FnMut()>,
+    _on_error: Closure<dyn FnMut()>,
+}
+
+impl Stream {
+    /// Opens `url`; `EventSource` cannot set headers, so the resume point is in the query.
+    pub fn open(driver: &Rc<Driver>, url: &str) -> Result<Self, JsValue> {
+        let source = EventSource::new(url)?;
+        let listeners = EVENT_NAMES
+            .iter()
+            .map(|&name| {
+                let driver = Rc::clone(driver);
+                let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
+                    let data = msg.data().as_string().unwrap_or_default();
+                    // `lastEventId` repeats the last id the stream carried, also on events without
+                    // an `id:` line, so only device events take it.
+                    let id = DeviceEventKind::from_event_name(name)
+                        .and_then(|_| msg.last_event_id().parse::<u64>().ok());
+                    driver.input(Input::StreamEvent(ServerEvent::new(id, name, data)));
+                });
+                let _ = source
+                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+                listener
+            })
+            .collect();
+        let on_open = {
+            let driver = Rc::clone(driver);
+            Closure::<dyn FnMut()>::new(move || driver.input(Input::StreamOpened))
+        };
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        let on_error = {
+            let driver = Rc::clone(driver);
+            let source = source.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                // Stop EventSource's own retry: the core schedules the next attempt.
+                source.close();
+                driver.input(Input::StreamError);
+            })
+        };
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Self {
+            source,
+            _listeners: listeners,
+            _on_open: on_open,
+            _on_error: on_error,
+        })
+    }
+
+    pub fn close(&self) {
+        self.source.set_onopen(None);
+        self.source.set_onerror(None);
+        self.source.close();
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

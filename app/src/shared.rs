@@ -1,0 +1,160 @@
+//! The app-facing API: [`use_shared_event_source`], an `EventSource` that every tab of the site
+//! shares.
+//!
+//! Business code subscribes exactly as it would to its own stream, in every tab alike:
+//!
+//! ```ignore
+//! let source = use_shared_event_source(SharedEventSourceOptions::default());
+//! source.on("device-online", |event| log!("{event:?}"));
+//! // signals for the UI: source.state.role, .leader_id, .stream, .tabs, .events …
+//! ```
+//!
+//! Whether this tab holds the connection or receives the events from the leader tab is invisible
+//! to handlers. On the server (SSR) the hook returns the initial state and does nothing.
+
+use crate::state::TabState;
+use coord::handlers::HandlerId;
+#[cfg(feature = "hydrate")]
+use coord::handlers::Handlers;
+use coord::{AppEvent, Config};
+#[cfg(feature = "hydrate")]
+use leptos::prelude::*;
+use std::rc::Rc;
+
+/// A callback for [`SharedEventSource::on`].
+pub type Handler = Rc<dyn Fn(&AppEvent)>;
+
+/// How the leader is elected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Election {
+    /// Web Locks where `navigator.locks` exists (secure contexts), else the protocol.
+    #[default]
+    Auto,
+    /// Force Web Locks.
+    Locks,
+    /// Force the BroadcastChannel election protocol.
+    Protocol,
+}
+
+impl Election {
+    /// Parses the `?election=` query value (`locks`, `protocol`; anything else is `Auto`).
+    pub fn from_query(value: Option<&str>) -> Self {
+        match value {
+            Some("locks") => Self::Locks,
+            Some("protocol") => Self::Protocol,
+            _ => Self::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SharedEventSourceOptions {
+    /// The SSE endpoint, without the resume point (the runtime appends `last_event_id`).
+    pub url: String,
+    pub election: Election,
+    /// Timing of the coordination core.
+    pub config: Config,
+    /// Call `connect()` once on start (the usual case).
+    pub auto_connect: bool,
+}
+
+impl Default for SharedEventSourceOptions {
+    fn default() -> Self {
+        Self {
+            url: "/api/events".into(),
+            election: Election::Auto,
+            config: Config::default(),
+            auto_connect: true,
+        }
+    }
+}
+
+/// A handle on the shared stream: signals for the UI and the seed-style `on` / `off` /
+/// `connect` / `disconnect` API. `Copy`, so views and callbacks can capture it freely.
+///
+/// The handler registry and the driver exist in the browser only: on the server they would be
+/// thread-local values in a multi-threaded runtime, and nothing there could call them anyway.
+#[derive(Clone, Copy)]
+pub struct SharedEventSource {
+    pub state: TabState,
+    #[cfg(feature = "hydrate")]
+    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    #[cfg(feature = "hydrate")]
+    driver: StoredValue<Option<Rc<crate::runtime::Driver>>, LocalStorage>,
+}
+
+/// Starts sharing the stream after hydration and returns its handle.
+pub fn use_shared_event_source(options: SharedEventSourceOptions) -> SharedEventSource {
+    let source = SharedEventSource {
+        state: TabState::new(),
+        #[cfg(feature = "hydrate")]
+        handlers: StoredValue::new_local(Handlers::new()),
+        #[cfg(feature = "hydrate")]
+        driver: StoredValue::new_local(None),
+    };
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        // Once, after hydration; `untrack` keeps the runtime's reads from re-running this.
+        let driver = untrack(|| crate::runtime::start(source.state, source.handlers, &options));
+        source.driver.set_value(driver);
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = options;
+    source
+}
+
+impl SharedEventSource {
+    /// Calls `handler` for every app event named `name`: a server event name (`device-online`,
+    /// `device-offline`, `stats`, …) or one of `connected`, `error`, `role-changed`,
+    /// `max-reconnect-reached`, `reset`, `lost`.
+    #[cfg(feature = "hydrate")]
+    pub fn on(&self, name: &str, handler: impl Fn(&AppEvent) + 'static) -> HandlerId {
+        self.handlers
+            .try_update_value(|handlers| handlers.on(name, Rc::new(handler)))
+            .expect("the handler registry lives as long as the page")
+    }
+
+    /// On the server no event ever arrives: the handler is dropped.
+    #[cfg(not(feature = "hydrate"))]
+    pub fn on(&self, _name: &str, _handler: impl Fn(&AppEvent) + 'static) -> HandlerId {
+        HandlerId(0)
+    }
+
+    /// Removes a handler; `false` if it was not registered.
+    #[cfg(feature = "hydrate")]
+    pub fn off(&self, id: HandlerId) -> bool {
+        self.handlers
+            .try_update_value(|handlers| handlers.off(id))
+            .unwrap_or(false)
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn off(&self, _id: HandlerId) -> bool {
+        false
+    }
+
+    /// One more user of the stream (reference counted).
+    pub fn connect(&self) {
+        self.send(coord::Input::Connect);
+    }
+
+    /// One user fewer; with none left in this tab, its app stops receiving events.
+    pub fn disconnect(&self) {
+        self.send(coord::Input::Disconnect);
+    }
+
+    /// Hands leadership to another tab (a no-op in a follower).
+    pub fn step_down(&self) {
+        self.send(coord::Input::StepDown);
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn send(&self, input: coord::Input) {
+        if let Some(driver) = self.driver.get_value() {
+            driver.input(input);
+        }
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    fn send(&self, _input: coord::Input) {}
+}

@@ -1,0 +1,104 @@
+//! "Controls": open another tab, hand leadership away, inject a device event.
+
+use crate::model::validate_device_id;
+use crate::shared::SharedEventSource;
+use coord::Role;
+use leptos::prelude::*;
+
+#[component]
+pub fn Controls(source: SharedEventSource) -> impl IntoView {
+    let state = source.state;
+    let device = RwSignal::new("lamp-1".to_string());
+    let outcome: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
+    let inject = move |online: bool| {
+        let id = device.get_untracked();
+        if let Err(problem) = validate_device_id(&id) {
+            outcome.set(Some(Err(problem)));
+            return;
+        }
+        let verb = if online { "online" } else { "offline" };
+        post_inject(id, verb, outcome);
+    };
+    view! {
+        <section class="panel controls" aria-labelledby="controls-title">
+            <h2 id="controls-title">"Controls"</h2>
+            <p class="control-row">
+                <a class="button" href="/" target="_blank" rel="noopener">"Open another tab"</a>
+                <button
+                    type="button"
+                    on:click=move |_| source.step_down()
+                    disabled=move || state.role.get() != Role::Leader
+                    title="Hand leadership to another tab"
+                >
+                    "Step down"
+                </button>
+            </p>
+            <form class="inject" on:submit=move |ev| { ev.prevent_default(); inject(true); }>
+                <label for="inject-device">"Device id"</label>
+                <input
+                    id="inject-device"
+                    name="device"
+                    maxlength="64"
+                    autocomplete="off"
+                    prop:value=move || device.get()
+                    on:input=move |ev| device.set(event_target_value(&ev))
+                />
+                <button type="submit">"Inject online"</button>
+                <button type="button" on:click=move |_| inject(false)>"Inject offline"</button>
+            </form>
+            <p class="inject-outcome" role="status">
+                {move || match outcome.get() {
+                    Some(Ok(text)) => view! { <span class="ok">{text}</span> }.into_any(),
+                    Some(Err(text)) => view! { <span class="warning">{text}</span> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </p>
+        </section>
+    }
+}
+
+/// POSTs to the inject API and reports the outcome; a denial says that admin rights are needed.
+#[cfg(feature = "hydrate")]
+fn post_inject(id: String, verb: &'static str, outcome: RwSignal<Option<Result<String, String>>>) {
+    use crate::model::ApiError;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    leptos::task::spawn_local(async move {
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let url = format!("/api/devices/{id}/{verb}");
+        let result = async {
+            let window = web_sys::window().ok_or("no window")?;
+            let response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+                .await
+                .map_err(|_| "the server did not answer".to_string())?;
+            let response: web_sys::Response = response.unchecked_into();
+            let status = response.status();
+            let body = match response.text() {
+                Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()),
+                Err(_) => None,
+            }
+            .unwrap_or_default();
+            if response.ok() {
+                return Ok(format!("Injected: {id} is {verb}."));
+            }
+            let reason = serde_json::from_str::<ApiError>(&body).map_or(body, |e| e.error);
+            Err(match status {
+                401 | 403 => {
+                    format!("Denied: injecting needs the server's admin rights ({reason}).")
+                }
+                _ => format!("Rejected ({status}): {reason}"),
+            })
+        }
+        .await;
+        outcome.set(Some(result.map_err(|e: String| e)));
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn post_inject(
+    _id: String,
+    _verb: &'static str,
+    _outcome: RwSignal<Option<Result<String, String>>>,
+) {
+}

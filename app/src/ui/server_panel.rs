@@ -1,0 +1,86 @@
+//! "Server": the open connection count (large, live), its sparkline, and the stream state.
+
+use super::format::countdown;
+use crate::state::{stream_word, TabState, HISTORY_WINDOW_MS};
+use coord::StreamState;
+use leptos::prelude::*;
+
+const SPARK_W: f64 = 240.0;
+const SPARK_H: f64 = 40.0;
+
+#[component]
+pub fn ServerPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    let count = move || {
+        state
+            .stats
+            .get()
+            .map_or_else(|| "–".to_string(), |s| s.open_connections.to_string())
+    };
+    let stream = move || stream_word(state.stream.get());
+    let retry = move || match (state.stream.get(), state.next_attempt_ms.get()) {
+        (StreamState::Backoff, Some(due)) => {
+            Some(format!("next try {}", countdown(now.get(), due)))
+        }
+        _ => None,
+    };
+    let totals = move || {
+        state.stats.get().map(|s| {
+            format!(
+                "{} accepted since start · {} events published",
+                s.total_connections, s.events_published
+            )
+        })
+    };
+    view! {
+        <section class="panel server" aria-labelledby="server-title">
+            <h2 id="server-title">"Server"</h2>
+            <p class="big-number" id="open-connections" aria-live="polite">{count}</p>
+            <p class="caption">"open SSE connections, pushed live by the server"</p>
+            <Sparkline state now/>
+            <p>
+                "Leader's stream: " <span class="stream-state" data-stream=stream>{stream}</span>
+                {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
+            </p>
+            <p class="caption">{totals}</p>
+        </section>
+    }
+}
+
+/// The connection count over the last five minutes, as a step line.
+#[component]
+fn Sparkline(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    let points = move || {
+        let now = now.get();
+        state.connection_history.with(|history| {
+            let max = history.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
+            let x = |t: f64| {
+                ((t - (now - HISTORY_WINDOW_MS)) / HISTORY_WINDOW_MS * SPARK_W).clamp(0.0, SPARK_W)
+            };
+            let y = |n: u64| SPARK_H - 2.0 - (n as f64 / max) * (SPARK_H - 4.0);
+            let mut out = String::new();
+            let mut last: Option<u64> = None;
+            for (t, n) in history.iter() {
+                if let Some(prev) = last {
+                    out.push_str(&format!("{:.1},{:.1} ", x(*t), y(prev)));
+                }
+                out.push_str(&format!("{:.1},{:.1} ", x(*t), y(*n)));
+                last = Some(*n);
+            }
+            if let Some(n) = last {
+                out.push_str(&format!("{:.1},{:.1}", SPARK_W, y(n)));
+            }
+            out
+        })
+    };
+    view! {
+        <svg
+            class="sparkline"
+            viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
+            preserveAspectRatio="none"
+            role="img"
+            aria-label="open connections over the last five minutes"
+        >
+            <polyline points=points fill="none" stroke="currentColor" stroke-width="2"></polyline>
+        </svg>
+    }
+}

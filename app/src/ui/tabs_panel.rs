@@ -1,0 +1,41 @@
+//! "Tabs": the live tab registry, every open tab with its role and when it was last heard from.
+
+use super::format::age;
+use crate::state::{role_word, TabRow, TabState};
+use leptos::prelude::*;
+
+#[component]
+pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    view! {
+        <section class="panel tabs" aria-labelledby="tabs-title">
+            <h2 id="tabs-title">
+                "Tabs " <span class="caption">{move || state.tabs.with(|t| t.len())} " open"</span>
+            </h2>
+            <table class="tab-table">
+                <thead>
+                    <tr><th scope="col">"Tab"</th><th scope="col">"Role"</th><th scope="col">"Visible"</th><th scope="col">"Last seen"</th></tr>
+                </thead>
+                <tbody>
+                    <For
+                        each=move || state.tabs.get()
+                        key=|row| (row.id.clone(), row.role, row.visible)
+                        children=move |row: TabRow| {
+                            let role = role_word(row.role);
+                            let last_seen = row.last_seen_ms;
+                            view! {
+                                <tr class:self=row.is_self data-tab-id=row.id.clone()>
+                                    <td class="mono">{row.id.clone()} {row.is_self.then_some(" (this tab)")}</td>
+                                    <td><span class="role-badge small" data-role=role>{role}</span></td>
+                                    <td>{if row.visible { "yes" } else { "no" }}</td>
+                                    <td class="mono">
+                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen) }}
+                                    </td>
+                                </tr>
+                            }
+                        }
+                    />
+                </tbody>
+            </table>
+        </section>
+    }
+}

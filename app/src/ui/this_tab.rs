@@ -1,0 +1,73 @@
+//! "This tab": role badge, ids, term, election mechanism, and the pulse of the leader's heartbeat.
+
+use super::format::age;
+use crate::state::{role_word, TabState};
+use coord::Role;
+use leptos::prelude::*;
+
+/// A heartbeat older than this is shown as late (the core probes the leader after 500 ms).
+const LATE_HEARTBEAT_MS: f64 = 750.0;
+
+#[component]
+pub fn ThisTab(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    let role = move || role_word(state.role.get());
+    let role_label = move || match state.role.get() {
+        Role::Leader => "Leader: this tab holds the connection",
+        Role::Follower => "Follower: events arrive from the leader tab",
+        Role::Electing => "Electing: looking for a leader",
+    };
+    let leader = move || match (state.role.get(), state.leader_id.get()) {
+        (Role::Leader, _) => "this tab".to_string(),
+        (_, Some(id)) => id,
+        (_, None) => "unknown".to_string(),
+    };
+    let mechanism = move || match state.mechanism.get() {
+        Some("locks") => "Web Locks",
+        Some("protocol") => "BroadcastChannel protocol",
+        _ => "starting…",
+    };
+    view! {
+        <section class="panel this-tab" aria-labelledby="this-tab-title">
+            <h2 id="this-tab-title">"This tab"</h2>
+            <p class="role-line">
+                <span class="role-badge" data-role=role title=role_label>{role}</span>
+                <span class="caption">{role_label}</span>
+            </p>
+            <dl>
+                <dt>"Tab id"</dt>
+                <dd class="mono">{move || state.tab_id.get()}</dd>
+                <dt>"Leader"</dt>
+                <dd class="mono" id="leader-id">{leader}</dd>
+                <dt>"Term"</dt>
+                <dd class="mono">{move || state.term.get()}</dd>
+                <dt>"Election"</dt>
+                <dd>{mechanism}</dd>
+            </dl>
+            <Heartbeat state now/>
+        </section>
+    }
+}
+
+#[component]
+fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    let age_ms = move || state.heartbeat_at_ms.get().map(|at| now.get() - at);
+    let late = move || age_ms().is_some_and(|ms| ms > LATE_HEARTBEAT_MS);
+    let text = move || match state.heartbeat_at_ms.get() {
+        Some(at) => age(now.get(), at),
+        None => "none yet".to_string(),
+    };
+    view! {
+        <div class="heartbeat" class:late=late>
+            // Re-keyed on every beat so the CSS animation restarts: one pulse per heartbeat.
+            {move || {
+                let beat = state.heartbeat_at_ms.get();
+                view! { <span class="pulse" aria-hidden="true" data-beat=beat.map(|b| b.to_string())></span> }
+            }}
+            <span>"Heartbeat "</span>
+            <span class="mono">{text}</span>
+            <Show when=late>
+                <span class="warning">" late"</span>
+            </Show>
+        </div>
+    }
+}

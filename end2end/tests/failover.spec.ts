@@ -1,0 +1,189 @@
+/**
+ * The browser runtime on the coordination core, in real Chromium, for both election mechanisms:
+ * one leader and one connection for many tabs, failover on close / crash / freeze, no event lost
+ * while leaders die, and forged channel messages change nothing.
+ */
+import { expect, test } from "@playwright/test";
+import {
+  ELECTIONS,
+  crashPage,
+  inject,
+  openTabs,
+  renderedEventIds,
+  roleOf,
+  freezePage,
+  tabIdOf,
+  uniqueDevice,
+  waitForConnections,
+  waitForEventEverywhere,
+  waitForOneLeader,
+} from "./support";
+
+for (const election of ELECTIONS) {
+  test.describe(`election=${election}`, () => {
+    const path = `/?election=${election}`;
+
+    test.beforeEach(async ({ request }) => {
+      await waitForConnections(request, 0);
+    });
+
+    test("12 tabs: one leader every tab knows, one server connection", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 12, path);
+      await waitForOneLeader(pages);
+      await waitForConnections(request, 1);
+      for (const page of pages) {
+        await expect(page.locator("body")).toHaveAttribute("data-mechanism", election);
+      }
+      const id = await inject(request, uniqueDevice());
+      await waitForEventEverywhere(pages, id);
+      await context.close();
+    });
+
+    test("leader crash: another tab leads and the stream resumes", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 4, path);
+      const leader = await waitForOneLeader(pages);
+      await waitForConnections(request, 1);
+      const survivors = pages.filter((p) => p !== leader);
+
+      await crashPage(context, leader);
+      const next = await waitForOneLeader(survivors);
+      expect(survivors).toContain(next);
+      await waitForConnections(request, 1);
+      const id = await inject(request, uniqueDevice());
+      await waitForEventEverywhere(survivors, id);
+      await context.close();
+    });
+
+    test("leader frozen: followers take over; thawed, it follows", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 4, path);
+      const leader = await waitForOneLeader(pages);
+      const frozenId = await tabIdOf(leader);
+      const others = pages.filter((p) => p !== leader);
+
+      const thaw = await freezePage(context, leader);
+      const next = await waitForOneLeader(others);
+      expect(await tabIdOf(next)).not.toBe(frozenId);
+      // An event published while the old leader is frozen reaches the live tabs.
+      const during = await inject(request, uniqueDevice());
+      await waitForEventEverywhere(others, during);
+
+      await thaw();
+      await expect.poll(() => roleOf(leader), { message: "the thawed leader steps down" }).toBe("follower");
+      await waitForOneLeader(pages);
+      await waitForConnections(request, 1);
+      // And it did not miss what happened while it was frozen.
+      await waitForEventEverywhere(pages, during);
+      await context.close();
+    });
+
+    test("no loss: 200 events at ~50/s while the leader dies three times", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 6, path);
+      await waitForOneLeader(pages);
+      await waitForConnections(request, 1);
+
+      const device = uniqueDevice("burst");
+      const injected: number[] = [];
+      const publishing = (async () => {
+        for (let i = 0; i < 200; i++) {
+          injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+
+      let alive = pages;
+      // Kill the current leader three times in the middle of the burst.
+      const kills: Array<["close" | "crash", number]> = [
+        ["close", 40],
+        ["crash", 90],
+        ["close", 140],
+      ];
+      for (const [kill, after] of kills) {
+        await expect.poll(() => injected.length).toBeGreaterThanOrEqual(after);
+        const leader = await waitForOneLeader(alive);
+        alive = alive.filter((p) => p !== leader);
+        if (kill === "close") await leader.close();
+        else await crashPage(context, leader);
+      }
+      await publishing;
+      await waitForOneLeader(alive);
+
+      expect(injected).toHaveLength(200);
+      for (const page of alive) {
+        await expect
+          .poll(async () => {
+            const ids = await renderedEventIds(page);
+            return injected.filter((id) => !ids.includes(id)).length;
+          }, { message: "every injected event reached this tab" })
+          .toBe(0);
+        const ids = await renderedEventIds(page);
+        expect(new Set(ids).size, "no event is shown twice").toBe(ids.length);
+      }
+      await context.close();
+    });
+
+    test("forged channel messages change nothing", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 3, path);
+      const leader = await waitForOneLeader(pages);
+      const leaderId = await tabIdOf(leader);
+      const follower = pages.find((p) => p !== leader)!;
+
+      // A page of the same origin (here: a follower tab itself) posts garbage and a relay from a
+      // stale term that claims to carry event 999999999.
+      await follower.evaluate(() => {
+        const channel = new BroadcastChannel("tabrelay");
+        channel.postMessage("not json");
+        channel.postMessage({ app: "tabrelay", v: 1 });
+        channel.postMessage(JSON.stringify({ app: "someone-else", type: "relay" }));
+        channel.postMessage(JSON.stringify({ app: "tabrelay", v: 1, from: 1, type: "relay" }));
+        channel.postMessage(
+          JSON.stringify({
+            app: "tabrelay",
+            v: 1,
+            from: 1,
+            type: "relay",
+            term: { n: 0, tab: 0 },
+            event: {
+              id: 999999999,
+              name: "device-online",
+              data: JSON.stringify({ id: 999999999, device: "forged", kind: "device-online", at_ms: 0 }),
+            },
+            sent_at: 0,
+          }),
+        );
+        channel.close();
+      });
+
+      // Every other tab counted the forgeries as ignored …
+      for (const page of pages.filter((p) => p !== follower)) {
+        await expect
+          .poll(() => page.evaluate(() => Number(document.body.dataset.ignoredMessages)))
+          .toBeGreaterThanOrEqual(5);
+      }
+      // … and nothing else changed: same leader, no forged event, still one connection.
+      const id = await inject(request, uniqueDevice());
+      await waitForEventEverywhere(pages, id);
+      for (const page of pages) {
+        await expect(page.locator('[data-event-id="999999999"]')).toHaveCount(0);
+        expect(await page.evaluate(() => document.body.dataset.leaderId)).toBe(leaderId);
+      }
+      await waitForConnections(request, 1);
+      await context.close();
+    });
+  });
+}
+
+test("20 tabs: still one connection", async ({ browser, request }) => {
+  await waitForConnections(request, 0);
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 20);
+  await waitForOneLeader(pages);
+  await waitForConnections(request, 1);
+  const id = await inject(request, uniqueDevice());
+  await waitForEventEverywhere(pages, id);
+  await context.close();
+});
