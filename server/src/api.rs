@@ -1,0 +1,4 @@
+//! The JSON API under `/api` (the SSE stream itself is [`crate::sse`]).
+
+pub mod devices;
+pub mod stats;

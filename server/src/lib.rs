@@ -1,0 +1,303 @@
+//! tabrelay's server: an SSE hub that every open tab of the site shares through one leader tab.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`config`] | every knob: clap flags with env-var fallbacks |
+//! | [`bus`] | the publisher seam: numbering events and reaching every replica ([`bus::LocalBus`] today) |
+//! | [`hub`] | this process's device state, replay buffer and broadcast fan-out |
+//! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from |
+//! | [`frame`] | SSE framing, done once per event and shared by every stream |
+//! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
+//! | [`conn`] | exact count of open streams (a drop guard) and the global / per-IP caps |
+//! | [`stats`] | the stats snapshot and the coalescer that pushes `stats` events |
+//! | [`metrics`] | counters and gauges, served as `/metrics` |
+//! | [`api`] | `/api/devices`, `/api/stats` |
+//! | [`pages`] | the seam to the Leptos UI: `app::shell` and the snapshot its first render shows |
+//! | [`simulator`] | pretend devices, deterministic with a seed |
+//! | [`security`] | security headers, CORS, who may inject events |
+//! | [`error`] | JSON error bodies for every API failure |
+//! | [`shutdown`] | SIGINT / SIGTERM |
+//!
+//! [`start`] builds everything from a [`Config`] and serves it on a given listener, which is how
+//! both `main` and the integration tests (on port 0) run it.
+//!
+//! # Routes
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/events[?last_event_id=N][&mode=naive\|leader\|storage\|sharedworker]` | the SSE stream (`Last-Event-ID` header wins over the query) |
+//! | `GET /api/devices` | JSON array of [`app::model::Device`] |
+//! | `POST /api/devices/{id}/online\|offline` | publishes one event, answers it as JSON |
+//! | `GET /api/stats` | [`app::model::Stats`] plus extras ([`stats::StatsReport`]) |
+//! | `GET /metrics` | OpenMetrics text for Prometheus |
+//! | anything else | the Leptos pages, static files from the site root, or a rendered 404 |
+//!
+//! Every API error is JSON `{"error": "..."}`. The stream is never compressed and has no
+//! request timeout; every other route answers 408 after `--request-timeout-secs`.
+
+// Leptos view types nest deeply; the start-axum template sets the same limit.
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod bus;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod frame;
+pub mod hub;
+pub mod metrics;
+pub mod pages;
+pub mod replay;
+pub mod security;
+pub mod shutdown;
+pub mod simulator;
+pub mod sse;
+pub mod stats;
+
+use std::future::IntoFuture;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::model::{DeviceEventKind, Stats};
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use bytes::Bytes;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+
+use crate::bus::{Bus, LocalBus};
+use crate::conn::Connections;
+use crate::hub::Hub;
+use crate::metrics::{Metrics, RejectReason, ResetReason};
+use crate::security::AdminAuth;
+use crate::sse::Mode;
+use crate::stats::StatsReport;
+
+/// Everything a handler needs. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    pub hub: Arc<Hub>,
+    pub bus: Arc<dyn Bus>,
+    pub conns: Arc<Connections>,
+    pub metrics: Arc<Metrics>,
+    pub stats_tx: Arc<watch::Sender<Bytes>>,
+    pub admin: AdminAuth,
+    /// Random per process: tells clients that ids from another run are not comparable.
+    pub instance: Arc<str>,
+    pub started: Instant,
+    /// Cancelled on shutdown; every open stream ends when it is.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl AppState {
+    /// `bound`: the address actually listened on (decides whether the inject API is open).
+    pub fn new(config: Config, leptos: LeptosOptions, bound: SocketAddr) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let hub = Arc::new(Hub::new(
+            config.replay_capacity,
+            config.lag_capacity,
+            Arc::clone(&metrics),
+        ));
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(Arc::clone(&hub)));
+        let conns = Arc::new(Connections::new(
+            config.max_streams,
+            config.max_streams_per_ip,
+            Arc::clone(&metrics),
+        ));
+        let (stats_tx, _) = watch::channel(stats::stats_frame(&Stats::default()));
+        let admin = AdminAuth::for_bind(bound, config.admin_token.as_deref());
+        let instance = format!(
+            "{:016x}",
+            simulator::random_seed() ^ u64::from(std::process::id()).rotate_left(32)
+        );
+        Self {
+            config: Arc::new(config),
+            leptos,
+            hub,
+            bus,
+            conns,
+            metrics,
+            stats_tx: Arc::new(stats_tx),
+            admin,
+            instance: instance.into(),
+            started: Instant::now(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    pub fn stats(&self) -> StatsReport {
+        let m = &self.metrics;
+        let online = m.published_count(DeviceEventKind::DeviceOnline);
+        let offline = m.published_count(DeviceEventKind::DeviceOffline);
+        StatsReport {
+            stats: Stats {
+                open_connections: self.conns.open() as u64,
+                total_connections: m.streams_total.get(),
+                events_published: online + offline,
+            },
+            instance: self.instance.to_string(),
+            head_id: self.hub.head_id(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            events_online: online,
+            events_offline: offline,
+            resets_resume: m.reset_count(ResetReason::Resume),
+            resets_lagged: m.reset_count(ResetReason::Lagged),
+            rejected_global_cap: m.rejected_count(RejectReason::GlobalCap),
+            rejected_per_ip_cap: m.rejected_count(RejectReason::PerIpCap),
+            streams_by_mode: Mode::ALL
+                .into_iter()
+                .map(|mode| (mode.as_str(), m.mode_gauge(mode).get()))
+                .collect(),
+        }
+    }
+}
+
+/// The whole application: API, SSE stream, metrics, and the Leptos pages and static files.
+pub fn router(state: AppState) -> Result<Router, String> {
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout());
+
+    // No timeout on the stream: it is meant to stay open.
+    let api = Router::new()
+        .route("/events", get(sse::events))
+        .route("/devices", get(api::devices::list).layer(timeout))
+        .route(
+            "/devices/{id}/{action}",
+            post(api::devices::inject).layer(timeout),
+        )
+        .route("/stats", get(api::stats::get).layer(timeout))
+        .fallback(error::api_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
+
+    let leptos = state.leptos.clone();
+    let context = pages::context(&state);
+    let routes = generate_route_list(app::App);
+    let mut router = Router::new()
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos.clone())
+        })
+        .route("/metrics", get(api::stats::metrics))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .layer(timeout)
+        .nest("/api", api);
+    for layer in security::header_layers(&state.leptos) {
+        router = router.layer(layer);
+    }
+    if let Some(cors) = security::cors_layer(&state.config.cors_origins)? {
+        router = router.layer(cors);
+    }
+    Ok(router.layer(TraceLayer::new_for_http()).with_state(state))
+}
+
+/// A server running in the background.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Ends every stream and stops accepting; [`RunningServer::wait`] then returns promptly.
+    pub fn shutdown(&self) {
+        self.state.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped (after [`RunningServer::shutdown`]).
+    pub async fn wait(self) -> io::Result<()> {
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+/// Builds the state and router from `config`, starts the simulator (unless off) and the stats
+/// coalescer, and serves on `listener` until [`RunningServer::shutdown`].
+pub async fn start(
+    config: Config,
+    leptos: LeptosOptions,
+    listener: TcpListener,
+) -> io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let state = AppState::new(config, leptos, addr);
+    let app = router(state.clone()).map_err(io::Error::other)?;
+    let cfg = Arc::clone(&state.config);
+
+    tokio::spawn(stats::run(
+        state.clone(),
+        Arc::clone(&state.stats_tx),
+        cfg.stats_interval(),
+        state.shutdown.clone(),
+    ));
+    if let Some(interval) = cfg.sim_interval() {
+        let seed = cfg.sim_seed.unwrap_or_else(simulator::random_seed);
+        tracing::info!(
+            devices = cfg.sim_devices,
+            ?interval,
+            seed,
+            "device simulator on"
+        );
+        tokio::spawn(simulator::run(
+            simulator::Simulator::new(cfg.sim_devices, seed),
+            Arc::clone(&state.hub),
+            Arc::clone(&state.bus),
+            interval,
+            state.shutdown.clone(),
+        ));
+    }
+
+    let send_buffer = cfg.tcp_send_buffer;
+    let listener = listener.tap_io(move |tcp| {
+        // Events are small and latency matters more than packet count.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        if let Some(size) = send_buffer {
+            if let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(size) {
+                tracing::debug!(error = %e, "SO_SNDBUF failed");
+            }
+        }
+    });
+    let shutdown = state.shutdown.clone();
+    let grace = Duration::from_millis(cfg.shutdown_grace_ms);
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let serve = std::pin::pin!(serve.into_future());
+        // Streams end on the token; anything else still open after the grace period (a
+        // half-sent page on a dead socket) must not keep the process alive.
+        tokio::select! {
+            res = serve => res,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("connections still open after the shutdown grace period; exiting anyway");
+                Ok(())
+            }
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer { addr, state, task })
+}

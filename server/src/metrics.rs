@@ -1,0 +1,208 @@
+//! Counters, kept in `prometheus-client` metric types so `/api/stats` and `/metrics` read the
+//! same atomics and cannot disagree.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use app::model::DeviceEventKind;
+
+use crate::sse::Mode;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabel {
+    pub mode: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+/// Why a stream was sent a `reset`.
+#[derive(Debug, Clone, Copy)]
+pub enum ResetReason {
+    /// Its `Last-Event-ID` was no longer (or never) in the replay buffer.
+    Resume,
+    /// It read too slowly and fell behind the fan-out channel.
+    Lagged,
+}
+
+impl ResetReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resume => "resume",
+            Self::Lagged => "lagged",
+        }
+    }
+}
+
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy)]
+pub enum RejectReason {
+    GlobalCap,
+    PerIpCap,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GlobalCap => "global_cap",
+            Self::PerIpCap => "per_ip_cap",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub open_streams: Gauge,
+    pub streams_total: Counter,
+    pub streams_by_mode: Family<ModeLabel, Gauge>,
+    pub events_published: Family<KindLabel, Counter>,
+    pub resets: Family<ReasonLabel, Counter>,
+    pub rejected: Family<ReasonLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tabrelay");
+        let open_streams = Gauge::default();
+        let streams_total = Counter::default();
+        let streams_by_mode = Family::<ModeLabel, Gauge>::default();
+        let events_published = Family::<KindLabel, Counter>::default();
+        let resets = Family::<ReasonLabel, Counter>::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        registry.register("open_streams", "SSE streams open now", open_streams.clone());
+        registry.register(
+            "streams",
+            "SSE streams accepted since start",
+            streams_total.clone(),
+        );
+        registry.register(
+            "open_streams_by_mode",
+            "SSE streams open now, by client mode",
+            streams_by_mode.clone(),
+        );
+        registry.register(
+            "events_published",
+            "Device events published, by kind",
+            events_published.clone(),
+        );
+        registry.register("resets", "reset events sent, by reason", resets.clone());
+        registry.register(
+            "rejected_streams",
+            "SSE streams refused, by cap",
+            rejected.clone(),
+        );
+        // Make every label value visible from the start, at zero.
+        for mode in Mode::ALL {
+            let _ = streams_by_mode.get_or_create(&ModeLabel {
+                mode: mode.as_str(),
+            });
+        }
+        for kind in [
+            DeviceEventKind::DeviceOnline,
+            DeviceEventKind::DeviceOffline,
+        ] {
+            let _ = events_published.get_or_create(&KindLabel {
+                kind: kind.event_name(),
+            });
+        }
+        for reason in [ResetReason::Resume, ResetReason::Lagged] {
+            let _ = resets.get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            });
+        }
+        for reason in [RejectReason::GlobalCap, RejectReason::PerIpCap] {
+            let _ = rejected.get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            });
+        }
+        Self {
+            registry,
+            open_streams,
+            streams_total,
+            streams_by_mode,
+            events_published,
+            resets,
+            rejected,
+        }
+    }
+
+    pub fn published(&self, kind: DeviceEventKind) {
+        self.events_published
+            .get_or_create(&KindLabel {
+                kind: kind.event_name(),
+            })
+            .inc();
+    }
+
+    pub fn published_count(&self, kind: DeviceEventKind) -> u64 {
+        self.events_published
+            .get_or_create(&KindLabel {
+                kind: kind.event_name(),
+            })
+            .get()
+    }
+
+    pub fn reset(&self, reason: ResetReason) {
+        self.resets
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn reset_count(&self, reason: ResetReason) -> u64 {
+        self.resets
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .get()
+    }
+
+    pub fn rejected(&self, reason: RejectReason) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn rejected_count(&self, reason: RejectReason) -> u64 {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .get()
+    }
+
+    pub fn mode_gauge(&self, mode: Mode) -> Gauge {
+        self.streams_by_mode
+            .get_or_create(&ModeLabel {
+                mode: mode.as_str(),
+            })
+            .clone()
+    }
+
+    /// The registry in the OpenMetrics text format (which Prometheus scrapes).
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

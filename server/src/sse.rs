@@ -1,0 +1,258 @@
+//! `GET /api/events`: one SSE stream.
+//!
+//! A stream is a small state machine polled by hyper only when the socket can take more data,
+//! so a client that stops reading simply stops being polled: its broadcast cursor falls behind,
+//! and when it reads again it gets `Lagged`, answered with a `reset` snapshot before going live.
+//! Nothing is queued per stream beyond hyper's bounded write queue of shared frames.
+//!
+//! Order on the wire: `hello` (with `retry:`), then the replay or a `reset`, then the current
+//! `stats`, then live device events interleaved with coalesced `stats` and keep-alive comments.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::model::{event_name, Hello};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::conn::StreamGuard;
+use crate::error::ApiError;
+use crate::frame;
+use crate::hub::Hub;
+use crate::metrics::{RejectReason, ResetReason};
+use crate::replay::Frame;
+use crate::stats::stats_frame;
+use crate::AppState;
+
+/// How the client shares (or not) its connection; recorded for the stats, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Naive,
+    Leader,
+    Storage,
+    SharedWorker,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 4] = [Mode::Naive, Mode::Leader, Mode::Storage, Mode::SharedWorker];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Naive => "naive",
+            Self::Leader => "leader",
+            Self::Storage => "storage",
+            Self::SharedWorker => "sharedworker",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+    mode: Option<String>,
+}
+
+/// Parses a resume point: ASCII digits only (no sign, no spaces), fitting in a `u64`. An empty
+/// value means "none" (that is what `EventSource` has before its first id).
+pub fn parse_last_event_id(raw: &str, source: &str) -> Result<Option<u64>, ApiError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        ApiError::bad_request(format!(
+            "{source} must be a decimal event id (digits only), got {:?}",
+            raw.chars().take(40).collect::<String>()
+        ))
+    };
+    if !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    raw.parse::<u64>().map(Some).map_err(|_| bad())
+}
+
+pub async fn events(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let mode = match query.mode.as_deref() {
+        None | Some("") => Mode::Leader,
+        Some(m) => Mode::parse(m).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown mode {:?}; expected one of naive, leader, storage, sharedworker",
+                m.chars().take(40).collect::<String>()
+            ))
+        })?,
+    };
+    // The header (sent by `EventSource` on reconnect) wins over the query (used by a new leader
+    // tab taking over from the previous one).
+    let last_event_id = match headers.get("last-event-id") {
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not ASCII"))?;
+            parse_last_event_id(v.trim(), "Last-Event-ID")?
+        }
+        None => match query.last_event_id.as_deref() {
+            Some(v) => parse_last_event_id(v, "last_event_id")?,
+            None => None,
+        },
+    };
+
+    let retry_after = app.config.retry_ms.div_ceil(1000).max(1);
+    let guard = app
+        .conns
+        .try_open(peer.ip(), mode)
+        .map_err(|reason| match reason {
+            RejectReason::GlobalCap => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many open event streams; retry later",
+            )
+            .retry_after(retry_after),
+            RejectReason::PerIpCap => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many open event streams from this address",
+            )
+            .retry_after(retry_after),
+        })?;
+
+    let sub = app.hub.subscribe(last_event_id);
+    if sub.reset.is_some() {
+        app.metrics.reset(ResetReason::Resume);
+    }
+    let mut pending = VecDeque::with_capacity(sub.first.len() + 2);
+    let hello = Hello {
+        instance: app.instance.to_string(),
+        head_id: sub.skip_through,
+        retry_ms: app.config.retry_ms,
+    };
+    pending.push_back(frame::event(
+        event_name::HELLO,
+        None,
+        Some(app.config.retry_ms),
+        &hello,
+    ));
+    pending.extend(sub.first);
+    let mut stats_rx = app.stats_tx.subscribe();
+    stats_rx.borrow_and_update();
+    pending.push_back(stats_frame(&app.stats().stats));
+
+    let period = app.config.keep_alive();
+    let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
+    keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    let stream = EventStream {
+        pending,
+        rx: sub.rx,
+        skip_through: sub.skip_through,
+        stats: stats_rx,
+        stats_open: true,
+        keep_alive,
+        shutdown: app.shutdown.clone(),
+        hub: Arc::clone(&app.hub),
+        metrics: Arc::clone(&app.metrics),
+        _guard: guard,
+    };
+    let body = Body::from_stream(futures::stream::unfold(stream, |mut s| async move {
+        s.next().await.map(|b| (Ok::<_, Infallible>(b), s))
+    }));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+struct EventStream {
+    pending: VecDeque<Bytes>,
+    rx: broadcast::Receiver<Frame>,
+    skip_through: u64,
+    stats: watch::Receiver<Bytes>,
+    stats_open: bool,
+    keep_alive: Interval,
+    shutdown: CancellationToken,
+    hub: Arc<Hub>,
+    metrics: Arc<crate::metrics::Metrics>,
+    _guard: StreamGuard,
+}
+
+impl EventStream {
+    /// The next chunk to write, or `None` to end the stream (shutdown).
+    async fn next(&mut self) -> Option<Bytes> {
+        if let Some(bytes) = self.pending.pop_front() {
+            if self.pending.is_empty() {
+                // A replay may have been long: give its slots back for the stream's lifetime.
+                self.pending = VecDeque::new();
+            }
+            return Some(bytes);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return None,
+                received = self.rx.recv() => match received {
+                    Ok(frame) if frame.id <= self.skip_through => continue,
+                    // The keep-alive timer is deliberately not reset here: at 10,000 streams that
+                    // would be 10,000 timer-wheel updates per event, for saving 3 bytes.
+                    Ok(frame) => return Some(frame.bytes),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "slow stream fell behind; sending reset");
+                        let (bytes, head) = self.hub.reset_frame("stream fell behind the live events");
+                        self.skip_through = head;
+                        self.metrics.reset(ResetReason::Lagged);
+                        return Some(bytes);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                changed = self.stats.changed(), if self.stats_open => match changed {
+                    Ok(()) => return Some(self.stats.borrow_and_update().clone()),
+                    Err(_) => self.stats_open = false,
+                },
+                _ = self.keep_alive.tick() => return Some(frame::KEEP_ALIVE),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_event_id_parsing_is_strict() {
+        assert_eq!(parse_last_event_id("42", "x").unwrap(), Some(42));
+        assert_eq!(parse_last_event_id("", "x").unwrap(), None);
+        for bad in ["-1", "+1", "1.0", "abc", "1 2", "99999999999999999999999"] {
+            assert!(
+                parse_last_event_id(bad, "x").is_err(),
+                "{bad} must be rejected"
+            );
+        }
+    }
+}

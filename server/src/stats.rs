@@ -1,0 +1,124 @@
+//! The stats snapshot and the coalescer that pushes it to every stream.
+//!
+//! Opening or closing a stream wakes [`run`]; it publishes a fresh `stats` frame on a `watch`
+//! channel (only when `open_connections` really changed) and then sleeps for the coalescing
+//! window, so 10,000 clients connecting at once cause at most ~10 `stats` frames per second per
+//! stream, not 10,000. A `watch` keeps only the newest value: a slow stream never sees stale
+//! ones queue up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{event_name, Stats};
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::frame;
+use crate::AppState;
+
+/// `GET /api/stats`: the contract's [`Stats`] plus extras for people and dashboards.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsReport {
+    #[serde(flatten)]
+    pub stats: Stats,
+    pub instance: String,
+    pub head_id: u64,
+    pub uptime_ms: u64,
+    pub events_online: u64,
+    pub events_offline: u64,
+    pub resets_resume: u64,
+    pub resets_lagged: u64,
+    pub rejected_global_cap: u64,
+    pub rejected_per_ip_cap: u64,
+    /// Open streams by the `mode` query parameter of `/api/events`.
+    pub streams_by_mode: std::collections::BTreeMap<&'static str, i64>,
+}
+
+pub fn stats_frame(stats: &Stats) -> Bytes {
+    frame::event(event_name::STATS, None, None, stats)
+}
+
+/// Publishes coalesced `stats` frames on `tx` until `shutdown`.
+pub async fn run(
+    state: AppState,
+    tx: Arc<watch::Sender<Bytes>>,
+    window: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut last_open = None;
+    loop {
+        tokio::select! {
+            _ = state.conns.changed.notified() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let stats = state.stats();
+        if last_open != Some(stats.stats.open_connections) {
+            last_open = Some(stats.stats.open_connections);
+            tx.send_replace(stats_frame(&stats.stats));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(window) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::sse::Mode;
+
+    /// 100 connections in one second produce about 10 `stats` frames, and the last one is exact.
+    #[tokio::test(start_paused = true)]
+    async fn stats_are_coalesced_to_the_window() {
+        let leptos = leptos::config::LeptosOptions::builder()
+            .output_name("t")
+            .build();
+        let state = AppState::new(crate::Config::default(), leptos, ([127, 0, 0, 1], 0).into());
+        let shutdown = CancellationToken::new();
+        let window = Duration::from_millis(100);
+        tokio::spawn(run(
+            state.clone(),
+            Arc::clone(&state.stats_tx),
+            window,
+            shutdown.clone(),
+        ));
+
+        let frames = Arc::new(AtomicUsize::new(0));
+        let mut rx = state.stats_tx.subscribe();
+        let counter = {
+            let frames = Arc::clone(&frames);
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    frames.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        let mut guards = Vec::new();
+        for _ in 0..100 {
+            guards.push(
+                state
+                    .conns
+                    .try_open([10, 0, 0, 1].into(), Mode::Leader)
+                    .unwrap(),
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(window * 2).await;
+        let sent = frames.load(Ordering::SeqCst);
+        assert!(
+            (9..=12).contains(&sent),
+            "{sent} stats frames for 100 changes in 1 s"
+        );
+        let last = state.stats_tx.borrow().clone();
+        assert!(std::str::from_utf8(&last)
+            .unwrap()
+            .contains("\"open_connections\":100"));
+        shutdown.cancel();
+        counter.abort();
+    }
+}

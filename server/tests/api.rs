@@ -1,0 +1,238 @@
+//! The JSON API, error bodies, headers, metrics and the inject API's access rules.
+
+mod common;
+
+use app::model::{ApiError, Device};
+use common::*;
+
+async fn error_of(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "error bodies are JSON"
+    );
+    (status, res.json::<ApiError>().await.unwrap().error)
+}
+
+#[tokio::test]
+async fn devices_snapshot_follows_injected_events() {
+    let t = start(test_config()).await;
+    t.inject("lamp-1", "online").await;
+    t.inject("door.2", "online").await;
+    t.inject("door.2", "offline").await;
+    let devices: Vec<Device> = t
+        .http
+        .get(t.url("/api/devices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_id = |id: &str| devices.iter().find(|d| d.id == id).unwrap().online;
+    assert_eq!(devices.len(), 2);
+    assert!(by_id("lamp-1"));
+    assert!(!by_id("door.2"));
+    // The raw JSON has the contract's field names.
+    let raw: serde_json::Value = t
+        .http
+        .get(t.url("/api/devices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(raw[0]["id"].is_string() && raw[0]["online"].is_boolean());
+}
+
+#[tokio::test]
+async fn simulator_populates_devices_when_on() {
+    let t = start(server::Config {
+        sim_interval_ms: 3_600_000,
+        sim_devices: 4,
+        sim_seed: Some(1),
+        ..test_config()
+    })
+    .await;
+    wait_until("simulated devices registered", || async {
+        let d: Vec<Device> = t
+            .http
+            .get(t.url("/api/devices"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        d.len() == 4
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_with_a_json_error() {
+    let t = start(test_config()).await;
+    let post = |path: &str| t.http.post(t.url(path)).send();
+    let (status, msg) = error_of(post("/api/devices/lamp/explode").await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert!(msg.contains("online"), "{msg}");
+    let (status, msg) = error_of(post("/api/devices/bad%20id/online").await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(msg.contains("device id"), "{msg}");
+    let long = "x".repeat(65);
+    let (status, _) = error_of(post(&format!("/api/devices/{long}/online")).await.unwrap()).await;
+    assert_eq!(status, 400);
+    let (status, _) = error_of(
+        t.http
+            .get(t.url("/api/devices/lamp/online"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    let (status, _) = error_of(t.http.get(t.url("/api/nope")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        t.stats().await["events_published"],
+        0,
+        "nothing was published by bad requests"
+    );
+}
+
+#[tokio::test]
+async fn stats_metrics_and_security_headers() {
+    let t = start(test_config()).await;
+    t.inject("a", "online").await;
+    let res = t.http.get(t.url("/api/stats")).send().await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "CORS is closed by default"
+    );
+    let stats: serde_json::Value = res.json().await.unwrap();
+    for key in ["open_connections", "total_connections", "events_published"] {
+        assert!(stats[key].is_u64(), "{key} in {stats}");
+    }
+    assert_eq!(stats["events_published"], 1);
+    assert_eq!(stats["events_online"], 1);
+
+    let _sse = t.sse("?mode=sharedworker", &[]).await;
+    let metrics = t
+        .http
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tabrelay_open_streams 1"), "{metrics}");
+    assert!(
+        metrics.contains("tabrelay_open_streams_by_mode{mode=\"sharedworker\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tabrelay_events_published_total{kind=\"device-online\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    let t = start(server::Config {
+        cors_origins: vec!["https://ok.example".into()],
+        ..test_config()
+    })
+    .await;
+    let res = t
+        .http
+        .get(t.url("/api/stats"))
+        .header("origin", "https://ok.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://ok.example"
+    );
+    let res = t
+        .http
+        .get(t.url("/api/stats"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn inject_api_off_without_token_on_a_non_loopback_bind() {
+    let t = start_on("0.0.0.0:0", test_config()).await;
+    let res = t
+        .http
+        .post(t.url("/api/devices/lamp/online"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await.0, 403);
+
+    let t = start_on(
+        "0.0.0.0:0",
+        server::Config {
+            admin_token: Some("tok".into()),
+            ..test_config()
+        },
+    )
+    .await;
+    let res = t
+        .http
+        .post(t.url("/api/devices/lamp/online"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await.0, 401);
+    let res = t
+        .http
+        .post(t.url("/api/devices/lamp/online"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await.0, 401);
+    let res = t
+        .http
+        .post(t.url("/api/devices/lamp/online"))
+        .bearer_auth("tok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(t.stats().await["events_published"], 1);
+}
+
+#[tokio::test]
+async fn the_page_is_server_rendered() {
+    let t = start(test_config()).await;
+    t.inject("ssr-lamp-7", "online").await;
+    let res = t.http.get(t.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("'wasm-unsafe-eval'"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<html"), "{html}");
+    // The first render already shows the hub's devices (snapshot from the Leptos context).
+    assert!(html.contains("ssr-lamp-7"), "{html}");
+    let res = t.http.get(t.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
