@@ -3,6 +3,11 @@
 //! Written with web-sys rather than leptos-use: `use_web_lock` (0.19) calls a web-sys method that
 //! web-sys 0.3.107 no longer has, and it releases the lock when a callback returns, while the
 //! leader must hold it for as long as the core says, steal it, and abort a queued request.
+//!
+//! Only the *current* request may talk to the core. Every request gets a generation number;
+//! `abort` and `release` end the current one. A grant that arrives for an ended request (it raced
+//! with the abort, or a steal cannot be aborted at all) is handed straight back to the browser,
+//! so no tab ever sits on the lock without knowing it.
 
 use super::driver::Driver;
 use coord::Input;
@@ -23,15 +28,22 @@ pub fn lock_manager() -> Option<LockManager> {
     (!locks.is_undefined() && !locks.is_null()).then(|| navigator.locks())
 }
 
+/// The request the core currently cares about.
+struct Current {
+    generation: u64,
+    /// Aborts it while queued (steals are never queued, so they have none).
+    queued: Option<AbortController>,
+    /// Resolves the promise that holds the granted lock, which releases it.
+    release: Option<js_sys::Function>,
+    /// Its promise settled: released, aborted, or stolen by another tab.
+    settled: bool,
+}
+
 #[derive(Default)]
 pub struct WebLock {
     manager: Option<LockManager>,
-    /// Aborts the queued request (only non-steal requests are queued).
-    queued: RefCell<Option<AbortController>>,
-    /// Resolves the promise that holds the granted lock, which releases it.
-    release: RefCell<Option<js_sys::Function>>,
-    /// Bumped by every request and release, so a late settlement of an old request is ignored.
-    generation: RefCell<u64>,
+    current: RefCell<Option<Current>>,
+    generations: RefCell<u64>,
 }
 
 impl WebLock {
@@ -48,64 +60,96 @@ impl WebLock {
             leptos::logging::warn!("tabrelay: asked for a Web Lock without navigator.locks");
             return;
         };
-        let generation = self.next_generation();
+        let generation = {
+            let mut generations = self.generations.borrow_mut();
+            *generations += 1;
+            *generations
+        };
         let options = LockOptions::new();
+        let mut queued = None;
         if steal {
             options.set_steal(true);
         } else if let Ok(controller) = AbortController::new() {
             options.set_signal(&controller.signal());
-            *self.queued.borrow_mut() = Some(controller);
+            queued = Some(controller);
         }
+        *self.current.borrow_mut() = Some(Current {
+            generation,
+            queued,
+            release: None,
+            settled: false,
+        });
 
         let on_granted = {
             let driver = Rc::clone(driver);
             Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
-                let lock = &driver.lock;
-                lock.queued.borrow_mut().take();
-                // Held until `release` resolves it, or the tab goes away.
-                let held = js_sys::Promise::new(&mut |resolve, _reject| {
-                    *lock.release.borrow_mut() = Some(resolve);
-                });
-                if *lock.generation.borrow() == generation {
-                    driver.input(Input::LockGranted);
-                }
-                held
+                driver.lock.granted(&driver, generation)
             })
         };
         let settled = manager.request_with_options(LOCK_NAME, &options, on_granted.unchecked_ref());
 
-        // The request's promise settles when the lock is released (we resolved it), when the
-        // queued request is aborted, or (rejected) when another tab steals the lock from us.
+        // The request's promise settles when we release the lock (resolved), when the queued
+        // request is aborted, or when another tab steals the lock (both rejected).
         let driver = Rc::clone(driver);
         leptos::task::spawn_local(async move {
-            let stolen = JsFuture::from(settled).await.is_err();
-            let lock = &driver.lock;
-            let current = *lock.generation.borrow() == generation;
-            if stolen && current && lock.release.borrow_mut().take().is_some() {
+            let rejected = JsFuture::from(settled).await.is_err();
+            let lost = {
+                let mut current = driver.lock.current.borrow_mut();
+                match current.as_mut() {
+                    Some(c) if c.generation == generation => {
+                        c.settled = true;
+                        rejected && c.release.take().is_some()
+                    }
+                    _ => false,
+                }
+            };
+            if lost {
                 driver.input(Input::LockLost);
             }
         });
     }
 
-    /// Aborts a queued, not yet granted request.
+    /// The browser granted request `generation`: hold it if it is still wanted, else give it back.
+    fn granted(&self, driver: &Rc<Driver>, generation: u64) -> js_sys::Promise {
+        let mut current = self.current.borrow_mut();
+        let wanted = match current.as_mut() {
+            Some(c) if c.generation == generation && !c.settled => c,
+            // Abandoned, or stolen before this callback ran: the lock is not ours to keep.
+            _ => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
+        };
+        wanted.queued = None;
+        let mut resolver = None;
+        let held = js_sys::Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
+        wanted.release = resolver;
+        drop(current);
+        driver.input(Input::LockGranted);
+        held
+    }
+
+    /// Ends a request that has not been granted yet (queued, or a steal in flight, whose grant
+    /// will then be handed back). A held lock is left alone: that is `release`.
     pub fn abort(&self) {
-        self.next_generation();
-        if let Some(controller) = self.queued.borrow_mut().take() {
+        let mut current = self.current.borrow_mut();
+        if current.as_ref().is_some_and(|c| c.release.is_some()) {
+            leptos::logging::warn!(
+                "tabrelay: asked to abort the lock request, but the lock is held"
+            );
+            return;
+        }
+        if let Some(controller) = current.take().and_then(|c| c.queued) {
             controller.abort();
         }
     }
 
-    /// Releases the held lock.
+    /// Releases the held lock (and ends a request still waiting, if that is all there is).
     pub fn release(&self) {
-        self.next_generation();
-        if let Some(resolve) = self.release.borrow_mut().take() {
+        let Some(current) = self.current.borrow_mut().take() else {
+            return;
+        };
+        if let Some(resolve) = current.release {
             let _ = resolve.call0(&JsValue::UNDEFINED);
+        } else if let Some(controller) = current.queued {
+            controller.abort();
         }
-    }
-
-    fn next_generation(&self) -> u64 {
-        let mut generation = self.generation.borrow_mut();
-        *generation += 1;
-        *generation
     }
 }
