@@ -68,6 +68,9 @@ pub struct DeviceEvent {
     pub kind: DeviceEventKind,
     /// When the server published it, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// The device's display name, if it has one: free text, so always rendered as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// One device as the server knows it now.
@@ -77,6 +80,18 @@ pub struct Device {
     pub online: bool,
     /// Time of the last change, milliseconds since the Unix epoch.
     pub changed_at_ms: u64,
+    /// Display name (see [`DeviceEvent::name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The optional JSON body of `POST /api/devices/{id}/online|offline`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectRequest {
+    /// Sets the device's display name (see [`validate_device_name`]).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Sent first on every stream.
@@ -113,6 +128,10 @@ pub struct Reset {
     pub reason: String,
 }
 
+/// The header of `GET /api/devices` that says which event the list is current to, so a client
+/// can replay the events it received after that on top of it (the body is the plain array).
+pub const HEAD_ID_HEADER: &str = "x-tabrelay-head-id";
+
 /// The JSON body of every 4xx/5xx answer from the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
@@ -145,6 +164,27 @@ pub fn validate_device_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest accepted display name, in characters.
+pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+
+/// Checks a display name: 1 to [`MAX_DEVICE_NAME_CHARS`] characters, no control characters. Any
+/// other text is allowed (markup included): the UI renders names as text, never as HTML.
+pub fn validate_device_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("device name is empty".into());
+    }
+    let chars = name.chars().count();
+    if chars > MAX_DEVICE_NAME_CHARS {
+        return Err(format!(
+            "device name is {chars} characters long; at most {MAX_DEVICE_NAME_CHARS} are allowed"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("device name contains a control character".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,9 +196,11 @@ mod tests {
             device: "sensor-1".into(),
             kind: DeviceEventKind::DeviceOffline,
             at_ms: 1,
+            name: None,
         };
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.contains(r#""kind":"device-offline""#), "{json}");
+        assert!(!json.contains("name"), "no name, no field: {json}");
         assert_eq!(serde_json::from_str::<DeviceEvent>(&json).unwrap(), ev);
     }
 
@@ -174,6 +216,16 @@ mod tests {
             );
         }
         assert_eq!(DeviceEventKind::from_event_name("stats"), None);
+    }
+
+    #[test]
+    fn device_names_allow_any_text_but_control_characters() {
+        assert!(validate_device_name("<img src=x onerror=alert(1)>").is_ok());
+        assert!(validate_device_name("Küche · lamp 💡").is_ok());
+        assert!(validate_device_name(&"é".repeat(MAX_DEVICE_NAME_CHARS)).is_ok());
+        assert!(validate_device_name(&"é".repeat(MAX_DEVICE_NAME_CHARS + 1)).is_err());
+        assert!(validate_device_name("  ").is_err());
+        assert!(validate_device_name("a\nb").is_err());
     }
 
     #[test]

@@ -22,11 +22,13 @@ pub enum BusError {
 
 /// Publishes device changes. Both the simulator and the inject API go through this.
 pub trait Bus: Send + Sync + 'static {
-    /// Numbers the change, delivers it to every hub, and returns the numbered event.
+    /// Numbers the change, delivers it to every hub, and returns the numbered event. `name`
+    /// (already validated) renames the device.
     fn publish(
         &self,
         device: &str,
         kind: DeviceEventKind,
+        name: Option<String>,
     ) -> BoxFuture<'_, Result<DeviceEvent, BusError>>;
 }
 
@@ -46,8 +48,9 @@ impl Bus for LocalBus {
         &self,
         device: &str,
         kind: DeviceEventKind,
+        name: Option<String>,
     ) -> BoxFuture<'_, Result<DeviceEvent, BusError>> {
-        let event = self.hub.publish_next(device, kind);
+        let event = self.hub.publish_next(device, kind, name);
         Box::pin(async move { Ok(event) })
     }
 }

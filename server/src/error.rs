@@ -1,7 +1,7 @@
 //! Every API error answers with a JSON body `{"error": "..."}` ([`app::model::ApiError`]),
 //! including axum's own rejections, which are plain text by default.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -60,6 +60,12 @@ impl IntoResponse for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
         Self::new(r.status(), r.body_text())
     }
 }

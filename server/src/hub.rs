@@ -81,14 +81,22 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Numbers a change with the next id and publishes it.
-    pub fn publish_next(&self, device: &str, kind: DeviceEventKind) -> DeviceEvent {
+    /// Numbers a change with the next id and publishes it. `name` renames the device; without
+    /// one the event carries the name the device already has.
+    pub fn publish_next(
+        &self,
+        device: &str,
+        kind: DeviceEventKind,
+        name: Option<String>,
+    ) -> DeviceEvent {
         let mut state = self.lock();
+        let name = name.or_else(|| state.devices.get(device).and_then(|d| d.name.clone()));
         let event = DeviceEvent {
             id: state.head_id + 1,
             device: device.to_owned(),
             kind,
             at_ms: now_ms(),
+            name,
         };
         self.apply(&mut state, &event);
         event
@@ -114,11 +122,15 @@ impl Hub {
             .and_modify(|d| {
                 d.online = online;
                 d.changed_at_ms = event.at_ms;
+                if event.name.is_some() {
+                    d.name.clone_from(&event.name);
+                }
             })
             .or_insert_with(|| Device {
                 id: event.device.clone(),
                 online,
                 changed_at_ms: event.at_ms,
+                name: event.name.clone(),
             });
         let frame = Frame {
             id: event.id,
@@ -140,6 +152,7 @@ impl Hub {
                 id: id.to_owned(),
                 online,
                 changed_at_ms: now_ms(),
+                name: None,
             });
     }
 
@@ -149,6 +162,12 @@ impl Hub {
 
     pub fn devices(&self) -> Vec<Device> {
         self.lock().devices.values().cloned().collect()
+    }
+
+    /// The devices and the id of the last event they include, read together.
+    pub fn devices_at_head(&self) -> (u64, Vec<Device>) {
+        let state = self.lock();
+        (state.head_id, state.devices.values().cloned().collect())
     }
 
     pub fn device_online(&self, id: &str) -> Option<bool> {
@@ -225,8 +244,8 @@ mod tests {
     #[test]
     fn ids_are_consecutive_and_state_follows_events() {
         let h = hub(8);
-        let a = h.publish_next("lamp", DeviceEventKind::DeviceOnline);
-        let b = h.publish_next("lamp", DeviceEventKind::DeviceOffline);
+        let a = h.publish_next("lamp", DeviceEventKind::DeviceOnline, None);
+        let b = h.publish_next("lamp", DeviceEventKind::DeviceOffline, None);
         assert_eq!((a.id, b.id), (1, 2));
         assert_eq!(h.device_online("lamp"), Some(false));
         assert_eq!(h.head_id(), 2);
@@ -238,7 +257,7 @@ mod tests {
     async fn resume_replays_then_goes_live_without_duplicates() {
         let h = hub(8);
         for _ in 0..5 {
-            h.publish_next("d", DeviceEventKind::DeviceOnline);
+            h.publish_next("d", DeviceEventKind::DeviceOnline, None);
         }
         let mut sub = h.subscribe(Some(3));
         assert_eq!(sub.first.len(), 2);
@@ -246,7 +265,7 @@ mod tests {
             .unwrap()
             .starts_with("id: 4\n"));
         assert_eq!(sub.skip_through, 5);
-        h.publish_next("d", DeviceEventKind::DeviceOffline);
+        h.publish_next("d", DeviceEventKind::DeviceOffline, None);
         assert_eq!(sub.rx.recv().await.unwrap().id, 6);
     }
 
@@ -255,7 +274,7 @@ mod tests {
         let h = hub(2);
         h.register_device("quiet", false);
         for _ in 0..5 {
-            h.publish_next("d", DeviceEventKind::DeviceOnline);
+            h.publish_next("d", DeviceEventKind::DeviceOnline, None);
         }
         let sub = h.subscribe(Some(1));
         assert!(sub.reset.is_some());

@@ -108,7 +108,7 @@ pub async fn run(
         } else {
             DeviceEventKind::DeviceOnline
         };
-        if let Err(e) = bus.publish(&device, kind).await {
+        if let Err(e) = bus.publish(&device, kind, None).await {
             tracing::warn!(error = %e, "simulator could not publish");
         }
     }

@@ -47,6 +47,75 @@ async fn devices_snapshot_follows_injected_events() {
         .await
         .unwrap();
     assert!(raw[0]["id"].is_string() && raw[0]["online"].is_boolean());
+    // The list says which event it is current to.
+    let res = t.http.get(t.url("/api/devices")).send().await.unwrap();
+    assert_eq!(res.headers()["x-tabrelay-head-id"], "3");
+}
+
+#[tokio::test]
+async fn a_display_name_travels_with_events_and_sticks_to_the_device() {
+    let t = start(test_config()).await;
+    let mut stream = t.sse("", &[]).await;
+    let hostile = "<img src=x onerror=alert(1)>";
+    let named: app::model::DeviceEvent = t
+        .http
+        .post(t.url("/api/devices/xss-1/online"))
+        .json(&serde_json::json!({ "name": hostile }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(named.name.as_deref(), Some(hostile));
+    // A later event without a body keeps the name.
+    let later = t.inject("xss-1", "offline").await;
+    assert_eq!(later.name.as_deref(), Some(hostile));
+
+    let on_stream = stream.next_named("device-online").await;
+    let parsed: app::model::DeviceEvent = serde_json::from_str(&on_stream.data).unwrap();
+    assert_eq!(
+        parsed.name.as_deref(),
+        Some(hostile),
+        "the stream carries the name verbatim"
+    );
+
+    let devices: Vec<Device> = t
+        .http
+        .get(t.url("/api/devices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(devices[0].name.as_deref(), Some(hostile));
+
+    for (body, why) in [
+        (serde_json::json!({ "name": "" }), "empty name"),
+        (serde_json::json!({ "name": "a".repeat(101) }), "too long"),
+        (
+            serde_json::json!({ "name": "a\u{7}b" }),
+            "control character",
+        ),
+        (serde_json::json!({ "nom": "x" }), "unknown field"),
+        (serde_json::json!({ "name": 5 }), "not a string"),
+    ] {
+        let res = t
+            .http
+            .post(t.url("/api/devices/xss-1/online"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, message) = error_of(res).await;
+        assert!((400..500).contains(&status), "{why}: {status} {message}");
+    }
+    assert_eq!(
+        t.stats().await["events_published"],
+        2,
+        "rejected bodies publish nothing"
+    );
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ async fn resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishing() {
         let stop = stop.clone();
         tokio::spawn(async move {
             while !stop.is_cancelled() {
-                hub.publish_next("busy", DeviceEventKind::DeviceOnline);
+                hub.publish_next("busy", DeviceEventKind::DeviceOnline, None);
                 tokio::task::yield_now().await;
             }
         })

@@ -1,8 +1,11 @@
 //! `GET /api/devices` (the snapshot) and `POST /api/devices/{id}/online|offline` (inject one
 //! event, for tests, demos and the load generator).
 
-use app::model::{validate_device_id, Device, DeviceEvent, DeviceEventKind};
-use axum::extract::rejection::PathRejection;
+use app::model::{
+    validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind, InjectRequest,
+    HEAD_ID_HEADER,
+};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -10,14 +13,16 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub async fn list(State(app): State<AppState>) -> Json<Vec<Device>> {
-    Json(app.hub.devices())
+pub async fn list(State(app): State<AppState>) -> ([(&'static str, String); 1], Json<Vec<Device>>) {
+    let (head_id, devices) = app.hub.devices_at_head();
+    ([(HEAD_ID_HEADER, head_id.to_string())], Json(devices))
 }
 
 pub async fn inject(
     State(app): State<AppState>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Option<Json<InjectRequest>>, JsonRejection>,
 ) -> Result<Json<DeviceEvent>, ApiError> {
     app.admin.authorize(&headers)?;
     let Path((id, action)) = path?;
@@ -32,9 +37,13 @@ pub async fn inject(
         }
     };
     validate_device_id(&id).map_err(ApiError::bad_request)?;
+    let name = body?.and_then(|Json(request)| request.name);
+    if let Some(name) = &name {
+        validate_device_name(name).map_err(ApiError::bad_request)?;
+    }
     let event = app
         .bus
-        .publish(&id, kind)
+        .publish(&id, kind, name)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     Ok(Json(event))
