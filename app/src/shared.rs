@@ -81,6 +81,9 @@ pub struct SharedEventSource {
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
     #[cfg(feature = "hydrate")]
     driver: StoredValue<Option<Rc<crate::runtime::Driver>>, LocalStorage>,
+    /// Inputs (connect, disconnect, step down) sent before the runtime started, in order.
+    #[cfg(feature = "hydrate")]
+    early: StoredValue<Vec<coord::Input>, LocalStorage>,
 }
 
 /// Starts sharing the stream after hydration and returns its handle.
@@ -91,11 +94,22 @@ pub fn use_shared_event_source(options: SharedEventSourceOptions) -> SharedEvent
         handlers: StoredValue::new_local(Handlers::new()),
         #[cfg(feature = "hydrate")]
         driver: StoredValue::new_local(None),
+        #[cfg(feature = "hydrate")]
+        early: StoredValue::new_local(Vec::new()),
     };
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         // Once, after hydration; `untrack` keeps the runtime's reads from re-running this.
         let driver = untrack(|| crate::runtime::start(source.state, source.handlers, &options));
+        if let Some(driver) = &driver {
+            for input in source
+                .early
+                .try_update_value(std::mem::take)
+                .unwrap_or_default()
+            {
+                driver.input(input);
+            }
+        }
         source.driver.set_value(driver);
     });
     #[cfg(not(feature = "hydrate"))]
@@ -150,8 +164,9 @@ impl SharedEventSource {
 
     #[cfg(feature = "hydrate")]
     fn send(&self, input: coord::Input) {
-        if let Some(driver) = self.driver.get_value() {
-            driver.input(input);
+        match self.driver.get_value() {
+            Some(driver) => driver.input(input),
+            None => self.early.update_value(|early| early.push(input)),
         }
     }
 

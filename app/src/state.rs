@@ -88,6 +88,9 @@ pub struct TabState {
     pub connection_history: RwSignal<VecDeque<(f64, u64)>>,
     /// Every device the server knows, by id: the server's snapshot, then kept live by events.
     pub devices: RwSignal<Vec<Device>>,
+    /// Whether `devices` holds this tab's own state yet (until then the page shows the snapshot
+    /// it was rendered with). An empty list can be the truth, so it cannot say this itself.
+    pub devices_seeded: RwSignal<bool>,
     /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
     pub ignored_messages: RwSignal<u64>,
     next_seq: StoredValue<u64>,
@@ -111,6 +114,7 @@ impl TabState {
             stats: RwSignal::new(None),
             connection_history: RwSignal::new(VecDeque::new()),
             devices: RwSignal::new(Vec::new()),
+            devices_seeded: RwSignal::new(false),
             ignored_messages: RwSignal::new(0),
             next_seq: StoredValue::new(0),
         }
@@ -146,6 +150,23 @@ impl TabState {
     pub fn set_devices(&self, mut devices: Vec<Device>) {
         devices.sort_by(|a, b| a.id.cmp(&b.id));
         set_if_changed(self.devices, devices);
+        set_if_changed(self.devices_seeded, true);
+    }
+
+    /// Replaces the grid with a snapshot that is current to event `head_id`, then re-applies the
+    /// events this tab received after it (they are in the log), oldest first.
+    pub fn set_devices_at(&self, devices: Vec<Device>, head_id: u64) {
+        self.set_devices(devices);
+        let newer: Vec<DeviceEvent> = self.events.with_untracked(|log| {
+            log.iter()
+                .rev()
+                .filter(|e| e.event.id > head_id)
+                .map(|e| e.event.clone())
+                .collect()
+        });
+        for event in &newer {
+            self.apply_to_devices(event);
+        }
     }
 
     fn apply_to_devices(&self, event: &DeviceEvent) {
@@ -153,8 +174,12 @@ impl TabState {
         self.devices.update(|devices| {
             match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
                 Ok(at) => {
-                    devices[at].online = online;
-                    devices[at].changed_at_ms = event.at_ms;
+                    let device = &mut devices[at];
+                    device.online = online;
+                    device.changed_at_ms = event.at_ms;
+                    if event.name.is_some() {
+                        device.name.clone_from(&event.name);
+                    }
                 }
                 Err(at) => devices.insert(
                     at,
@@ -162,6 +187,7 @@ impl TabState {
                         id: event.device.clone(),
                         online,
                         changed_at_ms: event.at_ms,
+                        name: event.name.clone(),
                     },
                 ),
             }
@@ -208,6 +234,7 @@ mod tests {
             device: format!("d{id}"),
             kind: DeviceEventKind::DeviceOnline,
             at_ms: 0,
+            name: None,
         }
     }
 
@@ -245,11 +272,13 @@ mod tests {
                     id: "b".into(),
                     online: false,
                     changed_at_ms: 1,
+                    name: None,
                 },
                 Device {
                     id: "a".into(),
                     online: true,
                     changed_at_ms: 1,
+                    name: None,
                 },
             ]);
             let mut offline_a = event(5);
@@ -259,6 +288,7 @@ mod tests {
             state.record_event(offline_a, false, None, 0.0);
             let mut new_c = event(6);
             new_c.device = "c".into();
+            new_c.name = Some("Lamp <c>".into());
             state.record_event(new_c, true, Some(0.5), 0.0);
             let devices = state.devices.get_untracked();
             let ids: Vec<_> = devices.iter().map(|d| d.id.as_str()).collect();
@@ -266,6 +296,35 @@ mod tests {
             assert!(!devices[0].online);
             assert_eq!(devices[0].changed_at_ms, 9);
             assert!(devices[2].online);
+            assert_eq!(devices[2].name.as_deref(), Some("Lamp <c>"));
+        });
+    }
+
+    #[test]
+    fn a_resync_replays_the_events_newer_than_the_snapshot() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            let mut e5 = event(5);
+            e5.device = "a".into();
+            let mut e6 = event(6);
+            e6.device = "a".into();
+            e6.kind = DeviceEventKind::DeviceOffline;
+            state.record_event(e5, false, None, 0.0);
+            state.record_event(e6, false, None, 0.0);
+            // The server's list is current to event 5: "a" online. Event 6 must win.
+            let snapshot = vec![Device {
+                id: "a".into(),
+                online: true,
+                changed_at_ms: 0,
+                name: None,
+            }];
+            state.set_devices_at(snapshot.clone(), 5);
+            assert!(!state.devices.get_untracked()[0].online);
+            // Current to 6: nothing newer to replay.
+            state.set_devices_at(snapshot, 6);
+            assert!(state.devices.get_untracked()[0].online);
+            assert!(state.devices_seeded.get_untracked());
         });
     }
 

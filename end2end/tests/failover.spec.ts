@@ -6,6 +6,7 @@
 import { expect, test } from "@playwright/test";
 import {
   ELECTIONS,
+  closeContexts,
   crashPage,
   inject,
   openTabs,
@@ -18,6 +19,8 @@ import {
   waitForEventEverywhere,
   waitForOneLeader,
 } from "./support";
+
+test.afterEach(async ({ browser }) => closeContexts(browser));
 
 for (const election of ELECTIONS) {
   test.describe(`election=${election}`, () => {
@@ -48,8 +51,7 @@ for (const election of ELECTIONS) {
       const survivors = pages.filter((p) => p !== leader);
 
       await crashPage(context, leader);
-      const next = await waitForOneLeader(survivors);
-      expect(survivors).toContain(next);
+      await waitForOneLeader(survivors);
       await waitForConnections(request, 1);
       const id = await inject(request, uniqueDevice());
       await waitForEventEverywhere(survivors, id);
@@ -60,12 +62,10 @@ for (const election of ELECTIONS) {
       const context = await browser.newContext();
       const pages = await openTabs(context, 4, path);
       const leader = await waitForOneLeader(pages);
-      const frozenId = await tabIdOf(leader);
       const others = pages.filter((p) => p !== leader);
 
       const thaw = await freezePage(context, leader);
-      const next = await waitForOneLeader(others);
-      expect(await tabIdOf(next)).not.toBe(frozenId);
+      await waitForOneLeader(others);
       // An event published while the old leader is frozen reaches the live tabs.
       const during = await inject(request, uniqueDevice());
       await waitForEventEverywhere(others, during);
@@ -73,8 +73,10 @@ for (const election of ELECTIONS) {
       await thaw();
       await expect.poll(() => roleOf(leader), { message: "the thawed leader steps down" }).toBe("follower");
       await waitForOneLeader(pages);
+      // It closed the stream it held while frozen: one connection again.
       await waitForConnections(request, 1);
-      // And it did not miss what happened while it was frozen.
+      // And it shows what happened while it was frozen (read from its old stream's buffer, or
+      // relayed: either way exactly once).
       await waitForEventEverywhere(pages, during);
       await context.close();
     });
@@ -87,12 +89,13 @@ for (const election of ELECTIONS) {
 
       const device = uniqueDevice("burst");
       const injected: number[] = [];
+      let publishError: unknown;
       const publishing = (async () => {
         for (let i = 0; i < 200; i++) {
           injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
           await new Promise((r) => setTimeout(r, 20));
         }
-      })();
+      })().catch((err) => (publishError = err));
 
       let alive = pages;
       // Kill the current leader three times in the middle of the burst.
@@ -102,13 +105,16 @@ for (const election of ELECTIONS) {
         ["close", 140],
       ];
       for (const [kill, after] of kills) {
-        await expect.poll(() => injected.length).toBeGreaterThanOrEqual(after);
+        await expect
+          .poll(() => (publishError ? `publishing failed: ${publishError}` : injected.length))
+          .toBeGreaterThanOrEqual(after);
         const leader = await waitForOneLeader(alive);
         alive = alive.filter((p) => p !== leader);
         if (kill === "close") await leader.close();
         else await crashPage(context, leader);
       }
       await publishing;
+      expect(publishError).toBeUndefined();
       await waitForOneLeader(alive);
 
       expect(injected).toHaveLength(200);
@@ -131,38 +137,44 @@ for (const election of ELECTIONS) {
       const leader = await waitForOneLeader(pages);
       const leaderId = await tabIdOf(leader);
       const follower = pages.find((p) => p !== leader)!;
+      const others = pages.filter((p) => p !== follower);
+      const ignoredBefore = await Promise.all(
+        others.map((p) => p.evaluate(() => Number(document.body.dataset.ignoredMessages))),
+      );
 
-      // A page of the same origin (here: a follower tab itself) posts garbage and a relay from a
-      // stale term that claims to carry event 999999999.
+      // A page of the same origin (here: a follower tab itself) posts garbage, a relay whose
+      // sender does not own its term, and a well-formed relay from a stale term (term 0 of a tab
+      // that never led), each claiming to carry event 999999999.
       await follower.evaluate(() => {
         const channel = new BroadcastChannel("tabrelay");
         channel.postMessage("not json");
         channel.postMessage({ app: "tabrelay", v: 1 });
         channel.postMessage(JSON.stringify({ app: "someone-else", type: "relay" }));
         channel.postMessage(JSON.stringify({ app: "tabrelay", v: 1, from: 1, type: "relay" }));
-        channel.postMessage(
+        const relay = (from: number, term: { n: number; tab: number }) =>
           JSON.stringify({
             app: "tabrelay",
             v: 1,
-            from: 1,
+            from,
             type: "relay",
-            term: { n: 0, tab: 0 },
+            term,
             event: {
               id: 999999999,
               name: "device-online",
               data: JSON.stringify({ id: 999999999, device: "forged", kind: "device-online", at_ms: 0 }),
             },
             sent_at: 0,
-          }),
-        );
+          });
+        channel.postMessage(relay(1, { n: 0, tab: 0 }));
+        channel.postMessage(relay(7, { n: 0, tab: 7 }));
         channel.close();
       });
 
-      // Every other tab counted the forgeries as ignored …
-      for (const page of pages.filter((p) => p !== follower)) {
+      // Every other tab counted the six forgeries as ignored …
+      for (const [i, page] of others.entries()) {
         await expect
           .poll(() => page.evaluate(() => Number(document.body.dataset.ignoredMessages)))
-          .toBeGreaterThanOrEqual(5);
+          .toBeGreaterThanOrEqual(ignoredBefore[i] + 6);
       }
       // … and nothing else changed: same leader, no forged event, still one connection.
       const id = await inject(request, uniqueDevice());

@@ -4,6 +4,7 @@
  */
 import { expect, test } from "@playwright/test";
 import {
+  closeContexts,
   inject,
   openTabs,
   uniqueDevice,
@@ -11,6 +12,8 @@ import {
   waitForEventEverywhere,
   waitForOneLeader,
 } from "./support";
+
+test.afterEach(async ({ browser }) => closeContexts(browser));
 
 test("8 tabs share one connection and survive the leader closing", async ({ browser, request }) => {
   const context = await browser.newContext();
@@ -28,9 +31,8 @@ test("8 tabs share one connection and survive the leader closing", async ({ brow
   const closedAt = Date.now();
   await leader.close();
   // Web Locks hand the lock over the moment the leader's page goes away; 2 s is generous.
-  const newLeader = await waitForOneLeader(survivors, 2_000);
+  await waitForOneLeader(survivors, 2_000);
   console.log(`failover (close → one leader, as polled): ${Date.now() - closedAt} ms`);
-  expect(survivors).toContain(newLeader);
   await waitForConnections(request, 1);
 
   const second = await inject(request, uniqueDevice(), "offline");

@@ -2,7 +2,7 @@
  * Helpers shared by the multi-tab tests. Everything here waits for a condition; nothing sleeps.
  * The DOM and HTTP surface used is the one in shared/TESTING-CONTRACT.md.
  */
-import { expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 export type Role = "electing" | "leader" | "follower";
 export type Election = "locks" | "protocol";
@@ -34,6 +34,7 @@ export async function roleOf(page: Page): Promise<Role> {
 
 /** Waits until exactly one of `pages` leads and every other follows it; returns the leader. */
 export async function waitForOneLeader(pages: Page[], timeout?: number): Promise<Page> {
+  let leader: Page | undefined;
   await expect
     .poll(
       async () => {
@@ -48,15 +49,24 @@ export async function waitForOneLeader(pages: Page[], timeout?: number): Promise
         );
         const leaders = states.filter((s) => s.role === "leader");
         if (leaders.length !== 1) return `${leaders.length} leaders`;
-        const leaderId = leaders[0].tab;
-        const lost = states.filter((s) => s.leader !== leaderId);
-        return lost.length === 0 ? "one leader, all agree" : `${lost.length} tabs disagree on the leader`;
+        const lost = states.filter((s) => s.leader !== leaders[0].tab);
+        if (lost.length > 0) return `${lost.length} tabs disagree on the leader`;
+        // Taken from the same read that passed, so it cannot go stale in between.
+        leader = pages[states.indexOf(leaders[0])];
+        return "one leader, all agree";
       },
       { timeout, message: "exactly one leader that every tab knows" },
     )
     .toBe("one leader, all agree");
-  for (const page of pages) if ((await roleOf(page)) === "leader") return page;
-  throw new Error("unreachable: the leader vanished between two reads");
+  return leader!;
+}
+
+/**
+ * Closes every browser context a test opened, also when it failed half-way: otherwise its tabs
+ * keep their SSE streams open and every later test starts on a busy server.
+ */
+export async function closeContexts(browser: Browser): Promise<void> {
+  for (const context of browser.contexts()) await context.close();
 }
 
 export async function openConnections(request: APIRequestContext): Promise<number> {

@@ -3,9 +3,12 @@
 
 use super::channel::Channel;
 use super::clock;
+use super::http;
 use super::stream::Stream;
 use super::web_lock::WebLock;
-use crate::model::{event_name, DeviceEvent, DeviceEventKind, Reset, Stats};
+use crate::model::{
+    event_name, Device, DeviceEvent, DeviceEventKind, Reset, Stats, HEAD_ID_HEADER,
+};
 use crate::shared::Handler;
 use crate::state::{set_if_changed, TabRow, TabState};
 use coord::handlers::Handlers;
@@ -13,6 +16,7 @@ use coord::{AppEvent, Body, Input, Instant, Output, Role, Tab};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
 pub struct Driver {
     core: RefCell<Tab>,
@@ -27,7 +31,13 @@ pub struct Driver {
     /// Inputs raised while carrying out an output; handled before the next output.
     deferred: RefCell<Vec<Input>>,
     pumping: Cell<bool>,
+    /// The device grid was resynced with the server after the first connect.
+    devices_synced: Cell<bool>,
 }
+
+/// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
+/// long task, a sleeping laptop, or Chrome's 1/min throttling): tell the core, as after `resume`.
+const LONG_PAUSE: Duration = Duration::from_secs(5);
 
 impl Driver {
     pub fn new(
@@ -49,6 +59,7 @@ impl Driver {
             timer: RefCell::new(None),
             deferred: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
+            devices_synced: Cell::new(false),
         }
     }
 
@@ -64,8 +75,12 @@ impl Driver {
     }
 
     fn on_timer(self: &Rc<Self>) {
-        self.timer.borrow_mut().take();
-        self.core.borrow_mut().handle_timeout(clock::now());
+        let due = self.timer.borrow_mut().take().map(|(at, _)| at);
+        let now = clock::now();
+        if due.is_some_and(|due| now.saturating_since(due) > LONG_PAUSE) {
+            self.core.borrow_mut().handle(now, Input::Resumed);
+        }
+        self.core.borrow_mut().handle_timeout(now);
         self.pump();
     }
 
@@ -135,7 +150,9 @@ impl Driver {
             handle.clear();
         }
         let Some(deadline) = deadline else { return };
+        // Rounded up: a timer that fires a fraction of a millisecond early finds nothing due.
         let delay = deadline.saturating_since(clock::now());
+        let delay = Duration::from_millis(delay.as_micros().div_ceil(1000) as u64);
         let driver = Rc::clone(self);
         match set_timeout_with_handle(move || driver.on_timer(), delay) {
             Ok(handle) => *timer = Some((deadline, handle)),
@@ -183,9 +200,14 @@ impl Driver {
                 }
             }
             AppEvent::Reset { event, .. } => match serde_json::from_str::<Reset>(&event.data) {
-                Ok(reset) => state.set_devices(reset.devices),
+                Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
                 Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
             },
+            // The page was rendered from a snapshot a moment before this tab's first event, and
+            // the events in between never reach it: resync the grid once connected.
+            AppEvent::Connected if !self.devices_synced.replace(true) => resync_devices(state),
+            // Events the core could not recover: the grid may be stale.
+            AppEvent::Lost { .. } => resync_devices(state),
             AppEvent::RoleChanged(role) => {
                 if *role == Role::Leader {
                     state.leader_since_ms.set(Some(clock::now_ms()));
@@ -249,6 +271,26 @@ impl Driver {
             state.tabs.set(rows);
         }
     }
+}
+
+/// Replaces the device grid with the server's list, replaying on top of it the events this tab
+/// received after the list was taken.
+fn resync_devices(state: TabState) {
+    leptos::task::spawn_local(async move {
+        let reply = match http::send("GET", "/api/devices", Some(HEAD_ID_HEADER)).await {
+            Ok(reply) if reply.ok() => reply,
+            Ok(reply) => {
+                return leptos::logging::warn!("tabrelay: device resync got {}", reply.status)
+            }
+            Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
+        };
+        let head_id = reply.header.as_deref().and_then(|h| h.parse::<u64>().ok());
+        match (serde_json::from_str::<Vec<Device>>(&reply.body), head_id) {
+            (Ok(devices), Some(head_id)) => state.set_devices_at(devices, head_id),
+            (Ok(devices), None) => state.set_devices(devices),
+            (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),
+        }
+    });
 }
 
 /// `/api/events?mode=leader` + `&last_event_id=N`.

@@ -12,6 +12,7 @@
 //! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N`                     |
 //! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
 //! | `clock`     | microseconds on a time line shared by every tab                             |
+//! | [`http`]    | `fetch` for the device resync and the inject form                           |
 //!
 //! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
 //! except the stream's, which are freed with the stream.
@@ -19,6 +20,7 @@
 mod channel;
 mod clock;
 mod driver;
+pub mod http;
 mod lifecycle;
 mod stream;
 mod web_lock;

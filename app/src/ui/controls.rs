@@ -61,37 +61,23 @@ pub fn Controls(source: SharedEventSource) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn post_inject(id: String, verb: &'static str, outcome: RwSignal<Option<Result<String, String>>>) {
     use crate::model::ApiError;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
     leptos::task::spawn_local(async move {
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
         let url = format!("/api/devices/{id}/{verb}");
-        let result = async {
-            let window = web_sys::window().ok_or("no window")?;
-            let response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
-                .await
-                .map_err(|_| "the server did not answer".to_string())?;
-            let response: web_sys::Response = response.unchecked_into();
-            let status = response.status();
-            let body = match response.text() {
-                Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()),
-                Err(_) => None,
+        let result = match crate::runtime::http::send("POST", &url, None).await {
+            Ok(reply) if reply.ok() => Ok(format!("Injected: {id} is {verb}.")),
+            Ok(reply) => {
+                let reason =
+                    serde_json::from_str::<ApiError>(&reply.body).map_or(reply.body, |e| e.error);
+                Err(match reply.status {
+                    401 | 403 => {
+                        format!("Denied: injecting needs the server's admin rights ({reason}).")
+                    }
+                    status => format!("Rejected ({status}): {reason}"),
+                })
             }
-            .unwrap_or_default();
-            if response.ok() {
-                return Ok(format!("Injected: {id} is {verb}."));
-            }
-            let reason = serde_json::from_str::<ApiError>(&body).map_or(body, |e| e.error);
-            Err(match status {
-                401 | 403 => {
-                    format!("Denied: injecting needs the server's admin rights ({reason}).")
-                }
-                _ => format!("Rejected ({status}): {reason}"),
-            })
-        }
-        .await;
-        outcome.set(Some(result.map_err(|e: String| e)));
+            Err(problem) => Err(problem),
+        };
+        outcome.set(Some(result));
     });
 }
 

@@ -22,13 +22,12 @@ pub fn Dashboard() -> impl IntoView {
     });
     let state = source.state;
     let snapshot = use_snapshot();
-    // Until the first live `stats`, show the count the page was rendered with.
-    Effect::new(move |_| {
-        if let Some(Some(snapshot)) = snapshot.get() {
-            if state.stats.get_untracked().is_none() {
-                state.stats.set(Some(snapshot.stats));
-            }
-        }
+    // The live counters once the first `stats` arrived; until then those the page was rendered with.
+    let stats = Signal::derive(move || {
+        state
+            .stats
+            .get()
+            .or_else(|| snapshot.get().flatten().map(|s| s.stats))
     });
     let now = use_now(250);
 
@@ -48,7 +47,7 @@ pub fn Dashboard() -> impl IntoView {
                 </p>
             </section>
             <ThisTab state now/>
-            <ServerPanel state now/>
+            <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>
             <DevicesPanel state snapshot now/>

@@ -45,12 +45,16 @@ pub fn DevicesPanel(
                 <ul class="device-grid">
                     <For
                         each=devices
-                        key=|d: &Device| (d.id.clone(), d.online, d.changed_at_ms)
+                        key=|d: &Device| (d.id.clone(), d.online, d.changed_at_ms, d.name.clone())
                         children=move |d: Device| {
                             let changed = d.changed_at_ms as f64;
+                            // Names are free text from the server: rendered as text, never HTML.
+                            let label = d.name.clone().unwrap_or_else(|| d.id.clone());
+                            let id_caption = d.name.is_some().then(|| d.id.clone());
                             view! {
                                 <li class="device" class:online=d.online data-device=d.id.clone()>
-                                    <span class="device-name">{d.id.clone()}</span>
+                                    <span class="device-name">{label}</span>
+                                    {id_caption.map(|id| view! { <span class="caption mono">{id}</span> })}
                                     <span class="device-state">{if d.online { "online" } else { "offline" }}</span>
                                     <span class="caption mono">{move || age(now.get(), changed)}</span>
                                 </li>

@@ -79,6 +79,7 @@ pub fn EventLog(state: TabState) -> impl IntoView {
                         children=|received: ReceivedEvent| {
                             let ReceivedEvent { event, relayed, relay_latency_ms, received_at_ms, .. } = received;
                             let kind = event.kind.event_name();
+                            let device_label = event.name.clone().unwrap_or_else(|| event.device.clone());
                             view! {
                                 <tr
                                     data-event-id=event.id.to_string()
@@ -88,7 +89,9 @@ pub fn EventLog(state: TabState) -> impl IntoView {
                                 >
                                     <td class="mono">{event.id}</td>
                                     <td class="kind">{kind}</td>
-                                    <td class="device">{event.device}</td>
+                                    <td class="device" title=event.device.clone()>
+                                        {device_label}
+                                    </td>
                                     <td class="mono">{clock_time(event.at_ms as f64)}</td>
                                     <td class="via">{if relayed { "relayed" } else { "direct" }}</td>
                                     <td class="mono">{relay_latency_ms.map(|ms| format!("{ms:.2} ms"))}</td>

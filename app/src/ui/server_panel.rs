@@ -1,6 +1,7 @@
 //! "Server": the open connection count (large, live), its sparkline, and the stream state.
 
 use super::format::countdown;
+use crate::model::Stats;
 use crate::state::{stream_word, TabState, HISTORY_WINDOW_MS};
 use coord::StreamState;
 use leptos::prelude::*;
@@ -9,10 +10,13 @@ const SPARK_W: f64 = 240.0;
 const SPARK_H: f64 = 40.0;
 
 #[component]
-pub fn ServerPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+pub fn ServerPanel(
+    state: TabState,
+    stats: Signal<Option<Stats>>,
+    now: ReadSignal<f64>,
+) -> impl IntoView {
     let count = move || {
-        state
-            .stats
+        stats
             .get()
             .map_or_else(|| "–".to_string(), |s| s.open_connections.to_string())
     };
@@ -24,7 +28,7 @@ pub fn ServerPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
         _ => None,
     };
     let totals = move || {
-        state.stats.get().map(|s| {
+        stats.get().map(|s| {
             format!(
                 "{} accepted since start · {} events published",
                 s.total_connections, s.events_published
@@ -34,14 +38,19 @@ pub fn ServerPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
     view! {
         <section class="panel server" aria-labelledby="server-title">
             <h2 id="server-title">"Server"</h2>
-            <p class="big-number" id="open-connections" aria-live="polite">{count}</p>
+            // The snapshot the page is rendered with is a resource: read it inside Suspense.
+            <Suspense fallback=|| view! { <p class="big-number" id="open-connections">"–"</p> }>
+                <p class="big-number" id="open-connections" aria-live="polite">{count}</p>
+            </Suspense>
             <p class="caption">"open SSE connections, pushed live by the server"</p>
             <Sparkline state now/>
             <p>
                 "Leader's stream: " <span class="stream-state" data-stream=stream>{stream}</span>
                 {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
             </p>
-            <p class="caption">{totals}</p>
+            <Suspense fallback=|| ()>
+                <p class="caption">{totals}</p>
+            </Suspense>
         </section>
     }
 }

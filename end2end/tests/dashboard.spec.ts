@@ -1,0 +1,116 @@
+/**
+ * The dashboard shows the real state: server-rendered devices and count, a count that moves when
+ * another browser connects, hostile names as plain text, working controls, roles that flip.
+ */
+import { expect, test } from "@playwright/test";
+import {
+  closeContexts,
+  inject,
+  openTabs,
+  roleOf,
+  tabIdOf,
+  uniqueDevice,
+  waitForConnections,
+  waitForEventEverywhere,
+  waitForOneLeader,
+} from "./support";
+
+test.beforeEach(async ({ request }) => {
+  await waitForConnections(request, 0);
+});
+test.afterEach(async ({ browser }) => closeContexts(browser));
+
+test("the server-rendered page already shows the devices and the count", async ({ request }) => {
+  const device = uniqueDevice("ssr");
+  await inject(request, device, "online");
+  const html = await (await request.get("/")).text();
+  expect(html).toContain(`data-device="${device}"`);
+  expect(html).toMatch(/id="open-connections"[^>]*>\d+</);
+});
+
+test("the count follows a second browser connecting and leaving", async ({ browser, request }) => {
+  const first = await browser.newContext();
+  const pages = await openTabs(first, 2);
+  await waitForOneLeader(pages);
+  for (const page of pages) await expect(page.locator("#open-connections")).toHaveText("1");
+
+  const second = await browser.newContext();
+  const [other] = await openTabs(second, 1);
+  await waitForOneLeader([other]);
+  for (const page of [...pages, other]) await expect(page.locator("#open-connections")).toHaveText("2");
+
+  await second.close();
+  for (const page of pages) await expect(page.locator("#open-connections")).toHaveText("1");
+  await first.close();
+});
+
+test("a hostile device name is shown as text, never run", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 2);
+  await waitForOneLeader(pages);
+  const dialogs: string[] = [];
+  for (const page of pages) page.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
+
+  const hostile = "<img src=x onerror=alert(1)>";
+  const device = uniqueDevice("xss");
+  const response = await request.post(`/api/devices/${device}/online`, { data: { name: hostile } });
+  expect(response.ok()).toBeTruthy();
+  const { id } = await response.json();
+  await waitForEventEverywhere(pages, id);
+
+  for (const page of pages) {
+    await expect(page.locator(`[data-device="${device}"] .device-name`)).toHaveText(hostile);
+    await expect(page.locator(`[data-event-id="${id}"] .device`)).toHaveText(hostile);
+    await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  }
+  // A fresh tab gets the name from the server-rendered snapshot: still text.
+  const [fresh] = await openTabs(context, 1);
+  await expect(fresh.locator(`[data-device="${device}"] .device-name`)).toHaveText(hostile);
+  expect(dialogs).toEqual([]);
+  await context.close();
+});
+
+test("controls: inject from the form, step down hands leadership over", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 3);
+  const leader = await waitForOneLeader(pages);
+  const follower = pages.find((p) => p !== leader)!;
+
+  const device = uniqueDevice("form");
+  await follower.locator("#inject-device").fill(device);
+  await follower.getByRole("button", { name: "Inject offline" }).click();
+  await expect(follower.locator(".inject-outcome")).toContainText(`Injected: ${device} is offline`);
+  for (const page of pages) {
+    await expect(page.locator(`[data-device="${device}"]`)).toContainText("offline");
+  }
+
+  await follower.locator("#inject-device").fill("not valid!");
+  await follower.getByRole("button", { name: "Inject online" }).click();
+  await expect(follower.locator(".inject-outcome")).toContainText("only ASCII letters");
+
+  await expect(follower.getByRole("button", { name: "Step down" })).toBeDisabled();
+  const oldLeaderId = await tabIdOf(leader);
+  await leader.getByRole("button", { name: "Step down" }).click();
+  await expect.poll(() => roleOf(leader), { message: "the leader stepped down" }).toBe("follower");
+  const next = await waitForOneLeader(pages);
+  expect(await tabIdOf(next)).not.toBe(oldLeaderId);
+  await waitForConnections(request, 1);
+  await context.close();
+});
+
+test("the role badge flips when the leader goes away", async ({ browser }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 3);
+  const leader = await waitForOneLeader(pages);
+  await expect(leader.locator(".this-tab .role-badge")).toHaveText("leader");
+  const survivors = pages.filter((p) => p !== leader);
+  for (const page of survivors) await expect(page.locator(".this-tab .role-badge")).toHaveText("follower");
+
+  await leader.close();
+  const next = await waitForOneLeader(survivors);
+  await expect(next.locator(".this-tab .role-badge")).toHaveText("leader");
+  await expect(next.locator("#leader-id")).toHaveText("this tab");
+  const other = survivors.find((p) => p !== next)!;
+  await expect(other.locator("#leader-id")).toHaveText(await tabIdOf(next));
+  await context.close();
+});
