@@ -94,6 +94,8 @@ pub struct TabState {
     /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
     pub ignored_messages: RwSignal<u64>,
     next_seq: StoredValue<u64>,
+    /// Received but not rendered yet (see [`TabState::queue_event`]).
+    pending: StoredValue<Vec<ReceivedEvent>>,
 }
 
 impl TabState {
@@ -117,6 +119,7 @@ impl TabState {
             devices_seeded: RwSignal::new(false),
             ignored_messages: RwSignal::new(0),
             next_seq: StoredValue::new(0),
+            pending: StoredValue::new(Vec::new()),
         }
     }
 
@@ -128,20 +131,60 @@ impl TabState {
         relay_latency_ms: Option<f64>,
         received_at_ms: f64,
     ) {
-        self.apply_to_devices(&event);
+        self.queue_event(event, relayed, relay_latency_ms, received_at_ms);
+        self.flush_events();
+    }
+
+    /// Takes a device event in without rendering it; returns `true` when it is the first of a
+    /// new batch, so the caller schedules one [`TabState::flush_events`] for the whole batch.
+    ///
+    /// Rendering one event re-diffs a 500-row list. Done per message, a burst keeps the main
+    /// thread busy and the next relayed message waits behind it; batched, a tab takes messages in
+    /// as fast as they come and renders once per frame.
+    pub fn queue_event(
+        &self,
+        event: DeviceEvent,
+        relayed: bool,
+        relay_latency_ms: Option<f64>,
+        received_at_ms: f64,
+    ) -> bool {
         let seq = self.next_seq.get_value();
         self.next_seq.set_value(seq + 1);
+        let received = ReceivedEvent {
+            seq,
+            event,
+            relayed,
+            relay_latency_ms,
+            received_at_ms,
+        };
+        self.pending
+            .try_update_value(|pending| {
+                pending.push(received);
+                pending.len() == 1
+            })
+            .unwrap_or(false)
+    }
+
+    /// Renders every queued event: log, count and device grid, in one update each.
+    pub fn flush_events(&self) {
+        let batch = self
+            .pending
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
+        if batch.is_empty() {
+            return;
+        }
+        for received in &batch {
+            self.apply_to_devices(&received.event);
+        }
+        let count = batch.len() as u64;
         self.events.update(|log| {
-            log.push_front(ReceivedEvent {
-                seq,
-                event,
-                relayed,
-                relay_latency_ms,
-                received_at_ms,
-            });
+            for received in batch {
+                log.push_front(received);
+            }
             log.truncate(EVENT_LOG_CAPACITY);
         });
-        self.events_received.update(|n| *n += 1);
+        self.events_received.update(|n| *n += count);
     }
 }
 
@@ -156,6 +199,8 @@ impl TabState {
     /// Replaces the grid with a snapshot that is current to event `head_id`, then re-applies the
     /// events this tab received after it (they are in the log), oldest first.
     pub fn set_devices_at(&self, devices: Vec<Device>, head_id: u64) {
+        // Queued events must be in the log to be replayed on top of the snapshot.
+        self.flush_events();
         self.set_devices(devices);
         let newer: Vec<DeviceEvent> = self.events.with_untracked(|log| {
             log.iter()
@@ -259,6 +304,36 @@ mod tests {
             );
             let seqs: std::collections::HashSet<_> = log.iter().map(|e| e.seq).collect();
             assert_eq!(seqs.len(), log.len(), "list keys are unique");
+        });
+    }
+
+    #[test]
+    fn queued_events_render_together_in_order() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            assert!(
+                state.queue_event(event(1), false, None, 0.0),
+                "first of a batch"
+            );
+            assert!(!state.queue_event(event(2), true, None, 0.0));
+            assert!(
+                state.events.get_untracked().is_empty(),
+                "nothing rendered before the flush"
+            );
+            state.flush_events();
+            let ids: Vec<u64> = state
+                .events
+                .get_untracked()
+                .iter()
+                .map(|e| e.event.id)
+                .collect();
+            assert_eq!(ids, [2, 1]);
+            assert_eq!(state.events_received.get_untracked(), 2);
+            assert!(
+                state.queue_event(event(3), false, None, 0.0),
+                "a new batch starts"
+            );
         });
     }
 

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
 const BASE = args.base ?? "http://127.0.0.1:3000";
 const OUT = args.out ?? "docs/screenshot.png";
-const VIEWPORT = { width: 520, height: 1100 };
+const VIEWPORT = { width: 520, height: 1500 };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

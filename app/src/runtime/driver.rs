@@ -31,13 +31,16 @@ pub struct Driver {
     /// Inputs raised while carrying out an output; handled before the next output.
     deferred: RefCell<Vec<Input>>,
     pumping: Cell<bool>,
-    /// The device grid was resynced with the server after the first connect.
-    devices_synced: Cell<bool>,
+    /// Devices and counters were resynced with the server after the first connect.
+    resynced: Cell<bool>,
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
 /// long task, a sleeping laptop, or Chrome's 1/min throttling): tell the core, as after `resume`.
 const LONG_PAUSE: Duration = Duration::from_secs(5);
+
+/// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
+const RENDER_BATCH: Duration = Duration::from_millis(16);
 
 impl Driver {
     pub fn new(
@@ -59,7 +62,7 @@ impl Driver {
             timer: RefCell::new(None),
             deferred: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
-            devices_synced: Cell::new(false),
+            resynced: Cell::new(false),
         }
     }
 
@@ -183,12 +186,17 @@ impl Driver {
             } => {
                 if DeviceEventKind::from_event_name(&event.name).is_some() {
                     match serde_json::from_str::<DeviceEvent>(&event.data) {
-                        Ok(device_event) => state.record_event(
-                            device_event,
-                            *relayed,
-                            latency.map(|l| l.as_secs_f64() * 1000.0),
-                            clock::now_ms(),
-                        ),
+                        Ok(device_event) => {
+                            let first = state.queue_event(
+                                device_event,
+                                *relayed,
+                                latency.map(|l| l.as_secs_f64() * 1000.0),
+                                clock::now_ms(),
+                            );
+                            if first {
+                                set_timeout(move || state.flush_events(), RENDER_BATCH);
+                            }
+                        }
                         Err(err) => {
                             leptos::logging::warn!("tabrelay: bad {} payload: {err}", event.name)
                         }
@@ -203,11 +211,9 @@ impl Driver {
                 Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
                 Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
             },
-            // The page was rendered from a snapshot a moment before this tab's first event, and
-            // the events in between never reach it: resync the grid once connected.
-            AppEvent::Connected if !self.devices_synced.replace(true) => resync_devices(state),
+            AppEvent::Connected if !self.resynced.replace(true) => resync_with_server(state),
             // Events the core could not recover: the grid may be stale.
-            AppEvent::Lost { .. } => resync_devices(state),
+            AppEvent::Lost { .. } => leptos::task::spawn_local(resync_devices(state)),
             AppEvent::RoleChanged(role) => {
                 if *role == Role::Leader {
                     state.leader_since_ms.set(Some(clock::now_ms()));
@@ -273,24 +279,44 @@ impl Driver {
     }
 }
 
+/// Brings the devices and the counters up to date with the server, once this tab is connected.
+///
+/// The page was rendered from a snapshot a moment before this tab's first event; events and
+/// `stats` pushed in between never reach it (`stats` is only pushed on change, so a tab that joins
+/// later would wait for the next change). The device list is replayed with the events this tab
+/// received after the list was taken.
+fn resync_with_server(state: TabState) {
+    leptos::task::spawn_local(async move {
+        match http::send("GET", "/api/stats", None).await {
+            Ok(reply) if reply.ok() => match serde_json::from_str::<Stats>(&reply.body) {
+                // Only if no live `stats` arrived meanwhile: those are newer.
+                Ok(stats) if state.stats.get_untracked().is_none() => {
+                    state.record_stats(stats, clock::now_ms())
+                }
+                Ok(_) => {}
+                Err(err) => leptos::logging::warn!("tabrelay: stats resync: {err}"),
+            },
+            Ok(reply) => leptos::logging::warn!("tabrelay: stats resync got {}", reply.status),
+            Err(problem) => leptos::logging::warn!("tabrelay: stats resync: {problem}"),
+        }
+        resync_devices(state).await;
+    });
+}
+
 /// Replaces the device grid with the server's list, replaying on top of it the events this tab
 /// received after the list was taken.
-fn resync_devices(state: TabState) {
-    leptos::task::spawn_local(async move {
-        let reply = match http::send("GET", "/api/devices", Some(HEAD_ID_HEADER)).await {
-            Ok(reply) if reply.ok() => reply,
-            Ok(reply) => {
-                return leptos::logging::warn!("tabrelay: device resync got {}", reply.status)
-            }
-            Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
-        };
-        let head_id = reply.header.as_deref().and_then(|h| h.parse::<u64>().ok());
-        match (serde_json::from_str::<Vec<Device>>(&reply.body), head_id) {
-            (Ok(devices), Some(head_id)) => state.set_devices_at(devices, head_id),
-            (Ok(devices), None) => state.set_devices(devices),
-            (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),
-        }
-    });
+async fn resync_devices(state: TabState) {
+    let reply = match http::send("GET", "/api/devices", Some(HEAD_ID_HEADER)).await {
+        Ok(reply) if reply.ok() => reply,
+        Ok(reply) => return leptos::logging::warn!("tabrelay: device resync got {}", reply.status),
+        Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
+    };
+    let head_id = reply.header.as_deref().and_then(|h| h.parse::<u64>().ok());
+    match (serde_json::from_str::<Vec<Device>>(&reply.body), head_id) {
+        (Ok(devices), Some(head_id)) => state.set_devices_at(devices, head_id),
+        (Ok(devices), None) => state.set_devices(devices),
+        (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),
+    }
 }
 
 /// `/api/events?mode=leader` + `&last_event_id=N`.
