@@ -2,7 +2,7 @@
 
 mod common;
 
-use app::model::{ApiError, Device};
+use app::model::ApiError;
 use common::*;
 
 async fn error_of(res: reqwest::Response) -> (u16, String) {
@@ -23,15 +23,7 @@ async fn devices_snapshot_follows_injected_events() {
     t.inject("lamp-1", "online").await;
     t.inject("door.2", "online").await;
     t.inject("door.2", "offline").await;
-    let devices: Vec<Device> = t
-        .http
-        .get(t.url("/api/devices"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let devices = t.devices().await;
     let by_id = |id: &str| devices.iter().find(|d| d.id == id).unwrap().online;
     assert_eq!(devices.len(), 2);
     assert!(by_id("lamp-1"));
@@ -80,15 +72,7 @@ async fn a_display_name_travels_with_events_and_sticks_to_the_device() {
         "the stream carries the name verbatim"
     );
 
-    let devices: Vec<Device> = t
-        .http
-        .get(t.url("/api/devices"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let devices = t.devices().await;
     assert_eq!(devices[0].name.as_deref(), Some(hostile));
 
     for (body, why) in [
@@ -128,16 +112,7 @@ async fn simulator_populates_devices_when_on() {
     })
     .await;
     wait_until("simulated devices registered", || async {
-        let d: Vec<Device> = t
-            .http
-            .get(t.url("/api/devices"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        d.len() == 4
+        t.devices().await.len() == 4
     })
     .await;
 }

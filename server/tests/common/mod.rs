@@ -63,6 +63,17 @@ impl TestServer {
             .unwrap()
     }
 
+    pub async fn devices(&self) -> Vec<app::model::Device> {
+        self.http
+            .get(self.url("/api/devices"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn open_connections(&self) -> u64 {
         self.stats().await["open_connections"].as_u64().unwrap()
     }
