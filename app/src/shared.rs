@@ -47,10 +47,39 @@ impl Election {
     }
 }
 
+/// How this tab reaches the server (`?mode=`). More modes (`storage`, `sharedworker`) are planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One leader tab holds the connection and relays over a BroadcastChannel.
+    #[default]
+    Leader,
+    /// Every tab opens its own `EventSource`: the baseline that shows the 6-connection limit.
+    Naive,
+}
+
+impl Mode {
+    /// Parses the `?mode=` query value; anything unknown is the default, `leader`.
+    pub fn from_query(value: Option<&str>) -> Self {
+        match value {
+            Some("naive") => Self::Naive,
+            _ => Self::Leader,
+        }
+    }
+
+    /// The word in the URL, the stream's `?mode=` (the server counts streams by it) and the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Leader => "leader",
+            Self::Naive => "naive",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SharedEventSourceOptions {
     /// The SSE endpoint, without the resume point (the runtime appends `last_event_id`).
     pub url: String,
+    pub mode: Mode,
     pub election: Election,
     /// Timing of the coordination core.
     pub config: Config,
@@ -62,10 +91,19 @@ impl Default for SharedEventSourceOptions {
     fn default() -> Self {
         Self {
             url: "/api/events".into(),
+            mode: Mode::Leader,
             election: Election::Auto,
             config: Config::default(),
             auto_connect: true,
         }
+    }
+}
+
+impl SharedEventSourceOptions {
+    /// The stream URL with the mode, so the server can count streams by mode.
+    pub fn stream_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}mode={}", self.url, self.mode.as_str())
     }
 }
 

@@ -71,6 +71,8 @@ pub struct TabState {
     pub term: RwSignal<u64>,
     /// `"locks"` or `"protocol"` once the runtime started.
     pub mechanism: RwSignal<Option<&'static str>>,
+    /// `"leader"` or `"naive"` once the runtime started.
+    pub mode: RwSignal<Option<&'static str>>,
     pub stream: RwSignal<StreamState>,
     /// When the next reconnect attempt is due (ms since epoch), while the leader backs off.
     pub next_attempt_ms: RwSignal<Option<f64>>,
@@ -107,6 +109,7 @@ impl TabState {
             leader_id: RwSignal::new(None),
             term: RwSignal::new(0),
             mechanism: RwSignal::new(None),
+            mode: RwSignal::new(None),
             stream: RwSignal::new(StreamState::Closed),
             next_attempt_ms: RwSignal::new(None),
             heartbeat_at_ms: RwSignal::new(None),

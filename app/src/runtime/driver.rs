@@ -39,9 +39,6 @@ pub struct Driver {
 /// long task, a sleeping laptop, or Chrome's 1/min throttling): tell the core, as after `resume`.
 const LONG_PAUSE: Duration = Duration::from_secs(5);
 
-/// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
-const RENDER_BATCH: Duration = Duration::from_millis(16);
-
 impl Driver {
     pub fn new(
         core: Tab,
@@ -194,7 +191,7 @@ impl Driver {
                                 clock::now_ms(),
                             );
                             if first {
-                                set_timeout(move || state.flush_events(), RENDER_BATCH);
+                                set_timeout(move || state.flush_events(), super::RENDER_BATCH);
                             }
                         }
                         Err(err) => {

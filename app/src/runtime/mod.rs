@@ -12,6 +12,7 @@
 //! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N`                     |
 //! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
 //! | `clock`     | microseconds on a time line shared by every tab                             |
+//! | `naive`     | `?mode=naive`: a tab with its own `EventSource`, the baseline (no core)      |
 //! | [`http`]    | `fetch` for the device resync and the inject form                           |
 //!
 //! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
@@ -22,10 +23,11 @@ mod clock;
 mod driver;
 pub mod http;
 mod lifecycle;
+mod naive;
 mod stream;
 mod web_lock;
 
-use crate::shared::{Election, Handler, SharedEventSourceOptions};
+use crate::shared::{Election, Handler, Mode, SharedEventSourceOptions};
 use crate::state::TabState;
 use coord::handlers::Handlers;
 use coord::{Input, Mechanism, Tab, TabId};
@@ -35,6 +37,9 @@ use std::rc::Rc;
 
 /// The BroadcastChannel every tab of the origin listens on.
 pub const CHANNEL_NAME: &str = "tabrelay";
+
+/// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
+const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(16);
 
 /// How a tab id is shown (and put in `document.body.dataset`).
 pub fn tab_id_text(id: TabId) -> String {
@@ -47,6 +52,13 @@ pub fn start(
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
     options: &SharedEventSourceOptions,
 ) -> Option<Rc<Driver>> {
+    if options.mode == Mode::Naive {
+        state.tab_id.set(tab_id_text(random_tab_id()));
+        state.mode.set(Some(options.mode.as_str()));
+        mirror_state_on_body(state);
+        naive::start(state, &options.stream_url());
+        return None;
+    }
     let locks = web_lock::lock_manager();
     let mechanism = match (options.election, &locks) {
         (Election::Protocol, _) | (Election::Auto, None) => Mechanism::Protocol,
@@ -65,6 +77,7 @@ pub fn start(
     };
     let id = random_tab_id();
     state.tab_id.set(tab_id_text(id));
+    state.mode.set(Some(options.mode.as_str()));
     state.mechanism.set(Some(match mechanism {
         Mechanism::Locks => "locks",
         Mechanism::Protocol => "protocol",
@@ -77,7 +90,7 @@ pub fn start(
         core,
         state,
         handlers,
-        options.url.clone(),
+        options.stream_url(),
         web_lock::WebLock::new(locks),
         channel,
     ));
@@ -124,6 +137,7 @@ fn mirror_state_on_body(state: TabState) {
         let _ = data.set("eventsReceived", &state.events_received.get().to_string());
         let _ = data.set("term", &state.term.get().to_string());
         let _ = data.set("mechanism", state.mechanism.get().unwrap_or_default());
+        let _ = data.set("mode", state.mode.get().unwrap_or_default());
         let _ = data.set("ignoredMessages", &state.ignored_messages.get().to_string());
         let since = state.leader_since_ms.get().map(|ms| ms.to_string());
         let _ = data.set("leaderSince", &since.unwrap_or_default());

@@ -7,7 +7,7 @@ use super::event_log::EventLog;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
-use crate::shared::{use_shared_event_source, Election, SharedEventSourceOptions};
+use crate::shared::{use_shared_event_source, Election, Mode, SharedEventSourceOptions};
 use crate::snapshot::use_snapshot;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -16,8 +16,10 @@ use leptos_router::hooks::use_query_map;
 pub fn Dashboard() -> impl IntoView {
     let query = use_query_map();
     let election = Election::from_query(query.with_untracked(|q| q.get("election")).as_deref());
+    let mode = Mode::from_query(query.with_untracked(|q| q.get("mode")).as_deref());
     let source = use_shared_event_source(SharedEventSourceOptions {
         election,
+        mode,
         ..SharedEventSourceOptions::default()
     });
     let state = source.state;

@@ -21,9 +21,10 @@ pub fn ThisTab(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
         (_, Some(id)) => id,
         (_, None) => "unknown".to_string(),
     };
-    let mechanism = move || match state.mechanism.get() {
-        Some("locks") => "Web Locks",
-        Some("protocol") => "BroadcastChannel protocol",
+    let mechanism = move || match (state.mode.get(), state.mechanism.get()) {
+        (Some("naive"), _) => "none: naive mode, this tab has its own connection",
+        (_, Some("locks")) => "Web Locks",
+        (_, Some("protocol")) => "BroadcastChannel protocol",
         _ => "starting…",
     };
     view! {
