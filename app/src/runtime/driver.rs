@@ -6,9 +6,7 @@ use super::clock;
 use super::http;
 use super::stream::Stream;
 use super::web_lock::WebLock;
-use crate::model::{
-    event_name, Device, DeviceEvent, DeviceEventKind, Reset, Stats, HEAD_ID_HEADER,
-};
+use crate::model::{Device, Reset, Stats, HEAD_ID_HEADER};
 use crate::shared::Handler;
 use crate::state::{set_if_changed, TabRow, TabState};
 use coord::handlers::Handlers;
@@ -180,30 +178,13 @@ impl Driver {
                 event,
                 relayed,
                 latency,
-            } => {
-                if DeviceEventKind::from_event_name(&event.name).is_some() {
-                    match serde_json::from_str::<DeviceEvent>(&event.data) {
-                        Ok(device_event) => {
-                            let first = state.queue_event(
-                                device_event,
-                                *relayed,
-                                latency.map(|l| l.as_secs_f64() * 1000.0),
-                                clock::now_ms(),
-                            );
-                            if first {
-                                set_timeout(move || state.flush_events(), super::RENDER_BATCH);
-                            }
-                        }
-                        Err(err) => {
-                            leptos::logging::warn!("tabrelay: bad {} payload: {err}", event.name)
-                        }
-                    }
-                } else if event.name == event_name::STATS {
-                    if let Ok(stats) = serde_json::from_str::<Stats>(&event.data) {
-                        state.record_stats(stats, clock::now_ms());
-                    }
-                }
-            }
+            } => super::deliver(
+                state,
+                &event.name,
+                &event.data,
+                *relayed,
+                latency.map(|l| l.as_secs_f64() * 1000.0),
+            ),
             AppEvent::Reset { event, .. } => match serde_json::from_str::<Reset>(&event.data) {
                 Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
                 Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),

@@ -27,6 +27,7 @@ mod naive;
 mod stream;
 mod web_lock;
 
+use crate::model::{event_name, DeviceEvent, DeviceEventKind, Stats};
 use crate::shared::{Election, Handler, Mode, SharedEventSourceOptions};
 use crate::state::TabState;
 use coord::handlers::Handlers;
@@ -40,6 +41,27 @@ pub const CHANNEL_NAME: &str = "tabrelay";
 
 /// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
 const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(16);
+
+/// Hands one server event to the tab's state, whichever way it arrived (own stream, relay, or a
+/// naive tab's own `EventSource`): device events are queued and rendered in one batch per
+/// [`RENDER_BATCH`]; `stats` updates the counters; anything else is not shown.
+fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency_ms: Option<f64>) {
+    if DeviceEventKind::from_event_name(name).is_some() {
+        match serde_json::from_str::<DeviceEvent>(data) {
+            Ok(event) => {
+                if state.queue_event(event, relayed, relay_latency_ms, clock::now_ms()) {
+                    set_timeout(move || state.flush_events(), RENDER_BATCH);
+                }
+            }
+            Err(err) => leptos::logging::warn!("tabrelay: bad {name} payload: {err}"),
+        }
+    } else if name == event_name::STATS {
+        match serde_json::from_str::<Stats>(data) {
+            Ok(stats) => state.record_stats(stats, clock::now_ms()),
+            Err(err) => leptos::logging::warn!("tabrelay: bad stats payload: {err}"),
+        }
+    }
+}
 
 /// How a tab id is shown (and put in `document.body.dataset`).
 pub fn tab_id_text(id: TabId) -> String {

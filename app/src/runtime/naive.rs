@@ -4,8 +4,7 @@
 //!
 //! No coordination, no relay: the browser's own `EventSource` reconnect is used as is.
 
-use super::clock;
-use crate::model::{event_name, DeviceEvent, DeviceEventKind, Stats};
+use crate::model::event_name;
 use crate::state::TabState;
 use coord::Role;
 use leptos::prelude::*;
@@ -27,15 +26,7 @@ pub fn start(state: TabState, url: &str) {
     ] {
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             let data = msg.data().as_string().unwrap_or_default();
-            if DeviceEventKind::from_event_name(name).is_some() {
-                if let Ok(event) = serde_json::from_str::<DeviceEvent>(&data) {
-                    if state.queue_event(event, false, None, clock::now_ms()) {
-                        set_timeout(move || state.flush_events(), super::RENDER_BATCH);
-                    }
-                }
-            } else if let Ok(stats) = serde_json::from_str::<Stats>(&data) {
-                state.record_stats(stats, clock::now_ms());
-            }
+            super::deliver(state, name, &data, false, None);
         });
         let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
         // The stream and its listeners live as long as the tab.
