@@ -47,7 +47,7 @@ impl Election {
     }
 }
 
-/// How this tab reaches the server (`?mode=`). More modes (`storage`, `sharedworker`) are planned.
+/// How this tab reaches the server (`?mode=`): four designs, side by side on the same server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// One leader tab holds the connection and relays over a BroadcastChannel.
@@ -55,13 +55,23 @@ pub enum Mode {
     Leader,
     /// Every tab opens its own `EventSource`: the baseline that shows the 6-connection limit.
     Naive,
+    /// The same election and relay as `Leader`, but tabs talk through `localStorage` and the
+    /// `storage` event: the older scheme, for browsers without BroadcastChannel.
+    Storage,
+    /// One SharedWorker per origin holds the connection and fans events out over MessagePorts.
+    SharedWorker,
 }
 
 impl Mode {
+    /// Every mode, in the order the dashboard offers them.
+    pub const ALL: [Mode; 4] = [Mode::Leader, Mode::Storage, Mode::SharedWorker, Mode::Naive];
+
     /// Parses the `?mode=` query value; anything unknown is the default, `leader`.
     pub fn from_query(value: Option<&str>) -> Self {
         match value {
             Some("naive") => Self::Naive,
+            Some("storage") => Self::Storage,
+            Some("sharedworker") => Self::SharedWorker,
             _ => Self::Leader,
         }
     }
@@ -71,7 +81,24 @@ impl Mode {
         match self {
             Self::Leader => "leader",
             Self::Naive => "naive",
+            Self::Storage => "storage",
+            Self::SharedWorker => "sharedworker",
         }
+    }
+
+    /// What the mode is, in a few words for the dashboard.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Leader => "a leader tab relays over BroadcastChannel",
+            Self::Naive => "every tab opens its own stream (the problem)",
+            Self::Storage => "a leader tab relays through localStorage events",
+            Self::SharedWorker => "a SharedWorker holds the stream for every tab",
+        }
+    }
+
+    /// Whether tabs elect a leader with the coordination core (the other modes have no election).
+    pub fn elects_leader(self) -> bool {
+        matches!(self, Self::Leader | Self::Storage)
     }
 }
 
@@ -115,6 +142,8 @@ impl SharedEventSourceOptions {
 #[derive(Clone, Copy)]
 pub struct SharedEventSource {
     pub state: TabState,
+    /// How this tab reaches the server; known on the server too, so the page renders it.
+    pub mode: Mode,
     #[cfg(feature = "hydrate")]
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
     #[cfg(feature = "hydrate")]
@@ -128,6 +157,7 @@ pub struct SharedEventSource {
 pub fn use_shared_event_source(options: SharedEventSourceOptions) -> SharedEventSource {
     let source = SharedEventSource {
         state: TabState::new(),
+        mode: options.mode,
         #[cfg(feature = "hydrate")]
         handlers: StoredValue::new_local(Handlers::new()),
         #[cfg(feature = "hydrate")]

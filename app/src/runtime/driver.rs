@@ -161,14 +161,7 @@ impl Driver {
     /// Applies an app event to the tab's state, then calls the app's handlers for it.
     fn emit(self: &Rc<Self>, event: AppEvent) {
         self.apply(&event);
-        let name = coord::handlers::event_name(&event).to_string();
-        // Cloned out first: a handler may register or remove handlers.
-        let handlers: Vec<Handler> = self
-            .handlers
-            .with_value(|handlers| handlers.get(&name).cloned().collect());
-        for handler in handlers {
-            handler(&event);
-        }
+        super::call_handlers(self.handlers, &event);
     }
 
     fn apply(&self, event: &AppEvent) {
@@ -263,7 +256,7 @@ impl Driver {
 /// `stats` pushed in between never reach it (`stats` is only pushed on change, so a tab that joins
 /// later would wait for the next change). The device list is replayed with the events this tab
 /// received after the list was taken.
-fn resync_with_server(state: TabState) {
+pub(super) fn resync_with_server(state: TabState) {
     leptos::task::spawn_local(async move {
         match http::send("GET", "/api/stats", None).await {
             Ok(reply) if reply.ok() => match serde_json::from_str::<Stats>(&reply.body) {

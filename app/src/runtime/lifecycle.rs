@@ -15,6 +15,14 @@ pub fn is_visible(document: &Document) -> bool {
     document.visibility_state() == VisibilityState::Visible
 }
 
+/// Whether a `pageshow` event is a return from the back/forward cache.
+pub fn is_persisted(event: &web_sys::Event) -> bool {
+    js_sys::Reflect::get(event, &JsValue::from_str("persisted"))
+        .ok()
+        .and_then(|p| p.as_bool())
+        .unwrap_or(false)
+}
+
 pub fn listen(driver: &Rc<Driver>) {
     let on = |input: fn(&web_sys::Event) -> Option<Input>| {
         let driver = Rc::clone(driver);
@@ -28,14 +36,8 @@ pub fn listen(driver: &Rc<Driver>) {
     let _ = window_event_listener_untyped("pagehide", on(|_| Some(Input::PageHide)));
     let _ = window_event_listener_untyped(
         "pageshow",
-        on(|event| {
-            let persisted = js_sys::Reflect::get(event, &JsValue::from_str("persisted"))
-                .ok()
-                .and_then(|p| p.as_bool())
-                .unwrap_or(false);
-            // A first load also fires `pageshow`; only a return from the bfcache is news.
-            persisted.then_some(Input::PageShow)
-        }),
+        // A first load also fires `pageshow`; only a return from the bfcache is news.
+        on(|event| is_persisted(event).then_some(Input::PageShow)),
     );
     let _ = window_event_listener_untyped("online", on(|_| Some(Input::NetworkOnline)));
 

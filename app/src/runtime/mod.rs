@@ -8,11 +8,13 @@
 //! |-------------|------------------------------------------------------------------------------|
 //! | `driver`    | feeds inputs to the core, performs its outputs, one timer, mirrors state     |
 //! | `web_lock`  | `navigator.locks`: hold (never-resolving promise), steal, abort, lost        |
-//! | `channel`   | `BroadcastChannel` named [`CHANNEL_NAME`]: post, decode, count foreign input |
+//! | `channel`   | the tabs' channel: post, decode, count foreign input; a `BroadcastChannel`   |
+//! |             | (`?mode=leader`) or `storage_channel` (`?mode=storage`, `localStorage`)      |
 //! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N`                     |
 //! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
 //! | `clock`     | microseconds on a time line shared by every tab                             |
 //! | `naive`     | `?mode=naive`: a tab with its own `EventSource`, the baseline (no core)      |
+//! | `shared_worker` | `?mode=sharedworker`: a client of `public/tabrelay-worker.js` (no core)  |
 //! | [`http`]    | `fetch` for the device resync and the inject form                           |
 //!
 //! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
@@ -24,6 +26,8 @@ mod driver;
 pub mod http;
 mod lifecycle;
 mod naive;
+mod shared_worker;
+mod storage_channel;
 mod stream;
 mod web_lock;
 
@@ -31,13 +35,15 @@ use crate::model::{event_name, DeviceEvent, DeviceEventKind, Stats};
 use crate::shared::{Election, Handler, Mode, SharedEventSourceOptions};
 use crate::state::TabState;
 use coord::handlers::Handlers;
-use coord::{Input, Mechanism, Tab, TabId};
+use coord::{AppEvent, Input, Mechanism, Tab, TabId};
 pub use driver::Driver;
 use leptos::prelude::*;
 use std::rc::Rc;
 
-/// The BroadcastChannel every tab of the origin listens on.
+/// The BroadcastChannel every tab of the origin listens on (`?mode=leader`).
 pub const CHANNEL_NAME: &str = "tabrelay";
+/// The prefix of the `localStorage` keys that carry messages (`?mode=storage`).
+pub const STORAGE_PREFIX: &str = "tabrelay-msg:";
 
 /// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
 const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(16);
@@ -63,6 +69,16 @@ fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency
     }
 }
 
+/// Calls the app's handlers (`SharedEventSource::on`) for `event`.
+fn call_handlers(handlers: StoredValue<Handlers<Handler>, LocalStorage>, event: &AppEvent) {
+    let name = coord::handlers::event_name(event);
+    // Cloned out first: a handler may register or remove handlers.
+    let matching: Vec<Handler> = handlers.with_value(|h| h.get(name).cloned().collect());
+    for handler in matching {
+        handler(event);
+    }
+}
+
 /// How a tab id is shown (and put in `document.body.dataset`).
 pub fn tab_id_text(id: TabId) -> String {
     format!("{:012x}", id.0)
@@ -74,13 +90,30 @@ pub fn start(
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
     options: &SharedEventSourceOptions,
 ) -> Option<Rc<Driver>> {
-    if options.mode == Mode::Naive {
-        state.tab_id.set(tab_id_text(random_tab_id()));
-        state.mode.set(Some(options.mode.as_str()));
-        mirror_state_on_body(state);
-        naive::start(state, &options.stream_url());
-        return None;
-    }
+    let id = random_tab_id();
+    state.tab_id.set(tab_id_text(id));
+    state.mode.set(Some(options.mode.as_str()));
+    mirror_state_on_body(state);
+    let channel = match options.mode {
+        // No election in these two: nothing for `connect` / `step_down` to drive.
+        Mode::Naive => {
+            naive::start(state, handlers, &options.stream_url());
+            return None;
+        }
+        Mode::SharedWorker => {
+            shared_worker::start(state, handlers);
+            return None;
+        }
+        Mode::Leader => channel::Channel::broadcast(CHANNEL_NAME),
+        Mode::Storage => channel::Channel::storage(STORAGE_PREFIX),
+    };
+    let channel = match channel {
+        Ok(channel) => channel,
+        Err(err) => {
+            leptos::logging::error!("tabrelay: no channel between tabs: {err:?}");
+            return None;
+        }
+    };
     let locks = web_lock::lock_manager();
     let mechanism = match (options.election, &locks) {
         (Election::Protocol, _) | (Election::Auto, None) => Mechanism::Protocol,
@@ -90,21 +123,10 @@ pub fn start(
         }
         (Election::Locks | Election::Auto, Some(_)) => Mechanism::Locks,
     };
-    let channel = match channel::Channel::open(CHANNEL_NAME) {
-        Ok(channel) => channel,
-        Err(err) => {
-            leptos::logging::error!("tabrelay: no BroadcastChannel: {err:?}");
-            return None;
-        }
-    };
-    let id = random_tab_id();
-    state.tab_id.set(tab_id_text(id));
-    state.mode.set(Some(options.mode.as_str()));
     state.mechanism.set(Some(match mechanism {
         Mechanism::Locks => "locks",
         Mechanism::Protocol => "protocol",
     }));
-    mirror_state_on_body(state);
 
     let seed = (js_sys::Math::random() * 2f64.powi(53)) as u64;
     let core = Tab::new(id, mechanism, options.config.clone(), clock::now(), seed);
@@ -113,7 +135,8 @@ pub fn start(
         state,
         handlers,
         options.stream_url(),
-        web_lock::WebLock::new(locks),
+        // One lock per mode: leader and storage tabs open side by side must not elect each other.
+        web_lock::WebLock::new(locks, web_lock::lock_name(options.mode)),
         channel,
     ));
     driver.listen();

@@ -10,6 +10,7 @@
 //! so no tab ever sits on the lock without knowing it.
 
 use super::driver::Driver;
+use crate::shared::Mode;
 use coord::Input;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,8 +19,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, LockManager, LockOptions};
 
-/// The Web Lock whose holder is the leader.
-pub const LOCK_NAME: &str = "tabrelay-leader";
+/// The Web Lock whose holder is the leader, one per mode: tabs of `?mode=leader` and
+/// `?mode=storage` open side by side listen on different channels, so they must not share a lock.
+pub fn lock_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Storage => "tabrelay-leader-storage",
+        _ => "tabrelay-leader",
+    }
+}
 
 /// `navigator.locks`, or `None` where the page is not a secure context (plain http on a LAN IP).
 pub fn lock_manager() -> Option<LockManager> {
@@ -42,14 +49,16 @@ struct Current {
 #[derive(Default)]
 pub struct WebLock {
     manager: Option<LockManager>,
+    name: &'static str,
     current: RefCell<Option<Current>>,
     generations: RefCell<u64>,
 }
 
 impl WebLock {
-    pub fn new(manager: Option<LockManager>) -> Self {
+    pub fn new(manager: Option<LockManager>, name: &'static str) -> Self {
         Self {
             manager,
+            name,
             ..Self::default()
         }
     }
@@ -86,7 +95,7 @@ impl WebLock {
                 driver.lock.granted(&driver, generation)
             })
         };
-        let settled = manager.request_with_options(LOCK_NAME, &options, on_granted.unchecked_ref());
+        let settled = manager.request_with_options(self.name, &options, on_granted.unchecked_ref());
 
         // The request's promise settles when we release the lock (resolved), when the queued
         // request is aborted, or when another tab steals the lock (both rejected).

@@ -1,0 +1,229 @@
+//! `?mode=sharedworker`: the tab side of `public/tabrelay-worker.js`. One SharedWorker per origin
+//! holds the only `EventSource`; this tab registers with it, pings it every second, says goodbye
+//! on `pagehide`, and renders what the worker forwards. There is no election: the worker is the
+//! leader of every tab, and it outlives any one of them. The wire format is documented in the
+//! worker.
+
+use super::{call_handlers, clock, deliver};
+use crate::model::{event_name, Reset};
+use crate::shared::Handler;
+use crate::state::{set_if_changed, TabRow, TabState};
+use coord::handlers::Handlers;
+use coord::{AppEvent, Role, ServerEvent, StreamState};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{MessageEvent, MessagePort, SharedWorker};
+
+/// Served from `public/`; the name makes every tab of the origin share one instance.
+const WORKER_URL: &str = "/tabrelay-worker.js";
+const WORKER_NAME: &str = "tabrelay";
+/// The worker drops a tab it has not heard from in 5 s; a ping a second keeps well inside that.
+const PING_EVERY: Duration = Duration::from_secs(1);
+/// What the dashboard shows as the leader: the worker holds the connection.
+pub const LEADER_NAME: &str = "shared-worker";
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FromWorker {
+    Event {
+        name: String,
+        id: Option<u64>,
+        data: String,
+        /// When the worker received it (ms on the tabs' shared time line).
+        at: f64,
+    },
+    Status {
+        stream: String,
+        next_attempt: Option<f64>,
+        tabs: Vec<WorkerTab>,
+        at: f64,
+    },
+}
+
+#[derive(Deserialize)]
+struct WorkerTab {
+    id: String,
+    visible: bool,
+    last_seen: f64,
+}
+
+#[derive(Serialize)]
+struct ToWorker<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    tab: &'a str,
+    visible: bool,
+    last_id: Option<u64>,
+}
+
+struct Client {
+    port: MessagePort,
+    state: TabState,
+    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    /// The newest device event id this tab has; the worker replays newer ones on `hello`.
+    last_id: Cell<Option<u64>>,
+    resynced: Cell<bool>,
+}
+
+pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStorage>) {
+    let worker = match SharedWorker::new_with_str(WORKER_URL, WORKER_NAME) {
+        Ok(worker) => worker,
+        Err(err) => return leptos::logging::error!("tabrelay: no SharedWorker: {err:?}"),
+    };
+    state.role.set(Role::Follower);
+    state.leader_id.set(Some(LEADER_NAME.to_string()));
+    let client = Rc::new(Client {
+        port: worker.port(),
+        state,
+        handlers,
+        last_id: Cell::new(None),
+        resynced: Cell::new(false),
+    });
+
+    let on_message = {
+        let client = Rc::clone(&client);
+        Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            match message
+                .data()
+                .as_string()
+                .map(|text| serde_json::from_str::<FromWorker>(&text))
+            {
+                Some(Ok(message)) => client.receive(message),
+                _ => state.ignored_messages.update(|n| *n += 1),
+            }
+        })
+    };
+    // Setting `onmessage` also starts the port.
+    client
+        .port
+        .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    client.send("hello");
+
+    // The handles are dropped on purpose: the pings and listeners live as long as the tab.
+    let pinger = Rc::clone(&client);
+    let _ = set_interval_with_handle(move || pinger.send("ping"), PING_EVERY);
+    let on = |kind: &'static str| {
+        let client = Rc::clone(&client);
+        move |_: web_sys::Event| client.send(kind)
+    };
+    let _ = window_event_listener_untyped("pagehide", on("bye"));
+    let back = on("hello");
+    let _ = window_event_listener_untyped("pageshow", move |event| {
+        // Back from the back/forward cache: register again, with a replay of what it missed.
+        if super::lifecycle::is_persisted(&event) {
+            back(event)
+        }
+    });
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        let ping = Closure::<dyn FnMut(web_sys::Event)>::new(on("ping"));
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", ping.as_ref().unchecked_ref());
+        ping.forget();
+    }
+}
+
+impl Client {
+    fn send(&self, kind: &str) {
+        let tab = self.state.tab_id.get_untracked();
+        let message = ToWorker {
+            kind,
+            tab: &tab,
+            visible: is_visible(),
+            last_id: self.last_id.get(),
+        };
+        let text = serde_json::to_string(&message).unwrap_or_default();
+        if let Err(err) = self.port.post_message(&JsValue::from_str(&text)) {
+            leptos::logging::warn!("tabrelay: posting to the worker failed: {err:?}");
+        }
+    }
+
+    fn receive(&self, message: FromWorker) {
+        let state = self.state;
+        match message {
+            FromWorker::Event { name, id, data, at } => {
+                // A replay after `hello` may overlap what already arrived: each id once.
+                if let Some(id) = id {
+                    if self.last_id.get().is_some_and(|last| id <= last) {
+                        return;
+                    }
+                    self.last_id.set(Some(id));
+                }
+                let latency_ms = (clock::now_ms() - at).max(0.0);
+                if name == event_name::RESET {
+                    match serde_json::from_str::<Reset>(&data) {
+                        Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
+                        Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
+                    }
+                } else {
+                    deliver(state, &name, &data, true, Some(latency_ms));
+                }
+                let latency = Duration::from_micros((latency_ms * 1000.0) as u64);
+                let event = ServerEvent::new(id, name, data);
+                call_handlers(self.handlers, &relayed(event, latency));
+            }
+            FromWorker::Status {
+                stream,
+                next_attempt,
+                tabs,
+                at,
+            } => {
+                // The worker's status is the pulse tabs see, as a leader's heartbeat elsewhere.
+                state.heartbeat_at_ms.set(Some(at));
+                set_if_changed(state.stream, stream_state(&stream));
+                set_if_changed(state.next_attempt_ms, next_attempt);
+                let me = state.tab_id.get_untracked();
+                let mut rows: Vec<TabRow> = tabs
+                    .into_iter()
+                    .map(|tab| TabRow {
+                        is_self: tab.id == me,
+                        id: tab.id,
+                        role: Role::Follower,
+                        visible: tab.visible,
+                        last_seen_ms: tab.last_seen,
+                    })
+                    .collect();
+                rows.sort_by(|a, b| a.id.cmp(&b.id));
+                state.tabs.set(rows);
+                if !self.resynced.replace(true) {
+                    super::driver::resync_with_server(state);
+                }
+            }
+        }
+    }
+}
+
+fn relayed(event: ServerEvent, latency: Duration) -> AppEvent {
+    if event.name == event_name::RESET {
+        AppEvent::Reset {
+            event,
+            relayed: true,
+        }
+    } else {
+        AppEvent::Event {
+            event,
+            relayed: true,
+            latency: Some(latency),
+        }
+    }
+}
+
+fn stream_state(word: &str) -> StreamState {
+    match word {
+        "open" => StreamState::Open,
+        "connecting" => StreamState::Connecting,
+        "backoff" => StreamState::Backoff,
+        _ => StreamState::Closed,
+    }
+}
+
+fn is_visible() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| super::lifecycle::is_visible(&d))
+}

@@ -1,0 +1,77 @@
+//! `?mode=storage`: tabs talk through `localStorage`, the scheme pages used before
+//! BroadcastChannel existed. Writing a key fires a `storage` event in every *other* tab of the
+//! origin, carrying the new value.
+//!
+//! Each message is written under a key of its own (`prefix` + sender + sequence number) and
+//! removed at once: a fresh key always changes, so no two messages can merge into one event (the
+//! event only fires when a value changes), and storage never fills up. The removal fires a
+//! second event with no new value, which is skipped.
+
+use std::cell::Cell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Storage, StorageEvent};
+
+pub struct StorageChannel {
+    storage: Storage,
+    prefix: &'static str,
+    /// Makes this tab's keys unique among tabs (random) and among its own messages (counter).
+    sender: u64,
+    next: Cell<u64>,
+}
+
+impl StorageChannel {
+    pub fn open(prefix: &'static str) -> Result<Self, JsValue> {
+        let storage = web_sys::window()
+            .ok_or_else(|| JsValue::from_str("no window"))?
+            .local_storage()?
+            .ok_or_else(|| JsValue::from_str("localStorage is unavailable"))?;
+        let channel = Self {
+            storage,
+            prefix,
+            sender: (js_sys::Math::random() * 2f64.powi(53)) as u64,
+            next: Cell::new(0),
+        };
+        channel.sweep();
+        Ok(channel)
+    }
+
+    /// Removes keys a crashed tab wrote and never removed (they would sit in storage forever).
+    /// Live tabs remove theirs within the same task, so a key seen here is an orphan.
+    fn sweep(&self) {
+        let len = self.storage.length().unwrap_or(0);
+        let orphans: Vec<String> = (0..len)
+            .filter_map(|i| self.storage.key(i).ok().flatten())
+            .filter(|key| key.starts_with(self.prefix))
+            .collect();
+        for key in orphans {
+            let _ = self.storage.remove_item(&key);
+        }
+    }
+
+    pub fn post(&self, text: &str) -> Result<(), JsValue> {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        let key = format!("{}{:x}:{n:x}", self.prefix, self.sender);
+        self.storage.set_item(&key, text)?;
+        self.storage.remove_item(&key)
+    }
+
+    /// Calls `deliver` with the value of every message key another tab writes.
+    pub fn listen(&self, mut deliver: impl FnMut(Option<String>) + 'static) {
+        let prefix = self.prefix;
+        let on_storage = Closure::<dyn FnMut(StorageEvent)>::new(move |event: StorageEvent| {
+            let ours = event.key().is_some_and(|key| key.starts_with(prefix));
+            // `None`: the removal that follows every message (or `localStorage.clear()`).
+            if let (true, Some(value)) = (ours, event.new_value()) {
+                deliver(Some(value));
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
+        }
+        // Lives as long as the tab.
+        on_storage.forget();
+    }
+}

@@ -1,0 +1,247 @@
+// Unit tests of the SharedWorker's relay (`public/tabrelay-worker.js`), in Node with simulated
+// I/O: a fake EventSource, a virtual clock and timers that run when the test advances time.
+// Run: `node --test end2end/worker/` (scripts/test does).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { createHub, STREAM_URL, TAB_TIMEOUT_MS, REPLAY_CAPACITY } = require("../../public/tabrelay-worker.js");
+
+/** A hub on simulated I/O, and the knobs a test turns. */
+function simulate() {
+  const sim = { now: 1_000_000, timers: [], streams: [], random: 0.5 };
+  sim.hub = createHub({
+    openStream(url, handlers) {
+      const stream = { url, handlers, closed: false, close() { this.closed = true; } };
+      sim.streams.push(stream);
+      return stream;
+    },
+    now: () => sim.now,
+    setTimer(fn, ms) {
+      const timer = { at: sim.now + ms, fn };
+      sim.timers.push(timer);
+      return timer;
+    },
+    clearTimer(timer) {
+      sim.timers = sim.timers.filter((t) => t !== timer);
+    },
+    random: () => sim.random,
+  });
+  /** Tabs that ping every second while time advances, as live tabs do: `[port, tab]`. */
+  sim.alive = [];
+  /** Runs every timer due within `ms`, in time order; the `alive` tabs ping each second. */
+  sim.advance = (ms) => {
+    const end = sim.now + ms;
+    let nextPing = sim.now + 1000;
+    for (;;) {
+      sim.timers.sort((a, b) => a.at - b.at);
+      const next = sim.timers[0];
+      const at = Math.min(next && next.at <= end ? next.at : Infinity, nextPing);
+      if (at > end) break;
+      sim.now = at;
+      if (at === nextPing) {
+        for (const [p, tab] of sim.alive) sim.hub.onMessage(p, JSON.stringify({ type: "ping", tab, visible: true, last_id: null }));
+        nextPing += 1000;
+      } else {
+        sim.timers.shift();
+        next.fn();
+      }
+    }
+    sim.now = end;
+  };
+  sim.stream = () => sim.streams.at(-1);
+  sim.openStreams = () => sim.streams.filter((s) => !s.closed).length;
+  return sim;
+}
+
+/** A MessagePort that records what the worker sent it, parsed. */
+function port() {
+  const p = { sent: [], postMessage(text) { p.sent.push(JSON.parse(text)); } };
+  p.events = () => p.sent.filter((m) => m.type === "event");
+  p.ids = () => p.events().filter((m) => m.id !== null).map((m) => m.id);
+  p.lastStatus = () => p.sent.filter((m) => m.type === "status").at(-1);
+  return p;
+}
+
+const say = (sim, port, message) => sim.hub.onMessage(port, JSON.stringify(message));
+const hello = (sim, p, tab, last_id = null) => say(sim, p, { type: "hello", tab, visible: true, last_id });
+const device = (sim, id) => sim.stream().handlers.onEvent("device-online", String(id), `{"id":${id}}`);
+
+test("the first tab opens the one stream; more tabs share it", () => {
+  const sim = simulate();
+  const [a, b, c] = [port(), port(), port()];
+  hello(sim, a, "a");
+  hello(sim, b, "b");
+  hello(sim, c, "c");
+  assert.equal(sim.streams.length, 1);
+  assert.equal(sim.stream().url, STREAM_URL);
+  sim.stream().handlers.onOpen();
+  device(sim, 1);
+  for (const p of [a, b, c]) assert.deepEqual(p.ids(), [1]);
+  assert.equal(a.lastStatus().stream, "open");
+  assert.deepEqual(a.lastStatus().tabs.map((t) => t.id).sort(), ["a", "b", "c"]);
+});
+
+test("a tab leaving does not touch the stream; the last one closes it", () => {
+  const sim = simulate();
+  const [a, b] = [port(), port()];
+  hello(sim, a, "a");
+  hello(sim, b, "b");
+  say(sim, a, { type: "bye", tab: "a" });
+  assert.equal(sim.openStreams(), 1);
+  device(sim, 1);
+  assert.deepEqual(a.ids(), []);
+  assert.deepEqual(b.ids(), [1]);
+  say(sim, b, { type: "bye", tab: "b" });
+  assert.equal(sim.openStreams(), 0);
+  assert.equal(sim.timers.length, 0, "no timer outlives the last tab");
+});
+
+test("a crashed tab (no bye, no ping) is dropped after the timeout; pinging tabs stay", () => {
+  const sim = simulate();
+  const [alive, crashed] = [port(), port()];
+  hello(sim, alive, "alive");
+  hello(sim, crashed, "crashed");
+  sim.alive.push([alive, "alive"]);
+  sim.advance(TAB_TIMEOUT_MS + 2000);
+  assert.deepEqual(alive.lastStatus().tabs.map((t) => t.id), ["alive"]);
+  assert.equal(sim.openStreams(), 1);
+  sim.alive = [];
+  sim.advance(TAB_TIMEOUT_MS + 2000);
+  assert.equal(sim.openStreams(), 0, "with every tab gone silent the stream closes");
+});
+
+test("after an error it backs off, resumes from the last id, and drops replayed duplicates", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  sim.alive.push([a, "a"]);
+  device(sim, 1);
+  device(sim, 2);
+  const first = sim.stream();
+  first.handlers.onError();
+  assert.ok(first.closed, "the failed EventSource is closed: the worker owns the retry");
+  assert.equal(a.lastStatus().stream, "backoff");
+  assert.ok(a.lastStatus().next_attempt > sim.now);
+  sim.advance(60_000);
+  assert.equal(sim.streams.length, 2);
+  assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=2`);
+  // The server replays from 3, but a replay overlapping what was sent must not repeat it.
+  device(sim, 2);
+  device(sim, 3);
+  assert.deepEqual(a.ids(), [1, 2, 3]);
+});
+
+test("backoff doubles up to the cap and resets once the stream opens", () => {
+  const sim = simulate();
+  sim.random = 0.999;
+  const a = port();
+  hello(sim, a, "a");
+  sim.alive.push([a, "a"]);
+  const delays = [];
+  for (let i = 0; i < 12; i++) {
+    const before = sim.now;
+    sim.stream().handlers.onError();
+    const timer = sim.timers.find((t) => t.at > before && t.fn.name === "open");
+    delays.push(Math.round(timer.at - before));
+    sim.advance(timer.at - before);
+  }
+  assert.deepEqual(delays.slice(0, 4), [500, 999, 1998, 3996]);
+  assert.ok(delays.every((d) => d <= 30_000) && delays.at(-1) > 29_000);
+  sim.stream().handlers.onOpen();
+  const before = sim.now;
+  sim.stream().handlers.onError();
+  assert.equal(Math.round(sim.timers.find((t) => t.fn.name === "open").at - before), 500);
+});
+
+test("reset moves the resume point to the snapshot's head and clears the replay buffer", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  sim.alive.push([a, "a"]);
+  device(sim, 5);
+  sim.stream().handlers.onEvent("reset", "", JSON.stringify({ head_id: 40, devices: [], reason: "too old" }));
+  assert.equal(sim.hub.inspect().lastId, 40);
+  assert.equal(sim.hub.inspect().replay, 0);
+  assert.equal(a.events().at(-1).name, "reset", "tabs get the snapshot");
+  sim.stream().handlers.onError();
+  sim.advance(60_000);
+  assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=40`);
+});
+
+test("a tab back from a pause gets what it missed, once, from the replay buffer", () => {
+  const sim = simulate();
+  const [a, b] = [port(), port()];
+  hello(sim, a, "a");
+  hello(sim, b, "b");
+  for (let id = 1; id <= 5; id++) device(sim, id);
+  // b saw up to 2, then froze (the worker dropped it), and is back.
+  const late = port();
+  hello(sim, late, "b", 2);
+  assert.deepEqual(late.ids(), [3, 4, 5]);
+  // Nobody else gets the replay.
+  assert.deepEqual(a.ids(), [1, 2, 3, 4, 5]);
+});
+
+test("the replay buffer is bounded", () => {
+  const sim = simulate();
+  hello(sim, port(), "a");
+  for (let id = 1; id <= REPLAY_CAPACITY + 50; id++) device(sim, id);
+  assert.equal(sim.hub.inspect().replay, REPLAY_CAPACITY);
+  const late = port();
+  hello(sim, late, "late", 0);
+  assert.equal(late.ids()[0], 51);
+});
+
+test("stats and hello pass through without moving the resume point", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  device(sim, 7);
+  sim.stream().handlers.onEvent("stats", "7", `{"open_connections":1}`);
+  assert.equal(sim.hub.inspect().lastId, 7);
+  assert.deepEqual(a.events().map((e) => [e.name, e.id]), [["device-online", 7], ["stats", null]]);
+});
+
+test("malformed messages from a tab are ignored and break nothing", () => {
+  const sim = simulate();
+  const [good, bad] = [port(), port()];
+  hello(sim, good, "good");
+  for (const text of ["not json", "null", "42", "{}", `{"type":"hello"}`, `{"type":"evil","tab":"x"}`, `{"type":"hello","tab":7}`]) {
+    assert.equal(sim.hub.onMessage(bad, text), false, text);
+  }
+  assert.equal(sim.streams.length, 1);
+  device(sim, 1);
+  assert.deepEqual(good.ids(), [1]);
+  assert.deepEqual(good.lastStatus().tabs.map((t) => t.id), ["good"]);
+  assert.deepEqual(bad.sent, []);
+});
+
+test("a non-numeric event id is passed on without an id and does not move the resume point", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  device(sim, 3);
+  sim.stream().handlers.onEvent("device-online", "3abc", "{}");
+  assert.equal(sim.hub.inspect().lastId, 3);
+  assert.deepEqual(a.events().map((e) => e.id), [3, null]);
+});
+
+test("a stale stream's late callbacks are ignored", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  sim.alive.push([a, "a"]);
+  const old = sim.stream();
+  old.handlers.onError();
+  sim.advance(1000);
+  const current = sim.stream();
+  assert.notEqual(current, old);
+  current.handlers.onOpen();
+  old.handlers.onError();
+  old.handlers.onEvent("device-online", "9", "{}");
+  assert.ok(!current.closed);
+  assert.equal(a.lastStatus().stream, "open");
+  assert.deepEqual(a.ids(), []);
+});
