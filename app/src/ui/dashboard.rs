@@ -48,7 +48,7 @@ pub fn Dashboard() -> impl IntoView {
                     "leader: another tab takes over at once and resumes the stream, so no event is lost."
                 </p>
             </section>
-            <ThisTab state now/>
+            <ThisTab state mode=source.mode now/>
             <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>

@@ -1,6 +1,7 @@
 //! "This tab": role badge, ids, term, election mechanism, and the pulse of the leader's heartbeat.
 
 use super::format::age;
+use crate::shared::Mode;
 use crate::state::{role_word, TabState};
 use coord::Role;
 use leptos::prelude::*;
@@ -9,21 +10,25 @@ use leptos::prelude::*;
 const LATE_HEARTBEAT_MS: f64 = 750.0;
 
 #[component]
-pub fn ThisTab(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoView {
     let role = move || role_word(state.role.get());
-    let role_label = move || match state.role.get() {
-        Role::Leader => "Leader: this tab holds the connection",
-        Role::Follower => "Follower: events arrive from the leader tab",
-        Role::Electing => "Electing: looking for a leader",
+    let role_label = move || match (mode, state.role.get()) {
+        (Mode::Naive, _) => "Naive: this tab holds a connection of its own",
+        (Mode::SharedWorker, _) => "Follower: events arrive from the shared worker",
+        (_, Role::Leader) => "Leader: this tab holds the connection",
+        (_, Role::Follower) => "Follower: events arrive from the leader tab",
+        (_, Role::Electing) => "Electing: looking for a leader",
     };
     let leader = move || match (state.role.get(), state.leader_id.get()) {
         (Role::Leader, _) => "this tab".to_string(),
         (_, Some(id)) => id,
         (_, None) => "unknown".to_string(),
     };
-    let mechanism = move || match (state.mode.get(), state.mechanism.get()) {
-        (Some("naive"), _) => "none: naive mode, this tab has its own connection",
+    let mechanism = move || match (mode, state.mechanism.get()) {
+        (Mode::Naive, _) => "none: every tab has its own connection",
+        (Mode::SharedWorker, _) => "none: the shared worker holds the connection",
         (_, Some("locks")) => "Web Locks",
+        (Mode::Storage, Some("protocol")) => "election protocol over storage events",
         (_, Some("protocol")) => "BroadcastChannel protocol",
         _ => "starting…",
     };
@@ -41,6 +46,12 @@ pub fn ThisTab(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
                 <dd class="mono" id="leader-id">{leader}</dd>
                 <dt>"Term"</dt>
                 <dd class="mono">{move || state.term.get()}</dd>
+                <dt>"Mode"</dt>
+                <dd>
+                    <span class="mono" id="mode">{mode.as_str()}</span>
+                    ": "
+                    {mode.describe()}
+                </dd>
                 <dt>"Election"</dt>
                 <dd>{mechanism}</dd>
             </dl>
