@@ -1,22 +1,164 @@
 /**
- * `?mode=naive` is the baseline tabrelay exists to beat: every tab opens its own EventSource, and
- * one browser allows 6 HTTP/1.1 connections per host, so the 7th and 8th tabs starve.
+ * The four modes side by side on one server.
+ *
+ * `leader`, `storage` and `sharedworker` must keep the same promise, so one invariant suite runs
+ * over all three: many tabs share one connection, and closing or crashing the tab that holds it
+ * (any tab, for the worker, which holds it itself) keeps events flowing with none lost.
+ *
+ * `naive` is the baseline tabrelay exists to beat: every tab opens its own EventSource, and one
+ * browser allows 6 HTTP/1.1 connections per host, so the 7th and 8th tabs starve.
  */
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import {
   closeContexts,
+  crashPage,
   inject,
   openConnections,
   openTabs,
+  renderedEventIds,
   uniqueDevice,
   waitForConnections,
+  waitForEventEverywhere,
   waitForOneLeader,
 } from "./support";
+
+type SharingMode = "leader" | "storage" | "sharedworker";
+const SHARING_MODES: SharingMode[] = ["leader", "storage", "sharedworker"];
 
 test.beforeEach(async ({ request }) => {
   await waitForConnections(request, 0);
 });
 test.afterEach(async ({ browser }) => closeContexts(browser));
+
+async function streamsByMode(request: APIRequestContext): Promise<Record<string, number>> {
+  return (await (await request.get("/api/stats")).json()).streams_by_mode;
+}
+
+/**
+ * Waits until `pages` share one connection in `mode` and returns the tab whose loss interrupts
+ * the stream: the leader, or for the worker a tab that is not the first (the worker may live in
+ * the first tab's process; losing any tab must not matter, the first included — see below).
+ */
+async function waitForSharing(mode: SharingMode, pages: Page[], request: APIRequestContext): Promise<Page> {
+  await waitForConnections(request, 1);
+  await expect.poll(async () => (await streamsByMode(request))[mode]).toBe(1);
+  if (mode !== "sharedworker") return waitForOneLeader(pages);
+  for (const page of pages) {
+    await expect(page.locator("body")).toHaveAttribute("data-leader-id", "shared-worker");
+    await expect(page.locator("body")).toHaveAttribute("data-role", "follower");
+  }
+  return pages[pages.length - 1];
+}
+
+for (const mode of SHARING_MODES) {
+  test.describe(`mode=${mode}`, () => {
+    const path = `/?mode=${mode}`;
+
+    test("8 tabs in one browser share one connection", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      const pages = await openTabs(context, 8, path);
+      await waitForSharing(mode, pages, request);
+      for (const page of pages) await expect(page.locator("body")).toHaveAttribute("data-mode", mode);
+      const id = await inject(request, uniqueDevice(mode));
+      await waitForEventEverywhere(pages, id);
+      expect(await openConnections(request)).toBe(1);
+    });
+
+    test("closing and crashing the holder loses no event", async ({ browser, request }) => {
+      const context = await browser.newContext();
+      let alive = await openTabs(context, 5, path);
+      await waitForSharing(mode, alive, request);
+
+      const device = uniqueDevice(`${mode}-burst`);
+      const injected: number[] = [];
+      let publishError: unknown;
+      const publishing = (async () => {
+        for (let i = 0; i < 120; i++) {
+          injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })().catch((err) => (publishError = err));
+
+      for (const [kill, after] of [["close", 30], ["crash", 70]] as const) {
+        await expect
+          .poll(() => (publishError ? `publishing failed: ${publishError}` : injected.length))
+          .toBeGreaterThanOrEqual(after);
+        const holder = await waitForSharing(mode, alive, request);
+        alive = alive.filter((p) => p !== holder);
+        if (kill === "close") await holder.close();
+        else await crashPage(context, holder);
+      }
+      await publishing;
+      expect(publishError).toBeUndefined();
+      await waitForSharing(mode, alive, request);
+
+      for (const page of alive) {
+        await expect
+          .poll(async () => {
+            const ids = await renderedEventIds(page);
+            return injected.filter((id) => !ids.includes(id)).length;
+          }, { message: "every injected event reached this tab" })
+          .toBe(0);
+        const ids = await renderedEventIds(page);
+        expect(new Set(ids).size, "no event is shown twice").toBe(ids.length);
+      }
+      expect(await openConnections(request)).toBe(1);
+    });
+  });
+}
+
+test("sharedworker: the first tab closing does not matter either", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 3, "/?mode=sharedworker");
+  await waitForSharing("sharedworker", pages, request);
+  await pages[0].close();
+  const id = await inject(request, uniqueDevice("worker-first"));
+  await waitForEventEverywhere(pages.slice(1), id);
+  expect(await openConnections(request)).toBe(1);
+});
+
+test("storage: forged storage messages change nothing", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 3, "/?mode=storage");
+  const leader = await waitForSharing("storage", pages, request);
+  const leaderId = await leader.evaluate(() => document.body.dataset.tabId);
+  const forger = pages.find((p) => p !== leader)!;
+  const others = pages.filter((p) => p !== forger);
+  const ignored = (page: Page) => page.evaluate(() => Number(document.body.dataset.ignoredMessages));
+  const before = await Promise.all(others.map(ignored));
+
+  await forger.evaluate(() => {
+    const forge = (value: string) => {
+      localStorage.setItem(`tabrelay-msg:forged:${Math.random()}`, value);
+    };
+    forge("not json");
+    forge(JSON.stringify({ app: "someone-else", type: "relay" }));
+    forge(JSON.stringify({ app: "tabrelay", v: 1, from: 1, type: "relay" }));
+    // Someone else's key: not ours, not even counted.
+    localStorage.setItem("unrelated", "x");
+  });
+  for (const [i, page] of others.entries()) {
+    await expect.poll(() => ignored(page)).toBeGreaterThanOrEqual(before[i] + 3);
+  }
+  const id = await inject(request, uniqueDevice("storage-forged"));
+  await waitForEventEverywhere(pages, id);
+  for (const page of pages) {
+    expect(await page.evaluate(() => document.body.dataset.leaderId)).toBe(leaderId);
+  }
+  // A new tab sweeps the orphaned message keys the forger left behind.
+  await openTabs(context, 1, "/?mode=storage");
+  expect(await forger.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("tabrelay-msg:")))).toEqual([]);
+});
+
+test("leader and storage tabs open side by side elect one leader each", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const leaderTabs = await openTabs(context, 3, "/?mode=leader");
+  const storageTabs = await openTabs(context, 3, "/?mode=storage");
+  await waitForOneLeader(leaderTabs);
+  await waitForOneLeader(storageTabs);
+  await waitForConnections(request, 2);
+  expect(await streamsByMode(request)).toMatchObject({ leader: 1, storage: 1 });
+});
 
 test("naive: 8 tabs in one browser → 6 connections, 2 tabs starved", async ({ browser, request }) => {
   const context = await browser.newContext();
@@ -46,17 +188,5 @@ test("naive: 8 tabs in one browser → 6 connections, 2 tabs starved", async ({ 
   // waits for a connection that never frees up. Either way, no events.
   expect(starved).toHaveLength(2);
   expect(await openConnections(request)).toBe(6);
-  const stats = await (await request.get("/api/stats")).json();
-  expect(stats.streams_by_mode.naive).toBe(6);
-});
-
-test("leader mode: the same 8 tabs load and share one connection", async ({ browser, request }) => {
-  const context = await browser.newContext();
-  const pages = await openTabs(context, 8, "/?mode=leader");
-  await waitForOneLeader(pages);
-  await waitForConnections(request, 1);
-  const stats = await (await request.get("/api/stats")).json();
-  expect(stats.streams_by_mode.leader).toBe(1);
-  const id = await inject(request, uniqueDevice("leader"));
-  for (const page of pages) await expect(page.locator(`[data-event-id="${id}"]`)).toHaveCount(1);
+  expect((await streamsByMode(request)).naive).toBe(6);
 });
