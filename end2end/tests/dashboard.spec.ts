@@ -114,3 +114,25 @@ test("the role badge flips when the leader goes away", async ({ browser }) => {
   await expect(other.locator("#leader-id")).toHaveText(await tabIdOf(next));
   await context.close();
 });
+
+test("the mode is shown, each mode is one link away, and 7 naive tabs open on demand", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const [page] = await openTabs(context, 1, "/?mode=storage");
+  await expect(page.locator("#mode")).toHaveText("storage");
+  await expect(page.locator('nav.modes a[aria-current="page"]')).toHaveAttribute("data-mode", "storage");
+
+  // The worker mode, reached through its link, says who holds the connection.
+  await page.locator('nav.modes a[data-mode="sharedworker"]').click();
+  await expect(page).toHaveURL(/\?mode=sharedworker$/);
+  await expect(page.locator("#mode")).toHaveText("sharedworker");
+  await expect(page.locator("#leader-id")).toHaveText("shared-worker");
+  await waitForConnections(request, 1);
+
+  // From there, 7 naive tabs: with the worker's stream that is 8 wanted, 6 allowed.
+  await page.locator("#open-naive-tabs").click();
+  await expect.poll(() => context.pages().length).toBe(8);
+  await expect(page.locator(".modes [role=status]")).toContainText("Opened 7 naive tabs");
+  await waitForConnections(request, 6);
+  const stats = await (await request.get("/api/stats")).json();
+  expect(stats.streams_by_mode).toMatchObject({ sharedworker: 1, naive: 5 });
+});
