@@ -4,7 +4,7 @@ start_release_server() {
   local addr=$1
   LEPTOS_OUTPUT_NAME=tabrelay LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR="$addr" LEPTOS_ENV=PROD TABRELAY_SIM_INTERVAL_MS="${TABRELAY_SIM_INTERVAL_MS:-0}" RUST_LOG=warn \
-    target/release/server &
+    "${CARGO_TARGET_DIR:-target}/release/server" &
   RELEASE_SERVER_PID=$!
   trap 'kill $RELEASE_SERVER_PID 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

@@ -166,6 +166,20 @@ fn random_tab_id() -> TabId {
     TabId((high << 32) | low)
 }
 
+/// The size of this tab's wasm linear memory (it only grows).
+fn wasm_memory_bytes() -> u32 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|memory| {
+            memory
+                .buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length()
+        })
+        .unwrap_or(0)
+}
+
 /// Keeps the testing contract's `document.body.dataset` in step with the tab's state.
 fn mirror_state_on_body(state: TabState) {
     Effect::new(move |_| {
@@ -186,5 +200,7 @@ fn mirror_state_on_body(state: TabState) {
         let _ = data.set("ignoredMessages", &state.ignored_messages.get().to_string());
         let since = state.leader_since_ms.get().map(|ms| ms.to_string());
         let _ = data.set("leaderSince", &since.unwrap_or_default());
+        // For the modes benchmark: JS heap figures leave out the wasm linear memory.
+        let _ = data.set("wasmMemory", &wasm_memory_bytes().to_string());
     });
 }
