@@ -58,9 +58,15 @@ async function connections(mode, n) {
     }
     const open = await settledConnections();
     const id = await inject(`bench-conns-${mode}`);
+    // A tab whose page never loaded cannot even answer (`evaluate` waits for its document).
+    const has = (page) =>
+      Promise.race([
+        page.evaluate((id) => !!document.querySelector(`[data-event-id="${id}"]`), id).catch(() => false),
+        sleep(500).then(() => false),
+      ]);
     const got = await Promise.all(
       pages.map((page) =>
-        until("the probe event", () => page.evaluate((id) => !!document.querySelector(`[data-event-id="${id}"]`), id), STARVED_AFTER_MS)
+        until("the probe event", () => has(page), STARVED_AFTER_MS)
           .then(() => 1)
           .catch(() => 0),
       ),

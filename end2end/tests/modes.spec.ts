@@ -172,10 +172,13 @@ test("naive: 8 tabs in one browser → 6 connections, 2 tabs starved", async ({ 
   await waitForConnections(request, 6);
 
   const id = await inject(request, uniqueDevice("naive"));
+  // A tab whose page never loaded cannot answer: Playwright's `evaluate` waits for a document
+  // that never comes. Such a tab is starved, so after a moment the answer is no.
   const received = (page: Page) =>
-    page
-      .evaluate((id) => document.querySelector(`[data-event-id="${id}"]`) !== null, id)
-      .catch(() => false);
+    Promise.race([
+      page.evaluate((id) => document.querySelector(`[data-event-id="${id}"]`) !== null, id).catch(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+    ]);
   // The event is the clock: once 6 tabs have it, the other 2 had every chance to get it too.
   await expect
     .poll(async () => (await Promise.all(pages.map(received))).filter(Boolean).length, {
