@@ -23,7 +23,16 @@ import {
 } from "./support";
 
 type SharingMode = "leader" | "storage" | "sharedworker";
-const SHARING_MODES: SharingMode[] = ["leader", "storage", "sharedworker"];
+/**
+ * Each sharing mode, and storage once more with the protocol election: browsers old enough to
+ * lack BroadcastChannel lack Web Locks too, so that is the pairing the storage mode exists for.
+ */
+const VARIANTS: Array<{ mode: SharingMode; query: string }> = [
+  { mode: "leader", query: "mode=leader" },
+  { mode: "storage", query: "mode=storage" },
+  { mode: "storage", query: "mode=storage&election=protocol" },
+  { mode: "sharedworker", query: "mode=sharedworker" },
+];
 
 test.beforeEach(async ({ request }) => {
   await waitForConnections(request, 0);
@@ -50,9 +59,9 @@ async function waitForSharing(mode: SharingMode, pages: Page[], request: APIRequ
   return pages[pages.length - 1];
 }
 
-for (const mode of SHARING_MODES) {
-  test.describe(`mode=${mode}`, () => {
-    const path = `/?mode=${mode}`;
+for (const { mode, query } of VARIANTS) {
+  test.describe(query, () => {
+    const path = `/?${query}`;
 
     test("8 tabs in one browser share one connection", async ({ browser, request }) => {
       const context = await browser.newContext();
