@@ -7,16 +7,17 @@ use super::event_log::EventLog;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
-use crate::shared::{use_shared_event_source, Election, Mode, SharedEventSourceOptions};
+use crate::shared::{
+    page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
+};
 use crate::snapshot::use_snapshot;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let query = use_query_map();
-    let election = Election::from_query(query.with_untracked(|q| q.get("election")).as_deref());
-    let mode = Mode::from_query(query.with_untracked(|q| q.get("mode")).as_deref());
+    let query = page_query();
+    let election = Election::from_query(query_value(&query, "election"));
+    let mode = Mode::from_query(query_value(&query, "mode"));
     let source = use_shared_event_source(SharedEventSourceOptions {
         election,
         mode,
