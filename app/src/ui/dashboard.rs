@@ -25,12 +25,13 @@ pub fn Dashboard() -> impl IntoView {
     });
     let state = source.state;
     let snapshot = use_snapshot();
+    let devices = snapshot.as_ref().map(|s| s.devices.clone());
     // The live counters once the first `stats` arrived; until then those the page was rendered with.
     let stats = Signal::derive(move || {
         state
             .stats
             .get()
-            .or_else(|| snapshot.get().flatten().map(|s| s.stats))
+            .or_else(|| snapshot.as_ref().map(|s| s.stats.clone()))
     });
     let now = use_now(250);
 
@@ -53,7 +54,7 @@ pub fn Dashboard() -> impl IntoView {
             <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>
-            <DevicesPanel state snapshot now/>
+            <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>
     }

@@ -11,6 +11,7 @@ mod server_panel;
 mod tabs_panel;
 mod this_tab;
 
+use crate::snapshot::SNAPSHOT_ELEMENT_ID;
 use leptos::prelude::*;
 
 const TITLE: &str = "tabrelay: many tabs, one connection";
@@ -19,11 +20,14 @@ const TITLE: &str = "tabrelay: many tabs, one connection";
 /// stylesheet are plain tags: one page needs neither `leptos_meta` nor `leptos_router` in the
 /// wasm bundle.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Before the view is built: it renders the same snapshot as this data block.
+    let snapshot = crate::snapshot::take_snapshot();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <Head/>
+                <script type="application/json" id=SNAPSHOT_ELEMENT_ID inner_html=snapshot></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
             </head>
