@@ -47,8 +47,6 @@ pub fn ThisTab(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
             <Heartbeat state now/>
         </section>
     }
-    // Erased: keeps the page's view type shallow enough for release builds (rustc query depth).
-    .into_any()
 }
 
 #[component]
