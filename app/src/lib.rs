@@ -22,4 +22,4 @@ pub mod ui;
 pub mod runtime;
 
 pub use coord;
-pub use ui::{shell, App};
+pub use ui::{not_found_shell, shell, App};

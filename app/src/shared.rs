@@ -102,6 +102,37 @@ impl Mode {
     }
 }
 
+/// The page's query string without the `?`: from the request on the server, from
+/// `location.search` in the browser (read directly: a router for one page costs bundle size).
+pub fn page_query() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| parts.uri.query().map(str::to_owned))
+            .unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .map(|search| search.trim_start_matches('?').to_owned())
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        String::new()
+    }
+}
+
+/// The first value of `key` in `query` (`a=1&b=2`). Values are not percent-decoded: the ones
+/// read here (`election`, `mode`) are plain words.
+pub fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then_some(v)
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct SharedEventSourceOptions {
     /// The SSE endpoint, without the resume point (the runtime appends `last_event_id`).
@@ -240,4 +271,28 @@ impl SharedEventSource {
 
     #[cfg(not(feature = "hydrate"))]
     fn send(&self, _input: coord::Input) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_found_by_key() {
+        assert_eq!(
+            query_value("election=protocol&mode=naive", "mode"),
+            Some("naive")
+        );
+        assert_eq!(
+            query_value("election=protocol", "election"),
+            Some("protocol")
+        );
+        assert_eq!(query_value("modes=naive", "mode"), None);
+        assert_eq!(query_value("", "mode"), None);
+        assert_eq!(query_value("mode", "mode"), Some(""));
+        assert_eq!(
+            Mode::from_query(query_value("mode=naive", "mode")),
+            Mode::Naive
+        );
+    }
 }

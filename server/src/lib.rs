@@ -68,7 +68,6 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::Bytes;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -192,16 +191,19 @@ pub fn router(state: AppState) -> Result<Router, String> {
 
     let leptos = state.leptos.clone();
     let context = pages::context(&state);
-    let routes = generate_route_list(app::App);
+    // One page: a plain route, no leptos_router (it would only add size to the wasm bundle).
+    // `leptos_routes` would also have set up the executor Leptos renders on.
+    let _ = any_spawner::Executor::init_tokio();
+    let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || {
+        app::shell(leptos.clone())
+    });
     let mut router = Router::new()
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            app::shell(leptos.clone())
-        })
+        .route("/", get(page))
         .route("/metrics", get(api::stats::metrics))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(context, app::shell))
+        >(context, app::not_found_shell))
         .layer(timeout)
         .nest("/api", api);
     for layer in security::header_layers(&state.leptos) {

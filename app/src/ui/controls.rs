@@ -3,6 +3,7 @@
 use crate::model::validate_device_id;
 use crate::shared::{Mode, SharedEventSource};
 use coord::Role;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -50,17 +51,14 @@ pub fn Controls(source: SharedEventSource) -> impl IntoView {
                 <button type="button" on:click=move |_| inject(false)>"Inject offline"</button>
             </form>
             <p class="inject-outcome" role="status">
-                {move || match outcome.get() {
-                    Some(Ok(text)) => view! { <span class="ok">{text}</span> }.into_any(),
-                    Some(Err(text)) => view! { <span class="warning">{text}</span> }.into_any(),
-                    None => ().into_any(),
-                }}
+                {move || outcome.get().map(|outcome| match outcome {
+                    Ok(text) => Either::Left(view! { <span class="ok">{text}</span> }),
+                    Err(text) => Either::Right(view! { <span class="warning">{text}</span> }),
+                })}
             </p>
             <ModeLinks current=mode/>
         </section>
     }
-    // Erased: keeps the page's view type shallow enough for release builds (rustc query depth).
-    .into_any()
 }
 
 /// The page in `mode` (the default mode keeps the plain URL).

@@ -7,16 +7,17 @@ use super::event_log::EventLog;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
-use crate::shared::{use_shared_event_source, Election, Mode, SharedEventSourceOptions};
+use crate::shared::{
+    page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
+};
 use crate::snapshot::use_snapshot;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let query = use_query_map();
-    let election = Election::from_query(query.with_untracked(|q| q.get("election")).as_deref());
-    let mode = Mode::from_query(query.with_untracked(|q| q.get("mode")).as_deref());
+    let query = page_query();
+    let election = Election::from_query(query_value(&query, "election"));
+    let mode = Mode::from_query(query_value(&query, "mode"));
     let source = use_shared_event_source(SharedEventSourceOptions {
         election,
         mode,
@@ -24,12 +25,13 @@ pub fn Dashboard() -> impl IntoView {
     });
     let state = source.state;
     let snapshot = use_snapshot();
+    let devices = snapshot.as_ref().map(|s| s.devices.clone());
     // The live counters once the first `stats` arrived; until then those the page was rendered with.
     let stats = Signal::derive(move || {
         state
             .stats
             .get()
-            .or_else(|| snapshot.get().flatten().map(|s| s.stats))
+            .or_else(|| snapshot.as_ref().map(|s| s.stats.clone()))
     });
     let now = use_now(250);
 
@@ -52,7 +54,7 @@ pub fn Dashboard() -> impl IntoView {
             <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>
-            <DevicesPanel state snapshot now/>
+            <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>
     }

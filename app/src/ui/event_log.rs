@@ -103,6 +103,4 @@ pub fn EventLog(state: TabState) -> impl IntoView {
             </table>
         </section>
     }
-    // Erased: keeps the page's view type shallow enough for release builds (rustc query depth).
-    .into_any()
 }

@@ -11,26 +11,25 @@ mod server_panel;
 mod tabs_panel;
 mod this_tab;
 
+use crate::snapshot::SNAPSHOT_ELEMENT_ID;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    StaticSegment,
-};
 
-/// The whole HTML document, rendered by the server for every page route.
+const TITLE: &str = "tabrelay: many tabs, one connection";
+
+/// The whole HTML document of the dashboard (`/`), rendered by the server. The title and the
+/// stylesheet are plain tags: one page needs neither `leptos_meta` nor `leptos_router` in the
+/// wasm bundle.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Before the view is built: it renders the same snapshot as this data block.
+    let snapshot = crate::snapshot::take_snapshot();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <Head/>
+                <script type="application/json" id=SNAPSHOT_ELEMENT_ID inner_html=snapshot></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body data-role="electing">
                 <App/>
@@ -39,16 +38,36 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The document for any other path (served with status 404): static, nothing to hydrate.
+pub fn not_found_shell(_options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <Head/>
+            </head>
+            <body>
+                <main><p>"Page not found. The dashboard is at " <a href="/">"/"</a> "."</p></main>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+fn Head() -> impl IntoView {
+    view! {
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <meta name="color-scheme" content="light dark"/>
+        <title>{TITLE}</title>
+        // `id="leptos"`: cargo-leptos' live reload swaps the stylesheet with this id.
+        <link id="leptos" rel="stylesheet" href="/pkg/tabrelay.css"/>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+    }
+}
+
+/// The dashboard, the page's only view: what the wasm bundle hydrates.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Stylesheet id="leptos" href="/pkg/tabrelay.css"/>
-        <Title text="tabrelay: many tabs, one connection"/>
-        <Router>
-            <Routes fallback=|| view! { <main><p>"Page not found."</p></main> }>
-                <Route path=StaticSegment("") view=dashboard::Dashboard/>
-            </Routes>
-        </Router>
-    }
+    dashboard::Dashboard()
 }

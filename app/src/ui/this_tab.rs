@@ -58,8 +58,6 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
             <Heartbeat state now/>
         </section>
     }
-    // Erased: keeps the page's view type shallow enough for release builds (rustc query depth).
-    .into_any()
 }
 
 #[component]
