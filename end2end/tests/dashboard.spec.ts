@@ -167,3 +167,9 @@ test("no layout shift as events stream in", async ({ browser, request }) => {
   console.log(`layout shift over 30 events: ${shift.toFixed(4)}`);
   expect(shift).toBeLessThan(0.1);
 });
+
+test("an unknown path is a plain 404 page", async ({ request }) => {
+  const response = await request.get("/no-such-page");
+  expect(response.status()).toBe(404);
+  expect(await response.text()).toContain("Page not found");
+});
