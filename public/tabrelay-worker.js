@@ -15,7 +15,7 @@
 //                 {type:"bye", tab}             `pagehide`
 //   worker → tab  {type:"event", name, id, data, at}  a server event; `at`: when the worker got it
 //                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}], at}
-//                   every second (the tabs' heartbeat) and on any change; `stream` is one of
+//                   every 250 ms (the tabs' heartbeat) and on any change; `stream` is one of
 //                   closed, connecting, open, backoff
 "use strict";
 
@@ -23,8 +23,11 @@ const STREAM_URL = "/api/events?mode=sharedworker";
 const EVENT_NAMES = ["device-online", "device-offline", "hello", "stats", "reset"];
 /** A tab silent this long crashed or froze: it leaves the registry (and gets a replay on return). */
 const TAB_TIMEOUT_MS = 5000;
-/** How often the worker sends every tab its status (the tabs' heartbeat). */
-const STATUS_EVERY_MS = 1000;
+/**
+ * How often the worker sends every tab its status: the tabs' heartbeat, at the cadence of a
+ * leader's (the dashboard calls a pulse late after 750 ms).
+ */
+const STATUS_EVERY_MS = 250;
 /** Device events kept for tabs that re-register after a pause. */
 const REPLAY_CAPACITY = 1024;
 /** Reconnect backoff: full jitter, doubling from the base to the cap. */

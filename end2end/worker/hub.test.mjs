@@ -245,3 +245,16 @@ test("a stale stream's late callbacks are ignored", () => {
   assert.equal(a.lastStatus().stream, "open");
   assert.deepEqual(a.ids(), []);
 });
+
+test("tabs get a status often enough that the dashboard never calls the pulse late", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  sim.alive.push([a, "a"]);
+  sim.advance(5000);
+  const times = a.sent.filter((m) => m.type === "status").map((m) => m.at);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  assert.ok(gaps.length >= 19, `${gaps.length} statuses in 5 s`);
+  // The dashboard shows a heartbeat older than 750 ms as late.
+  assert.ok(Math.max(...gaps) < 750, `largest gap ${Math.max(...gaps)} ms`);
+});
