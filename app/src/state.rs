@@ -5,6 +5,7 @@
 //! event reaches [`TabState::record_event`] it is new and in id order.
 
 use crate::model::{Device, DeviceEvent, Stats};
+use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -71,8 +72,9 @@ pub struct TabState {
     pub term: RwSignal<u64>,
     /// `"locks"` or `"protocol"` once the runtime started.
     pub mechanism: RwSignal<Option<&'static str>>,
-    /// `"leader"` or `"naive"` once the runtime started.
-    pub mode: RwSignal<Option<&'static str>>,
+    /// The mode this tab runs in, once the runtime started: the page's `?mode=`, unless this
+    /// browser lacks what that mode needs (see `runtime::available_mode`).
+    pub mode: RwSignal<Option<Mode>>,
     pub stream: RwSignal<StreamState>,
     /// When the next reconnect attempt is due (ms since epoch), while the leader backs off.
     pub next_attempt_ms: RwSignal<Option<f64>>,

@@ -202,3 +202,25 @@ test("naive: 8 tabs in one browser → 6 connections, 2 tabs starved", async ({ 
   expect(await openConnections(request)).toBe(6);
   expect((await streamsByMode(request)).naive).toBe(6);
 });
+
+test("a browser without what the mode needs falls back to one that works, and says so", async ({ browser, request }) => {
+  // Chrome on Android has no SharedWorker; old Safari no BroadcastChannel.
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    delete (window as any).SharedWorker;
+    if (location.search.includes("no-broadcast")) delete (window as any).BroadcastChannel;
+  });
+  const workerless = await openTabs(context, 2, "/?mode=sharedworker");
+  await waitForOneLeader(workerless);
+  for (const page of workerless) {
+    await expect(page.locator("body")).toHaveAttribute("data-mode", "leader");
+    await expect(page.locator("#mode-fallback")).toContainText("sharedworker needs what this browser lacks");
+  }
+  const channelless = await openTabs(context, 2, "/?mode=leader&no-broadcast");
+  await waitForOneLeader(channelless);
+  for (const page of channelless) await expect(page.locator("body")).toHaveAttribute("data-mode", "storage");
+  await waitForConnections(request, 2);
+  expect(await streamsByMode(request)).toMatchObject({ leader: 1, storage: 1, sharedworker: 0 });
+  const id = await inject(request, uniqueDevice("fallback"));
+  await waitForEventEverywhere([...workerless, ...channelless], id);
+});

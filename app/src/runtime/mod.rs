@@ -39,6 +39,7 @@ use coord::{AppEvent, Input, Mechanism, Tab, TabId};
 pub use driver::Driver;
 use leptos::prelude::*;
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 
 /// The BroadcastChannel every tab of the origin listens on (`?mode=leader`).
 pub const CHANNEL_NAME: &str = "tabrelay";
@@ -69,6 +70,25 @@ fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency
     }
 }
 
+/// `mode`, or the closest mode this browser supports: Chrome on Android has no SharedWorker,
+/// Safari before 15.4 no BroadcastChannel, and storage can be blocked (then `localStorage`
+/// throws). `naive` needs only `EventSource`: a tab with no way to reach other tabs keeps its
+/// own stream rather than none.
+pub fn available_mode(mode: Mode) -> Mode {
+    let Some(window) = web_sys::window() else {
+        return mode;
+    };
+    let has = |name: &str| js_sys::Reflect::has(&window, &JsValue::from_str(name)).unwrap_or(false);
+    let storage = || matches!(window.local_storage(), Ok(Some(_)));
+    match mode {
+        Mode::SharedWorker if !has("SharedWorker") => available_mode(Mode::Leader),
+        Mode::Leader | Mode::Storage if !has("BroadcastChannel") && !storage() => Mode::Naive,
+        Mode::Leader if !has("BroadcastChannel") && storage() => Mode::Storage,
+        Mode::Storage if !storage() && has("BroadcastChannel") => Mode::Leader,
+        mode => mode,
+    }
+}
+
 /// Calls the app's handlers (`SharedEventSource::on`) for `event`.
 fn call_handlers(handlers: StoredValue<Handlers<Handler>, LocalStorage>, event: &AppEvent) {
     let name = coord::handlers::event_name(event);
@@ -92,7 +112,19 @@ pub fn start(
 ) -> Option<Rc<Driver>> {
     let id = random_tab_id();
     state.tab_id.set(tab_id_text(id));
-    state.mode.set(Some(options.mode.as_str()));
+    let mode = available_mode(options.mode);
+    if mode != options.mode {
+        leptos::logging::warn!(
+            "tabrelay: ?mode={} needs what this browser lacks; using {}",
+            options.mode.as_str(),
+            mode.as_str()
+        );
+    }
+    let options = &SharedEventSourceOptions {
+        mode,
+        ..options.clone()
+    };
+    state.mode.set(Some(mode));
     mirror_state_on_body(state);
     let channel = match options.mode {
         // No election in these two: nothing for `connect` / `step_down` to drive.
@@ -196,7 +228,7 @@ fn mirror_state_on_body(state: TabState) {
         let _ = data.set("eventsReceived", &state.events_received.get().to_string());
         let _ = data.set("term", &state.term.get().to_string());
         let _ = data.set("mechanism", state.mechanism.get().unwrap_or_default());
-        let _ = data.set("mode", state.mode.get().unwrap_or_default());
+        let _ = data.set("mode", state.mode.get().map_or("", Mode::as_str));
         let _ = data.set("ignoredMessages", &state.ignored_messages.get().to_string());
         let since = state.leader_since_ms.get().map(|ms| ms.to_string());
         let _ = data.set("leaderSince", &since.unwrap_or_default());

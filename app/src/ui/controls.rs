@@ -31,7 +31,10 @@ pub fn Controls(source: SharedEventSource) -> impl IntoView {
                 <button
                     type="button"
                     on:click=move |_| source.step_down()
-                    disabled=move || !mode.elects_leader() || state.role.get() != Role::Leader
+                    disabled=move || {
+                        !state.mode.get().unwrap_or(mode).elects_leader()
+                            || state.role.get() != Role::Leader
+                    }
                     title="Hand leadership to another tab"
                 >
                     "Step down"

@@ -11,8 +11,10 @@ const LATE_HEARTBEAT_MS: f64 = 750.0;
 
 #[component]
 pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoView {
+    // The page's `?mode=`, until the runtime says which mode this browser can run.
+    let running = move || state.mode.get().unwrap_or(mode);
     let role = move || role_word(state.role.get());
-    let role_label = move || match (mode, state.role.get()) {
+    let role_label = move || match (running(), state.role.get()) {
         (Mode::Naive, _) => "Naive: this tab holds a connection of its own",
         (Mode::SharedWorker, _) => "Follower: events arrive from the shared worker",
         (_, Role::Leader) => "Leader: this tab holds the connection",
@@ -24,7 +26,7 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
         (_, Some(id)) => id,
         (_, None) => "unknown".to_string(),
     };
-    let mechanism = move || match (mode, state.mechanism.get()) {
+    let mechanism = move || match (running(), state.mechanism.get()) {
         (Mode::Naive, _) => "none: every tab has its own connection",
         (Mode::SharedWorker, _) => "none: the shared worker holds the connection",
         (_, Some("locks")) => "Web Locks",
@@ -48,9 +50,14 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
                 <dd class="mono">{move || state.term.get()}</dd>
                 <dt>"Mode"</dt>
                 <dd>
-                    <span class="mono" id="mode">{mode.as_str()}</span>
+                    <span class="mono" id="mode">{move || running().as_str()}</span>
                     ": "
-                    {mode.describe()}
+                    {move || running().describe()}
+                    <Show when=move || running() != mode>
+                        <span class="warning" id="mode-fallback">
+                            " (" {mode.as_str()} " needs what this browser lacks)"
+                        </span>
+                    </Show>
                 </dd>
                 <dt>"Election"</dt>
                 <dd>{mechanism}</dd>
