@@ -10,7 +10,8 @@ import {
   crashPage,
   inject,
   openTabs,
-  renderedEventIds,
+  expectEveryEventOnce,
+  publishBurst,
   roleOf,
   freezePage,
   tabIdOf,
@@ -88,14 +89,9 @@ for (const election of ELECTIONS) {
       await waitForConnections(request, 1);
 
       const device = uniqueDevice("burst");
-      const injected: number[] = [];
+      const { injected, done } = publishBurst(request, device, 200);
       let publishError: unknown;
-      const publishing = (async () => {
-        for (let i = 0; i < 200; i++) {
-          injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })().catch((err) => (publishError = err));
+      done.catch((err) => (publishError = err));
 
       let alive = pages;
       // Kill the current leader three times in the middle of the burst.
@@ -113,20 +109,12 @@ for (const election of ELECTIONS) {
         if (kill === "close") await leader.close();
         else await crashPage(context, leader);
       }
-      await publishing;
-      expect(publishError).toBeUndefined();
+      await done;
       await waitForOneLeader(alive);
 
       expect(injected).toHaveLength(200);
       for (const page of alive) {
-        await expect
-          .poll(async () => {
-            const ids = await renderedEventIds(page);
-            return injected.filter((id) => !ids.includes(id)).length;
-          }, { message: "every injected event reached this tab" })
-          .toBe(0);
-        const ids = await renderedEventIds(page);
-        expect(new Set(ids).size, "no event is shown twice").toBe(ids.length);
+        await expectEveryEventOnce(page, injected);
       }
       await context.close();
     });

@@ -15,7 +15,8 @@ import {
   inject,
   openConnections,
   openTabs,
-  renderedEventIds,
+  expectEveryEventOnce,
+  publishBurst,
   uniqueDevice,
   waitForConnections,
   waitForEventEverywhere,
@@ -79,14 +80,9 @@ for (const { mode, query } of VARIANTS) {
       await waitForSharing(mode, alive, request);
 
       const device = uniqueDevice(`${mode}-burst`);
-      const injected: number[] = [];
+      const { injected, done } = publishBurst(request, device, 120);
       let publishError: unknown;
-      const publishing = (async () => {
-        for (let i = 0; i < 120; i++) {
-          injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })().catch((err) => (publishError = err));
+      done.catch((err) => (publishError = err));
 
       for (const [kill, after] of [["close", 30], ["crash", 70]] as const) {
         await expect
@@ -97,19 +93,11 @@ for (const { mode, query } of VARIANTS) {
         if (kill === "close") await holder.close();
         else await crashPage(context, holder);
       }
-      await publishing;
-      expect(publishError).toBeUndefined();
+      await done;
       await waitForSharing(mode, alive, request);
 
       for (const page of alive) {
-        await expect
-          .poll(async () => {
-            const ids = await renderedEventIds(page);
-            return injected.filter((id) => !ids.includes(id)).length;
-          }, { message: "every injected event reached this tab" })
-          .toBe(0);
-        const ids = await renderedEventIds(page);
-        expect(new Set(ids).size, "no event is shown twice").toBe(ids.length);
+        await expectEveryEventOnce(page, injected);
       }
       expect(await openConnections(request)).toBe(1);
     });

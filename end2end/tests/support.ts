@@ -114,6 +114,40 @@ export async function renderedEventIds(page: Page): Promise<number[]> {
   );
 }
 
+/**
+ * Publishes `count` device events about `device`, one every ~20 ms, in the background. `injected`
+ * fills as they go (tests wait on its length to time their faults); `done` settles when all are
+ * out, rejecting if one failed.
+ */
+export function publishBurst(
+  request: APIRequestContext,
+  device: string,
+  count: number,
+): { injected: number[]; done: Promise<void> } {
+  const injected: number[] = [];
+  const done = (async () => {
+    for (let i = 0; i < count; i++) {
+      injected.push(await inject(request, device, i % 2 ? "offline" : "online"));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  // Observed here too, so a failure before the test awaits `done` is not an unhandled rejection.
+  done.catch(() => {});
+  return { injected, done };
+}
+
+/** Waits until `page` shows every event in `ids`, then checks it shows none twice. */
+export async function expectEveryEventOnce(page: Page, ids: number[]): Promise<void> {
+  await expect
+    .poll(async () => {
+      const shown = new Set(await renderedEventIds(page));
+      return ids.filter((id) => !shown.has(id)).length;
+    }, { message: "every injected event reached this tab" })
+    .toBe(0);
+  const shown = await renderedEventIds(page);
+  expect(new Set(shown).size, "no event is shown twice").toBe(shown.length);
+}
+
 /** Crashes a page's renderer (like a tab that hits an out-of-memory kill). */
 export async function crashPage(context: BrowserContext, page: Page): Promise<void> {
   const cdp = await context.newCDPSession(page);
