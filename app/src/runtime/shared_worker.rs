@@ -189,7 +189,8 @@ impl Client {
                     })
                     .collect();
                 rows.sort_by(|a, b| a.id.cmp(&b.id));
-                state.tabs.set(rows);
+                // Statuses come 4 times a second; the registry changes on pings (1/s per tab).
+                set_if_changed(state.tabs, rows);
                 if !self.resynced.replace(true) {
                     super::driver::resync_with_server(state);
                 }

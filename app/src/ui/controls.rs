@@ -85,10 +85,8 @@ fn ModeLinks(current: Mode) -> impl IntoView {
                     .map(|mode| {
                         view! {
                             <li>
-                                // `external`: a full page load, the runtime starts once per page.
                                 <a
                                     href=mode_href(mode)
-                                    rel="external"
                                     data-mode=mode.as_str()
                                     aria-current=(mode == current).then_some("page")
                                 >
