@@ -10,8 +10,9 @@
 // Wire format, JSON strings both ways:
 //   tab → worker  {type:"hello", tab, visible, last_id}  register (again, after a freeze or the
 //                                 bfcache); events after `last_id` still buffered are replayed
-//                 {type:"ping", tab, visible, last_id}  every second and on visibility changes;
-//                                 also re-registers a tab the worker dropped
+//                 {type:"ping", tab, visible, last_id}  every second (once a minute in a
+//                                 throttled hidden tab) and on visibility changes; also
+//                                 re-registers a tab the worker forgot
 //                 {type:"bye", tab}             `pagehide`
 //   worker → tab  {type:"event", name, id, data, at}  a server event; `at`: when the worker got it
 //                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}], at}
@@ -21,8 +22,14 @@
 
 const STREAM_URL = "/api/events?mode=sharedworker";
 const EVENT_NAMES = ["device-online", "device-offline", "hello", "stats", "reset"];
-/** A tab silent this long crashed or froze: it leaves the registry (and gets a replay on return). */
+/**
+ * A tab silent this long is left out of the registry the tabs show (it crashed, froze, or is a
+ * hidden tab whose timers Chrome throttles to once a minute). It still gets every event: a
+ * throttled tab is alive, and a port to a crashed one costs a dropped message.
+ */
 const TAB_TIMEOUT_MS = 5000;
+/** A tab silent this long is forgotten (if it was only frozen, its next ping brings it back). */
+const TAB_FORGET_MS = 10 * 60 * 1000;
 /**
  * How often the worker sends every tab its status: the tabs' heartbeat, at the cadence of a
  * leader's (the dashboard calls a pulse late after 750 ms).
@@ -57,7 +64,7 @@ function createHub(io) {
     try {
       port.postMessage(JSON.stringify(message));
     } catch (_) {
-      // A port whose tab is gone; the registry drops it at the next sweep.
+      // A port whose tab is gone; the registry forgets it after TAB_FORGET_MS of silence.
     }
   };
   const broadcast = (message) => {
@@ -67,7 +74,9 @@ function createHub(io) {
     type: "status",
     stream: streamState,
     next_attempt: nextAttempt,
-    tabs: [...tabs.values()].map((t) => ({ id: t.id, visible: t.visible, last_seen: t.lastSeen })),
+    tabs: [...tabs.values()]
+      .filter((t) => io.now() - t.lastSeen <= TAB_TIMEOUT_MS)
+      .map((t) => ({ id: t.id, visible: t.visible, last_seen: t.lastSeen })),
     at: io.now(),
   });
 
@@ -141,7 +150,7 @@ function createHub(io) {
     statusTimer = null;
     const now = io.now();
     for (const [port, tab] of tabs) {
-      if (now - tab.lastSeen > TAB_TIMEOUT_MS) tabs.delete(port);
+      if (now - tab.lastSeen > TAB_FORGET_MS) tabs.delete(port);
     }
     if (tabs.size === 0) return stop();
     statusTimer = io.setTimer(sweep, STATUS_EVERY_MS);
@@ -210,7 +219,7 @@ function createHub(io) {
 }
 
 if (typeof module !== "undefined") {
-  module.exports = { createHub, STREAM_URL, TAB_TIMEOUT_MS, REPLAY_CAPACITY };
+  module.exports = { createHub, STREAM_URL, TAB_TIMEOUT_MS, TAB_FORGET_MS, REPLAY_CAPACITY };
 } else {
   const hub = createHub({
     openStream(url, handlers) {

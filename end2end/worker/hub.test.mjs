@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const { createHub, STREAM_URL, TAB_TIMEOUT_MS, REPLAY_CAPACITY } = require("../../public/tabrelay-worker.js");
+const { createHub, STREAM_URL, TAB_TIMEOUT_MS, TAB_FORGET_MS, REPLAY_CAPACITY } = require("../../public/tabrelay-worker.js");
 
 /** A hub on simulated I/O, and the knobs a test turns. */
 function simulate() {
@@ -98,18 +98,40 @@ test("a tab leaving does not touch the stream; the last one closes it", () => {
   assert.equal(sim.timers.length, 0, "no timer outlives the last tab");
 });
 
-test("a crashed tab (no bye, no ping) is dropped after the timeout; pinging tabs stay", () => {
+test("a silent tab leaves the registry after the timeout but keeps getting events", () => {
+  // Silent: crashed, frozen, or hidden long enough for Chrome to run its timers once a minute.
   const sim = simulate();
-  const [alive, crashed] = [port(), port()];
+  const [alive, silent] = [port(), port()];
   hello(sim, alive, "alive");
-  hello(sim, crashed, "crashed");
+  hello(sim, silent, "silent");
   sim.alive.push([alive, "alive"]);
   sim.advance(TAB_TIMEOUT_MS + 2000);
   assert.deepEqual(alive.lastStatus().tabs.map((t) => t.id), ["alive"]);
+  device(sim, 1);
+  assert.deepEqual(silent.ids(), [1], "a throttled hidden tab is alive: it must not miss events");
+  // Its once-a-minute ping puts it back in the registry.
+  say(sim, silent, { type: "ping", tab: "silent", visible: false, last_id: 1 });
+  assert.deepEqual(alive.lastStatus().tabs.map((t) => t.id).sort(), ["alive", "silent"]);
+  assert.equal(alive.lastStatus().tabs.find((t) => t.id === "silent").visible, false);
+});
+
+test("a tab silent for 10 minutes is forgotten; with every tab forgotten the stream closes", () => {
+  const sim = simulate();
+  const [a, b] = [port(), port()];
+  hello(sim, a, "a");
+  hello(sim, b, "b");
+  sim.alive.push([a, "a"]);
+  sim.advance(TAB_FORGET_MS + 1000);
+  device(sim, 1);
+  assert.deepEqual(b.ids(), [], "forgotten");
   assert.equal(sim.openStreams(), 1);
+  // Forgotten, not banned: a frozen tab that thaws pings and gets what it missed.
+  say(sim, b, { type: "ping", tab: "b", visible: true, last_id: 0 });
+  assert.deepEqual(b.ids(), [1]);
   sim.alive = [];
-  sim.advance(TAB_TIMEOUT_MS + 2000);
-  assert.equal(sim.openStreams(), 0, "with every tab gone silent the stream closes");
+  sim.advance(TAB_FORGET_MS + 1000);
+  assert.equal(sim.openStreams(), 0);
+  assert.equal(sim.timers.length, 0, "no timer outlives the last tab");
 });
 
 test("after an error it backs off, resumes from the last id, and drops replayed duplicates", () => {

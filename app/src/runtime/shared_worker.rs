@@ -22,7 +22,7 @@ use web_sys::{MessageEvent, MessagePort, SharedWorker};
 /// Served from `public/`; the name makes every tab of the origin share one instance.
 const WORKER_URL: &str = "/tabrelay-worker.js";
 const WORKER_NAME: &str = "tabrelay";
-/// The worker drops a tab it has not heard from in 5 s; a ping a second keeps well inside that.
+/// The worker lists a tab it has heard from in the last 5 s; a ping a second keeps it listed.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// What the dashboard shows as the leader: the worker holds the connection.
 pub const LEADER_NAME: &str = "shared-worker";
