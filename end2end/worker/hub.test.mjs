@@ -66,6 +66,13 @@ function port() {
 
 const say = (sim, port, message) => sim.hub.onMessage(port, JSON.stringify(message));
 const hello = (sim, p, tab, last_id = null) => say(sim, p, { type: "hello", tab, visible: true, last_id });
+/** A tab that registers and then pings every second while time advances. */
+function liveTab(sim, tab) {
+  const p = port();
+  hello(sim, p, tab);
+  sim.alive.push([p, tab]);
+  return p;
+}
 const device = (sim, id) => sim.stream().handlers.onEvent("device-online", String(id), `{"id":${id}}`);
 
 test("the first tab opens the one stream; more tabs share it", () => {
@@ -101,10 +108,9 @@ test("a tab leaving does not touch the stream; the last one closes it", () => {
 test("a silent tab leaves the registry after the timeout but keeps getting events", () => {
   // Silent: crashed, frozen, or hidden long enough for Chrome to run its timers once a minute.
   const sim = simulate();
-  const [alive, silent] = [port(), port()];
-  hello(sim, alive, "alive");
+  const alive = liveTab(sim, "alive");
+  const silent = port();
   hello(sim, silent, "silent");
-  sim.alive.push([alive, "alive"]);
   sim.advance(TAB_TIMEOUT_MS + 2000);
   assert.deepEqual(alive.lastStatus().tabs.map((t) => t.id), ["alive"]);
   device(sim, 1);
@@ -117,10 +123,9 @@ test("a silent tab leaves the registry after the timeout but keeps getting event
 
 test("a tab silent for 10 minutes is forgotten; with every tab forgotten the stream closes", () => {
   const sim = simulate();
-  const [a, b] = [port(), port()];
-  hello(sim, a, "a");
+  const a = liveTab(sim, "a");
+  const b = port();
   hello(sim, b, "b");
-  sim.alive.push([a, "a"]);
   sim.advance(TAB_FORGET_MS + 1000);
   device(sim, 1);
   assert.deepEqual(b.ids(), [], "forgotten");
@@ -136,9 +141,7 @@ test("a tab silent for 10 minutes is forgotten; with every tab forgotten the str
 
 test("after an error it backs off, resumes from the last id, and drops replayed duplicates", () => {
   const sim = simulate();
-  const a = port();
-  hello(sim, a, "a");
-  sim.alive.push([a, "a"]);
+  const a = liveTab(sim, "a");
   device(sim, 1);
   device(sim, 2);
   const first = sim.stream();
@@ -158,9 +161,7 @@ test("after an error it backs off, resumes from the last id, and drops replayed 
 test("backoff doubles up to the cap and resets once the stream opens", () => {
   const sim = simulate();
   sim.random = 0.999;
-  const a = port();
-  hello(sim, a, "a");
-  sim.alive.push([a, "a"]);
+  const a = liveTab(sim, "a");
   const delays = [];
   for (let i = 0; i < 12; i++) {
     const before = sim.now;
@@ -179,9 +180,7 @@ test("backoff doubles up to the cap and resets once the stream opens", () => {
 
 test("reset moves the resume point to the snapshot's head and clears the replay buffer", () => {
   const sim = simulate();
-  const a = port();
-  hello(sim, a, "a");
-  sim.alive.push([a, "a"]);
+  const a = liveTab(sim, "a");
   device(sim, 5);
   sim.stream().handlers.onEvent("reset", "", JSON.stringify({ head_id: 40, devices: [], reason: "too old" }));
   assert.equal(sim.hub.inspect().lastId, 40);
@@ -252,9 +251,7 @@ test("a non-numeric event id is passed on without an id and does not move the re
 
 test("a stale stream's late callbacks are ignored", () => {
   const sim = simulate();
-  const a = port();
-  hello(sim, a, "a");
-  sim.alive.push([a, "a"]);
+  const a = liveTab(sim, "a");
   const old = sim.stream();
   old.handlers.onError();
   sim.advance(1000);
@@ -270,9 +267,7 @@ test("a stale stream's late callbacks are ignored", () => {
 
 test("tabs get a status often enough that the dashboard never calls the pulse late", () => {
   const sim = simulate();
-  const a = port();
-  hello(sim, a, "a");
-  sim.alive.push([a, "a"]);
+  const a = liveTab(sim, "a");
   sim.advance(5000);
   const times = a.sent.filter((m) => m.type === "status").map((m) => m.at);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
