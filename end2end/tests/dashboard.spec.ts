@@ -115,6 +115,37 @@ test("the role badge flips when the leader goes away", async ({ browser }) => {
   await context.close();
 });
 
+test("the tab registry keeps hearing from every tab: ages fall back, they do not only grow", async ({ browser }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 3);
+  await waitForOneLeader(pages);
+  const page = pages[0];
+  await expect(page.locator(".tab-table tbody tr")).toHaveCount(3);
+  // Every tab announces itself each second, so each other row's age must drop back, again and
+  // again. Sampled in the page, so no reading is missed between two Playwright round trips.
+  await page.evaluate(() => {
+    const seen: Record<string, { last: number; drops: number }> = {};
+    (window as any).ageDrops = seen;
+    setInterval(() => {
+      for (const row of document.querySelectorAll<HTMLElement>(".tab-table tbody tr:not(.self)")) {
+        const age = parseFloat(row.cells[3].textContent ?? "");
+        const entry = (seen[row.dataset.tabId!] ??= { last: age, drops: 0 });
+        if (age < entry.last) entry.drops += 1;
+        entry.last = age;
+      }
+    }, 50);
+  });
+  await expect
+    .poll(() =>
+      page.evaluate(() => {
+        const rows = Object.values((window as any).ageDrops as Record<string, { drops: number }>);
+        return rows.length === 2 ? Math.min(...rows.map((r) => r.drops)) : 0;
+      }),
+    )
+    .toBeGreaterThanOrEqual(2);
+  await context.close();
+});
+
 test("the mode is shown, each mode is one link away, and 7 naive tabs open on demand", async ({ browser, request }) => {
   const context = await browser.newContext();
   const [page] = await openTabs(context, 1, "/?mode=storage");

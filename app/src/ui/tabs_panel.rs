@@ -21,14 +21,21 @@ pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
                         key=|row| (row.id.clone(), row.role, row.visible)
                         children=move |row: TabRow| {
                             let role = role_word(row.role);
-                            let last_seen = row.last_seen_ms;
+                            // The key leaves `last_seen_ms` out (a row is not rebuilt each time
+                            // its tab is heard from), so the age reads the registry by id.
+                            let id = row.id.clone();
+                            let last_seen = move || {
+                                state.tabs.with(|tabs| {
+                                    tabs.iter().find(|t| t.id == id).map_or(0.0, |t| t.last_seen_ms)
+                                })
+                            };
                             view! {
                                 <tr class:self=row.is_self data-tab-id=row.id.clone()>
                                     <td class="mono">{row.id.clone()} {row.is_self.then_some(" (this tab)")}</td>
                                     <td><span class="role-badge small" data-role=role>{role}</span></td>
                                     <td>{if row.visible { "yes" } else { "no" }}</td>
                                     <td class="mono">
-                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen) }}
+                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen()) }}
                                     </td>
                                 </tr>
                             }
