@@ -9,6 +9,7 @@
  *     worker, a tab that is not the first) goes away, an event is published at once, and the time
  *     from the fault until every remaining tab has it, p50 / p95 over the trials;
  *   - relay latency: connection holder → each other tab, over 200 events (none in naive mode);
+ *   - idle CPU per tab: main-thread busy time while nothing is published (see `idleCpu`);
  *   - memory per tab: CDP Performance.getMetrics JSHeapUsedSize, plus the tab's wasm linear memory
  *     (`data-wasm-memory`), which the JS heap leaves out; and the SharedWorker's own JS heap.
  *
@@ -26,6 +27,8 @@ const TABS = Number(args.tabs ?? 6);
 const COUNTS = [1, 6, 7, 12];
 /** A tab that has not received the probe event this long after the others is starved. */
 const STARVED_AFTER_MS = 3000;
+/** How long the idle CPU is sampled. */
+const IDLE_MS = 5000;
 
 const browser = await launchChromium();
 const path = (mode) => `/?mode=${mode}`;
@@ -125,6 +128,7 @@ async function relayAndMemory(mode) {
       await receivedAt(page, ids[ids.length - 1]);
       if (mode === "sharedworker" || page !== holder) relay.push(...(await latencies(page, ids)));
     }
+    const idle = await idleCpu(context, pages);
     const heaps = [];
     const wasm = [];
     for (const page of pages) {
@@ -137,10 +141,32 @@ async function relayAndMemory(mode) {
       await cdp.detach();
     }
     const worker = mode === "sharedworker" ? await sharedWorkerHeap() : NaN;
-    return { relay: mode === "naive" ? [] : relay, heap: mean(heaps), wasm: mean(wasm), worker };
+    return { relay: mode === "naive" ? [] : relay, heap: mean(heaps), wasm: mean(wasm), worker, idle };
   } finally {
     await context.close();
   }
+}
+
+/**
+ * Main-thread busy time per tab while nothing is published (heartbeats, presence, the ticking
+ * ages): CDP TaskDuration over `IDLE_MS`, as a share of one core, averaged over the tabs. Every
+ * Playwright tab counts as visible, so painting is included; a hidden tab paints nothing.
+ */
+async function idleCpu(context, pages) {
+  const sessions = await Promise.all(pages.map((page) => context.newCDPSession(page)));
+  const busy = () =>
+    Promise.all(
+      sessions.map(async (cdp) => {
+        const { metrics } = await cdp.send("Performance.getMetrics");
+        return metrics.find((m) => m.name === "TaskDuration").value;
+      }),
+    );
+  await Promise.all(sessions.map((cdp) => cdp.send("Performance.enable")));
+  const before = await busy();
+  await sleep(IDLE_MS);
+  const after = await busy();
+  await Promise.all(sessions.map((cdp) => cdp.detach()));
+  return mean(after.map((t, i) => t - before[i])) / (IDLE_MS / 1000);
 }
 
 /** The SharedWorker's used JS heap, through the browser's CDP target list. */
@@ -202,6 +228,7 @@ const table = [
   line("interruption on close p50 / p95", (r) => cell(r.close)),
   line("interruption on crash p50 / p95", (r) => cell(r.crash)),
   line("relay latency p50 / p99", (r) => (r.relay.length ? `${ms(quantile(r.relay, 0.5))} / ${ms(quantile(r.relay, 0.99))}` : "none (direct)")),
+  line("idle main-thread CPU per tab", (r) => `${(r.idle * 100).toFixed(1)} %`),
   line("JS heap per tab", (r) => mb(r.heap)),
   line("wasm memory per tab", (r) => mb(r.wasm)),
   line("shared worker JS heap", (r) => mb(r.worker)),
