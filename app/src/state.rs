@@ -86,6 +86,8 @@ pub struct TabState {
     pub events: RwSignal<VecDeque<ReceivedEvent>>,
     /// Distinct device events received since the tab opened (not capped).
     pub events_received: RwSignal<u64>,
+    /// The highest device event id this tab has received (0: none yet).
+    pub newest_event_id: RwSignal<u64>,
     /// The server's counters, from its live `stats` events.
     pub stats: RwSignal<Option<Stats>>,
     /// `(ms since epoch, open connections)`, oldest first, for the last [`HISTORY_WINDOW_MS`].
@@ -118,6 +120,7 @@ impl TabState {
             tabs: RwSignal::new(Vec::new()),
             events: RwSignal::new(VecDeque::new()),
             events_received: RwSignal::new(0),
+            newest_event_id: RwSignal::new(0),
             stats: RwSignal::new(None),
             connection_history: RwSignal::new(VecDeque::new()),
             devices: RwSignal::new(Vec::new()),
@@ -183,6 +186,10 @@ impl TabState {
             self.apply_to_devices(&received.event);
         }
         let count = batch.len() as u64;
+        let newest = batch.iter().map(|r| r.event.id).max().unwrap_or(0);
+        if newest > self.newest_event_id.get_untracked() {
+            self.newest_event_id.set(newest);
+        }
         self.events.update(|log| {
             for received in batch {
                 log.push_front(received);

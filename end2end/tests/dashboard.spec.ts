@@ -44,6 +44,23 @@ test("the count follows a second browser connecting and leaving", async ({ brows
   await first.close();
 });
 
+test("the published total follows the events, not only the connection changes", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 2);
+  await waitForOneLeader(pages);
+  await waitForConnections(request, 1);
+  // No tab connects or leaves from here on, so the server pushes no new `stats`.
+  let last = 0;
+  for (let i = 0; i < 3; i++) last = await inject(request, uniqueDevice("total"));
+  await waitForEventEverywhere(pages, last);
+  for (const page of pages) {
+    await expect
+      .poll(async () => Number(await page.locator("#events-published").textContent()))
+      .toBeGreaterThanOrEqual(last);
+  }
+  await context.close();
+});
+
 test("a hostile device name is shown as text, never run", async ({ browser, request }) => {
   const context = await browser.newContext();
   const pages = await openTabs(context, 2);
