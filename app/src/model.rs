@@ -117,6 +117,14 @@ pub struct Stats {
     pub events_published: u64,
 }
 
+/// The open-connection count from a moment on: one step of the dashboard's sparkline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountSample {
+    /// Milliseconds since the Unix epoch, on the server's clock.
+    pub at_ms: u64,
+    pub open: u64,
+}
+
 /// Sent instead of a replay when the requested resume point is older than the server's buffer,
 /// or when a slow reader fell behind it: the client must drop what it derived from events and
 /// start again from this snapshot. Live events with ids above `head_id` follow.

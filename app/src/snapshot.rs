@@ -7,13 +7,19 @@
 //! synchronously before hydrating, so both sides render the same first view. This replaces a
 //! blocking `Resource` + `Suspense`, whose async hydration machinery cost bundle size.
 
-use crate::model::{Device, Stats};
+use crate::model::{CountSample, Device, Stats};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub devices: Vec<Device>,
     pub stats: Stats,
+    /// The open-connection count over the sparkline's window, oldest first, so a new tab's
+    /// sparkline starts with the last few minutes rather than empty.
+    pub connection_history: Vec<CountSample>,
+    /// When the snapshot was taken (server clock, ms since epoch): the browser shifts the
+    /// history by its own clock's difference.
+    pub taken_at_ms: u64,
 }
 
 /// Implemented by the server's hub; put in the Leptos context as a [`SharedSnapshotSource`].
@@ -92,7 +98,7 @@ mod tests {
                             changed_at_ms: 1,
                             name: Some("</script><b>x".into()),
                         }],
-                        stats: Stats::default(),
+                        ..Snapshot::default()
                     }
                 }
             }

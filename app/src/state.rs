@@ -4,7 +4,7 @@
 //! Deduplication and ordering of events are the coordination core's job (`coord`): by the time an
 //! event reaches [`TabState::record_event`] it is new and in id order.
 
-use crate::model::{Device, DeviceEvent, Stats};
+use crate::model::{CountSample, Device, DeviceEvent, Stats};
 use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
@@ -257,12 +257,28 @@ impl TabState {
         set_if_changed(self.stats, Some(stats));
         self.connection_history.update(|history| {
             history.push_back((now_ms, open));
+            // The newest sample older than the window stays: it is the count when it starts.
             while history
-                .front()
-                .is_some_and(|(at, _)| now_ms - at > HISTORY_WINDOW_MS)
+                .get(1)
+                .is_some_and(|(at, _)| now_ms - at >= HISTORY_WINDOW_MS)
             {
                 history.pop_front();
             }
+        });
+    }
+
+    /// Puts the server's recent history (from the page's snapshot) before what this tab has
+    /// recorded itself. `shift_ms` maps the server's clock onto this one.
+    pub fn seed_connection_history(&self, samples: &[CountSample], shift_ms: f64) {
+        self.connection_history.update(|history| {
+            let first_own = history.front().map_or(f64::INFINITY, |(at, _)| *at);
+            let seeded = samples
+                .iter()
+                .map(|s| (s.at_ms as f64 + shift_ms, s.open))
+                .filter(|(at, _)| *at < first_own);
+            let own = std::mem::take(history);
+            history.extend(seeded);
+            history.extend(own);
         });
     }
 }
@@ -425,15 +441,42 @@ mod tests {
                 ..Stats::default()
             };
             state.record_stats(stats(1), 0.0);
-            state.record_stats(stats(2), HISTORY_WINDOW_MS / 2.0);
-            state.record_stats(stats(1), HISTORY_WINDOW_MS + 1.0);
+            state.record_stats(stats(2), 1000.0);
+            state.record_stats(stats(3), HISTORY_WINDOW_MS / 2.0);
+            state.record_stats(stats(1), HISTORY_WINDOW_MS + 2000.0);
             let history: Vec<u64> = state
                 .connection_history
                 .get_untracked()
                 .iter()
                 .map(|(_, n)| *n)
                 .collect();
-            assert_eq!(history, [2, 1]);
+            // 1 is gone; 2 was the count when the window starts (at 2000), so it stays.
+            assert_eq!(history, [2, 3, 1]);
+        });
+    }
+
+    #[test]
+    fn the_servers_history_goes_before_the_tabs_own() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            state.record_stats(
+                Stats {
+                    open_connections: 2,
+                    ..Stats::default()
+                },
+                10_000.0,
+            );
+            let sample = |at_ms, open| CountSample { at_ms, open };
+            // Shifted by +500 ms; the sample at 9_800 (+500 = 10_300) is newer than the tab's own.
+            let server = [sample(1_000, 0), sample(5_000, 1), sample(9_800, 2)];
+            state.seed_connection_history(&server, 500.0);
+            let history: Vec<(f64, u64)> = state
+                .connection_history
+                .get_untracked()
+                .into_iter()
+                .collect();
+            assert_eq!(history, [(1_500.0, 0), (5_500.0, 1), (10_000.0, 2)]);
         });
     }
 }

@@ -44,6 +44,22 @@ test("the count follows a second browser connecting and leaving", async ({ brows
   await first.close();
 });
 
+test("a new tab's sparkline starts with the server's last minutes, not empty", async ({ browser, request }) => {
+  // beforeEach waited for 0 connections; this tab's own first reading will be 1.
+  const context = await browser.newContext();
+  const [first] = await openTabs(context, 1);
+  await waitForOneLeader([first]);
+  await waitForConnections(request, 1);
+  const [late] = await openTabs(context, 1);
+  await waitForOneLeader([first, late]);
+  const sparkline = late.locator(".sparkline");
+  await expect(sparkline).toHaveAttribute("aria-label", /lowest 0, highest \d+, now 1$/);
+  // The page came with it: the server-rendered HTML already has the line.
+  const html = await (await request.get("/")).text();
+  expect(html).toMatch(/aria-label="open connections over the last five minutes: lowest 0, highest \d+, now 1"/);
+  await context.close();
+});
+
 test("the published total follows the events, not only the connection changes", async ({ browser, request }) => {
   const context = await browser.newContext();
   const pages = await openTabs(context, 2);

@@ -10,6 +10,7 @@
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`conn`] | exact count of open streams (a drop guard) and the global / per-IP caps |
 //! | [`stats`] | the stats snapshot and the coalescer that pushes `stats` events |
+//! | [`history`] | the open-connection count over the last minutes, for a new page's sparkline |
 //! | [`metrics`] | counters and gauges, served as `/metrics` |
 //! | [`api`] | `/api/devices`, `/api/stats` |
 //! | [`pages`] | the seam to the Leptos UI: `app::shell` and the snapshot its first render shows |
@@ -44,6 +45,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod frame;
+pub mod history;
 pub mod hub;
 pub mod metrics;
 pub mod pages;
@@ -79,11 +81,16 @@ pub use config::Config;
 
 use crate::bus::{Bus, LocalBus};
 use crate::conn::Connections;
+use crate::history::ConnectionHistory;
 use crate::hub::Hub;
 use crate::metrics::{Metrics, RejectReason, ResetReason};
 use crate::security::AdminAuth;
 use crate::sse::Mode;
 use crate::stats::StatsReport;
+
+/// Samples of the open-connection count a page's sparkline gets at most: at one per coalescing
+/// window (100 ms) that is a minute of constant churn; a quiet server has a handful.
+const HISTORY_CAPACITY: usize = 600;
 
 /// Everything a handler needs. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -95,6 +102,8 @@ pub struct AppState {
     pub conns: Arc<Connections>,
     pub metrics: Arc<Metrics>,
     pub stats_tx: Arc<watch::Sender<Bytes>>,
+    /// Recorded by the stats coalescer; read into every page's snapshot.
+    pub connection_history: Arc<ConnectionHistory>,
     pub admin: AdminAuth,
     /// Random per process: tells clients that ids from another run are not comparable.
     pub instance: Arc<str>,
@@ -125,6 +134,11 @@ impl AppState {
             Arc::clone(&metrics),
         ));
         let (stats_tx, _) = watch::channel(stats::stats_frame(&Stats::default()));
+        let connection_history = Arc::new(ConnectionHistory::new(
+            Duration::from_millis(app::state::HISTORY_WINDOW_MS as u64),
+            HISTORY_CAPACITY,
+        ));
+        connection_history.record(history::now_ms(), 0);
         let admin = AdminAuth::for_bind(bound, config.admin_token.as_deref());
         let instance = format!(
             "{:016x}",
@@ -138,6 +152,7 @@ impl AppState {
             conns,
             metrics,
             stats_tx: Arc::new(stats_tx),
+            connection_history,
             admin,
             instance: instance.into(),
             started: Instant::now(),

@@ -13,9 +13,12 @@ struct HubSnapshot(AppState);
 
 impl SnapshotSource for HubSnapshot {
     fn snapshot(&self) -> Snapshot {
+        let now_ms = crate::history::now_ms();
         Snapshot {
             devices: self.0.hub.devices(),
             stats: self.0.stats().stats,
+            connection_history: self.0.connection_history.samples(now_ms),
+            taken_at_ms: now_ms,
         }
     }
 }

@@ -56,6 +56,9 @@ pub async fn run(
         let stats = state.stats();
         if last_open != Some(stats.stats.open_connections) {
             last_open = Some(stats.stats.open_connections);
+            state
+                .connection_history
+                .record(crate::history::now_ms(), stats.stats.open_connections);
             tx.send_replace(stats_frame(&stats.stats));
         }
         tokio::select! {

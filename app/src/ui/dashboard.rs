@@ -10,7 +10,7 @@ use super::this_tab::ThisTab;
 use crate::shared::{
     page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
 };
-use crate::snapshot::use_snapshot;
+use crate::snapshot::{use_snapshot, Snapshot};
 use leptos::prelude::*;
 
 #[component]
@@ -26,6 +26,9 @@ pub fn Dashboard() -> impl IntoView {
     let state = source.state;
     let snapshot = use_snapshot();
     let devices = snapshot.as_ref().map(|s| s.devices.clone());
+    if let Some(snapshot) = &snapshot {
+        state.seed_connection_history(&snapshot.connection_history, clock_shift_ms(snapshot));
+    }
     // The live counters once the first `stats` arrived; until then those the page was rendered with.
     let stats = Signal::derive(move || {
         state
@@ -57,5 +60,21 @@ pub fn Dashboard() -> impl IntoView {
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>
+    }
+}
+
+/// How far this clock is ahead of the server's, taken when the page's snapshot is read (in SSR
+/// the server renders with its own clock: no shift). The time between the server taking the
+/// snapshot and the browser reading it is counted as skew; it moves the sparkline well under a
+/// pixel.
+fn clock_shift_ms(snapshot: &Snapshot) -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() - snapshot.taken_at_ms as f64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = snapshot;
+        0.0
     }
 }

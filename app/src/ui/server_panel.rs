@@ -78,13 +78,25 @@ fn Sparkline(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
             out
         })
     };
+    // What the line shows, in words, for screen readers (and tests).
+    let label = move || {
+        state.connection_history.with(|history| {
+            let counts = history.iter().map(|(_, n)| *n);
+            match (counts.clone().min(), counts.max(), history.back()) {
+                (Some(low), Some(high), Some((_, now))) => format!(
+                    "open connections over the last five minutes: lowest {low}, highest {high}, now {now}"
+                ),
+                _ => "open connections over the last five minutes: none recorded yet".to_string(),
+            }
+        })
+    };
     view! {
         <svg
             class="sparkline"
             viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
             preserveAspectRatio="none"
             role="img"
-            aria-label="open connections over the last five minutes"
+            aria-label=label
         >
             <polyline points=points fill="none" stroke="currentColor" stroke-width="2"></polyline>
         </svg>
