@@ -118,11 +118,37 @@ pub struct Stats {
 }
 
 /// The open-connection count from a moment on: one step of the dashboard's sparkline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CountSample {
     /// Milliseconds since the Unix epoch, on the server's clock.
     pub at_ms: u64,
     pub open: u64,
+}
+
+/// Samples as text, `"at_ms:open at_ms:open …"`, for the page snapshot.
+///
+/// Text rather than a JSON array of objects: serde_json's code for one more struct type costs
+/// the browser bundle about 3 KB of its 180 KB budget; a string and `u64` parsing are already in.
+pub fn encode_history(samples: &[CountSample]) -> String {
+    let pairs: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{}:{}", s.at_ms, s.open))
+        .collect();
+    pairs.join(" ")
+}
+
+/// The inverse of [`encode_history`]. A malformed pair is skipped: the sparkline loses one step,
+/// the page nothing else.
+pub fn decode_history(text: &str) -> Vec<CountSample> {
+    text.split_whitespace()
+        .filter_map(|pair| {
+            let (at, open) = pair.split_once(':')?;
+            Some(CountSample {
+                at_ms: at.parse().ok()?,
+                open: open.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// Sent instead of a replay when the requested resume point is older than the server's buffer,
@@ -196,6 +222,38 @@ pub fn validate_device_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_text_round_trips_and_skips_junk() {
+        let samples = [
+            CountSample {
+                at_ms: 1_000,
+                open: 0,
+            },
+            CountSample {
+                at_ms: 1_763_734_986_055,
+                open: 12,
+            },
+        ];
+        let text = encode_history(&samples);
+        assert_eq!(text, "1000:0 1763734986055:12");
+        assert_eq!(decode_history(&text), samples);
+        assert_eq!(decode_history(""), []);
+        let junk = "1000:0 x:1 2000 3000:-1 :4 4000:5:6 5000:2";
+        assert_eq!(
+            decode_history(junk),
+            [
+                CountSample {
+                    at_ms: 1_000,
+                    open: 0
+                },
+                CountSample {
+                    at_ms: 5_000,
+                    open: 2
+                }
+            ]
+        );
+    }
 
     #[test]
     fn device_event_round_trips_with_kebab_case_kind() {

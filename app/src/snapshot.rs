@@ -7,7 +7,7 @@
 //! synchronously before hydrating, so both sides render the same first view. This replaces a
 //! blocking `Resource` + `Suspense`, whose async hydration machinery cost bundle size.
 
-use crate::model::{CountSample, Device, Stats};
+use crate::model::{Device, Stats};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,8 +15,9 @@ pub struct Snapshot {
     pub devices: Vec<Device>,
     pub stats: Stats,
     /// The open-connection count over the sparkline's window, oldest first, so a new tab's
-    /// sparkline starts with the last few minutes rather than empty.
-    pub connection_history: Vec<CountSample>,
+    /// sparkline starts with the last few minutes rather than empty
+    /// ([`crate::model::encode_history`]).
+    pub connection_history: String,
     /// When the snapshot was taken (server clock, ms since epoch): the browser shifts the
     /// history by its own clock's difference.
     pub taken_at_ms: u64,

@@ -272,13 +272,12 @@ impl TabState {
     pub fn seed_connection_history(&self, samples: &[CountSample], shift_ms: f64) {
         self.connection_history.update(|history| {
             let first_own = history.front().map_or(f64::INFINITY, |(at, _)| *at);
-            let seeded = samples
-                .iter()
-                .map(|s| (s.at_ms as f64 + shift_ms, s.open))
-                .filter(|(at, _)| *at < first_own);
-            let own = std::mem::take(history);
-            history.extend(seeded);
-            history.extend(own);
+            for sample in samples.iter().rev() {
+                let at = sample.at_ms as f64 + shift_ms;
+                if at < first_own {
+                    history.push_front((at, sample.open));
+                }
+            }
         });
     }
 }

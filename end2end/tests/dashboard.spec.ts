@@ -71,7 +71,7 @@ test("the published total follows the events, not only the connection changes", 
   await waitForEventEverywhere(pages, last);
   for (const page of pages) {
     await expect
-      .poll(async () => Number(await page.locator("#events-published").textContent()))
+      .poll(async () => Number((await page.locator("#server-totals").textContent())?.match(/(\d+) events published/)?.[1]))
       .toBeGreaterThanOrEqual(last);
   }
   await context.close();

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use app::model::encode_history;
 use app::snapshot::{SharedSnapshotSource, Snapshot, SnapshotSource};
 use leptos::prelude::provide_context;
 
@@ -17,7 +18,7 @@ impl SnapshotSource for HubSnapshot {
         Snapshot {
             devices: self.0.hub.devices(),
             stats: self.0.stats().stats,
-            connection_history: self.0.connection_history.samples(now_ms),
+            connection_history: encode_history(&self.0.connection_history.samples(now_ms)),
             taken_at_ms: now_ms,
         }
     }

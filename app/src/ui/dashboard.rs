@@ -7,6 +7,7 @@ use super::event_log::EventLog;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
+use crate::model::decode_history;
 use crate::shared::{
     page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
 };
@@ -27,7 +28,8 @@ pub fn Dashboard() -> impl IntoView {
     let snapshot = use_snapshot();
     let devices = snapshot.as_ref().map(|s| s.devices.clone());
     if let Some(snapshot) = &snapshot {
-        state.seed_connection_history(&snapshot.connection_history, clock_shift_ms(snapshot));
+        let history = decode_history(&snapshot.connection_history);
+        state.seed_connection_history(&history, clock_shift_ms(snapshot));
     }
     // The live counters once the first `stats` arrived; until then those the page was rendered with.
     let stats = Signal::derive(move || {

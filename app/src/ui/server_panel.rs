@@ -27,12 +27,17 @@ pub fn ServerPanel(
         }
         _ => None,
     };
-    let accepted = move || stats.get().map(|s| s.total_connections);
     // `stats` is pushed when the connection count changes, not on every event. The hub numbers
     // events 1, 2, 3…, so the newest id this tab has is a live lower bound for the total.
-    let published = move || {
+    let totals = move || {
         let newest = state.newest_event_id.get();
-        stats.get().map(|s| s.events_published.max(newest))
+        stats.get().map(|s| {
+            format!(
+                "{} accepted since start · {} events published",
+                s.total_connections,
+                s.events_published.max(newest)
+            )
+        })
     };
     view! {
         <section class="panel server" aria-labelledby="server-title">
@@ -44,10 +49,7 @@ pub fn ServerPanel(
                 "Leader's stream: " <span class="stream-state" data-stream=stream>{stream}</span>
                 {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
             </p>
-            <p class="caption">
-                <span id="connections-accepted">{accepted}</span> " accepted since start · "
-                <span id="events-published">{published}</span> " events published"
-            </p>
+            <p class="caption" id="server-totals">{totals}</p>
         </section>
     }
 }

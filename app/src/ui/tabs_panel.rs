@@ -18,24 +18,23 @@ pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
                 <tbody>
                     <For
                         each=move || state.tabs.get()
-                        key=|row| (row.id.clone(), row.role, row.visible)
+                        // `last_seen_ms` is in the key: a row is rebuilt when its tab is heard
+                        // from (about once a second), which costs less code than a row that
+                        // looks its age up. This tab's own row says "now" and keeps its key.
+                        key=|row| {
+                            let seen = if row.is_self { 0 } else { row.last_seen_ms.to_bits() };
+                            (row.id.clone(), row.role, row.visible, seen)
+                        }
                         children=move |row: TabRow| {
                             let role = role_word(row.role);
-                            // The key leaves `last_seen_ms` out (a row is not rebuilt each time
-                            // its tab is heard from), so the age reads the registry by id.
-                            let id = row.id.clone();
-                            let last_seen = move || {
-                                state.tabs.with(|tabs| {
-                                    tabs.iter().find(|t| t.id == id).map_or(0.0, |t| t.last_seen_ms)
-                                })
-                            };
+                            let last_seen = row.last_seen_ms;
                             view! {
                                 <tr class:self=row.is_self data-tab-id=row.id.clone()>
                                     <td class="mono">{row.id.clone()} {row.is_self.then_some(" (this tab)")}</td>
                                     <td><span class="role-badge small" data-role=role>{role}</span></td>
                                     <td>{if row.visible { "yes" } else { "no" }}</td>
                                     <td class="mono">
-                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen()) }}
+                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen) }}
                                     </td>
                                 </tr>
                             }
