@@ -138,7 +138,7 @@ impl AppState {
             Duration::from_millis(app::state::HISTORY_WINDOW_MS as u64),
             HISTORY_CAPACITY,
         ));
-        connection_history.record(history::now_ms(), 0);
+        connection_history.record(hub::now_ms(), 0);
         let admin = AdminAuth::for_bind(bound, config.admin_token.as_deref());
         let instance = format!(
             "{:016x}",

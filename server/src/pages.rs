@@ -14,7 +14,7 @@ struct HubSnapshot(AppState);
 
 impl SnapshotSource for HubSnapshot {
     fn snapshot(&self) -> Snapshot {
-        let now_ms = crate::history::now_ms();
+        let now_ms = crate::hub::now_ms();
         Snapshot {
             devices: self.0.hub.devices(),
             stats: self.0.stats().stats,

@@ -58,7 +58,7 @@ pub async fn run(
             last_open = Some(stats.stats.open_connections);
             state
                 .connection_history
-                .record(crate::history::now_ms(), stats.stats.open_connections);
+                .record(crate::hub::now_ms(), stats.stats.open_connections);
             tx.send_replace(stats_frame(&stats.stats));
         }
         tokio::select! {
