@@ -5,6 +5,7 @@
 //! event reaches [`TabState::record_event`] it is new and in id order.
 
 use crate::model::{CountSample, Device, DeviceEvent, Stats};
+use wire::Position;
 use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
@@ -38,8 +39,11 @@ pub fn stream_word(stream: StreamState) -> &'static str {
 /// A device event as this tab received it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedEvent {
-    /// Local sequence number: a stable list key even if a restarted server reuses ids.
+    /// Local sequence number: a stable list key whatever the ids.
     pub seq: u64,
+    /// The run of the event log (the server's epoch) this event belongs to, as a local number
+    /// ([`TabState::enter_run`]): ids of different runs are never compared.
+    pub run: u64,
     pub event: DeviceEvent,
     /// `true` when it came over the BroadcastChannel from the leader, `false` when this tab read
     /// it from the server stream itself.
@@ -86,10 +90,12 @@ pub struct TabState {
     pub events: RwSignal<VecDeque<ReceivedEvent>>,
     /// Distinct device events received since the tab opened (not capped).
     pub events_received: RwSignal<u64>,
-    /// The highest device event id this tab has received (0: none yet).
-    pub newest_event_id: RwSignal<u64>,
     /// The server's counters, from its live `stats` events.
     pub stats: RwSignal<Option<Stats>>,
+    /// `events_received` when `stats` last arrived: the events published since are counted on top
+    /// of `stats.events_published` (stats are pushed when the connection count changes, not per
+    /// event).
+    pub events_at_stats: RwSignal<u64>,
     /// `(ms since epoch, open connections)`, oldest first, for the last [`HISTORY_WINDOW_MS`].
     pub connection_history: RwSignal<VecDeque<(f64, u64)>>,
     /// Every device the server knows, by id: the server's snapshot, then kept live by events.
@@ -100,6 +106,8 @@ pub struct TabState {
     /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
     pub ignored_messages: RwSignal<u64>,
     next_seq: StoredValue<u64>,
+    /// The epoch of the run this tab's events belong to, and its local number.
+    run: StoredValue<(Option<String>, u64)>,
     /// Received but not rendered yet (see [`TabState::queue_event`]).
     pending: StoredValue<Vec<ReceivedEvent>>,
 }
@@ -120,13 +128,14 @@ impl TabState {
             tabs: RwSignal::new(Vec::new()),
             events: RwSignal::new(VecDeque::new()),
             events_received: RwSignal::new(0),
-            newest_event_id: RwSignal::new(0),
             stats: RwSignal::new(None),
+            events_at_stats: RwSignal::new(0),
             connection_history: RwSignal::new(VecDeque::new()),
             devices: RwSignal::new(Vec::new()),
             devices_seeded: RwSignal::new(false),
             ignored_messages: RwSignal::new(0),
             next_seq: StoredValue::new(0),
+            run: StoredValue::new((None, 0)),
             pending: StoredValue::new(Vec::new()),
         }
     }
@@ -160,6 +169,7 @@ impl TabState {
         self.next_seq.set_value(seq + 1);
         let received = ReceivedEvent {
             seq,
+            run: self.run.with_value(|(_, run)| *run),
             event,
             relayed,
             relay_latency_ms,
@@ -186,10 +196,6 @@ impl TabState {
             self.apply_to_devices(&received.event);
         }
         let count = batch.len() as u64;
-        let newest = batch.iter().map(|r| r.event.id).max().unwrap_or(0);
-        if newest > self.newest_event_id.get_untracked() {
-            self.newest_event_id.set(newest);
-        }
         self.events.update(|log| {
             for received in batch {
                 log.push_front(received);
@@ -208,16 +214,37 @@ impl TabState {
         set_if_changed(self.devices_seeded, true);
     }
 
-    /// Replaces the grid with a snapshot that is current to event `head_id`, then re-applies the
-    /// events this tab received after it (they are in the log), oldest first.
-    pub fn set_devices_at(&self, devices: Vec<Device>, head_id: u64) {
-        // Queued events must be in the log to be replayed on top of the snapshot.
+    /// The events recorded from now on belong to the run `epoch` (the server's `hello`, a `reset`,
+    /// or a resync say which). Returns whether that is a new run: ids of the old one are then
+    /// never compared with the new ones (a restarted server's ids start elsewhere).
+    pub fn enter_run(&self, epoch: &str) -> bool {
+        // Queued events belong to the run they arrived in.
         self.flush_events();
+        self.run
+            .try_update_value(|(current, run)| {
+                if current.as_deref() == Some(epoch) {
+                    return false;
+                }
+                if current.is_some() {
+                    *run += 1;
+                }
+                *current = Some(epoch.to_owned());
+                true
+            })
+            .unwrap_or(false)
+    }
+
+    /// Replaces the grid with a snapshot that is current to `head` (a run's epoch and id), then
+    /// re-applies the events this tab received after it in that run (they are in the log), oldest
+    /// first. Events of another run are never re-applied.
+    pub fn set_devices_at(&self, devices: Vec<Device>, head: &Position) {
+        self.enter_run(&head.epoch);
         self.set_devices(devices);
+        let run = self.run.with_value(|(_, run)| *run);
         let newer: Vec<DeviceEvent> = self.events.with_untracked(|log| {
             log.iter()
                 .rev()
-                .filter(|e| e.event.id > head_id)
+                .filter(|e| e.run == run && e.event.id > head.id)
                 .map(|e| e.event.clone())
                 .collect()
         });
@@ -255,6 +282,7 @@ impl TabState {
     pub fn record_stats(&self, stats: Stats, now_ms: f64) {
         let open = stats.open_connections;
         set_if_changed(self.stats, Some(stats));
+        set_if_changed(self.events_at_stats, self.events_received.get_untracked());
         self.connection_history.update(|history| {
             history.push_back((now_ms, open));
             // The newest sample older than the window stays: it is the count when it starts.
@@ -407,6 +435,7 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let state = TabState::new();
+            state.enter_run("run");
             let mut e5 = event(5);
             e5.device = "a".into();
             let mut e6 = event(6);
@@ -421,12 +450,39 @@ mod tests {
                 changed_at_ms: 0,
                 name: None,
             }];
-            state.set_devices_at(snapshot.clone(), 5);
+            state.set_devices_at(snapshot.clone(), &Position::new("run", 5));
             assert!(!state.devices.get_untracked()[0].online);
             // Current to 6: nothing newer to replay.
-            state.set_devices_at(snapshot, 6);
+            state.set_devices_at(snapshot, &Position::new("run", 6));
             assert!(state.devices.get_untracked()[0].online);
             assert!(state.devices_seeded.get_untracked());
+        });
+    }
+
+    #[test]
+    fn a_snapshot_of_a_new_run_replays_no_event_of_the_old_one() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = TabState::new();
+            assert!(state.enter_run("old"));
+            assert!(!state.enter_run("old"), "the same run again is no change");
+            // Old run: "a" went offline at id 6.
+            let mut e6 = event(6);
+            e6.device = "a".into();
+            e6.kind = DeviceEventKind::DeviceOffline;
+            state.record_event(e6, false, None, 0.0);
+            // The server restarted: its snapshot (head 3 of the new run) says "a" is online.
+            let snapshot = vec![Device {
+                id: "a".into(),
+                online: true,
+                changed_at_ms: 0,
+                name: None,
+            }];
+            state.set_devices_at(snapshot, &Position::new("new", 3));
+            assert!(
+                state.devices.get_untracked()[0].online,
+                "an event of the old run must not be re-applied over the new run's snapshot"
+            );
         });
     }
 

@@ -10,20 +10,54 @@
 use super::driver::Driver;
 use super::storage_channel::StorageChannel;
 use coord::{Input, Message};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 pub enum Channel {
-    Broadcast(BroadcastChannel),
+    /// `None` while the page is in the back/forward cache (see [`Channel::suspend`]).
+    Broadcast {
+        name: String,
+        channel: RefCell<Option<BroadcastChannel>>,
+    },
     Storage(StorageChannel),
 }
 
 impl Channel {
     /// A `BroadcastChannel` named `name`.
     pub fn broadcast(name: &str) -> Result<Self, JsValue> {
-        Ok(Self::Broadcast(BroadcastChannel::new(name)?))
+        Ok(Self::Broadcast {
+            name: name.to_owned(),
+            channel: RefCell::new(Some(BroadcastChannel::new(name)?)),
+        })
+    }
+
+    /// The page enters the back/forward cache: close the `BroadcastChannel`. Browsers evict a
+    /// cached page that has one open as soon as a message reaches it (the leader beats four times
+    /// a second), so keeping it would turn every return into a reload.
+    pub fn suspend(&self) {
+        if let Self::Broadcast { channel, .. } = self {
+            if let Some(channel) = channel.borrow_mut().take() {
+                channel.set_onmessage(None);
+                channel.close();
+            }
+        }
+    }
+
+    /// Back from the back/forward cache: open the channel again and listen.
+    pub fn resume(&self, driver: &Rc<Driver>) {
+        if let Self::Broadcast { name, channel } = self {
+            if channel.borrow().is_some() {
+                return;
+            }
+            match BroadcastChannel::new(name) {
+                Ok(opened) => *channel.borrow_mut() = Some(opened),
+                Err(err) => return leptos::logging::error!("tabrelay: cannot reopen {name}: {err:?}"),
+            }
+            self.listen(driver);
+        }
     }
 
     /// `localStorage` keys starting with `prefix`.
@@ -43,12 +77,15 @@ impl Channel {
             driver.input(input);
         };
         match self {
-            Self::Broadcast(channel) => {
+            Self::Broadcast { channel, .. } => {
+                let Some(channel) = channel.borrow().clone() else {
+                    return;
+                };
                 let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
                     deliver(m.data().as_string())
                 });
                 channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                // Lives as long as the tab.
+                // Lives as long as the tab (a return from the bfcache adds one more).
                 on_message.forget();
             }
             Self::Storage(channel) => channel.listen(deliver),
@@ -58,7 +95,10 @@ impl Channel {
     pub fn post(&self, message: &Message) {
         let text = message.encode();
         let posted = match self {
-            Self::Broadcast(channel) => channel.post_message(&JsValue::from_str(&text)),
+            Self::Broadcast { channel, .. } => match channel.borrow().as_ref() {
+                Some(channel) => channel.post_message(&JsValue::from_str(&text)),
+                None => return, // in the bfcache: nobody to talk to
+            },
             Self::Storage(channel) => channel.post(&text),
         };
         if let Err(err) = posted {

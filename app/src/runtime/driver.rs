@@ -6,7 +6,7 @@ use super::clock;
 use super::http;
 use super::stream::Stream;
 use super::web_lock::WebLock;
-use crate::model::{Device, Reset, Stats, HEAD_ID_HEADER};
+use crate::model::{Device, Stats, EPOCH_HEADER, HEAD_ID_HEADER};
 use crate::shared::Handler;
 use crate::state::{set_if_changed, TabRow, TabState};
 use coord::handlers::Handlers;
@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
+use wire::Position;
 
 pub struct Driver {
     core: RefCell<Tab>,
@@ -112,7 +113,7 @@ impl Driver {
                 }
                 self.channel.post(&message);
             }
-            Output::OpenStream { last_event_id } => self.open_stream(last_event_id),
+            Output::OpenStream { resume } => self.open_stream(resume.as_ref()),
             Output::CloseStream => drop(self.stream.borrow_mut().take()),
             Output::RequestLock { steal } => self.lock.request(self, steal),
             Output::AbortLockRequest => self.lock.abort(),
@@ -125,9 +126,9 @@ impl Driver {
         &self.channel
     }
 
-    fn open_stream(self: &Rc<Self>, last_event_id: Option<u64>) {
+    fn open_stream(self: &Rc<Self>, resume: Option<&Position>) {
         drop(self.stream.borrow_mut().take());
-        let url = stream_url(&self.stream_url, last_event_id);
+        let url = stream_url(&self.stream_url, resume);
         match Stream::open(self, &url) {
             Ok(stream) => *self.stream.borrow_mut() = Some(stream),
             Err(err) => {
@@ -178,10 +179,7 @@ impl Driver {
                 *relayed,
                 latency.map(|l| l.as_secs_f64() * 1000.0),
             ),
-            AppEvent::Reset { event, .. } => match serde_json::from_str::<Reset>(&event.data) {
-                Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
-                Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
-            },
+            AppEvent::Reset { event, .. } => super::apply_reset(state, &event.data),
             AppEvent::Connected if !self.resynced.replace(true) => resync_with_server(state),
             // Events the core could not recover: the grid may be stale.
             AppEvent::Lost { .. } => leptos::task::spawn_local(resync_devices(state)),
@@ -258,7 +256,7 @@ impl Driver {
 /// received after the list was taken.
 pub(super) fn resync_with_server(state: TabState) {
     leptos::task::spawn_local(async move {
-        match http::send("GET", "/api/stats", None).await {
+        match http::send("GET", "/api/stats", &[]).await {
             Ok(reply) if reply.ok() => match serde_json::from_str::<Stats>(&reply.body) {
                 // Only if no live `stats` arrived meanwhile: those are newer.
                 Ok(stats) if state.stats.get_untracked().is_none() => {
@@ -275,28 +273,31 @@ pub(super) fn resync_with_server(state: TabState) {
 }
 
 /// Replaces the device grid with the server's list, replaying on top of it the events this tab
-/// received after the list was taken.
-async fn resync_devices(state: TabState) {
-    let reply = match http::send("GET", "/api/devices", Some(HEAD_ID_HEADER)).await {
+/// received after the list was taken (in the list's run: `x-tabrelay-epoch`).
+pub(super) async fn resync_devices(state: TabState) {
+    let reply = match http::send("GET", "/api/devices", &[HEAD_ID_HEADER, EPOCH_HEADER]).await {
         Ok(reply) if reply.ok() => reply,
         Ok(reply) => return leptos::logging::warn!("tabrelay: device resync got {}", reply.status),
         Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
     };
-    let head_id = reply.header.as_deref().and_then(|h| h.parse::<u64>().ok());
-    match (serde_json::from_str::<Vec<Device>>(&reply.body), head_id) {
-        (Ok(devices), Some(head_id)) => state.set_devices_at(devices, head_id),
+    let head_id = reply.headers[0].as_deref().and_then(|h| h.parse::<u64>().ok());
+    let head = head_id.zip(reply.headers[1].clone()).map(|(id, epoch)| Position::new(epoch, id));
+    match (serde_json::from_str::<Vec<Device>>(&reply.body), head) {
+        (Ok(devices), Some(head)) => state.set_devices_at(devices, &head),
         (Ok(devices), None) => state.set_devices(devices),
         (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),
     }
 }
 
-/// `/api/events?mode=leader` + `&last_event_id=N`.
-fn stream_url(base: &str, last_event_id: Option<u64>) -> String {
-    match last_event_id {
+/// `/api/events?mode=leader` + `&last_event_id=N&epoch=E`: the position travels with its run, so
+/// a server of another run answers with a `reset`, never a replay of ids that mean something else.
+pub(super) fn stream_url(base: &str, resume: Option<&Position>) -> String {
+    match resume {
         None => base.to_string(),
-        Some(id) => {
+        Some(position) => {
             let sep = if base.contains('?') { '&' } else { '?' };
-            format!("{base}{sep}last_event_id={id}")
+            let epoch = String::from(js_sys::encode_uri_component(&position.epoch));
+            format!("{base}{sep}last_event_id={}&epoch={epoch}", position.id)
         }
     }
 }

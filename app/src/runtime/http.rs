@@ -3,10 +3,10 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// What came back: status, one header the caller asked for, and the body text.
+/// What came back: status, the headers the caller asked for (in the order asked), and the body.
 pub struct Reply {
     pub status: u16,
-    pub header: Option<String>,
+    pub headers: Vec<Option<String>>,
     pub body: String,
 }
 
@@ -17,7 +17,7 @@ impl Reply {
 }
 
 /// Sends `method url` and reads the whole answer. `Err` only when no answer arrived.
-pub async fn send(method: &str, url: &str, header: Option<&str>) -> Result<Reply, String> {
+pub async fn send(method: &str, url: &str, headers: &[&str]) -> Result<Reply, String> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     let window = web_sys::window().ok_or("no window")?;
@@ -25,7 +25,10 @@ pub async fn send(method: &str, url: &str, header: Option<&str>) -> Result<Reply
         .await
         .map_err(|_| "the server did not answer".to_string())?;
     let response: web_sys::Response = response.unchecked_into();
-    let header = header.and_then(|name| response.headers().get(name).ok().flatten());
+    let headers = headers
+        .iter()
+        .map(|name| response.headers().get(name).ok().flatten())
+        .collect();
     let body = match response.text() {
         Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()),
         Err(_) => None,
@@ -33,7 +36,7 @@ pub async fn send(method: &str, url: &str, header: Option<&str>) -> Result<Reply
     .unwrap_or_default();
     Ok(Reply {
         status: response.status(),
-        header,
+        headers,
         body,
     })
 }

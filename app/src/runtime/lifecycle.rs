@@ -33,12 +33,21 @@ pub fn listen(driver: &Rc<Driver>) {
         }
     };
     // The handles are dropped on purpose: these listeners live as long as the tab.
-    let _ = window_event_listener_untyped("pagehide", on(|_| Some(Input::PageHide)));
-    let _ = window_event_listener_untyped(
-        "pageshow",
+    let hide = Rc::clone(driver);
+    let _ = window_event_listener_untyped("pagehide", move |event| {
+        hide.input(Input::PageHide); // resign, release, say goodbye: all posted now
+        if is_persisted(&event) {
+            hide.channel().suspend(); // into the bfcache: close the channel after the goodbye
+        }
+    });
+    let show = Rc::clone(driver);
+    let _ = window_event_listener_untyped("pageshow", move |event| {
         // A first load also fires `pageshow`; only a return from the bfcache is news.
-        on(|event| is_persisted(event).then_some(Input::PageShow)),
-    );
+        if is_persisted(&event) {
+            show.channel().resume(&show);
+            show.input(Input::PageShow); // hello with this tab's position: it catches up by id
+        }
+    });
     let _ = window_event_listener_untyped("online", on(|_| Some(Input::NetworkOnline)));
 
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {

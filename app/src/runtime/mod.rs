@@ -31,7 +31,7 @@ mod storage_channel;
 mod stream;
 mod web_lock;
 
-use crate::model::{event_name, DeviceEvent, DeviceEventKind, Stats};
+use crate::model::{event_name, DeviceEvent, DeviceEventKind, Hello, Reset, Stats};
 use crate::shared::{Election, Handler, Mode, SharedEventSourceOptions};
 use crate::state::TabState;
 use coord::handlers::Handlers;
@@ -51,8 +51,21 @@ const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(16);
 
 /// Hands one server event to the tab's state, whichever way it arrived (own stream, relay, or a
 /// naive tab's own `EventSource`): device events are queued and rendered in one batch per
-/// [`RENDER_BATCH`]; `stats` updates the counters; anything else is not shown.
+/// [`RENDER_BATCH`]; `stats` updates the counters; `hello` names the run the events that follow
+/// belong to; `reset` replaces the devices with its snapshot.
 fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency_ms: Option<f64>) {
+    if name == event_name::RESET {
+        return apply_reset(state, data);
+    }
+    if name == event_name::HELLO {
+        match serde_json::from_str::<Hello>(data) {
+            Ok(hello) => {
+                state.enter_run(&hello.epoch);
+            }
+            Err(err) => leptos::logging::warn!("tabrelay: bad hello payload: {err}"),
+        }
+        return;
+    }
     if DeviceEventKind::from_event_name(name).is_some() {
         match serde_json::from_str::<DeviceEvent>(data) {
             Ok(event) => {
@@ -67,6 +80,19 @@ fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency
             Ok(stats) => state.record_stats(stats, clock::now_ms()),
             Err(err) => leptos::logging::warn!("tabrelay: bad stats payload: {err}"),
         }
+    }
+}
+
+/// A server snapshot (`reset`): the events this tab had could not be continued (the server
+/// restarted, or the gap is no longer held), so the devices start again from the snapshot, in the
+/// snapshot's run. The counters come with the `stats` event the server sends right after it.
+fn apply_reset(state: TabState, data: &str) {
+    match serde_json::from_str::<Reset>(data) {
+        Ok(reset) => state.set_devices_at(
+            reset.devices,
+            &wire::Position::new(reset.epoch, reset.head_id),
+        ),
+        Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
     }
 }
 

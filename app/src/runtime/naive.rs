@@ -2,9 +2,12 @@
 //! the baseline that shows the problem: one browser allows 6 HTTP/1.1 connections per host, so
 //! the 7th naive tab stalls (its page does not even load).
 //!
-//! No coordination, no relay: the browser's own `EventSource` reconnect is used as is.
+//! No coordination, no relay: the browser's own `EventSource` reconnect is used as is. It sends
+//! `Last-Event-ID` (without the run, which it cannot add): the server judges that id alone, and
+//! after a restart an id of the old run is answered with a `reset` snapshot, which this tab
+//! applies like every other mode (ids never repeat across runs, so it is never replayed into).
 
-use crate::model::event_name;
+use crate::model::{event_name, DeviceEventKind};
 use crate::shared::Handler;
 use crate::state::TabState;
 use coord::handlers::Handlers;
@@ -25,15 +28,26 @@ pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStor
         event_name::DEVICE_ONLINE,
         event_name::DEVICE_OFFLINE,
         event_name::STATS,
+        event_name::HELLO,
+        event_name::RESET,
     ] {
+        let numbered = DeviceEventKind::from_event_name(name).is_some();
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             let data = msg.data().as_string().unwrap_or_default();
             super::deliver(state, name, &data, false, None);
-            let id = msg.last_event_id().parse::<u64>().ok();
-            let event = AppEvent::Event {
-                event: ServerEvent::new(id.filter(|_| name != event_name::STATS), name, data),
-                relayed: false,
-                latency: None,
+            // `lastEventId` repeats the last id on events without one: only device events own it.
+            let id = msg.last_event_id().parse::<u64>().ok().filter(|_| numbered);
+            let event = if name == event_name::RESET {
+                AppEvent::Reset {
+                    event: ServerEvent::new(None, name, data),
+                    relayed: false,
+                }
+            } else {
+                AppEvent::Event {
+                    event: ServerEvent::new(id, name, data),
+                    relayed: false,
+                    latency: None,
+                }
             };
             super::call_handlers(handlers, &event);
         });

@@ -6,6 +6,7 @@
 
 use super::{call_handlers, clock, deliver};
 use crate::model::{event_name, Reset};
+use std::cell::RefCell;
 use crate::shared::Handler;
 use crate::state::{set_if_changed, TabRow, TabState};
 use coord::handlers::Handlers;
@@ -21,7 +22,9 @@ use web_sys::{MessageEvent, MessagePort, SharedWorker};
 
 /// Served from `public/`; the name makes every tab of the origin share one instance.
 const WORKER_URL: &str = "/tabrelay-worker.js";
-const WORKER_NAME: &str = "tabrelay";
+/// Versioned with the wire format: a worker started by tabs of the previous release (still open
+/// after a deploy) keeps running its old code, and tabs of this one must not talk to it.
+const WORKER_NAME: &str = "tabrelay-v2";
 /// The worker lists a tab it has heard from in the last 5 s; a ping a second keeps it listed.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// What the dashboard shows as the leader: the worker holds the connection.
@@ -36,6 +39,18 @@ enum FromWorker {
         data: String,
         /// When the worker received it (ms on the tabs' shared time line).
         at: f64,
+        /// The run (server epoch) `id` belongs to.
+        #[serde(default)]
+        epoch: Option<String>,
+    },
+    /// The worker cannot replay what this tab missed (its position is from another run, or older
+    /// than the worker's buffer): refetch the state from the server, then continue from the
+    /// worker's position `(epoch, head_id)` with the live events.
+    Resync {
+        epoch: String,
+        head_id: u64,
+        #[serde(default)]
+        reason: String,
     },
     Status {
         stream: String,
@@ -59,14 +74,17 @@ struct ToWorker<'a> {
     tab: &'a str,
     visible: bool,
     last_id: Option<u64>,
+    epoch: Option<&'a str>,
 }
 
 struct Client {
     port: MessagePort,
     state: TabState,
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
-    /// The newest device event id this tab has; the worker replays newer ones on `hello`.
+    /// The newest device event id this tab has, and its run; the worker replays newer ones on
+    /// `hello`, or sends a `reset` or `resync` when it cannot.
     last_id: Cell<Option<u64>>,
+    epoch: RefCell<Option<String>>,
     resynced: Cell<bool>,
 }
 
@@ -82,6 +100,7 @@ pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStor
         state,
         handlers,
         last_id: Cell::new(None),
+        epoch: RefCell::new(None),
         resynced: Cell::new(false),
     });
 
@@ -129,13 +148,38 @@ pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStor
 }
 
 impl Client {
+    /// Moves this tab's position past an event from the worker; `false` for a duplicate (a
+    /// replay after `hello` may overlap what already arrived: each id once per run).
+    fn advance(&self, name: &str, id: Option<u64>, data: &str, epoch: Option<String>) -> bool {
+        if name == event_name::RESET {
+            // The snapshot's head is the position from now on, in the snapshot's run.
+            if let Ok(reset) = serde_json::from_str::<Reset>(data) {
+                self.last_id.set(Some(reset.head_id));
+                *self.epoch.borrow_mut() = Some(reset.epoch);
+            }
+            return true;
+        }
+        let Some(id) = id else { return true };
+        let same_run = epoch.is_none() || *self.epoch.borrow() == epoch;
+        if same_run && self.last_id.get().is_some_and(|last| id <= last) {
+            return false;
+        }
+        self.last_id.set(Some(id));
+        if epoch.is_some() {
+            *self.epoch.borrow_mut() = epoch;
+        }
+        true
+    }
+
     fn send(&self, kind: &str) {
         let tab = self.state.tab_id.get_untracked();
+        let epoch = self.epoch.borrow();
         let message = ToWorker {
             kind,
             tab: &tab,
             visible: is_visible(),
             last_id: self.last_id.get(),
+            epoch: epoch.as_deref(),
         };
         let text = serde_json::to_string(&message).unwrap_or_default();
         if let Err(err) = self.port.post_message(&JsValue::from_str(&text)) {
@@ -146,26 +190,32 @@ impl Client {
     fn receive(&self, message: FromWorker) {
         let state = self.state;
         match message {
-            FromWorker::Event { name, id, data, at } => {
-                // A replay after `hello` may overlap what already arrived: each id once.
-                if let Some(id) = id {
-                    if self.last_id.get().is_some_and(|last| id <= last) {
-                        return;
-                    }
-                    self.last_id.set(Some(id));
+            FromWorker::Event {
+                name,
+                id,
+                data,
+                at,
+                epoch,
+            } => {
+                if !self.advance(&name, id, &data, epoch) {
+                    return;
                 }
                 let latency_ms = (clock::now_ms() - at).max(0.0);
-                if name == event_name::RESET {
-                    match serde_json::from_str::<Reset>(&data) {
-                        Ok(reset) => state.set_devices_at(reset.devices, reset.head_id),
-                        Err(err) => leptos::logging::warn!("tabrelay: bad reset payload: {err}"),
-                    }
-                } else {
-                    deliver(state, &name, &data, true, Some(latency_ms));
-                }
+                deliver(state, &name, &data, true, Some(latency_ms));
                 let latency = Duration::from_micros((latency_ms * 1000.0) as u64);
                 let event = ServerEvent::new(id, name, data);
                 call_handlers(self.handlers, &relayed(event, latency));
+            }
+            FromWorker::Resync {
+                epoch,
+                head_id,
+                reason,
+            } => {
+                leptos::logging::warn!("tabrelay: resync from the server: {reason}");
+                self.last_id.set(Some(head_id));
+                state.enter_run(&epoch);
+                *self.epoch.borrow_mut() = Some(epoch);
+                leptos::task::spawn_local(super::driver::resync_devices(state));
             }
             FromWorker::Status {
                 stream,

@@ -21,10 +21,18 @@ use web_sys::{AbortController, LockManager, LockOptions};
 
 /// The Web Lock whose holder is the leader, one per mode: tabs of `?mode=leader` and
 /// `?mode=storage` open side by side listen on different channels, so they must not share a lock.
+///
+/// Versioned with the channel protocol: after a deploy, tabs still running the previous release
+/// cannot read this release's messages, so the two generations must not queue for one lock (a
+/// new tab would never hear the old leader, and would steal from it again and again).
 pub fn lock_name(mode: Mode) -> &'static str {
+    const _: () = assert!(
+        coord::PROTOCOL_VERSION == 2,
+        "bump the lock names with the protocol"
+    );
     match mode {
-        Mode::Storage => "tabrelay-leader-storage",
-        _ => "tabrelay-leader",
+        Mode::Storage => "tabrelay-leader-storage-v2",
+        _ => "tabrelay-leader-v2",
     }
 }
 

@@ -145,7 +145,7 @@ fn post_inject(id: String, verb: &'static str, outcome: RwSignal<Option<Result<S
     use crate::model::ApiError;
     leptos::task::spawn_local(async move {
         let url = format!("/api/devices/{id}/{verb}");
-        let result = match crate::runtime::http::send("POST", &url, None).await {
+        let result = match crate::runtime::http::send("POST", &url, &[]).await {
             Ok(reply) if reply.ok() => Ok(format!("Injected: {id} is {verb}.")),
             Ok(reply) => {
                 let reason =

@@ -27,15 +27,15 @@ pub fn ServerPanel(
         }
         _ => None,
     };
-    // `stats` is pushed when the connection count changes, not on every event. The hub numbers
-    // events 1, 2, 3…, so the newest id this tab has is a live lower bound for the total.
+    // `stats` is pushed when the connection count changes, not on every event: the events this
+    // tab received since the last `stats` are added to its total (each is a distinct event).
     let totals = move || {
-        let newest = state.newest_event_id.get();
+        let since = state.events_received.get().saturating_sub(state.events_at_stats.get());
         stats.get().map(|s| {
             format!(
                 "{} accepted since start · {} events published",
                 s.total_connections,
-                s.events_published.max(newest)
+                s.events_published + since
             )
         })
     };
