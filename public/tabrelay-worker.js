@@ -59,6 +59,12 @@ function createHub(io) {
   let statusTimer = null;
   /** Device events in id order, at most REPLAY_CAPACITY. */
   const replay = [];
+  /**
+   * Every device event with an id above this one is in `replay` (null: nothing is known). Ids are
+   * consecutive within a run, as the server's own resume rule assumes: the buffer covers a tab at
+   * `last_id` iff it reaches back to `last_id + 1`.
+   */
+  let replayBase = null;
 
   const send = (port, message) => {
     try {
@@ -127,7 +133,10 @@ function createHub(io) {
       id = /^\d+$/.test(lastEventId) ? Number(lastEventId) : null;
       // A replay after a reconnect may repeat what we already sent: each id once, in order.
       if (id !== null && lastId !== null && id <= lastId) return;
-      if (id !== null) lastId = id;
+      if (id !== null) {
+        if (lastId === null && replayBase === null) replayBase = id - 1;
+        lastId = id;
+      }
     } else if (name === "reset") {
       // The server could not replay: it sent a snapshot current to `head_id` instead.
       try {
@@ -137,11 +146,12 @@ function createHub(io) {
         // Not ours to judge: the tabs parse and report it.
       }
       replay.length = 0;
+      replayBase = lastId;
     }
     const message = { type: "event", name, id, data, at: io.now() };
     if (id !== null) {
       replay.push(message);
-      if (replay.length > REPLAY_CAPACITY) replay.shift();
+      if (replay.length > REPLAY_CAPACITY) replayBase = replay.shift().id;
     }
     broadcast(message);
   }
@@ -168,6 +178,20 @@ function createHub(io) {
     streamState = "closed";
   }
 
+  /**
+   * A tab new, or back after a pause, at `since` (null: it renders from the server's snapshot and
+   * needs nothing). It gets what it missed if the buffer still holds all of it; otherwise a
+   * `resync` (refetch the state, go on from the worker's position): never a replay with a gap.
+   */
+  function catchUp(port, since) {
+    if (since === null || lastId === null) return;
+    if (since >= lastId || (replayBase !== null && since >= replayBase)) {
+      for (const event of replay) if (event.id > since) send(port, event);
+      return;
+    }
+    send(port, { type: "resync", epoch: null, head_id: lastId, reason: "too_old" });
+  }
+
   function register(port, message) {
     const known = tabs.get(port);
     const visible = message.visible !== false;
@@ -176,11 +200,7 @@ function createHub(io) {
       if (known.visible !== visible) broadcast(status());
       return;
     }
-    // New, or back after a pause: replay what it missed, if still buffered.
-    const since = Number.isSafeInteger(message.last_id) ? message.last_id : null;
-    if (since !== null) {
-      for (const event of replay) if (event.id > since) send(port, event);
-    }
+    catchUp(port, Number.isSafeInteger(message.last_id) ? message.last_id : null);
     if (!stream && retry === null) open();
     if (statusTimer === null) statusTimer = io.setTimer(sweep, STATUS_EVERY_MS);
     broadcast(status());
@@ -214,7 +234,7 @@ function createHub(io) {
   return {
     onMessage,
     /** For tests. */
-    inspect: () => ({ streamState, lastId, tabs: tabs.size, replay: replay.length, nextAttempt }),
+    inspect: () => ({ streamState, lastId, replayBase, tabs: tabs.size, replay: replay.length, nextAttempt }),
   };
 }
 

@@ -142,9 +142,19 @@ test("the replay buffer is bounded", () => {
   hello(sim, port(), "a");
   for (let id = 1; id <= REPLAY_CAPACITY + 50; id++) device(sim, id);
   assert.equal(sim.hub.inspect().replay, REPLAY_CAPACITY);
+  // A tab at 0 missed 1..50, which the buffer no longer holds: replaying 51.. would skip them
+  // silently (this test used to assert exactly that). It must refetch instead.
   const late = port();
   hello(sim, late, "late", 0);
-  assert.equal(late.ids()[0], 51);
+  assert.deepEqual(late.ids(), []);
+  assert.deepEqual(late.sent.filter((m) => m.type !== "status"), [
+    { type: "resync", epoch: null, head_id: REPLAY_CAPACITY + 50, reason: "too_old" },
+  ]);
+  // At the oldest position still covered (the first buffered id - 1), the replay is whole.
+  const edge = port();
+  hello(sim, edge, "edge", 50);
+  assert.equal(edge.ids().length, REPLAY_CAPACITY);
+  assert.equal(edge.ids()[0], 51);
 });
 
 test("stats and hello pass through without moving the resume point", () => {
