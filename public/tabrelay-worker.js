@@ -65,6 +65,12 @@ function createHub(io) {
    * `last_id` iff it reaches back to `last_id + 1`.
    */
   let replayBase = null;
+  /**
+   * The last `reset` received (its `event` message) and its head, for tabs that were away when it
+   * came: a reset is not an event with an id, so no replay after `last_id` would include it.
+   */
+  let lastReset = null;
+  let lastResetHead = null;
 
   const send = (port, message) => {
     try {
@@ -137,23 +143,35 @@ function createHub(io) {
         if (lastId === null && replayBase === null) replayBase = id - 1;
         lastId = id;
       }
-    } else if (name === "reset") {
-      // The server could not replay: it sent a snapshot current to `head_id` instead.
-      try {
-        const headId = JSON.parse(data).head_id;
-        if (Number.isSafeInteger(headId)) lastId = headId;
-      } catch (_) {
-        // Not ours to judge: the tabs parse and report it.
-      }
-      replay.length = 0;
-      replayBase = lastId;
     }
     const message = { type: "event", name, id, data, at: io.now() };
+    if (name === "reset") takeReset(message);
     if (id !== null) {
       replay.push(message);
       if (replay.length > REPLAY_CAPACITY) replayBase = replay.shift().id;
     }
     broadcast(message);
+  }
+
+  /** The server could not replay: it sent a snapshot current to `head_id` instead. */
+  function takeReset(message) {
+    let headId = null;
+    try {
+      headId = JSON.parse(message.data).head_id;
+    } catch (_) {
+      // Not ours to judge: the tabs parse and report it.
+    }
+    replay.length = 0;
+    if (Number.isSafeInteger(headId)) {
+      lastId = headId;
+      lastReset = message;
+      lastResetHead = headId;
+    } else {
+      // Unreadable: no tab could use it later either.
+      lastReset = null;
+      lastResetHead = null;
+    }
+    replayBase = lastId;
   }
 
   function sweep() {
@@ -185,11 +203,18 @@ function createHub(io) {
    */
   function catchUp(port, since) {
     if (since === null || lastId === null) return;
-    if (since >= lastId || (replayBase !== null && since >= replayBase)) {
-      for (const event of replay) if (event.id > since) send(port, event);
-      return;
+    if (since >= lastId || covers(since)) return replayAfter(port, since);
+    // Away when the last reset came (frozen, in the bfcache): that reset, then what followed it.
+    if (lastReset !== null && since < lastResetHead && covers(lastResetHead)) {
+      send(port, lastReset);
+      return replayAfter(port, lastResetHead);
     }
     send(port, { type: "resync", epoch: null, head_id: lastId, reason: "too_old" });
+  }
+
+  const covers = (since) => replayBase !== null && since >= replayBase;
+  function replayAfter(port, since) {
+    for (const event of replay) if (event.id > since) send(port, event);
   }
 
   function register(port, message) {

@@ -217,3 +217,19 @@ test("tabs get a status often enough that the dashboard never calls the pulse la
   // The dashboard shows a heartbeat older than 750 ms as late.
   assert.ok(Math.max(...gaps) < 750, `largest gap ${Math.max(...gaps)} ms`);
 });
+
+test("a tab away when a reset came gets that reset when it registers again, then what followed", () => {
+  const sim = simulate();
+  const a = liveTab(sim, "a");
+  device(sim, 1);
+  device(sim, 2);
+  // b saw up to 2, then went into the bfcache (`pagehide` says bye).
+  const b = port();
+  hello(sim, b, "b", 2);
+  say(sim, b, { type: "bye", tab: "b" });
+  sim.stream().handlers.onEvent("reset", "", JSON.stringify({ head_id: 40, devices: [], reason: "too old" }));
+  device(sim, 41);
+  hello(sim, b, "b", 2);
+  assert.deepEqual(b.events().map((e) => [e.name, e.id]), [["reset", null], ["device-online", 41]]);
+  assert.deepEqual(a.events().map((e) => [e.name, e.id]).slice(-2), [["reset", null], ["device-online", 41]]);
+});
