@@ -240,8 +240,8 @@ function createHub(io) {
       lastResetHead = null;
       awaitingReset = true;
     } else if (awaitingReset) {
-      // Back in the worker's run before the reset came (a stream of the new run broke): the
-      // server replays after the worker's id; only what it replays is held.
+      // The worker's own run again before the reset came (that stream broke; this one is served
+      // from the old run): the server replays after the worker's id; only that is held.
       awaitingReset = false;
       replayBase = lastId;
     }

@@ -136,3 +136,25 @@ test("the stream URL carries the epoch, URL-encoded", () => {
   sim.advance(60_000);
   assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=10&epoch=run%207%26x%3D1`);
 });
+
+test("a new run's hello, then the worker's run again before any reset: resume, but hold only the replay", () => {
+  const sim = simulate();
+  const a = liveTab(sim, "a");
+  serverHello(sim, "e1", 100);
+  device(sim, 101);
+  device(sim, 102);
+  serverHello(sim, "e2", 5); // A stream of another run; it breaks before its reset.
+  sim.stream().handlers.onError();
+  sim.advance(60_000);
+  assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=102&epoch=e1`, "still the worker's position");
+  serverHello(sim, "e1", 103);
+  device(sim, 103);
+  assert.deepEqual(a.ids(), [101, 102, 103]);
+  // 101 and 102 were forgotten with the other run's hello: a tab at 100 must not get 103 alone.
+  const behind = port();
+  hello(sim, behind, "behind", 100, "e1");
+  assert.deepEqual(got(behind), [["resync", "too_old", 103, "e1"]]);
+  const current = port();
+  hello(sim, current, "current", 102, "e1");
+  assert.deepEqual(got(current), [["device-online", 103, "e1"]]);
+});
