@@ -3,21 +3,36 @@
 // any tab of the origin does, so no single tab closing or crashing interrupts the stream.
 //
 // Plain JS rather than Rust/wasm: a wasm worker would load a second bundle as large as the page's
-// (the runtime of Leptos comes with it) to run these ~200 lines, and cargo-leptos builds one wasm
-// target only. The relay logic is `createHub`, written against injected I/O (stream, clock,
-// timers) so `end2end/worker/hub.test.mjs` tests it in Node without a browser.
+// (the runtime of Leptos comes with it) to run these few hundred lines, and cargo-leptos builds
+// one wasm target only. The relay logic is `createHub`, written against injected I/O (stream,
+// clock, timers) so the tests in `end2end/worker/` run it in Node without a browser.
 //
-// Wire format, JSON strings both ways:
-//   tab → worker  {type:"hello", tab, visible, last_id}  register (again, after a freeze or the
-//                                 bfcache); events after `last_id` still buffered are replayed
-//                 {type:"ping", tab, visible, last_id}  every second (once a minute in a
+// Wire format, JSON strings both ways. A position is `(epoch, last_id)`: the server run (a
+// string; ids of two runs are never compared) and the newest device event id of that run.
+//   tab → worker  {type:"hello", tab, visible, last_id, epoch}  register (again, after a freeze
+//                                 or the bfcache) at that position (`last_id` null: none, it
+//                                 renders from the server's snapshot; `epoch` string or null);
+//                                 the worker answers as below
+//                 {type:"ping", tab, visible, last_id, epoch}  every second (once a minute in a
 //                                 throttled hidden tab) and on visibility changes; also
-//                                 re-registers a tab the worker forgot
+//                                 re-registers, as a hello, a tab the worker forgot
 //                 {type:"bye", tab}             `pagehide`
-//   worker → tab  {type:"event", name, id, data, at}  a server event; `at`: when the worker got it
+//   worker → tab  {type:"event", name, id, data, at, epoch}  a server event (`id` null but for
+//                                 device events); `at`: when the worker got it; `epoch`: its run
+//                 {type:"resync", epoch, head_id, reason}  answers a hello the worker cannot
+//                                 catch up (`reason`: "too_old", the buffer does not reach back to
+//                                 last_id + 1; "other_run"): refetch the state from the server
+//                                 and go on from the worker's position `(epoch, head_id)`
 //                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}], at}
 //                   every 250 ms (the tabs' heartbeat) and on any change; `stream` is one of
 //                   closed, connecting, open, backoff
+// A hello at a position is answered, in this order of preference, by: the buffered events after
+// `last_id` (same epoch, and the buffer reaches back to last_id + 1, or the tab is not behind);
+// the last `reset` the worker got in its run then the events after its head (the tab's position
+// predates it: another epoch, or an id below its head); a `resync`. Until the worker knows its own
+// position (its stream has not said hello yet, or a new run's reset is due) the answer waits.
+// The worker resumes its stream with `&last_event_id=N&epoch=E`; a `hello` of another run than
+// its position is followed by a `reset`, which becomes its position.
 "use strict";
 
 const STREAM_URL = "/api/events?mode=sharedworker";
@@ -41,6 +56,19 @@ const REPLAY_CAPACITY = 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30000;
 
+/** An id as JSON and JavaScript hold it exactly. */
+const isId = (value) => Number.isSafeInteger(value) && value >= 0;
+
+/** The object `text` is as JSON, or null (not JSON, or not an object). */
+function parseObject(text) {
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 /**
  * The relay, free of browser APIs. `io` supplies:
  *   openStream(url, {onOpen, onEvent(name, lastEventId, data), onError}) → {close()}
@@ -48,17 +76,46 @@ const BACKOFF_CAP_MS = 30000;
  *   random() → [0, 1)
  */
 function createHub(io) {
-  /** port → {id, visible, lastSeen} */
+  /**
+   * port → {id, visible, lastSeen, waiting}. `waiting`: the position `{epoch, since}` of a tab
+   * that registered while the worker had none to compare it with; caught up once the worker has.
+   */
   const tabs = new Map();
   let stream = null;
   let streamState = "closed";
+  /**
+   * The worker's position: the server run (`epoch`) and the last id it forwarded, or the head it
+   * was told of by a `hello` or a `reset`. Ids are only ever compared within one epoch.
+   */
+  let epoch = null;
   let lastId = null;
+  /** The run the current stream serves, from its `hello` (or its `reset`). */
+  let streamEpoch = null;
+  /**
+   * The stream said hello for another run than the worker's position: the server follows with a
+   * `reset`. Until it comes the worker has no position a tab's could be compared with.
+   */
+  let awaitingReset = false;
+  /** Malformed messages from tabs, ignored. */
+  let ignored = 0;
   let attempt = 0;
   let retry = null;
   let nextAttempt = null;
   let statusTimer = null;
   /** Device events in id order, at most REPLAY_CAPACITY. */
   const replay = [];
+  /**
+   * Every device event with an id above this one is in `replay` (null: nothing is known). Ids are
+   * consecutive within a run, as the server's own resume rule assumes: the buffer covers a tab at
+   * `last_id` iff it reaches back to `last_id + 1`.
+   */
+  let replayBase = null;
+  /**
+   * The last `reset` received (its `event` message) and its head, for tabs that were away when it
+   * came: a reset is not an event with an id, so no replay after `last_id` would include it.
+   */
+  let lastReset = null;
+  let lastResetHead = null;
 
   const send = (port, message) => {
     try {
@@ -69,6 +126,14 @@ function createHub(io) {
   };
   const broadcast = (message) => {
     for (const port of tabs.keys()) send(port, message);
+  };
+  /**
+   * A server event to every tab, but a tab still waiting to be caught up gets no event that moves
+   * a position: what it needs is decided (and sent) once the worker has a position.
+   */
+  const broadcastEvent = (message) => {
+    const moves = message.id !== null || message.name === "reset";
+    for (const [port, tab] of tabs) if (!(moves && tab.waiting)) send(port, message);
   };
   const status = () => ({
     type: "status",
@@ -88,7 +153,7 @@ function createHub(io) {
   function open() {
     retry = null;
     nextAttempt = null;
-    const url = lastId === null ? STREAM_URL : `${STREAM_URL}&last_event_id=${lastId}`;
+    const url = streamUrl();
     // Callbacks of a stream already replaced (a late error or event) must change nothing.
     const current = io.openStream(url, {
       onOpen() {
@@ -112,6 +177,13 @@ function createHub(io) {
     setStream("connecting");
   }
 
+  /** Resume at the worker's position; the epoch tells the server which run its id belongs to. */
+  function streamUrl() {
+    if (lastId === null) return STREAM_URL;
+    const url = `${STREAM_URL}&last_event_id=${lastId}`;
+    return epoch === null ? url : `${url}&epoch=${encodeURIComponent(epoch)}`;
+  }
+
   function scheduleRetry() {
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
     attempt += 1;
@@ -122,28 +194,90 @@ function createHub(io) {
   }
 
   function receive(name, lastEventId, data) {
+    if (name === "hello") takeHello(data);
     let id = null;
     if (name === "device-online" || name === "device-offline") {
       id = /^\d+$/.test(lastEventId) ? Number(lastEventId) : null;
-      // A replay after a reconnect may repeat what we already sent: each id once, in order.
-      if (id !== null && lastId !== null && id <= lastId) return;
-      if (id !== null) lastId = id;
-    } else if (name === "reset") {
-      // The server could not replay: it sent a snapshot current to `head_id` instead.
-      try {
-        const headId = JSON.parse(data).head_id;
-        if (Number.isSafeInteger(headId)) lastId = headId;
-      } catch (_) {
-        // Not ours to judge: the tabs parse and report it.
-      }
-      replay.length = 0;
+      // Beyond 2^53 a JavaScript number is not the id any more.
+      if (!isId(id)) id = null;
+      if (id !== null && !takeId(id)) return;
     }
-    const message = { type: "event", name, id, data, at: io.now() };
+    const message = { type: "event", name, id, data, at: io.now(), epoch: streamEpoch };
+    if (name === "reset") takeReset(message);
     if (id !== null) {
       replay.push(message);
-      if (replay.length > REPLAY_CAPACITY) replay.shift();
+      if (replay.length > REPLAY_CAPACITY) replayBase = replay.shift().id;
     }
-    broadcast(message);
+    broadcastEvent(message);
+    settle();
+  }
+
+  /** Sets the worker's position and empties the buffer: nothing before `head` is held. */
+  function startOver(runEpoch, head) {
+    epoch = runEpoch;
+    lastId = head;
+    replay.length = 0;
+    replayBase = head;
+    lastReset = null;
+    lastResetHead = null;
+    awaitingReset = false;
+  }
+
+  /** The first event of every stream: `{instance, epoch, head_id, retry_ms}`. */
+  function takeHello(data) {
+    const hello = parseObject(data);
+    if (hello === null) return; // Not ours to judge: the tabs parse and report it.
+    streamEpoch = typeof hello.epoch === "string" ? hello.epoch : null;
+    if (lastId === null) {
+      // No position yet: the stream is live from the head it names.
+      if (isId(hello.head_id)) startOver(streamEpoch, hello.head_id);
+    } else if (streamEpoch !== epoch) {
+      // Another run (the server restarted) while the worker held a position in an older one: the
+      // server follows with a reset. The buffered ids mean nothing in this run; forget them.
+      replay.length = 0;
+      replayBase = null;
+      lastReset = null;
+      lastResetHead = null;
+      awaitingReset = true;
+    } else if (awaitingReset) {
+      // The worker's own run again before the reset came (that stream broke; this one is served
+      // from the old run): the server replays after the worker's id; only that is held.
+      awaitingReset = false;
+      replayBase = lastId;
+    }
+  }
+
+  /** A numbered device event of the stream's run; false if it was forwarded already. */
+  function takeId(id) {
+    if (lastId === null || awaitingReset) {
+      // The first id of a run the worker holds no position in (a reset was due, yet an event came
+      // first): nothing before it can be compared, so the buffer starts with it.
+      startOver(streamEpoch, id - 1);
+    } else if (id <= lastId) {
+      // A replay after a reconnect may repeat what we already sent: each id once, in order.
+      return false;
+    }
+    lastId = id;
+    return true;
+  }
+
+  /** The server could not replay: it sent a snapshot of run `epoch` current to `head_id`. */
+  function takeReset(message) {
+    const reset = parseObject(message.data);
+    if (reset !== null && isId(reset.head_id)) {
+      streamEpoch = typeof reset.epoch === "string" ? reset.epoch : streamEpoch;
+      startOver(streamEpoch, reset.head_id);
+      lastReset = message;
+      lastResetHead = reset.head_id;
+    } else {
+      // Unreadable (not ours to judge: the tabs parse and report it), so no tab could use it
+      // later either. What was buffered predates it.
+      replay.length = 0;
+      replayBase = awaitingReset ? null : lastId;
+      lastReset = null;
+      lastResetHead = null;
+    }
+    message.epoch = streamEpoch;
   }
 
   function sweep() {
@@ -168,19 +302,61 @@ function createHub(io) {
     streamState = "closed";
   }
 
+  const positioned = () => lastId !== null && !awaitingReset;
+
+  /**
+   * A tab new, or back after a pause, at `(tabEpoch, since)` (`since` null: it renders from the
+   * server's snapshot and needs nothing). It gets what it missed if the buffer holds all of it, or
+   * the reset it missed and what followed; otherwise a `resync` (refetch the state, go on from the
+   * worker's position). Never a replay with a gap, never ids of one run replayed into another.
+   */
+  function catchUp(port, tabEpoch, since) {
+    if (since === null) return;
+    if (!positioned()) {
+      tabs.get(port).waiting = { epoch: tabEpoch, since };
+      return;
+    }
+    const sameRun = tabEpoch === epoch;
+    if (sameRun && (since >= lastId || covers(since))) return replayAfter(port, since);
+    // Away when the last reset came (frozen, in the bfcache, or of the run before): that reset,
+    // then what followed it.
+    if (lastReset !== null && (!sameRun || since < lastResetHead) && covers(lastResetHead)) {
+      send(port, lastReset);
+      return replayAfter(port, lastResetHead);
+    }
+    const reason = sameRun ? "too_old" : "other_run";
+    send(port, { type: "resync", epoch, head_id: lastId, reason });
+  }
+
+  /** Catches up the tabs that registered while the worker had no position of its own. */
+  function settle() {
+    if (!positioned()) return;
+    for (const [port, tab] of tabs) {
+      if (tab.waiting === null) continue;
+      const { epoch: tabEpoch, since } = tab.waiting;
+      tab.waiting = null;
+      catchUp(port, tabEpoch, since);
+    }
+  }
+
+  const covers = (since) => replayBase !== null && since >= replayBase;
+  function replayAfter(port, since) {
+    for (const event of replay) if (event.id > since) send(port, event);
+  }
+
   function register(port, message) {
     const known = tabs.get(port);
     const visible = message.visible !== false;
-    tabs.set(port, { id: message.tab, visible, lastSeen: io.now() });
+    const waiting = known ? known.waiting : null;
+    tabs.set(port, { id: message.tab, visible, lastSeen: io.now(), waiting });
     if (known && message.type === "ping") {
       if (known.visible !== visible) broadcast(status());
       return;
     }
-    // New, or back after a pause: replay what it missed, if still buffered.
-    const since = Number.isSafeInteger(message.last_id) ? message.last_id : null;
-    if (since !== null) {
-      for (const event of replay) if (event.id > since) send(port, event);
-    }
+    // New, or back after a pause: its position now replaces any it was waiting with.
+    tabs.get(port).waiting = null;
+    const tabEpoch = typeof message.epoch === "string" ? message.epoch : null;
+    catchUp(port, tabEpoch, isId(message.last_id) ? message.last_id : null);
     if (!stream && retry === null) open();
     if (statusTimer === null) statusTimer = io.setTimer(sweep, STATUS_EVERY_MS);
     broadcast(status());
@@ -188,13 +364,8 @@ function createHub(io) {
 
   /** One message from a tab. Anything malformed is ignored: a tab must not break the others. */
   function onMessage(port, text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch (_) {
-      return false;
-    }
-    if (!message || typeof message !== "object" || typeof message.tab !== "string") return false;
+    const message = typeof text === "string" ? parseObject(text) : null;
+    if (message === null || typeof message.tab !== "string") return ignore();
     switch (message.type) {
       case "hello":
       case "ping":
@@ -207,14 +378,30 @@ function createHub(io) {
         }
         return true;
       default:
-        return false;
+        return ignore();
     }
+  }
+
+  function ignore() {
+    ignored += 1;
+    return false;
   }
 
   return {
     onMessage,
     /** For tests. */
-    inspect: () => ({ streamState, lastId, tabs: tabs.size, replay: replay.length, nextAttempt }),
+    inspect: () => ({
+      streamState,
+      epoch,
+      lastId,
+      awaitingReset,
+      replayBase,
+      replay: replay.length,
+      tabs: tabs.size,
+      waiting: [...tabs.values()].filter((t) => t.waiting).length,
+      nextAttempt,
+      ignored,
+    }),
   };
 }
 

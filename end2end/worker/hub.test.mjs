@@ -3,77 +3,9 @@
 // Run: `node --test end2end/worker/` (scripts/test does).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
+import { worker, simulate, port, say, hello, liveTab, device } from "./sim.mjs";
 
-const require = createRequire(import.meta.url);
-const { createHub, STREAM_URL, TAB_TIMEOUT_MS, TAB_FORGET_MS, REPLAY_CAPACITY } = require("../../public/tabrelay-worker.js");
-
-/** A hub on simulated I/O, and the knobs a test turns. */
-function simulate() {
-  const sim = { now: 1_000_000, timers: [], streams: [], random: 0.5 };
-  sim.hub = createHub({
-    openStream(url, handlers) {
-      const stream = { url, handlers, closed: false, close() { this.closed = true; } };
-      sim.streams.push(stream);
-      return stream;
-    },
-    now: () => sim.now,
-    setTimer(fn, ms) {
-      const timer = { at: sim.now + ms, fn };
-      sim.timers.push(timer);
-      return timer;
-    },
-    clearTimer(timer) {
-      sim.timers = sim.timers.filter((t) => t !== timer);
-    },
-    random: () => sim.random,
-  });
-  /** Tabs that ping every second while time advances, as live tabs do: `[port, tab]`. */
-  sim.alive = [];
-  /** Runs every timer due within `ms`, in time order; the `alive` tabs ping each second. */
-  sim.advance = (ms) => {
-    const end = sim.now + ms;
-    let nextPing = sim.now + 1000;
-    for (;;) {
-      sim.timers.sort((a, b) => a.at - b.at);
-      const next = sim.timers[0];
-      const at = Math.min(next && next.at <= end ? next.at : Infinity, nextPing);
-      if (at > end) break;
-      sim.now = at;
-      if (at === nextPing) {
-        for (const [p, tab] of sim.alive) sim.hub.onMessage(p, JSON.stringify({ type: "ping", tab, visible: true, last_id: null }));
-        nextPing += 1000;
-      } else {
-        sim.timers.shift();
-        next.fn();
-      }
-    }
-    sim.now = end;
-  };
-  sim.stream = () => sim.streams.at(-1);
-  sim.openStreams = () => sim.streams.filter((s) => !s.closed).length;
-  return sim;
-}
-
-/** A MessagePort that records what the worker sent it, parsed. */
-function port() {
-  const p = { sent: [], postMessage(text) { p.sent.push(JSON.parse(text)); } };
-  p.events = () => p.sent.filter((m) => m.type === "event");
-  p.ids = () => p.events().filter((m) => m.id !== null).map((m) => m.id);
-  p.lastStatus = () => p.sent.filter((m) => m.type === "status").at(-1);
-  return p;
-}
-
-const say = (sim, port, message) => sim.hub.onMessage(port, JSON.stringify(message));
-const hello = (sim, p, tab, last_id = null) => say(sim, p, { type: "hello", tab, visible: true, last_id });
-/** A tab that registers and then pings every second while time advances. */
-function liveTab(sim, tab) {
-  const p = port();
-  hello(sim, p, tab);
-  sim.alive.push([p, tab]);
-  return p;
-}
-const device = (sim, id) => sim.stream().handlers.onEvent("device-online", String(id), `{"id":${id}}`);
+const { STREAM_URL, TAB_TIMEOUT_MS, TAB_FORGET_MS, REPLAY_CAPACITY } = worker;
 
 test("the first tab opens the one stream; more tabs share it", () => {
   const sim = simulate();
@@ -210,9 +142,19 @@ test("the replay buffer is bounded", () => {
   hello(sim, port(), "a");
   for (let id = 1; id <= REPLAY_CAPACITY + 50; id++) device(sim, id);
   assert.equal(sim.hub.inspect().replay, REPLAY_CAPACITY);
+  // A tab at 0 missed 1..50, which the buffer no longer holds: replaying 51.. would skip them
+  // silently (this test used to assert exactly that). It must refetch instead.
   const late = port();
   hello(sim, late, "late", 0);
-  assert.equal(late.ids()[0], 51);
+  assert.deepEqual(late.ids(), []);
+  assert.deepEqual(late.sent.filter((m) => m.type !== "status"), [
+    { type: "resync", epoch: null, head_id: REPLAY_CAPACITY + 50, reason: "too_old" },
+  ]);
+  // At the oldest position still covered (the first buffered id - 1), the replay is whole.
+  const edge = port();
+  hello(sim, edge, "edge", 50);
+  assert.equal(edge.ids().length, REPLAY_CAPACITY);
+  assert.equal(edge.ids()[0], 51);
 });
 
 test("stats and hello pass through without moving the resume point", () => {
@@ -274,4 +216,20 @@ test("tabs get a status often enough that the dashboard never calls the pulse la
   assert.ok(gaps.length >= 19, `${gaps.length} statuses in 5 s`);
   // The dashboard shows a heartbeat older than 750 ms as late.
   assert.ok(Math.max(...gaps) < 750, `largest gap ${Math.max(...gaps)} ms`);
+});
+
+test("a tab away when a reset came gets that reset when it registers again, then what followed", () => {
+  const sim = simulate();
+  const a = liveTab(sim, "a");
+  device(sim, 1);
+  device(sim, 2);
+  // b saw up to 2, then went into the bfcache (`pagehide` says bye).
+  const b = port();
+  hello(sim, b, "b", 2);
+  say(sim, b, { type: "bye", tab: "b" });
+  sim.stream().handlers.onEvent("reset", "", JSON.stringify({ head_id: 40, devices: [], reason: "too old" }));
+  device(sim, 41);
+  hello(sim, b, "b", 2);
+  assert.deepEqual(b.events().map((e) => [e.name, e.id]), [["reset", null], ["device-online", 41]]);
+  assert.deepEqual(a.events().map((e) => [e.name, e.id]).slice(-2), [["reset", null], ["device-online", 41]]);
 });
