@@ -296,8 +296,13 @@ pub(super) fn stream_url(base: &str, resume: Option<&Position>) -> String {
         None => base.to_string(),
         Some(position) => {
             let sep = if base.contains('?') { '&' } else { '?' };
-            let epoch = String::from(js_sys::encode_uri_component(&position.epoch));
-            format!("{base}{sep}last_event_id={}&epoch={epoch}", position.id)
+            let mut url = format!("{base}{sep}last_event_id={}", position.id);
+            // A server that names no run: the id alone (it never repeats across runs).
+            if !position.epoch.is_empty() {
+                url.push_str("&epoch=");
+                url.push_str(&String::from(js_sys::encode_uri_component(&position.epoch)));
+            }
+            url
         }
     }
 }

@@ -41,7 +41,10 @@ use leptos::prelude::*;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
-/// The BroadcastChannel every tab of the origin listens on (`?mode=leader`).
+/// The BroadcastChannel every tab of the origin listens on (`?mode=leader`). Not versioned: a tab
+/// of another release (open across a deploy) posts messages of another protocol version, which
+/// the core counts and ignores; the lock and the worker, whose holders would otherwise serve tabs
+/// they cannot talk to, are versioned (`web_lock::lock_name`, `shared_worker`).
 pub const CHANNEL_NAME: &str = "tabrelay";
 /// The prefix of the `localStorage` keys that carry messages (`?mode=storage`).
 pub const STORAGE_PREFIX: &str = "tabrelay-msg:";

@@ -47,7 +47,7 @@ enum FromWorker {
     /// than the worker's buffer): refetch the state from the server, then continue from the
     /// worker's position `(epoch, head_id)` with the live events.
     Resync {
-        epoch: String,
+        epoch: Option<String>,
         head_id: u64,
         #[serde(default)]
         reason: String,
@@ -213,8 +213,10 @@ impl Client {
             } => {
                 leptos::logging::warn!("tabrelay: resync from the server: {reason}");
                 self.last_id.set(Some(head_id));
-                state.enter_run(&epoch);
-                *self.epoch.borrow_mut() = Some(epoch);
+                if let Some(epoch) = &epoch {
+                    state.enter_run(epoch);
+                }
+                *self.epoch.borrow_mut() = epoch;
                 leptos::task::spawn_local(super::driver::resync_devices(state));
             }
             FromWorker::Status {
