@@ -649,3 +649,103 @@ fn undecodable_and_foreign_channel_strings_are_counted_not_fatal() {
     tab.handle_channel(Instant(3), &hb.encode());
     assert_eq!(tab.leader(), Some(TabId(2)));
 }
+
+// ---- runs of the server's log, busy main threads ---------------------------------------------
+
+fn resets_of(w: &World, i: usize) -> Vec<String> {
+    w.tabs[i]
+        .app_events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reset { event, .. } => Some(crate::world::reset_epoch(&event.data)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_server_restart_reaches_every_app_as_a_reset() {
+    for mechanism in BOTH {
+        let mut w = World::new(WorldConfig::new(mechanism), 21);
+        for _ in 0..3 {
+            let i = w.open_tab(true);
+            w.tabs[i].record_app_events = true;
+            w.run_for(5 * MS);
+        }
+        w.run_for(SEC);
+        publish(&mut w, 3);
+        // A tab that joins after the leader's `hello`: it never saw the run it follows.
+        let late = w.open_tab(true);
+        w.tabs[late].record_app_events = true;
+        w.run_for(SEC);
+        publish(&mut w, 2);
+        let leader = w.leader().unwrap();
+        w.act(Action::ServerRestart { down_us: 300 * MS });
+        w.run_for(2 * SEC);
+        publish(&mut w, 4);
+        w.run_for(2 * SEC);
+        let run = w.current_run().epoch.clone();
+        for i in 0..w.tabs.len() {
+            assert!(
+                resets_of(&w, i).contains(&run),
+                "{mechanism:?}: tab {i} (leader {leader}) got no reset of {run}: {:?}",
+                w.tabs[i].app_events
+            );
+        }
+        assert_all_caught_up(&w);
+        for t in &w.tabs {
+            assert_eq!(t.delivered_epoch.as_deref(), Some(run.as_str()));
+        }
+        assert_eq!(
+            w.leader(),
+            Some(leader),
+            "a restart does not move the leadership"
+        );
+    }
+}
+
+#[test]
+fn opening_tabs_next_to_a_busy_leader_does_not_depose_it() {
+    for mechanism in BOTH {
+        for seed in 0..5 {
+            let mut w = settled(mechanism, 2, 30 + seed);
+            let leader = w.leader().unwrap();
+            let term = w.tabs[leader].tab.leading_term().unwrap();
+            // Every tab's main thread is busy: 100–300 ms before any input is handled.
+            w.act(Action::Busy {
+                tab: None,
+                until: w.now + 8 * SEC,
+            });
+            for _ in 0..5 {
+                w.open_tab(true);
+                publish(&mut w, 5);
+            }
+            w.run_for(10 * SEC);
+            publish(&mut w, 3);
+            w.run_for(SEC);
+            assert_eq!(
+                w.tabs[leader].tab.leading_term(),
+                Some(term),
+                "{mechanism:?} seed {seed}: the busy leader lost its job"
+            );
+            crate::invariants::check_no_needless_change(&mut w);
+            assert_all_caught_up(&w);
+        }
+    }
+}
+
+#[test]
+fn back_forward_cache_round_trip_of_the_leader() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 40);
+        let l = w.leader().unwrap();
+        w.act(Action::BfcacheLeave(l));
+        publish(&mut w, 5);
+        w.run_for(SEC);
+        assert!(w.leader().is_some_and(|n| n != l), "{mechanism:?}");
+        w.act(Action::BfcacheReturn(l));
+        publish(&mut w, 3);
+        w.run_for(2 * SEC);
+        assert_all_caught_up(&w);
+    }
+}
