@@ -108,3 +108,5 @@ pub use registry::TabInfo;
 pub use relay::names as event_names;
 pub use tab::{Mechanism, ReconnectInfo, Stats, Tab};
 pub use time::Instant;
+/// A stream position `(epoch, id)`, as in [`Output::OpenStream`] and [`Tab::position`].
+pub use wire::Position;

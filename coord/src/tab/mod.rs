@@ -134,8 +134,10 @@ pub struct Tab {
     log: EventLog,
     resend_deadline: Option<Instant>,
     last_rewind: Option<Instant>,
-    /// The server instance of the ids we hold (`hello.instance`).
-    instance: Option<String>,
+    /// Leader: the run (epoch) of the stream now open, from its `hello`.
+    stream_epoch: Option<String>,
+    /// Leader: the position the stream was (re)opened from (`None`: live from the head).
+    opened_from: Option<wire::Position>,
 
     registry: Registry,
     refs: u32,
@@ -178,7 +180,8 @@ impl Tab {
             log,
             resend_deadline: None,
             last_rewind: None,
-            instance: None,
+            stream_epoch: None,
+            opened_from: None,
             registry: Registry::default(),
             refs: 0,
             stats: Stats::default(),
@@ -217,6 +220,15 @@ impl Tab {
     /// Highest event id delivered to the app (the resume point this tab reports).
     pub fn highest_id(&self) -> Option<u64> {
         self.log.highest()
+    }
+    /// Where this tab is in the stream: the run (epoch) and the highest id delivered (or covered
+    /// by a reset). The epoch is empty when the server named none. `None`: no baseline yet.
+    pub fn position(&self) -> Option<wire::Position> {
+        let id = self.log.highest()?;
+        Some(wire::Position::new(
+            self.log.epoch().unwrap_or_default(),
+            id,
+        ))
     }
     /// Our own stream when leading, else the leader's as last reported.
     pub fn stream_state(&self) -> StreamState {
@@ -274,6 +286,7 @@ impl Tab {
             role: self.role,
             visible: self.visible,
             highest_id: self.log.highest(),
+            epoch: self.log.epoch().map(str::to_owned),
             term: self.max_term,
         }
     }

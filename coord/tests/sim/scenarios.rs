@@ -368,9 +368,7 @@ fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
     let mut tab = coord::Tab::new(me, Mechanism::Locks, Config::default(), Instant(0), 0);
     tab.handle(Instant(10), Input::LockGranted);
     assert_eq!(tab.role(), Role::Leader);
-    assert!(drain(&mut tab).contains(&Output::OpenStream {
-        last_event_id: None
-    }));
+    assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
     tab.handle(Instant(20), Input::StreamOpened);
     drain(&mut tab);
     // A tab that stole the lock while we were frozen heartbeats with a higher term.
@@ -415,6 +413,7 @@ fn relays_from_a_stale_term_are_ignored() {
         term,
         event: ev(id),
         sent_at: Instant(0),
+        epoch: Some("e1".into()),
     };
     tab.handle(
         Instant(1),
@@ -477,9 +476,7 @@ fn timeouts_are_exposed_and_drive_the_election() {
     assert_eq!(t2, t1 + cfg.claim_window);
     tab.handle_timeout(t2);
     assert_eq!(tab.role(), Role::Leader);
-    assert!(drain(&mut tab).contains(&Output::OpenStream {
-        last_event_id: None
-    }));
+    assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
 }
 
 fn emitted_ids(out: &[Output]) -> Vec<u64> {
@@ -510,23 +507,129 @@ fn device(id: u64) -> Input {
     Input::StreamEvent(crate::world::device_event(id))
 }
 
+fn reset(epoch: &str, head: u64) -> Input {
+    let data =
+        format!(r#"{{"epoch":"{epoch}","head_id":{head},"devices":[],"reason":"other_run"}}"#);
+    Input::StreamEvent(coord::ServerEvent::new(None, "reset", data))
+}
+
+fn opened_from(out: &[Output]) -> Option<Option<coord::Position>> {
+    out.iter().find_map(|o| match o {
+        Output::OpenStream { resume } => Some(resume.clone()),
+        _ => None,
+    })
+}
+
 #[test]
-fn a_server_restart_starts_the_ids_again() {
+fn a_server_restart_is_a_new_run_and_reaches_the_app_as_a_reset() {
     let mut tab = lone_leader();
     tab.handle(Instant(10), hello("a", 0));
     for id in 1..=3 {
         tab.handle(Instant(10 + id), device(id));
     }
     assert_eq!(emitted_ids(&drain(&mut tab)), [1, 2, 3]);
+    assert_eq!(tab.position(), Some(coord::Position::new("a", 3)));
     assert_eq!(
         tab.reconnect().retry_hint,
         Some(std::time::Duration::from_secs(2))
     );
-    // New instance: ids 1.. again. Without forgetting, they would be dropped as duplicates.
-    tab.handle(Instant(20), hello("b", 0));
-    tab.handle(Instant(21), device(1));
-    assert_eq!(emitted_ids(&drain(&mut tab)), [1]);
-    assert_eq!(tab.highest_id(), Some(1));
+    // The server restarts: the stream breaks, the leader resumes from its position in run a.
+    tab.handle(Instant(20), Input::StreamError);
+    let retry = tab.reconnect().next_attempt.unwrap();
+    tab.handle_timeout(retry);
+    assert_eq!(
+        opened_from(&drain(&mut tab)),
+        Some(Some(coord::Position::new("a", 3)))
+    );
+    // Run b answers `hello` then `reset` (a position of another run is never replayed). Its
+    // `head_id` is not our baseline: the reset is, and the app gets it.
+    tab.handle(retry, hello("b", 5_000_002));
+    tab.handle(retry, reset("b", 5_000_002));
+    tab.handle(retry, device(5_000_003));
+    let out = drain(&mut tab);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Emit(AppEvent::Reset { .. }))),
+        "{out:?}"
+    );
+    assert_eq!(emitted_ids(&out), [5_000_003]);
+    assert_eq!(tab.position(), Some(coord::Position::new("b", 5_000_003)));
+    // Every relay names the run it belongs to.
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Post(Message { body: Body::Relay { epoch: Some(e), event, .. }, .. })
+            if e == "b" && event.id == Some(5_000_003)
+    )));
+}
+
+#[test]
+fn a_follower_of_another_run_is_caught_up_by_a_reset_not_by_ids() {
+    // A follower at a:3 sees the leader relay an event of run b: it is held, and the follower
+    // asks for a resend from its own position, naming its run.
+    let mut tab = coord::Tab::new(TabId(5), Mechanism::Locks, Config::default(), Instant(0), 0);
+    tab.handle(Instant(0), Input::Connect);
+    let leader = TabId(9);
+    let term = Term { n: 1, tab: leader };
+    let relay = |id: Option<u64>, name: &str, data: String, epoch: &str| {
+        Input::Channel(Message::new(
+            leader,
+            Body::Relay {
+                term,
+                event: coord::ServerEvent::new(id, name, data),
+                sent_at: Instant(0),
+                epoch: Some(epoch.into()),
+            },
+        ))
+    };
+    for id in 1..=3 {
+        tab.handle(
+            Instant(id),
+            relay(Some(id), "device-online", "{}".into(), "a"),
+        );
+    }
+    drain(&mut tab);
+    tab.handle(
+        Instant(10),
+        relay(Some(7_000_001), "device-online", "{}".into(), "b"),
+    );
+    let out = drain(&mut tab);
+    assert_eq!(emitted_ids(&out), Vec::<u64>::new(), "held, not delivered");
+    assert!(out.contains(&Output::Post(Message::new(
+        TabId(5),
+        Body::Resend {
+            term,
+            epoch: Some("a".into()),
+            after: 3
+        }
+    ))));
+    // The leader's rewind from a:3 makes the server send a reset of run b, relayed to all.
+    let data = r#"{"epoch":"b","head_id":7000000,"devices":[],"reason":"other_run"}"#;
+    tab.handle(Instant(20), relay(None, "reset", data.into(), "b"));
+    let out = drain(&mut tab);
+    assert!(
+        matches!(out[0], Output::Emit(AppEvent::Reset { .. })),
+        "{out:?}"
+    );
+    assert_eq!(emitted_ids(&out), [7_000_001]);
+    assert_eq!(tab.position(), Some(coord::Position::new("b", 7_000_001)));
+}
+
+#[test]
+fn a_leader_serves_a_resend_of_another_run_by_rewinding_to_it() {
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), hello("b", 100));
+    tab.handle(Instant(11), device(101));
+    drain(&mut tab);
+    let resend = Body::Resend {
+        term: tab.leading_term().unwrap(),
+        epoch: Some("a".into()),
+        after: 3,
+    };
+    tab.handle(Instant(12), Input::Channel(Message::new(TabId(7), resend)));
+    assert_eq!(
+        opened_from(&drain(&mut tab)),
+        Some(Some(coord::Position::new("a", 3)))
+    );
 }
 
 #[test]

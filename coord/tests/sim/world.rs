@@ -192,7 +192,7 @@ enum Ev {
     Connect {
         tab: usize,
         gen: u64,
-        last_event_id: Option<u64>,
+        resume: Option<coord::Position>,
     },
     /// A busy tab finally handles an input (`gen`: of the stream it came from).
     Handle {
@@ -496,11 +496,7 @@ impl World {
                     self.refresh_timer(tab);
                 }
             }
-            Ev::Connect {
-                tab,
-                gen,
-                last_event_id,
-            } => self.server_connect(tab, gen, last_event_id),
+            Ev::Connect { tab, gen, resume } => self.server_connect(tab, gen, resume),
             Ev::Action(a) => self.act(a),
         }
     }
@@ -596,7 +592,7 @@ impl World {
             }
             match out {
                 Output::Post(m) => self.broadcast(i, m),
-                Output::OpenStream { last_event_id } => self.open_stream(i, last_event_id),
+                Output::OpenStream { resume } => self.open_stream(i, resume),
                 Output::CloseStream => {
                     self.tabs[i].stream = ServerStream::Closed;
                     self.tabs[i].stream_gen += 1;
@@ -819,7 +815,7 @@ impl World {
 
     // ---- server ---------------------------------------------------------------------------
 
-    fn open_stream(&mut self, i: usize, last_event_id: Option<u64>) {
+    fn open_stream(&mut self, i: usize, resume: Option<coord::Position>) {
         self.stream_opens += 1;
         let t = &mut self.tabs[i];
         t.stream_gen += 1;
@@ -833,7 +829,7 @@ impl World {
             Ev::Connect {
                 tab: i,
                 gen,
-                last_event_id,
+                resume,
             },
         );
     }
@@ -848,7 +844,7 @@ impl World {
         self.push(at, Ev::Stream { tab: i, gen, input });
     }
 
-    fn server_connect(&mut self, i: usize, gen: u64, last: Option<u64>) {
+    fn server_connect(&mut self, i: usize, gen: u64, resume: Option<coord::Position>) {
         if self.tabs[i].stream_gen != gen || self.tabs[i].stream != ServerStream::Connecting {
             return;
         }
@@ -879,9 +875,10 @@ impl World {
             head: self.head,
             oldest,
         };
-        let request = last.map(|last_id| wire::ResumeRequest {
-            epoch: None,
-            last_id,
+        // As the shell puts it in the URL: `?last_event_id=N&epoch=E` (no epoch when empty).
+        let request = resume.as_ref().map(|p| wire::ResumeRequest {
+            epoch: (!p.epoch.is_empty()).then_some(p.epoch.as_str()),
+            last_id: p.id,
         });
         match wire::resume(&log, request) {
             wire::Resume::UpToDate => {}
