@@ -11,6 +11,7 @@ impl Tab {
         self.registry.seen(from, now);
         match m.body {
             Body::Hello { info } => {
+                self.learn_term(now, info.term);
                 self.registry.update(from, info.clone(), now);
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
@@ -20,6 +21,7 @@ impl Tab {
             }
             Body::Presence { info } => {
                 let term = info.term;
+                self.learn_term(now, term);
                 self.registry.update(from, info, now);
                 self.on_claim_ack(now, from, term);
             }
@@ -115,6 +117,15 @@ impl Tab {
                     }
                 }
             }
+        }
+    }
+
+    /// Another tab reports the highest term it has seen: a follower (or a tab that just opened)
+    /// learns who leads from it, so that its silence timer probes that leader instead of electing
+    /// one. Not a proof of life (the leader's own messages are): the deadline stays as it was.
+    fn learn_term(&mut self, now: Instant, term: Term) {
+        if self.role != Role::Leader && term > self.max_term && term.tab != self.id {
+            self.observe_term(now, term);
         }
     }
 }

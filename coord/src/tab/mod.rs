@@ -354,16 +354,13 @@ impl Tab {
             self.schedule_candidacy(now, dead);
         }
         if due(self.leader_deadline, now) {
+            // Silence: probe whoever leads, also when we never heard of a leader. No leadership
+            // change without a fault: only an unanswered probe makes a tab claim or steal.
             self.leader_deadline = None;
-            match self.leader {
-                Some(_) => {
-                    self.post(Body::Probe {
-                        term: self.max_term,
-                    });
-                    self.probe_deadline = Some(now + self.config.probe_timeout);
-                }
-                None => self.schedule_candidacy(now, None),
-            }
+            self.post(Body::Probe {
+                term: self.max_term,
+            });
+            self.probe_deadline = Some(now + self.probe_timeout());
         }
         if due(self.candidate_at, now) {
             self.candidate_at = None;
@@ -445,8 +442,22 @@ impl Tab {
         self.set_role(Role::Electing);
         self.post(Body::Hello { info: self.info() });
         self.request_lock();
-        self.leader_deadline = Some(now + self.config.startup_wait);
+        self.leader_deadline = Some(now + self.startup_wait());
         self.next_presence = Some(now + self.config.presence_interval);
+    }
+
+    /// How long a new tab listens before it probes. Locks: a free lock is granted at once, so a
+    /// lock request still queued means a tab holds it; it gets the silence a known leader gets.
+    fn startup_wait(&self) -> Duration {
+        match self.mechanism {
+            Mechanism::Locks => self.config.leader_timeout,
+            Mechanism::Protocol => self.config.startup_wait,
+        }
+    }
+
+    /// How long a probe may go unanswered.
+    pub(super) fn probe_timeout(&self) -> Duration {
+        self.config.probe_timeout
     }
 
     fn request_lock(&mut self) {
@@ -493,7 +504,7 @@ impl Tab {
             && self.probe_deadline.is_none()
             && self.candidate_at.is_none()
         {
-            self.leader_deadline = Some(now + self.config.startup_wait);
+            self.leader_deadline = Some(now + self.startup_wait());
         }
         self.next_presence = Some(now + self.config.presence_interval);
     }

@@ -458,12 +458,23 @@ fn relays_from_a_stale_term_are_ignored() {
 
 #[test]
 fn timeouts_are_exposed_and_drive_the_election() {
-    // A lone Protocol tab: waits `startup_wait` for a leader, claims, and leads after the window.
+    // A lone Protocol tab: waits `startup_wait` for a leader, probes (a busy leader may have been
+    // slow to answer the hello), claims when the probe goes unanswered, and leads after the window.
     let cfg = Config::default();
     let mut tab = coord::Tab::new(TabId(1), Mechanism::Protocol, cfg.clone(), Instant(0), 0);
     drain(&mut tab);
+    let t0 = tab.poll_timeout().unwrap();
+    assert_eq!(t0, Instant(0) + cfg.startup_wait);
+    tab.handle_timeout(t0);
+    assert!(drain(&mut tab).iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Probe { .. },
+            ..
+        })
+    )));
     let t1 = tab.poll_timeout().unwrap();
-    assert_eq!(t1, Instant(0) + cfg.startup_wait);
+    assert_eq!(t1, t0 + cfg.probe_timeout);
     tab.handle_timeout(t1);
     assert!(drain(&mut tab).iter().any(|o| matches!(
         o,

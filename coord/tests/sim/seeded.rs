@@ -166,7 +166,7 @@ pub fn run_schedule(
     if extended && rng.chance(0.3) {
         // A burst of new tabs, opened one by one while every tab is busy.
         let at = T0 + rng.range(1_000 * MS, 3 * SEC);
-        let d = rng.range(1 * SEC, 3 * SEC);
+        let d = rng.range(SEC, 3 * SEC);
         w.at(
             at,
             Action::Busy {
