@@ -128,7 +128,8 @@ impl EventLog {
         if self.highest.is_none() {
             // No position yet: the first event of any run is the baseline.
             self.epoch = epoch.map(str::to_owned);
-        } else if epoch != self.epoch.as_deref() {
+        } else if epoch.is_some() && epoch != self.epoch.as_deref() {
+            // (An event of no named run is taken as ours: a server that names no epoch.)
             return self.hold_foreign(id, event, epoch);
         }
         let mut out = Vec::new();

@@ -36,6 +36,7 @@ impl Tab {
         self.set_role(Role::Leader);
         self.stats.elections += 1;
         self.backoff.reset();
+        self.stream_epoch = None;
         self.open_stream(now);
         self.send_heartbeat(now);
     }

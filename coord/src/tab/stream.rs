@@ -43,7 +43,8 @@ impl Tab {
     fn start_stream(&mut self, resume: Option<wire::Position>) {
         self.stream = StreamState::Connecting;
         self.reconnect_at = None;
-        self.stream_epoch = None;
+        // `stream_epoch` stays until the new connection's `hello`: a late event of the old one
+        // still belongs to the old run.
         self.opened_from = resume.clone();
         self.out.push_back(Output::OpenStream { resume });
     }

@@ -297,8 +297,8 @@ pub struct World {
     pub busy_all_until: u64,
     /// Faults that may legitimately change the leadership: (when, what).
     pub leader_faults: Vec<(u64, &'static str)>,
-    /// When each term was first led.
-    pub term_started: Vec<(u64, Term)>,
+    /// When each term was first led, and whether a leader was stable just before.
+    pub term_started: Vec<(u64, Term, bool)>,
     server_up: bool,
     pub stream_opens: u64,
     // Invariant bookkeeping.
@@ -520,13 +520,21 @@ impl World {
     /// When a busy tab gets to an input arriving now (`None`: not busy, at once).
     fn busy_at(&mut self, i: usize) -> Option<u64> {
         let t = &self.tabs[i];
-        if self.now >= t.busy_until.max(self.busy_all_until) && t.busy_last <= self.now {
+        if t.life == Life::Frozen && t.busy_last > self.now {
+            // Frozen with inputs still queued: this one queues behind them (kept in order).
+            return Some(t.busy_last);
+        }
+        if !t.is_live()
+            || (self.now >= t.busy_until.max(self.busy_all_until) && t.busy_last <= self.now)
+        {
             return None;
         }
-        if !t.is_live() {
-            return None;
-        }
-        let d = self.rng.range(BUSY_DELAY.0, BUSY_DELAY.1);
+        // Busy: this input waits; no longer busy: it only waits for the queue to drain.
+        let d = if self.now < t.busy_until.max(self.busy_all_until) {
+            self.rng.range(BUSY_DELAY.0, BUSY_DELAY.1)
+        } else {
+            0
+        };
         let t = &mut self.tabs[i];
         let at = (self.now + d).max(t.busy_last);
         t.busy_last = at;
@@ -539,7 +547,7 @@ impl World {
             input,
             Input::PageHide | Input::PageShow | Input::Frozen | Input::Resumed
         );
-        if !lifecycle && self.tabs[i].is_live() {
+        if !lifecycle {
             if let Some(at) = self.busy_at(i) {
                 self.push(
                     at,
