@@ -163,10 +163,27 @@ impl Tab {
             return false;
         }
         self.observe_term(now, term);
+        if let Some(sent) = self
+            .probe_sent_at
+            .take()
+            .filter(|_| self.probe_deadline.is_some())
+        {
+            self.note_slowness(now, now.saturating_since(sent));
+        }
+        if let Some(last) = self.last_heartbeat_at.filter(|_| self.leader == Some(from)) {
+            let visible = self.registry.iter().any(|t| t.id == from && t.info.visible);
+            if visible {
+                // A visible leader heartbeats every interval: later than that is slowness.
+                let late = now
+                    .saturating_since(last)
+                    .saturating_sub(self.config.heartbeat_interval);
+                self.note_slowness(now, late);
+            }
+        }
         self.leader = Some(from);
         self.set_role(Role::Follower);
         self.last_heartbeat_at = Some(now);
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.leader_deadline = Some(now + self.leader_timeout(now));
         self.probe_deadline = None;
         self.candidate_at = None;
         true

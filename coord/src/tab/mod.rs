@@ -106,6 +106,10 @@ pub struct Tab {
     /// Our term while we lead.
     my_term: Option<Term>,
     last_heartbeat_at: Option<Instant>,
+    /// Slowness seen (busy main threads), and when: the failure detector's allowance.
+    slowness: (Duration, Instant),
+    /// When we probed the leader, until it answers (a round trip sample).
+    probe_sent_at: Option<Instant>,
     /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
     leader_deadline: Option<Instant>,
     /// Follower: when an unanswered probe makes us presume the leader dead.
@@ -163,6 +167,8 @@ impl Tab {
             leader: None,
             my_term: None,
             last_heartbeat_at: None,
+            slowness: (Duration::ZERO, now),
+            probe_sent_at: None,
             leader_deadline: None,
             probe_deadline: None,
             candidate_at: None,
@@ -328,6 +334,12 @@ impl Tab {
         if !self.active || self.frozen {
             return;
         }
+        if self.visible {
+            // A visible tab's timers are not throttled: firing late means a busy main thread.
+            if let Some(due) = self.poll_timeout() {
+                self.note_slowness(now, now.saturating_since(due));
+            }
+        }
         self.registry.expire(now, &self.config);
         if self.role == Role::Leader {
             if due(self.next_heartbeat, now) {
@@ -350,6 +362,7 @@ impl Tab {
         if due(self.probe_deadline, now) {
             // The probed leader did not answer: dead, frozen, or cut off.
             self.probe_deadline = None;
+            self.probe_sent_at = None; // a later answer is no round trip sample
             let dead = self.leader.take();
             self.schedule_candidacy(now, dead);
         }
@@ -360,7 +373,8 @@ impl Tab {
             self.post(Body::Probe {
                 term: self.max_term,
             });
-            self.probe_deadline = Some(now + self.probe_timeout());
+            self.probe_sent_at = Some(now);
+            self.probe_deadline = Some(now + self.probe_timeout(now));
         }
         if due(self.candidate_at, now) {
             self.candidate_at = None;
@@ -455,9 +469,49 @@ impl Tab {
         }
     }
 
-    /// How long a probe may go unanswered.
-    pub(super) fn probe_timeout(&self) -> Duration {
-        self.config.probe_timeout
+    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen, or the
+    /// whole allowance for a hidden leader (see `Config::busy_allowance`).
+    pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
+        let cap = self.config.busy_allowance;
+        let leader_hidden = self
+            .leader
+            .and_then(|l| self.registry.iter().find(|t| t.id == l))
+            .is_some_and(|t| !t.info.visible);
+        let extra = if leader_hidden {
+            cap
+        } else {
+            (self.slowness(now) * 2).min(cap)
+        };
+        self.config.probe_timeout + extra
+    }
+
+    /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
+    /// seen.
+    pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
+        self.config.leader_timeout + self.slowness(now).min(self.config.busy_allowance)
+    }
+
+    /// The slowness estimate now: the largest recent observation, fading linearly to zero over
+    /// `Config::slowness_memory` (a bounded, phi-accrual-like allowance).
+    pub(super) fn slowness(&self, now: Instant) -> Duration {
+        let (value, at) = self.slowness;
+        let memory = self.config.slowness_memory;
+        let age = now.saturating_since(at);
+        if age >= memory || memory.is_zero() {
+            return Duration::ZERO;
+        }
+        value.mul_f64(1.0 - age.as_secs_f64() / memory.as_secs_f64())
+    }
+
+    pub(super) fn note_slowness(&mut self, now: Instant, sample: Duration) {
+        if sample >= self.slowness(now) {
+            self.slowness = (sample.min(self.config.busy_allowance * 2), now);
+        }
+    }
+
+    /// Slowness as the shell sees it (for the UI and tests).
+    pub fn slowness_estimate(&self, now: Instant) -> Duration {
+        self.slowness(now)
     }
 
     fn request_lock(&mut self) {

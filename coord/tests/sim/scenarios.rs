@@ -863,3 +863,35 @@ fn back_forward_cache_round_trip_of_the_leader() {
         assert_all_caught_up(&w);
     }
 }
+
+#[test]
+fn a_busy_hidden_leader_keeps_its_job() {
+    // Hidden: its heartbeats come once a second, so followers probe it; busy: it answers each
+    // probe 100–300 ms late. Both the leader alone busy, and every tab busy.
+    for mechanism in BOTH {
+        for all in [false, true] {
+            for seed in 0..4 {
+                let mut w = settled(mechanism, 3, 50 + seed);
+                let l = w.leader().unwrap();
+                let term = w.tabs[l].tab.leading_term();
+                w.act(Action::SetVisible(l, false));
+                w.run_for(2 * SEC);
+                let tab = (!all).then_some(l);
+                w.act(Action::Busy {
+                    tab,
+                    until: w.now + 10 * SEC,
+                });
+                publish(&mut w, 20);
+                w.run_for(10 * SEC);
+                publish(&mut w, 2);
+                w.run_for(2 * SEC);
+                assert_eq!(
+                    w.tabs[l].tab.leading_term(),
+                    term,
+                    "{mechanism:?} all busy: {all}, seed {seed}"
+                );
+                assert_all_caught_up(&w);
+            }
+        }
+    }
+}
