@@ -162,6 +162,9 @@ impl Tab {
             self.stats.stale += 1;
             return false;
         }
+        // Heartbeat lateness of the same leader in the same term (not across a failover).
+        let same_leader = self.heard_leader == Some((from, term));
+        self.heard_leader = Some((from, term));
         self.observe_term(now, term);
         if let Some(sent) = self
             .probe_sent_at
@@ -170,7 +173,7 @@ impl Tab {
         {
             self.note_slowness(now, now.saturating_since(sent));
         }
-        if let Some(last) = self.last_heartbeat_at.filter(|_| self.leader == Some(from)) {
+        if let Some(last) = self.last_heartbeat_at.filter(|_| same_leader) {
             let visible = self.registry.iter().any(|t| t.id == from && t.info.visible);
             if visible {
                 // A visible leader heartbeats every interval: later than that is slowness.

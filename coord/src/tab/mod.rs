@@ -110,6 +110,10 @@ pub struct Tab {
     slowness: (Duration, Instant),
     /// When we probed the leader, until it answers (a round trip sample).
     probe_sent_at: Option<Instant>,
+    /// The leader (and term) of the last leader message accepted.
+    heard_leader: Option<(TabId, Term)>,
+    /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
+    visible_since: Option<Instant>,
     /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
     leader_deadline: Option<Instant>,
     /// Follower: when an unanswered probe makes us presume the leader dead.
@@ -169,6 +173,8 @@ impl Tab {
             last_heartbeat_at: None,
             slowness: (Duration::ZERO, now),
             probe_sent_at: None,
+            heard_leader: None,
+            visible_since: Some(now),
             leader_deadline: None,
             probe_deadline: None,
             candidate_at: None,
@@ -334,9 +340,10 @@ impl Tab {
         if !self.active || self.frozen {
             return;
         }
-        if self.visible {
-            // A visible tab's timers are not throttled: firing late means a busy main thread.
-            if let Some(due) = self.poll_timeout() {
+        // A visible tab's timers are not throttled: firing late means a busy main thread (not
+        // for a deadline that passed while hidden: that timer was throttled).
+        if let (Some(due), Some(since)) = (self.poll_timeout(), self.visible_since) {
+            if due >= since {
                 self.note_slowness(now, now.saturating_since(due));
             }
         }
@@ -432,6 +439,7 @@ impl Tab {
             Input::VisibilityChanged { visible } => {
                 if visible != self.visible {
                     self.visible = visible;
+                    self.visible_since = visible.then_some(now);
                     self.post(Body::Presence { info: self.info() });
                 }
             }

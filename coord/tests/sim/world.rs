@@ -509,10 +509,11 @@ impl World {
     }
 
     fn run_timers(&mut self, i: usize) {
-        if self.trace {
-            println!("{:>10} timer tab {i}", self.now - T0);
-        }
         let now = self.tabs[i].local(self.now);
+        if self.trace {
+            let slow = self.tabs[i].tab.slowness_estimate(now);
+            println!("{:>10} timer tab {i} (slowness {slow:?})", self.now - T0);
+        }
         self.tabs[i].tab.handle_timeout(now);
         self.drain(i);
     }
