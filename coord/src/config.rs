@@ -16,10 +16,23 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// Silence from the leader after which a follower probes it.
     pub leader_timeout: Duration,
-    /// How long a probed leader has to answer before it is presumed dead or frozen.
+    /// How long a probed leader has to answer before it is presumed dead or frozen (plus the
+    /// busy allowance, see `busy_allowance`).
     pub probe_timeout: Duration,
-    /// How long a new tab waits for the leader to answer its `Hello` before it starts an election
-    /// (the leader answers at once, so this only expires when there is no live leader).
+    /// Upper bound of the extra time a follower grants a leader when main threads are busy (a
+    /// busy tab handles each input 100–300 ms late). A follower estimates the slowness it sees
+    /// (its own timers firing late while visible, a visible leader's heartbeats coming late,
+    /// probe round trips), remembered for `slowness_memory` and fading linearly; it adds the
+    /// estimate to `leader_timeout` and twice it to `probe_timeout`, each at most this. A
+    /// hidden leader's heartbeats say nothing about its main thread (its timers are
+    /// throttled), so probing a hidden leader always gets the full allowance.
+    pub busy_allowance: Duration,
+    /// How long an observation of slowness counts (see `busy_allowance`).
+    pub slowness_memory: Duration,
+    /// Protocol: how long a new tab waits for the leader to answer its `Hello` before it probes
+    /// (the leader answers at once, so this only expires when there is no live leader or its main
+    /// thread is busy); only an unanswered probe starts an election. Locks: a new tab whose lock
+    /// request is not granted at once (someone holds the lock) waits `leader_timeout` instead.
     pub startup_wait: Duration,
     /// Protocol mechanism: how long a candidate listens for a higher claim before it leads.
     pub claim_window: Duration,
@@ -61,6 +74,8 @@ impl Default for Config {
             heartbeat_interval: Duration::from_millis(250),
             leader_timeout: Duration::from_millis(500),
             probe_timeout: Duration::from_millis(150),
+            busy_allowance: Duration::from_millis(500),
+            slowness_memory: Duration::from_secs(10),
             startup_wait: Duration::from_millis(150),
             claim_window: Duration::from_millis(50),
             candidate_stagger: Duration::from_millis(100),

@@ -47,9 +47,11 @@ pub enum Input {
 pub enum Output {
     /// Post `message.encode()` on the BroadcastChannel.
     Post(Message),
-    /// Open the EventSource at `/api/events` (with `?last_event_id=N` when `Some`), closing any
-    /// previous one first.
-    OpenStream { last_event_id: Option<u64> },
+    /// Open the EventSource at `/api/events`, closing any previous one first. With a position,
+    /// resume from it: `?last_event_id=<id>&epoch=<epoch>` (leave `epoch` out when it is empty:
+    /// a server that names no epoch). The server replays what follows in the same run, or
+    /// answers `hello` then `reset` for a position of another run.
+    OpenStream { resume: Option<wire::Position> },
     /// Close the EventSource.
     CloseStream,
     /// Request the leader lock (`{ steal }`); when granted hold it with a never-resolving promise.
@@ -73,9 +75,12 @@ pub enum AppEvent {
         /// Leader send → follower receive, when relayed.
         latency: Option<Duration>,
     },
-    /// The server sent a snapshot (`reset`): drop derived state and start again from it.
+    /// The server sent a snapshot (`reset`): drop derived state and start again from it. Every
+    /// change of run (server epoch) reaches the app this way (or as `Lost`) before any event of
+    /// the new run.
     Reset { event: ServerEvent, relayed: bool },
-    /// Events `from..=to` can no longer be recovered (the pending buffer overflowed): the app
+    /// Events `from..=to` can no longer be recovered (the pending buffer overflowed, or a new run
+    /// never sent its `reset`; then `from` is of the old run and `to` of the new): the app
     /// should refetch its state.
     Lost { from: u64, to: u64 },
     /// The stream (the leader's, wherever it is) is open.

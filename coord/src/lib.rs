@@ -34,7 +34,7 @@
 //! | `tab::election` | locks, claims, terms and fencing, candidacy, stepping down               |
 //! | `tab::channel`  | messages from other tabs                                                 |
 //! | `tab::stream`   | the leader's stream, reconnect, event delivery, resend and rewind        |
-//! | `relay`       | per-tab event log: dedupe by id, gap detection, resend ring, `reset` rule  |
+//! | `relay`       | per-tab event log: runs (epochs), dedupe by id, gaps, resend ring, `reset` |
 //! | `reconnect`   | exponential backoff with full jitter                                       |
 //! | `registry`    | the other tabs: hello / presence / bye / expiry ([`TabInfo`])              |
 //! | [`handlers`]  | a pure `on` / `off` registry by event name for the app-facing API          |
@@ -46,14 +46,26 @@
 //! a stale heartbeat with [`Body::Fence`]; a leader that learns of a higher term closes its stream
 //! at once ([`Output::CloseStream`]) and steps down.
 //!
+//! **No leadership change without a fault.** A tab only claims or steals after a leader's silence
+//! *and* an unanswered [`Body::Probe`] — also a tab that has never heard a leader (it learns who
+//! leads from the leader's heartbeat, or from the term in other tabs' hello / presence). A busy
+//! main thread (each input handled 100–300 ms late) is not a fault: followers add the slowness
+//! they observe (their own late timers while visible, a visible leader's late heartbeats, probe
+//! round trips) to the silence and probe timeouts, bounded by `Config::busy_allowance`, and a
+//! hidden leader (whose throttled heartbeats say nothing about its main thread) always gets the
+//! whole allowance when probed.
+//!
 //! * [`Mechanism::Locks`]: leadership is holding the Web Lock (`RequestLock { steal: false }` at
 //!   start, held with a never-resolving promise). Close and crash: the browser grants the lock to
-//!   the next queued tab at once, which leads with term `highest seen + 1`. Freeze: followers
-//!   notice the silence, probe, and the first tab in a deterministic order (visible first, then
-//!   lowest id; the others wait `rank * candidate_stagger`) aborts its queued request and steals.
-//!   The thawed leader steps down on `LockLost` or on the first higher-term message.
+//!   the next queued tab at once, which leads with term `highest seen + 1`. A free lock is granted
+//!   at once, so a new tab whose request stays queued knows someone holds it: it waits
+//!   `leader_timeout` like any follower before it probes. Freeze: followers notice the silence,
+//!   probe, and the first tab in a deterministic order (visible first, then lowest id; the others
+//!   wait `rank * candidate_stagger`) aborts its queued request and steals. The thawed leader
+//!   steps down on `LockLost` or on the first higher-term message.
 //! * [`Mechanism::Protocol`] (no `navigator.locks`): a silent leader is probed
-//!   ([`Body::Probe`]), and only when the probe goes unanswered does the first-ranked tab post a
+//!   ([`Body::Probe`]; a new tab probes after `startup_wait`), and only when the probe goes
+//!   unanswered does the first-ranked tab post a
 //!   [`Body::Claim`] for `highest seen + 1`; after `claim_window` without a higher claim it leads.
 //!   Probing matters because hidden tabs' timers are throttled (1/s, 1/min after 5 min) while
 //!   message events are not: a throttled but live leader answers the probe at once and keeps its
@@ -63,29 +75,56 @@
 //!
 //! # Relay and delivery
 //!
-//! The leader relays *every* server event ([`Body::Relay`] with term and send time), including
-//! `hello`, `stats` and `reset`, and delivers it to its own app through the same log as the
-//! followers, so the app sees the same events in every tab. Numbered events are delivered once,
-//! in id order: duplicates are dropped, events after a gap wait until it is filled (follower:
-//! [`Body::Resend`] to the leader, who resends from its ring or reopens the stream from the gap;
-//! leader: reopens the stream). A `reset` snapshot is delivered as [`AppEvent::Reset`] and moves
-//! the baseline to its `head_id`, unless the tab already has every event up to it. A new leader
-//! opens the stream from the *lowest* highest-id reported by any live tab (reports only lag), so
-//! the server replays what any survivor misses.
+//! A stream position is a [`Position`] `(epoch, id)`: the **epoch** names one run of the
+//! server's event log (a restart, or a Redis that lost its data, starts a new one), the **id** is
+//! the SSE id within it. Ids of two epochs are never compared (the `wire` crate holds the one
+//! resume rule, shared with the server).
+//!
+//! The leader relays *every* server event ([`Body::Relay`] with term, send time and the stream's
+//! epoch, learnt from its `hello`), including `hello`, `stats` and `reset`, and delivers it to its
+//! own app through the same log as the followers, so the app sees the same events in every tab.
+//! Within one epoch numbered events are delivered once, in id order: duplicates are dropped,
+//! events after a gap wait until it is filled (follower: [`Body::Resend`] naming its position to
+//! the leader, who resends from its ring or reopens the stream from that position; leader:
+//! reopens the stream). A `reset` snapshot is delivered as [`AppEvent::Reset`] and moves the
+//! baseline to its `(epoch, head_id)`, unless the tab already has every event up to it in that
+//! epoch.
+//!
+//! **Every run change reaches the app as `Reset` (or `Lost`), before any event of the new run.**
+//! A numbered event of another epoch than the tab's is held, never delivered on the strength of
+//! its id; the tab asks for a resend from its old position (`Resend { epoch: <old>, after }`),
+//! and a leader asked for another epoch than its own rewinds its stream to that old position, so
+//! the server answers with a fresh `reset` of the current run, relayed to every tab (tabs already
+//! past its `head_id` in that run ignore it). A leader whose stream reconnects into a new run
+//! (its `hello` names another epoch than the position it resumed from) takes its baseline from
+//! the `reset` the server sends right after, never from `hello.head_id`; when it opened with no
+//! position, `hello.head_id` is the baseline. If no reset comes, the resend timeout repeats the
+//! request, and past `pending_capacity` held events the app gets `Lost` and the new run goes on.
+//!
+//! A new leader opens the stream from the *lowest* highest-id reported by any live tab (reports
+//! only lag) among the positions of one epoch — its own if it has one, else the most recently
+//! reported — so the server replays what any survivor of that run misses; tabs of another run
+//! catch up through resend → rewind → reset.
 //!
 //! # Shell contract
 //!
 //! * Call `poll_output` until `None` after every `new` / `handle` / `handle_timeout`, and re-arm
 //!   one timer at `poll_timeout` (in the shared clock; `None` = no timer).
-//! * `Output::OpenStream` replaces any open EventSource (a leader "rewinds" its stream that way to
-//!   let the server replay a gap); never use EventSource's own reconnect: on error close it and
-//!   feed `Input::StreamError`.
+//! * `Output::OpenStream { resume }` replaces any open EventSource (a leader "rewinds" its stream
+//!   that way to let the server replay a gap or send a reset); with `Some(Position { epoch, id })`
+//!   open `/api/events?last_event_id=<id>&epoch=<epoch>` (no `epoch` when it is empty: a server
+//!   that names none). Never use EventSource's own reconnect: on error close it and feed
+//!   `Input::StreamError`. [`Tab::position`] is the tab's own position (for the UI, or a
+//!   fallback `Last-Event-ID`).
+//! * Channel messages are [`PROTOCOL_VERSION`] 2: tabs of version 1 compare ids across runs, so
+//!   version the BroadcastChannel and lock names with it; the two must not meet.
 //! * Feed a `LockLost` only for the lock currently held (the rejection of its promise).
 //! * Undecodable channel strings: feed `Input::Undecodable` (counted), never a guess.
 //!
-//! The core reads only two payloads: `hello` (`retry_ms` = backoff base; `head_id` = the baseline
-//! of a tab that has no event yet; `instance` = when it changes the ids restarted, so the log
-//! forgets its ids) and `reset` (`head_id`).
+//! The core reads only two payloads: `hello` (`epoch` = the run of this connection, or `instance`
+//! when the server names no epoch; `retry_ms` = backoff base; `head_id` = the baseline of a tab
+//! that has no position yet, unless the leader resumed from a position) and `reset` (`epoch`,
+//! `head_id`).
 
 pub mod config;
 pub mod handlers;
@@ -108,3 +147,5 @@ pub use registry::TabInfo;
 pub use relay::names as event_names;
 pub use tab::{Mechanism, ReconnectInfo, Stats, Tab};
 pub use time::Instant;
+/// A stream position `(epoch, id)`, as in [`Output::OpenStream`] and [`Tab::position`].
+pub use wire::Position;

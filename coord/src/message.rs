@@ -1,6 +1,6 @@
 //! The messages tabs exchange over the BroadcastChannel, and their JSON encoding.
 //!
-//! Every message is one JSON object: `{"app":"tabrelay","v":1,"from":<tab id>,"type":..,..}`.
+//! Every message is one JSON object: `{"app":"tabrelay","v":2,"from":<tab id>,"type":..,..}`.
 //! The `app` marker and the version let a tab recognise (and count) foreign or future messages
 //! that share the channel name instead of misreading them. [`Message::decode`] never panics.
 
@@ -11,7 +11,10 @@ use crate::Instant;
 /// The `app` marker of every message.
 pub const APP_MARKER: &str = "tabrelay";
 /// The wire version; messages of another version are rejected with [`DecodeError::Version`].
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: positions carry the server epoch (`PeerInfo::epoch`, `Relay::epoch`,
+/// `Resend::epoch`). A tab of version 1 compares ids across runs, so the two must not share a
+/// channel (or a lock): the shell versions both names.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A tab's identity. The shell draws it at random per page load (e.g. `crypto.getRandomValues`),
 /// so ties between tabs are broken by a value no tab chooses.
@@ -45,11 +48,13 @@ impl Term {
     }
 }
 
-/// One SSE event as the server sent it. The core treats `data` as opaque, except for the two
-/// fields it needs from `hello` (`retry_ms`, `instance`) and `reset` (`head_id`).
+/// One SSE event as the server sent it. The core treats `data` as opaque, except for the fields
+/// it needs from `hello` (`epoch`, `head_id`, `retry_ms`; `instance` when there is no `epoch`) and
+/// `reset` (`epoch`, `head_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerEvent {
-    /// The SSE `id:` (device events only). Consecutive within one server instance.
+    /// The SSE `id:` (device events only). Consecutive within one run (epoch) of the server's
+    /// log; ids of different runs are never compared.
     pub id: Option<u64>,
     /// The SSE `event:` name.
     pub name: String,
@@ -100,12 +105,15 @@ pub enum StreamStatus {
 }
 
 /// What a tab tells the others about itself (registry entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerInfo {
     pub role: Role,
     pub visible: bool,
     /// Highest event id this tab has delivered (`None`: no baseline yet).
     pub highest_id: Option<u64>,
+    /// The run (server epoch) `highest_id` belongs to (`None`: not known).
+    #[serde(default)]
+    pub epoch: Option<String>,
     /// Highest term this tab has seen.
     pub term: Term,
 }
@@ -142,18 +150,28 @@ pub enum Body {
         term: Term,
         successor: Option<TabId>,
     },
-    /// A server event relayed by the leader of `term`, posted at `sent_at`.
+    /// A server event relayed by the leader of `term`, posted at `sent_at`; `epoch`: the run it
+    /// belongs to (the leader's stream's, from its `hello`).
     Relay {
         term: Term,
         event: ServerEvent,
         sent_at: Instant,
+        #[serde(default)]
+        epoch: Option<String>,
     },
     /// "Are you alive?" to the leader of `term`, after its heartbeats went quiet.
     Probe { term: Term },
     /// A stream transition of the leader of `term`.
     Status { term: Term, status: StreamStatus },
-    /// Ask the leader of `term` to resend every event with an id above `after`.
-    Resend { term: Term, after: u64 },
+    /// Ask the leader of `term` to resend every event of run `epoch` with an id above `after`.
+    /// A leader in another run reopens its stream from `(epoch, after)`, so the server answers
+    /// with a `reset` of the current run, relayed to every tab.
+    Resend {
+        term: Term,
+        #[serde(default)]
+        epoch: Option<String>,
+        after: u64,
+    },
     /// "Your term is stale, the current one is `term`": sent to a leader whose heartbeat was
     /// rejected, so it steps down without waiting for the new leader's heartbeat.
     Fence { term: Term },
@@ -248,6 +266,7 @@ mod tests {
             role: Role::Follower,
             visible: true,
             highest_id: Some(u64::MAX),
+            epoch: Some("run-1".into()),
             term: Term {
                 n: 3,
                 tab: TabId(9),
@@ -278,13 +297,18 @@ mod tests {
                 term,
                 event: ServerEvent::new(Some(17), "device-online", "{\"x\":\"\\\"quoted\\\"\"}"),
                 sent_at: Instant(123),
+                epoch: Some("e".into()),
             },
             Body::Probe { term },
             Body::Status {
                 term,
                 status: StreamStatus::MaxReconnectReached,
             },
-            Body::Resend { term, after: 5 },
+            Body::Resend {
+                term,
+                epoch: None,
+                after: 5,
+            },
             Body::Fence { term },
         ];
         bodies
@@ -315,15 +339,15 @@ mod tests {
             Err(DecodeError::Foreign)
         );
         assert_eq!(
-            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\"}"),
-            Err(DecodeError::Version(2))
+            Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":1,\"type\":\"bye\"}"),
+            Err(DecodeError::Version(1))
         );
         assert!(matches!(
-            Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":1,\"type\":\"nope\"}"),
+            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"nope\"}"),
             Err(DecodeError::Malformed(_))
         ));
         assert!(matches!(
-            Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":-1,\"type\":\"bye\"}"),
+            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":-1,\"type\":\"bye\"}"),
             Err(DecodeError::Malformed(_))
         ));
     }

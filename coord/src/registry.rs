@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::{Config, Instant, PeerInfo, TabId};
 
 /// One known tab, as exposed to the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TabInfo {
     pub id: TabId,
     pub info: PeerInfo,

@@ -1,6 +1,11 @@
 //! Per-tab event bookkeeping: dedupe by id, in-order delivery across gaps, the ring of recent
 //! events a leader resends from, and the server snapshot (`reset`) rule.
 //!
+//! A position is `(epoch, id)`: ids are only compared within one epoch (one run of the server's
+//! log). An event of another run than the log's is never delivered on the strength of its id: a
+//! numbered one is held until a `reset` of its run arrives (the caller asks for it), a `reset` of
+//! another run always becomes the new baseline.
+//!
 //! Every tab runs the same log, leader or follower, so a follower that becomes leader already has
 //! the recent history to answer resend requests.
 
@@ -24,6 +29,12 @@ pub(crate) enum Delivery {
 
 #[derive(Debug, Clone)]
 pub(crate) struct EventLog {
+    /// The run (server epoch) of `highest`, `pending` and `ring`. `None`: not known (a server
+    /// that names no epoch, or nothing seen yet).
+    epoch: Option<String>,
+    /// Numbered events of another run than ours, held until a `reset` of that run tells us where
+    /// it starts for us.
+    foreign: Option<(Option<String>, BTreeMap<u64, ServerEvent>)>,
     /// Highest id delivered (or covered by a snapshot). `None`: no baseline yet, the first id
     /// seen becomes it.
     highest: Option<u64>,
@@ -39,6 +50,8 @@ pub(crate) struct EventLog {
 impl EventLog {
     pub(crate) fn new(ring_capacity: usize, pending_capacity: usize) -> Self {
         Self {
+            epoch: None,
+            foreign: None,
             highest: None,
             pending: BTreeMap::new(),
             ring: VecDeque::new(),
@@ -52,24 +65,38 @@ impl EventLog {
         self.highest
     }
 
-    pub(crate) fn has_gap(&self) -> bool {
-        !self.pending.is_empty()
+    pub(crate) fn epoch(&self) -> Option<&str> {
+        self.epoch.as_deref()
     }
 
-    /// Adopts `id` as the baseline when there is none yet (a new tab learning where the leader
-    /// is, so that a lost relay right after it is detected as a gap).
-    pub(crate) fn set_baseline(&mut self, id: u64) {
+    /// Something is missing: a gap in our run, or events of another run wait for its `reset`.
+    pub(crate) fn has_gap(&self) -> bool {
+        !self.pending.is_empty() || self.foreign.is_some()
+    }
+
+    /// Events of another run are held: only a `reset` of that run can let them through.
+    #[cfg(test)]
+    pub(crate) fn awaits_reset(&self) -> bool {
+        self.foreign.is_some()
+    }
+
+    /// Adopts `(epoch, id)` as the baseline when there is none yet (a new tab learning where the
+    /// leader is, so that a lost relay right after it is detected as a gap).
+    pub(crate) fn set_baseline(&mut self, epoch: Option<&str>, id: u64) {
         if self.highest.is_none() {
+            self.epoch = epoch.map(str::to_owned);
             self.highest = Some(id);
             self.pending.retain(|&k, _| k > id);
         }
     }
 
-    /// The server restarted (new instance): its ids start again, forget ours.
-    pub(crate) fn forget(&mut self) {
-        self.highest = None;
-        self.pending.clear();
-        self.ring.clear();
+    /// Ring events of run `epoch` with an id above `after`, or `None` when the ring no longer
+    /// reaches back to `after + 1` (or holds another run).
+    pub(crate) fn since_in(&self, epoch: Option<&str>, after: u64) -> Option<Vec<ServerEvent>> {
+        if epoch != self.epoch.as_deref() {
+            return None;
+        }
+        self.since(after)
     }
 
     /// Ring events with an id above `after`, or `None` when the ring no longer reaches back
@@ -88,15 +115,23 @@ impl EventLog {
         )
     }
 
-    /// Takes one event (from the stream or a relay) and returns what to hand to the app.
-    pub(crate) fn accept(&mut self, event: ServerEvent) -> Vec<Delivery> {
+    /// Takes one event of run `epoch` (from the stream or a relay) and returns what to hand to
+    /// the app.
+    pub(crate) fn accept(&mut self, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
         if event.id.is_none() && event.name == names::RESET {
-            return self.accept_reset(event);
+            return self.accept_reset(event, epoch);
         }
         let Some(id) = event.id else {
             // hello, stats: not numbered, never move the resume point.
             return vec![Delivery::Event(event)];
         };
+        if self.highest.is_none() {
+            // No position yet: the first event of any run is the baseline.
+            self.epoch = epoch.map(str::to_owned);
+        } else if epoch.is_some() && epoch != self.epoch.as_deref() {
+            // (An event of no named run is taken as ours: a server that names no epoch.)
+            return self.hold_foreign(id, event, epoch);
+        }
         let mut out = Vec::new();
         match self.highest {
             Some(h) if id <= h => self.duplicates += 1,
@@ -123,8 +158,59 @@ impl EventLog {
         out
     }
 
-    fn accept_reset(&mut self, event: ServerEvent) -> Vec<Delivery> {
+    /// A numbered event of another run: held until that run's `reset`; past the pending capacity
+    /// we give up on the old run, tell the app (`Lost`) and go on with the new one.
+    fn hold_foreign(&mut self, id: u64, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
+        if self
+            .foreign
+            .as_ref()
+            .is_none_or(|(e, _)| e.as_deref() != epoch)
+        {
+            self.foreign = Some((epoch.map(str::to_owned), BTreeMap::new()));
+        }
+        let (_, held) = self.foreign.as_mut().expect("just set");
+        if held.insert(id, event).is_some() {
+            self.duplicates += 1;
+        }
+        if held.len() <= self.pending_capacity {
+            return Vec::new();
+        }
+        let (epoch, held) = self.foreign.take().expect("just set");
+        let first = *held.keys().next().expect("not empty");
+        let mut out = vec![Delivery::Lost {
+            from: self.highest.map_or(0, |h| h + 1),
+            to: first - 1,
+        }];
+        self.switch_run(epoch, first - 1);
+        self.pending = held;
+        self.drain(&mut out);
+        out
+    }
+
+    /// From now on the log is in run `epoch`, everything up to `head` covered.
+    fn switch_run(&mut self, epoch: Option<String>, head: u64) {
+        self.epoch = epoch;
+        self.highest = Some(head);
+        self.pending.clear();
+        self.ring.clear();
+    }
+
+    fn accept_reset(&mut self, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
         let head = reset_head(&event.data);
+        let epoch = reset_epoch(&event.data).or(epoch.map(str::to_owned));
+        if self.highest.is_none() || epoch != self.epoch {
+            // No position yet, or a new run: the snapshot is the new baseline.
+            let mut out = vec![Delivery::Reset(event)];
+            let Some(head) = head else { return out };
+            self.switch_run(epoch.clone(), head);
+            if let Some((e, held)) = self.foreign.take() {
+                if e == epoch {
+                    self.pending = held;
+                }
+            }
+            self.drain(&mut out);
+            return out;
+        }
         if let (Some(h), Some(head)) = (self.highest, head) {
             if h >= head {
                 // We have delivered every event up to the snapshot: it holds nothing new for us.
@@ -178,9 +264,17 @@ fn reset_head(data: &str) -> Option<u64> {
     v.get("head_id")?.as_u64()
 }
 
+/// `epoch` of a `reset` payload.
+fn reset_epoch(data: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    Some(v.get("epoch")?.as_str()?.to_owned())
+}
+
 /// The fields of a `hello` payload the core uses; missing or malformed ones are `None`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Hello {
+    /// The run of the stream: `epoch`, or for a server that names none its `instance`.
+    pub(crate) epoch: Option<String>,
     pub(crate) instance: Option<String>,
     pub(crate) head_id: Option<u64>,
     pub(crate) retry_ms: Option<u64>,
@@ -190,11 +284,10 @@ pub(crate) fn parse_hello(data: &str) -> Hello {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
         return Hello::default();
     };
+    let text = |k: &str| v.get(k).and_then(|i| i.as_str()).map(str::to_owned);
     Hello {
-        instance: v
-            .get("instance")
-            .and_then(|i| i.as_str())
-            .map(str::to_owned),
+        epoch: text("epoch").or_else(|| text("instance")),
+        instance: text("instance"),
         head_id: v.get("head_id").and_then(|r| r.as_u64()),
         retry_ms: v.get("retry_ms").and_then(|r| r.as_u64()),
     }
@@ -203,6 +296,14 @@ pub(crate) fn parse_hello(data: &str) -> Hello {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const E: Option<&str> = Some("e1");
+
+    impl EventLog {
+        fn accept_e(&mut self, event: ServerEvent) -> Vec<Delivery> {
+            self.accept(event, E)
+        }
+    }
 
     fn ev(id: u64) -> ServerEvent {
         ServerEvent::new(Some(id), "device-online", format!("{id}"))
@@ -220,10 +321,10 @@ mod tests {
     #[test]
     fn first_event_is_the_baseline_and_duplicates_are_dropped() {
         let mut log = EventLog::new(8, 8);
-        assert_eq!(ids(&log.accept(ev(5))), [5]);
-        assert_eq!(ids(&log.accept(ev(5))), Vec::<u64>::new());
-        assert_eq!(ids(&log.accept(ev(4))), Vec::<u64>::new());
-        assert_eq!(ids(&log.accept(ev(6))), [6]);
+        assert_eq!(ids(&log.accept_e(ev(5))), [5]);
+        assert_eq!(ids(&log.accept_e(ev(5))), Vec::<u64>::new());
+        assert_eq!(ids(&log.accept_e(ev(4))), Vec::<u64>::new());
+        assert_eq!(ids(&log.accept_e(ev(6))), [6]);
         assert_eq!(log.duplicates, 2);
         assert_eq!(log.highest(), Some(6));
     }
@@ -231,12 +332,12 @@ mod tests {
     #[test]
     fn gaps_hold_later_events_until_filled() {
         let mut log = EventLog::new(8, 8);
-        log.accept(ev(1));
-        assert!(log.accept(ev(3)).is_empty());
-        assert!(log.accept(ev(4)).is_empty());
+        log.accept_e(ev(1));
+        assert!(log.accept_e(ev(3)).is_empty());
+        assert!(log.accept_e(ev(4)).is_empty());
         assert!(log.has_gap());
         assert_eq!(log.highest(), Some(1));
-        assert_eq!(ids(&log.accept(ev(2))), [2, 3, 4]);
+        assert_eq!(ids(&log.accept_e(ev(2))), [2, 3, 4]);
         assert!(!log.has_gap());
     }
 
@@ -244,7 +345,7 @@ mod tests {
     fn ring_serves_resends_while_it_reaches_back() {
         let mut log = EventLog::new(3, 8);
         for i in 1..=5 {
-            log.accept(ev(i));
+            log.accept_e(ev(i));
         }
         assert_eq!(
             log.since(2)
@@ -261,16 +362,16 @@ mod tests {
     #[test]
     fn reset_moves_the_baseline_unless_we_are_ahead() {
         let mut log = EventLog::new(8, 8);
-        log.accept(ev(1));
-        log.accept(ev(9)); // pending behind a gap
+        log.accept_e(ev(1));
+        log.accept_e(ev(9)); // pending behind a gap
         let reset = ServerEvent::new(None, "reset", r#"{"head_id":7,"devices":[],"reason":"x"}"#);
-        let out = log.accept(reset.clone());
+        let out = log.accept(reset.clone(), E);
         assert_eq!(out[0], Delivery::Reset(reset.clone()));
         assert_eq!(log.highest(), Some(7));
         assert!(log.has_gap()); // 9 still waits for 8
-        assert_eq!(ids(&log.accept(ev(8))), [8, 9]);
+        assert_eq!(ids(&log.accept_e(ev(8))), [8, 9]);
         assert!(
-            log.accept(reset).is_empty(),
+            log.accept(reset, E).is_empty(),
             "a snapshot older than what we have is ignored"
         );
     }
@@ -278,10 +379,10 @@ mod tests {
     #[test]
     fn pending_overflow_reports_the_loss() {
         let mut log = EventLog::new(8, 2);
-        log.accept(ev(1));
-        log.accept(ev(4));
-        log.accept(ev(5));
-        let out = log.accept(ev(6));
+        log.accept_e(ev(1));
+        log.accept_e(ev(4));
+        log.accept_e(ev(5));
+        let out = log.accept_e(ev(6));
         assert_eq!(out[0], Delivery::Lost { from: 2, to: 3 });
         assert_eq!(ids(&out), [4, 5, 6]);
     }
@@ -291,11 +392,65 @@ mod tests {
         assert_eq!(
             parse_hello(r#"{"instance":"a","head_id":3,"retry_ms":1500}"#),
             Hello {
+                epoch: Some("a".into()),
                 instance: Some("a".into()),
                 head_id: Some(3),
                 retry_ms: Some(1500)
             }
         );
         assert_eq!(parse_hello("garbage"), Hello::default());
+        assert_eq!(
+            parse_hello(r#"{"instance":"a","epoch":"r7","head_id":3}"#).epoch,
+            Some("r7".into())
+        );
+    }
+
+    #[test]
+    fn another_run_waits_for_its_reset() {
+        let mut log = EventLog::new(8, 8);
+        log.accept_e(ev(1));
+        log.accept_e(ev(2));
+        // The server restarted: run e2 starts far above. Its events wait for the reset.
+        let e2 = Some("e2");
+        assert!(log.accept(ev(1_000_005), e2).is_empty());
+        assert!(log.awaits_reset() && log.has_gap());
+        assert_eq!((log.epoch(), log.highest()), (E, Some(2)));
+        let reset = ServerEvent::new(
+            None,
+            "reset",
+            r#"{"epoch":"e2","head_id":1000004,"devices":[],"reason":"other_run"}"#,
+        );
+        let out = log.accept(reset.clone(), e2);
+        assert_eq!(out[0], Delivery::Reset(reset.clone()));
+        assert_eq!(ids(&out), [1_000_005]);
+        assert_eq!((log.epoch(), log.highest()), (e2, Some(1_000_005)));
+        assert!(!log.has_gap());
+        // Ids of the old run are never compared with ours: held, not dropped as duplicates.
+        assert!(log.accept(ev(3), E).is_empty());
+        assert!(log.awaits_reset());
+        // The same reset again: nothing new.
+        assert!(log.accept(reset, e2).is_empty());
+    }
+
+    #[test]
+    fn a_reset_of_another_run_is_accepted_even_below_our_ids() {
+        let mut log = EventLog::new(8, 8);
+        log.accept_e(ev(50));
+        let reset = ServerEvent::new(None, "reset", r#"{"epoch":"e0","head_id":7}"#);
+        assert_eq!(log.accept(reset.clone(), None), [Delivery::Reset(reset)]);
+        assert_eq!((log.epoch(), log.highest()), (Some("e0"), Some(7)));
+    }
+
+    #[test]
+    fn another_run_that_never_resets_is_reported_lost() {
+        let mut log = EventLog::new(8, 2);
+        log.accept_e(ev(1));
+        let e2 = Some("e2");
+        log.accept(ev(100), e2);
+        log.accept(ev(101), e2);
+        let out = log.accept(ev(102), e2);
+        assert_eq!(out[0], Delivery::Lost { from: 2, to: 99 });
+        assert_eq!(ids(&out), [100, 101, 102]);
+        assert_eq!(log.epoch(), e2);
     }
 }

@@ -11,7 +11,8 @@ impl Tab {
         self.registry.seen(from, now);
         match m.body {
             Body::Hello { info } => {
-                self.registry.update(from, info, now);
+                self.learn_term(now, info.term);
+                self.registry.update(from, info.clone(), now);
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
                 } else {
@@ -19,8 +20,10 @@ impl Tab {
                 }
             }
             Body::Presence { info } => {
+                let term = info.term;
+                self.learn_term(now, term);
                 self.registry.update(from, info, now);
-                self.on_claim_ack(now, from, info.term);
+                self.on_claim_ack(now, from, term);
             }
             Body::Bye => {
                 self.registry.remove(from);
@@ -37,7 +40,7 @@ impl Tab {
                 }
             }
             Body::Heartbeat { term, stream, info } => {
-                self.registry.update(from, info, now);
+                self.registry.update(from, info.clone(), now);
                 if !self.accept_leader_message(now, from, term) {
                     if term < self.max_term {
                         self.post(Body::Fence {
@@ -51,12 +54,15 @@ impl Tab {
                     self.set_connected(true);
                 }
                 if let Some(h) = info.highest_id {
-                    self.log.set_baseline(h);
+                    self.log.set_baseline(info.epoch.as_deref(), h);
                     // Relays travel before the heartbeat on the same sender's channel: if the
-                    // leader is ahead of us now, some were lost.
-                    if self.log.highest().is_some_and(|mine| mine < h)
-                        && self.resend_deadline.is_none()
-                    {
+                    // leader is ahead of us now (or in another run), some were lost.
+                    let behind = if self.log.epoch() == info.epoch.as_deref() {
+                        self.log.highest().is_some_and(|mine| mine < h)
+                    } else {
+                        true
+                    };
+                    if behind && self.resend_deadline.is_none() {
                         self.request_resend(now);
                     }
                 }
@@ -67,10 +73,12 @@ impl Tab {
                 term,
                 event,
                 sent_at,
+                epoch,
             } => {
                 if self.accept_leader_message(now, from, term) {
                     self.stats.relayed_in += 1;
-                    self.process_event(now, event, Some(now.saturating_since(sent_at)));
+                    let latency = Some(now.saturating_since(sent_at));
+                    self.process_event(now, event, latency, epoch.as_deref());
                 }
             }
             Body::Probe { .. } => {
@@ -96,9 +104,9 @@ impl Tab {
                     }
                 }
             }
-            Body::Resend { after, .. } => {
+            Body::Resend { epoch, after, .. } => {
                 if self.role == Role::Leader {
-                    self.serve_resend(now, after);
+                    self.serve_resend(now, epoch, after);
                 }
             }
             Body::Fence { term } => {
@@ -109,6 +117,15 @@ impl Tab {
                     }
                 }
             }
+        }
+    }
+
+    /// Another tab reports the highest term it has seen: a follower (or a tab that just opened)
+    /// learns who leads from it, so that its silence timer probes that leader instead of electing
+    /// one. Not a proof of life (the leader's own messages are): the deadline stays as it was.
+    fn learn_term(&mut self, now: Instant, term: Term) {
+        if self.role != Role::Leader && term > self.max_term && term.tab != self.id {
+            self.observe_term(now, term);
         }
     }
 }

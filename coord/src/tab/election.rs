@@ -36,6 +36,7 @@ impl Tab {
         self.set_role(Role::Leader);
         self.stats.elections += 1;
         self.backoff.reset();
+        self.stream_epoch = None;
         self.open_stream(now);
         self.send_heartbeat(now);
     }
@@ -161,11 +162,31 @@ impl Tab {
             self.stats.stale += 1;
             return false;
         }
+        // Heartbeat lateness of the same leader in the same term (not across a failover).
+        let same_leader = self.heard_leader == Some((from, term));
+        self.heard_leader = Some((from, term));
         self.observe_term(now, term);
+        if let Some(sent) = self
+            .probe_sent_at
+            .take()
+            .filter(|_| self.probe_deadline.is_some())
+        {
+            self.note_slowness(now, now.saturating_since(sent));
+        }
+        if let Some(last) = self.last_heartbeat_at.filter(|_| same_leader) {
+            let visible = self.registry.iter().any(|t| t.id == from && t.info.visible);
+            if visible {
+                // A visible leader heartbeats every interval: later than that is slowness.
+                let late = now
+                    .saturating_since(last)
+                    .saturating_sub(self.config.heartbeat_interval);
+                self.note_slowness(now, late);
+            }
+        }
         self.leader = Some(from);
         self.set_role(Role::Follower);
         self.last_heartbeat_at = Some(now);
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.leader_deadline = Some(now + self.leader_timeout(now));
         self.probe_deadline = None;
         self.candidate_at = None;
         true

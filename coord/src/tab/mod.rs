@@ -106,6 +106,14 @@ pub struct Tab {
     /// Our term while we lead.
     my_term: Option<Term>,
     last_heartbeat_at: Option<Instant>,
+    /// Slowness seen (busy main threads), and when: the failure detector's allowance.
+    slowness: (Duration, Instant),
+    /// When we probed the leader, until it answers (a round trip sample).
+    probe_sent_at: Option<Instant>,
+    /// The leader (and term) of the last leader message accepted.
+    heard_leader: Option<(TabId, Term)>,
+    /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
+    visible_since: Option<Instant>,
     /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
     leader_deadline: Option<Instant>,
     /// Follower: when an unanswered probe makes us presume the leader dead.
@@ -134,8 +142,10 @@ pub struct Tab {
     log: EventLog,
     resend_deadline: Option<Instant>,
     last_rewind: Option<Instant>,
-    /// The server instance of the ids we hold (`hello.instance`).
-    instance: Option<String>,
+    /// Leader: the run (epoch) of the stream now open, from its `hello`.
+    stream_epoch: Option<String>,
+    /// Leader: the position the stream was (re)opened from (`None`: live from the head).
+    opened_from: Option<wire::Position>,
 
     registry: Registry,
     refs: u32,
@@ -161,6 +171,10 @@ impl Tab {
             leader: None,
             my_term: None,
             last_heartbeat_at: None,
+            slowness: (Duration::ZERO, now),
+            probe_sent_at: None,
+            heard_leader: None,
+            visible_since: Some(now),
             leader_deadline: None,
             probe_deadline: None,
             candidate_at: None,
@@ -178,7 +192,8 @@ impl Tab {
             log,
             resend_deadline: None,
             last_rewind: None,
-            instance: None,
+            stream_epoch: None,
+            opened_from: None,
             registry: Registry::default(),
             refs: 0,
             stats: Stats::default(),
@@ -217,6 +232,15 @@ impl Tab {
     /// Highest event id delivered to the app (the resume point this tab reports).
     pub fn highest_id(&self) -> Option<u64> {
         self.log.highest()
+    }
+    /// Where this tab is in the stream: the run (epoch) and the highest id delivered (or covered
+    /// by a reset). The epoch is empty when the server named none. `None`: no baseline yet.
+    pub fn position(&self) -> Option<wire::Position> {
+        let id = self.log.highest()?;
+        Some(wire::Position::new(
+            self.log.epoch().unwrap_or_default(),
+            id,
+        ))
     }
     /// Our own stream when leading, else the leader's as last reported.
     pub fn stream_state(&self) -> StreamState {
@@ -274,6 +298,7 @@ impl Tab {
             role: self.role,
             visible: self.visible,
             highest_id: self.log.highest(),
+            epoch: self.log.epoch().map(str::to_owned),
             term: self.max_term,
         }
     }
@@ -315,6 +340,13 @@ impl Tab {
         if !self.active || self.frozen {
             return;
         }
+        // A visible tab's timers are not throttled: firing late means a busy main thread (not
+        // for a deadline that passed while hidden: that timer was throttled).
+        if let (Some(due), Some(since)) = (self.poll_timeout(), self.visible_since) {
+            if due >= since {
+                self.note_slowness(now, now.saturating_since(due));
+            }
+        }
         self.registry.expire(now, &self.config);
         if self.role == Role::Leader {
             if due(self.next_heartbeat, now) {
@@ -337,20 +369,19 @@ impl Tab {
         if due(self.probe_deadline, now) {
             // The probed leader did not answer: dead, frozen, or cut off.
             self.probe_deadline = None;
+            self.probe_sent_at = None; // a later answer is no round trip sample
             let dead = self.leader.take();
             self.schedule_candidacy(now, dead);
         }
         if due(self.leader_deadline, now) {
+            // Silence: probe whoever leads, also when we never heard of a leader. No leadership
+            // change without a fault: only an unanswered probe makes a tab claim or steal.
             self.leader_deadline = None;
-            match self.leader {
-                Some(_) => {
-                    self.post(Body::Probe {
-                        term: self.max_term,
-                    });
-                    self.probe_deadline = Some(now + self.config.probe_timeout);
-                }
-                None => self.schedule_candidacy(now, None),
-            }
+            self.post(Body::Probe {
+                term: self.max_term,
+            });
+            self.probe_sent_at = Some(now);
+            self.probe_deadline = Some(now + self.probe_timeout(now));
         }
         if due(self.candidate_at, now) {
             self.candidate_at = None;
@@ -408,6 +439,7 @@ impl Tab {
             Input::VisibilityChanged { visible } => {
                 if visible != self.visible {
                     self.visible = visible;
+                    self.visible_since = visible.then_some(now);
                     self.post(Body::Presence { info: self.info() });
                 }
             }
@@ -432,8 +464,62 @@ impl Tab {
         self.set_role(Role::Electing);
         self.post(Body::Hello { info: self.info() });
         self.request_lock();
-        self.leader_deadline = Some(now + self.config.startup_wait);
+        self.leader_deadline = Some(now + self.startup_wait());
         self.next_presence = Some(now + self.config.presence_interval);
+    }
+
+    /// How long a new tab listens before it probes. Locks: a free lock is granted at once, so a
+    /// lock request still queued means a tab holds it; it gets the silence a known leader gets.
+    fn startup_wait(&self) -> Duration {
+        match self.mechanism {
+            Mechanism::Locks => self.config.leader_timeout,
+            Mechanism::Protocol => self.config.startup_wait,
+        }
+    }
+
+    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen, or the
+    /// whole allowance for a hidden leader (see `Config::busy_allowance`).
+    pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
+        let cap = self.config.busy_allowance;
+        let leader_hidden = self
+            .leader
+            .and_then(|l| self.registry.iter().find(|t| t.id == l))
+            .is_some_and(|t| !t.info.visible);
+        let extra = if leader_hidden {
+            cap
+        } else {
+            (self.slowness(now) * 2).min(cap)
+        };
+        self.config.probe_timeout + extra
+    }
+
+    /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
+    /// seen.
+    pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
+        self.config.leader_timeout + self.slowness(now).min(self.config.busy_allowance)
+    }
+
+    /// The slowness estimate now: the largest recent observation, fading linearly to zero over
+    /// `Config::slowness_memory` (a bounded, phi-accrual-like allowance).
+    pub(super) fn slowness(&self, now: Instant) -> Duration {
+        let (value, at) = self.slowness;
+        let memory = self.config.slowness_memory;
+        let age = now.saturating_since(at);
+        if age >= memory || memory.is_zero() {
+            return Duration::ZERO;
+        }
+        value.mul_f64(1.0 - age.as_secs_f64() / memory.as_secs_f64())
+    }
+
+    pub(super) fn note_slowness(&mut self, now: Instant, sample: Duration) {
+        if sample >= self.slowness(now) {
+            self.slowness = (sample.min(self.config.busy_allowance * 2), now);
+        }
+    }
+
+    /// Slowness as the shell sees it (for the UI and tests).
+    pub fn slowness_estimate(&self, now: Instant) -> Duration {
+        self.slowness(now)
     }
 
     fn request_lock(&mut self) {
@@ -480,7 +566,7 @@ impl Tab {
             && self.probe_deadline.is_none()
             && self.candidate_at.is_none()
         {
-            self.leader_deadline = Some(now + self.config.startup_wait);
+            self.leader_deadline = Some(now + self.startup_wait());
         }
         self.next_presence = Some(now + self.config.presence_interval);
     }

@@ -3,28 +3,50 @@
 use super::*;
 
 impl Tab {
-    /// The id to resume from: the lowest highest-id reported by a tab heard from recently (and
-    /// ours). Reports only lag behind the truth, so this never skips an event such a tab still
-    /// needs; the duplicates it causes are dropped by id everywhere, and a `reset` it may cause is
-    /// ignored by every tab already past its `head_id`. Tabs silent for longer than
-    /// `Config::resume_report_max_age` (frozen, or hidden for minutes) are left out so that one
-    /// sleeping tab does not make every new leader replay from far back: when it wakes up it sees
-    /// the gap and asks for a resend like any follower.
-    pub(super) fn resume_point(&self, now: Instant) -> Option<u64> {
+    /// The position to resume from: the lowest highest-id reported by a tab heard from recently
+    /// (and ours), among the positions of **one** run only: ours if we have one, else the run of
+    /// the most recent report. Ids of two runs are never compared; a tab of another run catches up
+    /// through resend → rewind → `reset`. Reports only lag behind the truth, so this never skips
+    /// an event such a tab still needs; the duplicates it causes are dropped by id everywhere,
+    /// and a `reset` it may cause is ignored by every tab already past its `head_id`. Tabs silent
+    /// for longer than `Config::resume_report_max_age` (frozen, or hidden for minutes) are left
+    /// out so that one sleeping tab does not make every new leader replay from far back: when it
+    /// wakes up it sees the gap and asks for a resend like any follower.
+    pub(super) fn resume_point(&self, now: Instant) -> Option<wire::Position> {
         let max_age = self.config.resume_report_max_age;
-        self.registry
-            .iter()
-            .filter(|t| now.saturating_since(t.last_seen) <= max_age)
+        let fresh = || {
+            self.registry
+                .iter()
+                .filter(move |t| now.saturating_since(t.last_seen) <= max_age)
+                .filter(|t| t.info.highest_id.is_some())
+        };
+        let epoch: Option<&str> = match self.log.highest() {
+            Some(_) => self.log.epoch(),
+            None => fresh()
+                .max_by_key(|t| t.last_seen)
+                .map(|t| t.info.epoch.as_deref())?,
+        };
+        let id = fresh()
+            .filter(|t| t.info.epoch.as_deref() == epoch)
             .filter_map(|t| t.info.highest_id)
             .chain(self.log.highest())
-            .min()
+            .min()?;
+        Some(wire::Position::new(epoch.unwrap_or_default(), id))
     }
 
     pub(super) fn open_stream(&mut self, now: Instant) {
-        let last_event_id = self.resume_point(now);
+        let resume = self.resume_point(now);
+        self.start_stream(resume);
+    }
+
+    /// Opens (or reopens) the stream from `resume`.
+    fn start_stream(&mut self, resume: Option<wire::Position>) {
         self.stream = StreamState::Connecting;
         self.reconnect_at = None;
-        self.out.push_back(Output::OpenStream { last_event_id });
+        // `stream_epoch` stays until the new connection's `hello`: a late event of the old one
+        // still belongs to the old run.
+        self.opened_from = resume.clone();
+        self.out.push_back(Output::OpenStream { resume });
     }
 
     pub(super) fn close_stream(&mut self) {
@@ -60,14 +82,20 @@ impl Tab {
         if self.stream == StreamState::Connecting {
             self.on_stream_opened(); // some shells see the first message before `open`
         }
+        if event.id.is_none() && event.name == relay::names::HELLO {
+            // The run of everything this connection sends: relayed with each event.
+            self.stream_epoch = relay::parse_hello(&event.data).epoch;
+        }
         let term = self.my_term.expect("a leader has a term");
+        let epoch = self.stream_epoch.clone();
         self.post(Body::Relay {
             term,
             event: event.clone(),
             sent_at: now,
+            epoch: epoch.clone(),
         });
         self.stats.relayed_out += 1;
-        self.process_event(now, event, None);
+        self.process_event(now, event, None, epoch.as_deref());
     }
 
     pub(super) fn on_stream_error(&mut self, now: Instant) {
@@ -99,35 +127,36 @@ impl Tab {
     // ---- events ----------------------------------------------------------------------------
 
     /// Dedupe, order, deliver; shared by the leader (from the stream) and followers (relays).
+    /// `epoch`: the run the event belongs to (the stream's, from its `hello`).
     pub(super) fn process_event(
         &mut self,
         now: Instant,
         event: ServerEvent,
         latency: Option<Duration>,
+        epoch: Option<&str>,
     ) {
+        let relayed = latency.is_some();
         if event.id.is_none() && event.name == relay::names::HELLO {
             let hello = relay::parse_hello(&event.data);
             if let Some(ms) = hello.retry_ms {
                 self.retry_hint = Some(Duration::from_millis(ms));
             }
-            if let Some(instance) = hello.instance {
-                if self
-                    .instance
-                    .as_ref()
-                    .is_some_and(|known| *known != instance)
-                {
-                    self.log.forget(); // the server restarted: its ids start again
-                }
-                self.instance = Some(instance);
-            }
             // A tab without any event yet starts at the server's head: what follows is live, and
             // a reconnect after an outage then resumes from there instead of losing the outage.
-            if let Some(head) = hello.head_id {
-                self.log.set_baseline(head);
+            // Not when the leader resumed from a position: from it (same run) the server replays,
+            // and for a position of another run it sends a `reset` right after, the baseline.
+            // A tab that has a position keeps it: a `hello` of another run never moves it (ids of
+            // two runs are not compared); the `reset` does.
+            let baseline = match (&self.opened_from, relayed) {
+                (None, _) | (_, true) => hello.head_id,
+                (Some(p), false) if Some(p.epoch.as_str()) == hello.epoch.as_deref() => Some(p.id),
+                (Some(_), false) => None,
+            };
+            if let Some(id) = baseline {
+                self.log.set_baseline(hello.epoch.as_deref(), id);
             }
         }
-        let relayed = latency.is_some();
-        for d in self.log.accept(event) {
+        for d in self.log.accept(event, epoch) {
             self.emit(match d {
                 Delivery::Event(event) => AppEvent::Event {
                     event,
@@ -145,42 +174,49 @@ impl Tab {
         }
     }
 
-    /// We have a gap: a follower asks the leader; the leader re-reads the stream from it.
+    /// We have a gap (or events of another run wait for its `reset`): a follower asks the leader
+    /// from its position; the leader re-reads the stream from it.
     pub(super) fn request_resend(&mut self, now: Instant) {
-        let Some(after) = self.log.highest() else {
+        let Some(position) = self.position() else {
             return;
         };
         self.resend_deadline = Some(now + self.config.resend_timeout);
         if self.role == Role::Leader {
-            self.rewind(now, after);
+            self.rewind(now, position);
         } else if self.leader.is_some() {
             self.stats.resend_requests += 1;
             self.post(Body::Resend {
                 term: self.max_term,
-                after,
+                epoch: self.log.epoch().map(str::to_owned),
+                after: position.id,
             });
         }
     }
 
-    pub(super) fn serve_resend(&mut self, now: Instant, after: u64) {
+    /// A follower asks for the events of run `epoch` after `after`: from our ring when it is our
+    /// run and reaches back; else we reopen the stream from that position, so that the server
+    /// replays (same run) or sends a fresh `reset` (another run), which every tab gets.
+    pub(super) fn serve_resend(&mut self, now: Instant, epoch: Option<String>, after: u64) {
         let Some(term) = self.my_term else { return };
-        match self.log.since(after) {
+        match self.log.since_in(epoch.as_deref(), after) {
             Some(events) => {
+                let epoch = self.log.epoch().map(str::to_owned);
                 for event in events {
                     self.post(Body::Relay {
                         term,
                         event,
                         sent_at: now,
+                        epoch: epoch.clone(),
                     });
                     self.stats.relayed_out += 1;
                 }
             }
-            None => self.rewind(now, after),
+            None => self.rewind(now, wire::Position::new(epoch.unwrap_or_default(), after)),
         }
     }
 
-    /// Reopen the stream from `after` so the server replays (or resets) what someone missed.
-    pub(super) fn rewind(&mut self, now: Instant, after: u64) {
+    /// Reopen the stream from `from` so the server replays (or resets) what someone missed.
+    pub(super) fn rewind(&mut self, now: Instant, from: wire::Position) {
         if !self.holds_stream() {
             return; // the next (re)connect resumes from the lowest reported id anyway
         }
@@ -192,9 +228,6 @@ impl Tab {
         }
         self.last_rewind = Some(now);
         self.stats.rewinds += 1;
-        self.stream = StreamState::Connecting;
-        self.out.push_back(Output::OpenStream {
-            last_event_id: Some(after),
-        });
+        self.start_stream(Some(from));
     }
 }

@@ -41,6 +41,7 @@ pub fn check_step(w: &mut World) {
                 Some(_) => {}
                 None => {
                     w.term_leaders.insert(term, t.tab.id());
+                    w.term_started.push((w.now, term, w.stable_since.is_some()));
                 }
             }
         }
@@ -66,7 +67,10 @@ pub fn check_step(w: &mut World) {
     }
     let stable = stable(w);
     match (stable, w.stable_since) {
-        (true, None) => w.stable_since = Some(w.now),
+        (true, None) => {
+            w.stable_since = Some(w.now);
+            w.first_stable.get_or_insert(w.now);
+        }
         (false, Some(_)) => w.stable_since = None,
         _ => {}
     }
@@ -86,6 +90,33 @@ pub fn stable(w: &World) -> bool {
         .iter()
         .filter(|t| t.is_live())
         .all(|t| t.tab.leader() == Some(id))
+}
+
+/// A new term may start at most this long after a fault that hit the leader (its crash, close,
+/// freeze, bfcache, step-down, or a partition of the channel).
+pub const FAULT_WINDOW: u64 = 5 * SEC;
+
+/// **No leadership change without a fault**: a term never starts while a leader is stable (one
+/// live leader with an open stream, followed by every live tab) unless a fault hit that leader
+/// within [`FAULT_WINDOW`] before. Busy tabs, new tabs, hidden tabs, server outages and restarts
+/// never move the leadership. (Filling a vacancy, when no leader is stable, is always allowed.)
+pub fn check_no_needless_change(w: &mut World) {
+    let mut violations = Vec::new();
+    for &(t, term, _) in w.term_started.iter().filter(|(_, _, stable)| *stable) {
+        let excused = w
+            .leader_faults
+            .iter()
+            .any(|&(f, _)| f <= t && t <= f + FAULT_WINDOW);
+        if !excused {
+            violations.push(format!(
+                "term {term:?} started at {} µs without a fault of the leader",
+                t - crate::world::T0
+            ));
+        }
+    }
+    for v in violations {
+        w.violate(v);
+    }
 }
 
 /// End-of-run checks, `last_fault` being when the last fault ended:
@@ -117,10 +148,14 @@ pub fn check_end(w: &mut World, last_fault: u64) {
                 t.lost
             ));
         }
-        if w.head > 0 && t.delivered_upto != Some(w.head) {
+        let run = w.current_run();
+        if (w.head > 0 || w.runs.len() > 1)
+            && (t.delivered_upto != Some(w.head)
+                || t.delivered_epoch.as_deref() != Some(run.epoch.as_str()))
+        {
             violations.push(format!(
-                "tab {i} has {:?} of {} events",
-                t.delivered_upto, w.head
+                "tab {i} has {:?}:{:?} of {}:{}",
+                t.delivered_epoch, t.delivered_upto, run.epoch, w.head
             ));
         }
         if w.messages_lost == 0 {
@@ -129,8 +164,9 @@ pub fn check_end(w: &mut World, last_fault: u64) {
             // point: a fresh tab alone with a frozen leader starts live, as the first tab of a
             // session does. From then on it must get every event.
             let joined = t.joined_at.unwrap_or(u64::MAX);
-            let limit = w.head_at((t.created_at + 200_000).max(joined));
-            if t.baseline.is_some_and(|b| b > limit) {
+            let from = (t.created_at + 200_000).max(joined);
+            let limit = w.head_at(from);
+            if from >= run.started && t.baseline.is_some_and(|b| b > limit) {
                 violations.push(format!(
                     "tab {i} started at event {:?}, later than {limit}",
                     t.baseline
@@ -144,4 +180,5 @@ pub fn check_end(w: &mut World, last_fault: u64) {
     for v in violations {
         w.violate(v);
     }
+    check_no_needless_change(w);
 }

@@ -368,9 +368,7 @@ fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
     let mut tab = coord::Tab::new(me, Mechanism::Locks, Config::default(), Instant(0), 0);
     tab.handle(Instant(10), Input::LockGranted);
     assert_eq!(tab.role(), Role::Leader);
-    assert!(drain(&mut tab).contains(&Output::OpenStream {
-        last_event_id: None
-    }));
+    assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
     tab.handle(Instant(20), Input::StreamOpened);
     drain(&mut tab);
     // A tab that stole the lock while we were frozen heartbeats with a higher term.
@@ -415,6 +413,7 @@ fn relays_from_a_stale_term_are_ignored() {
         term,
         event: ev(id),
         sent_at: Instant(0),
+        epoch: Some("e1".into()),
     };
     tab.handle(
         Instant(1),
@@ -459,12 +458,23 @@ fn relays_from_a_stale_term_are_ignored() {
 
 #[test]
 fn timeouts_are_exposed_and_drive_the_election() {
-    // A lone Protocol tab: waits `startup_wait` for a leader, claims, and leads after the window.
+    // A lone Protocol tab: waits `startup_wait` for a leader, probes (a busy leader may have been
+    // slow to answer the hello), claims when the probe goes unanswered, and leads after the window.
     let cfg = Config::default();
     let mut tab = coord::Tab::new(TabId(1), Mechanism::Protocol, cfg.clone(), Instant(0), 0);
     drain(&mut tab);
+    let t0 = tab.poll_timeout().unwrap();
+    assert_eq!(t0, Instant(0) + cfg.startup_wait);
+    tab.handle_timeout(t0);
+    assert!(drain(&mut tab).iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Probe { .. },
+            ..
+        })
+    )));
     let t1 = tab.poll_timeout().unwrap();
-    assert_eq!(t1, Instant(0) + cfg.startup_wait);
+    assert_eq!(t1, t0 + cfg.probe_timeout);
     tab.handle_timeout(t1);
     assert!(drain(&mut tab).iter().any(|o| matches!(
         o,
@@ -477,9 +487,7 @@ fn timeouts_are_exposed_and_drive_the_election() {
     assert_eq!(t2, t1 + cfg.claim_window);
     tab.handle_timeout(t2);
     assert_eq!(tab.role(), Role::Leader);
-    assert!(drain(&mut tab).contains(&Output::OpenStream {
-        last_event_id: None
-    }));
+    assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
 }
 
 fn emitted_ids(out: &[Output]) -> Vec<u64> {
@@ -510,23 +518,129 @@ fn device(id: u64) -> Input {
     Input::StreamEvent(crate::world::device_event(id))
 }
 
+fn reset(epoch: &str, head: u64) -> Input {
+    let data =
+        format!(r#"{{"epoch":"{epoch}","head_id":{head},"devices":[],"reason":"other_run"}}"#);
+    Input::StreamEvent(coord::ServerEvent::new(None, "reset", data))
+}
+
+fn opened_from(out: &[Output]) -> Option<Option<coord::Position>> {
+    out.iter().find_map(|o| match o {
+        Output::OpenStream { resume } => Some(resume.clone()),
+        _ => None,
+    })
+}
+
 #[test]
-fn a_server_restart_starts_the_ids_again() {
+fn a_server_restart_is_a_new_run_and_reaches_the_app_as_a_reset() {
     let mut tab = lone_leader();
     tab.handle(Instant(10), hello("a", 0));
     for id in 1..=3 {
         tab.handle(Instant(10 + id), device(id));
     }
     assert_eq!(emitted_ids(&drain(&mut tab)), [1, 2, 3]);
+    assert_eq!(tab.position(), Some(coord::Position::new("a", 3)));
     assert_eq!(
         tab.reconnect().retry_hint,
         Some(std::time::Duration::from_secs(2))
     );
-    // New instance: ids 1.. again. Without forgetting, they would be dropped as duplicates.
-    tab.handle(Instant(20), hello("b", 0));
-    tab.handle(Instant(21), device(1));
-    assert_eq!(emitted_ids(&drain(&mut tab)), [1]);
-    assert_eq!(tab.highest_id(), Some(1));
+    // The server restarts: the stream breaks, the leader resumes from its position in run a.
+    tab.handle(Instant(20), Input::StreamError);
+    let retry = tab.reconnect().next_attempt.unwrap();
+    tab.handle_timeout(retry);
+    assert_eq!(
+        opened_from(&drain(&mut tab)),
+        Some(Some(coord::Position::new("a", 3)))
+    );
+    // Run b answers `hello` then `reset` (a position of another run is never replayed). Its
+    // `head_id` is not our baseline: the reset is, and the app gets it.
+    tab.handle(retry, hello("b", 5_000_002));
+    tab.handle(retry, reset("b", 5_000_002));
+    tab.handle(retry, device(5_000_003));
+    let out = drain(&mut tab);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Emit(AppEvent::Reset { .. }))),
+        "{out:?}"
+    );
+    assert_eq!(emitted_ids(&out), [5_000_003]);
+    assert_eq!(tab.position(), Some(coord::Position::new("b", 5_000_003)));
+    // Every relay names the run it belongs to.
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Post(Message { body: Body::Relay { epoch: Some(e), event, .. }, .. })
+            if e == "b" && event.id == Some(5_000_003)
+    )));
+}
+
+#[test]
+fn a_follower_of_another_run_is_caught_up_by_a_reset_not_by_ids() {
+    // A follower at a:3 sees the leader relay an event of run b: it is held, and the follower
+    // asks for a resend from its own position, naming its run.
+    let mut tab = coord::Tab::new(TabId(5), Mechanism::Locks, Config::default(), Instant(0), 0);
+    tab.handle(Instant(0), Input::Connect);
+    let leader = TabId(9);
+    let term = Term { n: 1, tab: leader };
+    let relay = |id: Option<u64>, name: &str, data: String, epoch: &str| {
+        Input::Channel(Message::new(
+            leader,
+            Body::Relay {
+                term,
+                event: coord::ServerEvent::new(id, name, data),
+                sent_at: Instant(0),
+                epoch: Some(epoch.into()),
+            },
+        ))
+    };
+    for id in 1..=3 {
+        tab.handle(
+            Instant(id),
+            relay(Some(id), "device-online", "{}".into(), "a"),
+        );
+    }
+    drain(&mut tab);
+    tab.handle(
+        Instant(10),
+        relay(Some(7_000_001), "device-online", "{}".into(), "b"),
+    );
+    let out = drain(&mut tab);
+    assert_eq!(emitted_ids(&out), Vec::<u64>::new(), "held, not delivered");
+    assert!(out.contains(&Output::Post(Message::new(
+        TabId(5),
+        Body::Resend {
+            term,
+            epoch: Some("a".into()),
+            after: 3
+        }
+    ))));
+    // The leader's rewind from a:3 makes the server send a reset of run b, relayed to all.
+    let data = r#"{"epoch":"b","head_id":7000000,"devices":[],"reason":"other_run"}"#;
+    tab.handle(Instant(20), relay(None, "reset", data.into(), "b"));
+    let out = drain(&mut tab);
+    assert!(
+        matches!(out[0], Output::Emit(AppEvent::Reset { .. })),
+        "{out:?}"
+    );
+    assert_eq!(emitted_ids(&out), [7_000_001]);
+    assert_eq!(tab.position(), Some(coord::Position::new("b", 7_000_001)));
+}
+
+#[test]
+fn a_leader_serves_a_resend_of_another_run_by_rewinding_to_it() {
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), hello("b", 100));
+    tab.handle(Instant(11), device(101));
+    drain(&mut tab);
+    let resend = Body::Resend {
+        term: tab.leading_term().unwrap(),
+        epoch: Some("a".into()),
+        after: 3,
+    };
+    tab.handle(Instant(12), Input::Channel(Message::new(TabId(7), resend)));
+    assert_eq!(
+        opened_from(&drain(&mut tab)),
+        Some(Some(coord::Position::new("a", 3)))
+    );
 }
 
 #[test]
@@ -648,4 +762,136 @@ fn undecodable_and_foreign_channel_strings_are_counted_not_fatal() {
     );
     tab.handle_channel(Instant(3), &hb.encode());
     assert_eq!(tab.leader(), Some(TabId(2)));
+}
+
+// ---- runs of the server's log, busy main threads ---------------------------------------------
+
+fn resets_of(w: &World, i: usize) -> Vec<String> {
+    w.tabs[i]
+        .app_events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reset { event, .. } => Some(crate::world::reset_epoch(&event.data)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_server_restart_reaches_every_app_as_a_reset() {
+    for mechanism in BOTH {
+        let mut w = World::new(WorldConfig::new(mechanism), 21);
+        for _ in 0..3 {
+            let i = w.open_tab(true);
+            w.tabs[i].record_app_events = true;
+            w.run_for(5 * MS);
+        }
+        w.run_for(SEC);
+        publish(&mut w, 3);
+        // A tab that joins after the leader's `hello`: it never saw the run it follows.
+        let late = w.open_tab(true);
+        w.tabs[late].record_app_events = true;
+        w.run_for(SEC);
+        publish(&mut w, 2);
+        let leader = w.leader().unwrap();
+        w.act(Action::ServerRestart { down_us: 300 * MS });
+        w.run_for(2 * SEC);
+        publish(&mut w, 4);
+        w.run_for(2 * SEC);
+        let run = w.current_run().epoch.clone();
+        for i in 0..w.tabs.len() {
+            assert!(
+                resets_of(&w, i).contains(&run),
+                "{mechanism:?}: tab {i} (leader {leader}) got no reset of {run}: {:?}",
+                w.tabs[i].app_events
+            );
+        }
+        assert_all_caught_up(&w);
+        for t in &w.tabs {
+            assert_eq!(t.delivered_epoch.as_deref(), Some(run.as_str()));
+        }
+        assert_eq!(
+            w.leader(),
+            Some(leader),
+            "a restart does not move the leadership"
+        );
+    }
+}
+
+#[test]
+fn opening_tabs_next_to_a_busy_leader_does_not_depose_it() {
+    for mechanism in BOTH {
+        for seed in 0..5 {
+            let mut w = settled(mechanism, 2, 30 + seed);
+            let leader = w.leader().unwrap();
+            let term = w.tabs[leader].tab.leading_term().unwrap();
+            // Every tab's main thread is busy: 100–300 ms before any input is handled.
+            w.act(Action::Busy {
+                tab: None,
+                until: w.now + 8 * SEC,
+            });
+            for _ in 0..5 {
+                w.open_tab(true);
+                publish(&mut w, 5);
+            }
+            w.run_for(10 * SEC);
+            publish(&mut w, 3);
+            w.run_for(SEC);
+            assert_eq!(
+                w.tabs[leader].tab.leading_term(),
+                Some(term),
+                "{mechanism:?} seed {seed}: the busy leader lost its job"
+            );
+            crate::invariants::check_no_needless_change(&mut w);
+            assert_all_caught_up(&w);
+        }
+    }
+}
+
+#[test]
+fn back_forward_cache_round_trip_of_the_leader() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 40);
+        let l = w.leader().unwrap();
+        w.act(Action::BfcacheLeave(l));
+        publish(&mut w, 5);
+        w.run_for(SEC);
+        assert!(w.leader().is_some_and(|n| n != l), "{mechanism:?}");
+        w.act(Action::BfcacheReturn(l));
+        publish(&mut w, 3);
+        w.run_for(2 * SEC);
+        assert_all_caught_up(&w);
+    }
+}
+
+#[test]
+fn a_busy_hidden_leader_keeps_its_job() {
+    // Hidden: its heartbeats come once a second, so followers probe it; busy: it answers each
+    // probe 100–300 ms late. Both the leader alone busy, and every tab busy.
+    for mechanism in BOTH {
+        for all in [false, true] {
+            for seed in 0..4 {
+                let mut w = settled(mechanism, 3, 50 + seed);
+                let l = w.leader().unwrap();
+                let term = w.tabs[l].tab.leading_term();
+                w.act(Action::SetVisible(l, false));
+                w.run_for(2 * SEC);
+                let tab = (!all).then_some(l);
+                w.act(Action::Busy {
+                    tab,
+                    until: w.now + 10 * SEC,
+                });
+                publish(&mut w, 20);
+                w.run_for(10 * SEC);
+                publish(&mut w, 2);
+                w.run_for(2 * SEC);
+                assert_eq!(
+                    w.tabs[l].tab.leading_term(),
+                    term,
+                    "{mechanism:?} all busy: {all}, seed {seed}"
+                );
+                assert_all_caught_up(&w);
+            }
+        }
+    }
 }

@@ -40,6 +40,19 @@ pub struct Run {
 /// or freeze; any tab crashing, freezing or closing; a lossy channel; a server outage; visibility
 /// changes; new tabs; a voluntary step-down), then quiet until every invariant must hold again.
 pub fn run_seed(mechanism: Mechanism, seed: u64, max_tabs: u64, trace: bool) -> Run {
+    run_schedule(mechanism, seed, max_tabs, trace, false)
+}
+
+/// The same, and with `extended` the faults of the epoch work too: a server restart (a new run,
+/// ids far above), busy main threads (one tab or all, 100–300 ms per input), a back/forward cache
+/// round trip, and a burst of new tabs opened one by one while every tab is busy.
+pub fn run_schedule(
+    mechanism: Mechanism,
+    seed: u64,
+    max_tabs: u64,
+    trace: bool,
+    extended: bool,
+) -> Run {
     let mut rng = SimRng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xC0FFEE);
     let cfg = WorldConfig::new(mechanism);
     let mut w = World::new(cfg, seed);
@@ -74,7 +87,8 @@ pub fn run_seed(mechanism: Mechanism, seed: u64, max_tabs: u64, trace: bool) -> 
     fault_times.sort();
     for ft in fault_times {
         let tab = rng.range(0, n - 1) as usize;
-        let (action, end) = match rng.range(0, 13) {
+        let kinds = if extended { 17 } else { 13 };
+        let (action, end) = match rng.range(0, kinds) {
             0 | 1 => (Action::CloseLeader, ft),
             2 | 3 => (Action::CrashLeader, ft),
             4 | 5 => {
@@ -122,10 +136,55 @@ pub fn run_seed(mechanism: Mechanism, seed: u64, max_tabs: u64, trace: bool) -> 
                 ft,
             ),
             12 => (Action::Close(tab), ft),
-            _ => (Action::StepDown(tab), ft),
+            13 => (Action::StepDown(tab), ft),
+            14 => (
+                Action::ServerRestart {
+                    down_us: rng.range(0, 1_000 * MS),
+                },
+                ft + SEC,
+            ),
+            15 => {
+                let d = rng.range(500 * MS, 3 * SEC);
+                let who = rng.chance(0.5).then_some(tab);
+                (
+                    Action::Busy {
+                        tab: who,
+                        until: ft + d,
+                    },
+                    ft + d,
+                )
+            }
+            _ => {
+                let d = rng.range(300 * MS, 2_500 * MS);
+                w.at(ft + d, Action::BfcacheReturn(tab));
+                (Action::BfcacheLeave(tab), ft + d)
+            }
         };
         w.at(ft, action);
         last_fault = last_fault.max(end);
+    }
+    if extended && rng.chance(0.3) {
+        // A burst of new tabs, opened one by one while every tab is busy.
+        let at = T0 + rng.range(1_000 * MS, 3 * SEC);
+        let d = rng.range(SEC, 3 * SEC);
+        w.at(
+            at,
+            Action::Busy {
+                tab: None,
+                until: at + d,
+            },
+        );
+        let mut t = at;
+        for _ in 0..rng.range(2, 4) {
+            t += rng.range(50 * MS, 400 * MS);
+            w.at(
+                t,
+                Action::Open {
+                    visible: rng.chance(0.7),
+                },
+            );
+        }
+        last_fault = last_fault.max(at + d).max(t);
     }
     // Device events until shortly before the end, so the end state is checkable.
     let publish_until = last_fault + 2_500 * MS;
@@ -247,9 +306,19 @@ fn pct(v: &mut [u64]) -> String {
 
 /// Runs `count` seeds starting at `first`, panicking with every failing seed.
 pub fn run_many(mechanism: Mechanism, first: u64, count: u64, max_tabs: u64) -> Summary {
+    run_many_with(mechanism, first, count, max_tabs, false)
+}
+
+pub fn run_many_with(
+    mechanism: Mechanism,
+    first: u64,
+    count: u64,
+    max_tabs: u64,
+    extended: bool,
+) -> Summary {
     let mut sum = Summary::default();
     for seed in first..first + count {
-        sum.add(run_seed(mechanism, seed, max_tabs, false));
+        sum.add(run_schedule(mechanism, seed, max_tabs, false, extended));
     }
     sum
 }
@@ -265,7 +334,7 @@ pub fn assert_clean(name: &str, mut sum: Summary) {
         for (seed, v) in sum.failures.iter().take(10) {
             msg += &format!("  seed {seed}: {}\n", v.join("; "));
         }
-        msg += "rerun one with COORD_SEED=<seed> COORD_MECH=locks|protocol cargo test -p coord --test sim rerun_seed -- --nocapture";
+        msg += "rerun one with COORD_SEED=<seed> COORD_MECH=locks|protocol [COORD_EXTENDED=1] cargo test -p coord --test sim rerun_seed -- --nocapture";
         panic!("{msg}");
     }
 }
@@ -278,19 +347,46 @@ fn mech(protocol: bool) -> Mechanism {
     }
 }
 
-/// Seeds per test function; two functions per mechanism so both cores work.
-const SEEDS_PER_TEST: u64 = 5_000;
+/// Seeds per test function (three functions per mechanism so both cores work). `COORD_SEEDS=<n>`
+/// runs `n` per function instead (CI keeps the default: `cargo test -p coord` stays well under a
+/// minute on two cores).
+fn seeds_per_test() -> u64 {
+    std::env::var("COORD_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(SEEDS_PER_TEST)
+}
+const SEEDS_PER_TEST: u64 = 3_000;
+
+#[test]
+fn locks_seeds_epochs_and_busy_tabs() {
+    assert_clean(
+        "locks, with restarts / busy tabs / bfcache",
+        run_many_with(Mechanism::Locks, 3_000_000, seeds_per_test(), 6, true),
+    );
+}
+
+#[test]
+fn protocol_seeds_epochs_and_busy_tabs() {
+    assert_clean(
+        "protocol, with restarts / busy tabs / bfcache",
+        run_many_with(Mechanism::Protocol, 3_000_000, seeds_per_test(), 6, true),
+    );
+}
 
 #[test]
 fn locks_seeds_a() {
-    assert_clean("locks a", run_many(Mechanism::Locks, 0, SEEDS_PER_TEST, 6));
+    assert_clean(
+        "locks a",
+        run_many(Mechanism::Locks, 0, seeds_per_test(), 6),
+    );
 }
 
 #[test]
 fn locks_seeds_b() {
     assert_clean(
         "locks b",
-        run_many(Mechanism::Locks, 1_000_000, SEEDS_PER_TEST, 6),
+        run_many(Mechanism::Locks, 1_000_000, seeds_per_test(), 6),
     );
 }
 
@@ -298,7 +394,7 @@ fn locks_seeds_b() {
 fn protocol_seeds_a() {
     assert_clean(
         "protocol a",
-        run_many(Mechanism::Protocol, 0, SEEDS_PER_TEST, 6),
+        run_many(Mechanism::Protocol, 0, seeds_per_test(), 6),
     );
 }
 
@@ -306,7 +402,7 @@ fn protocol_seeds_a() {
 fn protocol_seeds_b() {
     assert_clean(
         "protocol b",
-        run_many(Mechanism::Protocol, 1_000_000, SEEDS_PER_TEST, 6),
+        run_many(Mechanism::Protocol, 1_000_000, seeds_per_test(), 6),
     );
 }
 
@@ -332,7 +428,8 @@ fn regression_seeds() {
     }
 }
 
-/// `COORD_SEED=<n> [COORD_MECH=protocol] [COORD_TABS=6]`: rerun one seed with a full trace.
+/// `COORD_SEED=<n> [COORD_MECH=protocol] [COORD_TABS=6] [COORD_EXTENDED=1]`: rerun one seed with a
+/// full trace (`COORD_EXTENDED` for the seeds of the `*_epochs_and_busy_tabs` tests).
 #[test]
 fn rerun_seed() {
     let Ok(seed) = std::env::var("COORD_SEED") else {
@@ -344,7 +441,8 @@ fn rerun_seed() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(6);
-    let r = run_seed(mech(protocol), seed, tabs, true);
+    let extended = std::env::var("COORD_EXTENDED").is_ok();
+    let r = run_schedule(mech(protocol), seed, tabs, true, extended);
     println!(
         "settled {:?} µs after the last fault; elections {:?}",
         r.settle, r.elections
@@ -360,7 +458,7 @@ fn find_slow_elections() {
     };
     let limit: u64 = ms.parse::<u64>().expect("a number of ms") * MS;
     let protocol = std::env::var("COORD_MECH").is_ok_and(|m| m == "protocol");
-    for seed in 0..SEEDS_PER_TEST {
+    for seed in 0..seeds_per_test() {
         let r = run_seed(mech(protocol), seed, 6, false);
         for (kind, took) in r.elections.iter().filter(|e| e.1 > limit) {
             println!("seed {seed}: {kind} took {} ms", took / MS);

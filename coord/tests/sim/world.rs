@@ -91,6 +91,8 @@ impl WorldConfig {
 pub enum Life {
     Running,
     Frozen,
+    /// In the back/forward cache (after `PageHide`): receives nothing until `PageShow`.
+    Away,
     Closed,
     Crashed,
 }
@@ -121,6 +123,10 @@ pub struct SimTab {
     /// The point up to which every event id was delivered or covered by a reset (None: no
     /// baseline yet). Checked to advance by exactly one per delivered event.
     pub delivered_upto: Option<u64>,
+    /// The run (server epoch) of `delivered_upto`.
+    pub delivered_epoch: Option<String>,
+    /// A `Lost` notice was delivered: the next event may jump.
+    pub lost_gap: bool,
     pub baseline: Option<u64>,
     /// When the tab first knew of an open leader stream (its own, or reported by the leader).
     pub joined_at: Option<u64>,
@@ -131,6 +137,12 @@ pub struct SimTab {
     pub latencies: Vec<u64>,
     pub app_events: Vec<AppEvent>,
     pub record_app_events: bool,
+    /// A busy main thread: until then every input (and timer) waits 100–300 ms, in order.
+    pub busy_until: u64,
+    /// When the last delayed input is handled (inputs stay in order).
+    pub busy_last: u64,
+    /// A timer task is queued (busy tab): do not fire it again.
+    pub timer_queued: bool,
 }
 
 impl SimTab {
@@ -180,8 +192,16 @@ enum Ev {
     Connect {
         tab: usize,
         gen: u64,
-        last_event_id: Option<u64>,
+        resume: Option<coord::Position>,
     },
+    /// A busy tab finally handles an input (`gen`: of the stream it came from).
+    Handle {
+        tab: usize,
+        gen: Option<u64>,
+        input: Input,
+    },
+    /// A busy tab finally runs its due timers.
+    Timer { tab: usize },
     /// Scripted action (see `World::at`).
     Action(Action),
 }
@@ -215,7 +235,32 @@ pub enum Action {
         announced: bool,
         for_us: u64,
     },
+    /// The server restarts: a new run (epoch) whose ids start far above the old ones; every
+    /// stream is cut; the server is back after `down_us`.
+    ServerRestart {
+        down_us: u64,
+    },
+    /// Tab `Some(i)` (or every tab, also those opened meanwhile) has a busy main thread until
+    /// `until`: each input waits 100–300 ms before it is handled, in order.
+    Busy {
+        tab: Option<usize>,
+        until: u64,
+    },
+    /// `pagehide` into the back/forward cache; the tab receives nothing until `BfcacheReturn`.
+    BfcacheLeave(usize),
+    BfcacheReturn(usize),
 }
+
+/// One run of the server's event log.
+#[derive(Debug, Clone)]
+pub struct ServerRun {
+    pub epoch: String,
+    pub floor: u64,
+    pub started: u64,
+}
+
+/// Handling delay of a busy main thread.
+pub const BUSY_DELAY: (u64, u64) = (100 * MS, 300 * MS);
 
 /// A violated invariant: what, when, and where to look.
 #[derive(Debug, Clone)]
@@ -244,7 +289,16 @@ pub struct World {
     lock_queue: VecDeque<usize>,
     // Server.
     pub head: u64,
-    pub publish_times: Vec<u64>,
+    /// (when, id) of every publish.
+    pub publish_times: Vec<(u64, u64)>,
+    /// Every run of the server's log, the current one last.
+    pub runs: Vec<ServerRun>,
+    /// Every tab is busy until then (also tabs opened meanwhile).
+    pub busy_all_until: u64,
+    /// Faults that may legitimately change the leadership: (when, what).
+    pub leader_faults: Vec<(u64, &'static str)>,
+    /// When each term was first led, and whether a leader was stable just before.
+    pub term_started: Vec<(u64, Term, bool)>,
     server_up: bool,
     pub stream_opens: u64,
     // Invariant bookkeeping.
@@ -253,6 +307,8 @@ pub struct World {
     pub overlap_since: Option<u64>,
     pub overlaps: Vec<u64>,
     pub stable_since: Option<u64>,
+    /// The first moment the world was stable.
+    pub first_stable: Option<u64>,
     /// Simulated-time bound on two non-frozen tabs holding a server stream at once.
     pub handoff_bound: u64,
     /// A leader was just lost: (when, kind, which tab), until another tab leads.
@@ -282,6 +338,14 @@ impl World {
             lock_queue: VecDeque::new(),
             head: 0,
             publish_times: Vec::new(),
+            runs: vec![ServerRun {
+                epoch: "run-0".into(),
+                floor: 0,
+                started: 0,
+            }],
+            busy_all_until: 0,
+            leader_faults: Vec::new(),
+            term_started: Vec::new(),
             server_up: true,
             stream_opens: 0,
             term_leaders: BTreeMap::new(),
@@ -289,6 +353,7 @@ impl World {
             overlap_since: None,
             overlaps: Vec::new(),
             stable_since: None,
+            first_stable: None,
             handoff_bound: crate::invariants::HANDOFF_BOUND,
             leader_loss: None,
             elections: Vec::new(),
@@ -320,7 +385,7 @@ impl World {
     /// When tab `i` wants its next timer, in global time, with hidden-tab throttling.
     fn timer_of(&self, i: usize) -> Option<u64> {
         let t = &self.tabs[i];
-        if !t.is_live() {
+        if !t.is_live() || t.timer_queued {
             return None;
         }
         let local = t.tab.poll_timeout()?;
@@ -375,12 +440,13 @@ impl World {
             self.now = t;
             if timer_first {
                 let i = next_timer.unwrap().1;
-                if self.trace {
-                    println!("{:>10} timer tab {i}", self.now - T0);
+                if let Some(at) = self.busy_at(i) {
+                    self.tabs[i].timer_queued = true;
+                    self.timers[i] = None;
+                    self.push(at, Ev::Timer { tab: i });
+                } else {
+                    self.run_timers(i);
                 }
-                let now = self.tabs[i].local(self.now);
-                self.tabs[i].tab.handle_timeout(now);
-                self.drain(i);
             } else {
                 let Reverse(q) = self.queue.pop().unwrap();
                 self.dispatch(*q.ev);
@@ -404,27 +470,106 @@ impl World {
             Ev::Stream { tab, gen, input } => {
                 if self.tabs[tab].stream_gen == gen && self.tabs[tab].stream != ServerStream::Closed
                 {
-                    if input == Input::StreamError {
-                        self.tabs[tab].stream = ServerStream::Closed; // the shell closes it
+                    if let Some(at) = self.busy_at(tab) {
+                        let gen = Some(gen);
+                        self.push(at, Ev::Handle { tab, gen, input });
+                        return;
                     }
-                    self.deliver(tab, input);
+                    self.handle_stream_input(tab, input);
                 }
             }
-            Ev::Connect {
-                tab,
-                gen,
-                last_event_id,
-            } => self.server_connect(tab, gen, last_event_id),
+            Ev::Handle { tab, gen, input } => match gen {
+                None => self.handle_now(tab, input),
+                Some(gen) => {
+                    if self.tabs[tab].stream_gen == gen
+                        && self.tabs[tab].stream != ServerStream::Closed
+                    {
+                        self.handle_stream_input(tab, input);
+                    }
+                }
+            },
+            Ev::Timer { tab } => {
+                self.tabs[tab].timer_queued = false;
+                if self.tabs[tab].is_live() {
+                    self.run_timers(tab);
+                } else {
+                    self.refresh_timer(tab);
+                }
+            }
+            Ev::Connect { tab, gen, resume } => self.server_connect(tab, gen, resume),
             Ev::Action(a) => self.act(a),
         }
     }
 
-    /// Hands an input to a tab now (or to its inbox when frozen).
+    fn handle_stream_input(&mut self, tab: usize, input: Input) {
+        if input == Input::StreamError {
+            self.tabs[tab].stream = ServerStream::Closed; // the shell closes it
+        }
+        self.handle_now(tab, input);
+    }
+
+    fn run_timers(&mut self, i: usize) {
+        let now = self.tabs[i].local(self.now);
+        if self.trace {
+            let slow = self.tabs[i].tab.slowness_estimate(now);
+            println!("{:>10} timer tab {i} (slowness {slow:?})", self.now - T0);
+        }
+        self.tabs[i].tab.handle_timeout(now);
+        self.drain(i);
+    }
+
+    /// When a busy tab gets to an input arriving now (`None`: not busy, at once).
+    fn busy_at(&mut self, i: usize) -> Option<u64> {
+        let t = &self.tabs[i];
+        if t.life == Life::Frozen && t.busy_last > self.now {
+            // Frozen with inputs still queued: this one queues behind them (kept in order).
+            return Some(t.busy_last);
+        }
+        if !t.is_live()
+            || (self.now >= t.busy_until.max(self.busy_all_until) && t.busy_last <= self.now)
+        {
+            return None;
+        }
+        // Busy: this input waits; no longer busy: it only waits for the queue to drain.
+        let d = if self.now < t.busy_until.max(self.busy_all_until) {
+            self.rng.range(BUSY_DELAY.0, BUSY_DELAY.1)
+        } else {
+            0
+        };
+        let t = &mut self.tabs[i];
+        let at = (self.now + d).max(t.busy_last);
+        t.busy_last = at;
+        Some(at)
+    }
+
+    /// Hands an input to a tab: now, or after its busy main thread gets to it.
     fn deliver(&mut self, i: usize, input: Input) {
+        let lifecycle = matches!(
+            input,
+            Input::PageHide | Input::PageShow | Input::Frozen | Input::Resumed
+        );
+        if !lifecycle {
+            if let Some(at) = self.busy_at(i) {
+                self.push(
+                    at,
+                    Ev::Handle {
+                        tab: i,
+                        gen: None,
+                        input,
+                    },
+                );
+                return;
+            }
+        }
+        self.handle_now(i, input);
+    }
+
+    /// Hands an input to a tab now (or to its inbox when frozen).
+    fn handle_now(&mut self, i: usize, input: Input) {
         match self.tabs[i].life {
             Life::Running => {}
             Life::Frozen => return self.tabs[i].inbox.push_back(input),
-            Life::Closed | Life::Crashed => return,
+            Life::Closed | Life::Crashed | Life::Away => return,
         }
         // Fencing check: a relay from a term below the tab's fence must not reach the app.
         let stale_relay = match &input {
@@ -456,7 +601,7 @@ impl World {
             }
             match out {
                 Output::Post(m) => self.broadcast(i, m),
-                Output::OpenStream { last_event_id } => self.open_stream(i, last_event_id),
+                Output::OpenStream { resume } => self.open_stream(i, resume),
                 Output::CloseStream => {
                     self.tabs[i].stream = ServerStream::Closed;
                     self.tabs[i].stream_gen += 1;
@@ -475,6 +620,22 @@ impl World {
         self.refresh_timer(i);
     }
 
+    /// The run an id belongs to (runs' ids never overlap in the simulator).
+    pub fn epoch_of(&self, id: u64) -> String {
+        self.runs
+            .iter()
+            .rev()
+            .find(|r| r.floor <= id)
+            .map(|r| r.epoch.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn current_run(&self) -> &ServerRun {
+        self.runs.last().expect("one run at least")
+    }
+
+    /// **Delivery, exactly once per run**: within a run each id once and in order; the first
+    /// event of a new run only after a `Reset` of that run (or a `Lost` notice).
     fn record_emit(&mut self, i: usize, e: AppEvent) {
         match &e {
             AppEvent::Event { event, latency, .. } => {
@@ -482,26 +643,45 @@ impl World {
                     self.tabs[i].latencies.push(l.as_micros() as u64);
                 }
                 if let Some(id) = event.id {
+                    let epoch = self.epoch_of(id);
                     let t = &mut self.tabs[i];
+                    let same_run = t.delivered_epoch.as_deref() == Some(epoch.as_str());
                     match t.delivered_upto {
                         None => {
                             t.baseline = Some(id - 1);
                             t.delivered_upto = Some(id);
+                            t.delivered_epoch = Some(epoch);
                         }
-                        Some(upto) if id == upto + 1 => t.delivered_upto = Some(id),
-                        Some(upto) => {
+                        Some(upto) if same_run && id == upto + 1 => t.delivered_upto = Some(id),
+                        Some(_) if t.lost_gap => {
+                            t.delivered_upto = Some(id);
+                            t.delivered_epoch = Some(epoch);
+                        }
+                        Some(upto) if same_run => {
                             let msg = format!("tab {i} delivered id {id} after {upto} (duplicate, gap or reorder)");
                             self.violate(msg);
                         }
+                        Some(upto) => {
+                            let msg = format!(
+                                "tab {i} delivered id {id} of run {epoch} while at {:?}:{upto}, without a reset",
+                                t.delivered_epoch
+                            );
+                            self.violate(msg);
+                        }
                     }
-                    self.tabs[i].delivered += 1;
+                    let t = &mut self.tabs[i];
+                    t.lost_gap = false;
+                    t.delivered += 1;
                 }
             }
             AppEvent::Reset { event, .. } => {
                 let head = reset_head(&event.data);
+                let epoch = reset_epoch(&event.data);
                 let t = &mut self.tabs[i];
                 t.resets += 1;
-                if t.delivered_upto.is_some_and(|u| head <= u) {
+                if t.delivered_epoch.as_deref() == Some(epoch.as_str())
+                    && t.delivered_upto.is_some_and(|u| head <= u)
+                {
                     let msg = format!(
                         "tab {i} reset to {head} though it had {:?}",
                         t.delivered_upto
@@ -513,8 +693,13 @@ impl World {
                     t.baseline = Some(head);
                 }
                 t.delivered_upto = Some(head);
+                t.delivered_epoch = Some(epoch);
+                t.lost_gap = false;
             }
-            AppEvent::Lost { .. } => self.tabs[i].lost += 1,
+            AppEvent::Lost { .. } => {
+                self.tabs[i].lost += 1;
+                self.tabs[i].lost_gap = true;
+            }
             _ => {}
         }
         if self.tabs[i].record_app_events {
@@ -532,10 +717,15 @@ impl World {
             {
                 t.joined_at = Some(self.now);
             }
-            if t.delivered_upto.is_none() {
-                if let Some(h) = t.tab.highest_id() {
+        }
+        for i in 0..self.tabs.len() {
+            if self.tabs[i].delivered_upto.is_none() {
+                if let Some(h) = self.tabs[i].tab.highest_id() {
+                    let epoch = self.epoch_of(h);
+                    let t = &mut self.tabs[i];
                     t.baseline = Some(h);
                     t.delivered_upto = Some(h);
+                    t.delivered_epoch = Some(epoch);
                 }
             }
         }
@@ -634,7 +824,7 @@ impl World {
 
     // ---- server ---------------------------------------------------------------------------
 
-    fn open_stream(&mut self, i: usize, last_event_id: Option<u64>) {
+    fn open_stream(&mut self, i: usize, resume: Option<coord::Position>) {
         self.stream_opens += 1;
         let t = &mut self.tabs[i];
         t.stream_gen += 1;
@@ -648,7 +838,7 @@ impl World {
             Ev::Connect {
                 tab: i,
                 gen,
-                last_event_id,
+                resume,
             },
         );
     }
@@ -663,7 +853,7 @@ impl World {
         self.push(at, Ev::Stream { tab: i, gen, input });
     }
 
-    fn server_connect(&mut self, i: usize, gen: u64, last: Option<u64>) {
+    fn server_connect(&mut self, i: usize, gen: u64, resume: Option<coord::Position>) {
         if self.tabs[i].stream_gen != gen || self.tabs[i].stream != ServerStream::Connecting {
             return;
         }
@@ -673,36 +863,54 @@ impl World {
         }
         self.tabs[i].stream = ServerStream::Open;
         self.stream_send(i, Input::StreamOpened);
+        let run = self.current_run().clone();
         let hello = format!(
-            r#"{{"instance":"sim","head_id":{},"retry_ms":300}}"#,
-            self.head
+            r#"{{"instance":"sim-{}","epoch":"{}","head_id":{},"retry_ms":300}}"#,
+            run.epoch, run.epoch, self.head
         );
         self.stream_send(
             i,
             Input::StreamEvent(ServerEvent::new(None, "hello", hello)),
         );
-        let oldest = self.head.saturating_sub(self.cfg.server_buffer as u64) + 1;
-        match last {
-            Some(last) if last >= self.head => {}
-            Some(last) if last + 1 >= oldest => {
-                for id in last + 1..=self.head {
+        // The server's own rule (`wire::resume`), over a buffer of the last `server_buffer` ids.
+        let oldest = (self.head > run.floor).then(|| {
+            (self.head + 1)
+                .saturating_sub(self.cfg.server_buffer as u64)
+                .max(run.floor + 1)
+        });
+        let log = wire::LogView {
+            epoch: &run.epoch,
+            floor: run.floor,
+            head: self.head,
+            oldest,
+        };
+        // As the shell puts it in the URL: `?last_event_id=N&epoch=E` (no epoch when empty).
+        let request = resume.as_ref().map(|p| wire::ResumeRequest {
+            epoch: (!p.epoch.is_empty()).then_some(p.epoch.as_str()),
+            last_id: p.id,
+        });
+        match wire::resume(&log, request) {
+            wire::Resume::UpToDate => {}
+            wire::Resume::Replay { after } => {
+                for id in after + 1..=self.head {
                     self.stream_send(i, Input::StreamEvent(device_event(id)));
                 }
             }
-            Some(_) => {
+            wire::Resume::Reset(reason) => {
                 let data = format!(
-                    r#"{{"head_id":{},"devices":[],"reason":"too old"}}"#,
-                    self.head
+                    r#"{{"epoch":"{}","head_id":{},"devices":[],"reason":"{}"}}"#,
+                    run.epoch,
+                    self.head,
+                    reason.label()
                 );
                 self.stream_send(i, Input::StreamEvent(ServerEvent::new(None, "reset", data)));
             }
-            None => {}
         }
     }
 
     fn publish(&mut self) {
         self.head += 1;
-        self.publish_times.push(self.now);
+        self.publish_times.push((self.now, self.head));
         let id = self.head;
         for i in 0..self.tabs.len() {
             if self.tabs[i].stream == ServerStream::Open && self.tabs[i].is_present() {
@@ -711,9 +919,29 @@ impl World {
         }
     }
 
+    /// A new run: ids start far above the old ones (the real server takes the floor from the
+    /// clock, `wire::floor_for_new_run`).
+    fn restart_server(&mut self) {
+        let floor = self.head + 1_000_000 + self.rng.range(0, 1_000);
+        let epoch = format!("run-{}", self.runs.len());
+        self.runs.push(ServerRun {
+            epoch,
+            floor,
+            started: self.now,
+        });
+        self.head = floor;
+    }
+
     /// Server head at simulated time `t`.
+    /// (The current run's floor when nothing of it was published by then.)
     pub fn head_at(&self, t: u64) -> u64 {
-        self.publish_times.partition_point(|&p| p <= t) as u64
+        let n = self.publish_times.partition_point(|&(p, _)| p <= t);
+        let floor = self.current_run().floor;
+        if n == 0 {
+            floor
+        } else {
+            self.publish_times[n - 1].1.max(floor)
+        }
     }
 
     // ---- actions --------------------------------------------------------------------------
@@ -734,6 +962,7 @@ impl World {
                 self.open_tab(visible);
             }
             Action::Close(i) => {
+                self.note_leader_fault(i, "close");
                 if self.tabs[i].is_live() {
                     self.deliver(i, Input::PageHide);
                     self.tabs[i].life = Life::Closed;
@@ -741,12 +970,14 @@ impl World {
                 }
             }
             Action::Crash(i) => {
+                self.note_leader_fault(i, "crash");
                 if self.tabs[i].is_present() {
                     self.tabs[i].life = Life::Crashed;
                     self.drop_tab_resources(i);
                 }
             }
             Action::Freeze { tab, announced } => {
+                self.note_leader_fault(tab, "freeze");
                 if self.tabs[tab].is_live() {
                     if announced {
                         self.deliver(tab, Input::Frozen);
@@ -784,10 +1015,45 @@ impl World {
             }
             Action::ServerUp => self.server_up = true,
             Action::Loss { until, p } => {
+                // A lossy channel may cut the leader off: a partition.
+                self.leader_faults.push((self.now, "partition"));
+                self.leader_faults.push((until, "partition"));
                 self.loss_until = until;
                 self.loss_p = p;
             }
-            Action::StepDown(i) => self.deliver(i, Input::StepDown),
+            Action::StepDown(i) => {
+                self.note_leader_fault(i, "step-down");
+                self.deliver(i, Input::StepDown)
+            }
+            Action::ServerRestart { down_us } => {
+                self.restart_server();
+                self.server_up = false;
+                for i in 0..self.tabs.len() {
+                    if self.tabs[i].stream != ServerStream::Closed {
+                        self.stream_send(i, Input::StreamError);
+                    }
+                }
+                self.at(self.now + down_us, Action::ServerUp);
+            }
+            Action::Busy { tab, until } => match tab {
+                Some(i) => self.tabs[i].busy_until = self.tabs[i].busy_until.max(until),
+                None => self.busy_all_until = self.busy_all_until.max(until),
+            },
+            Action::BfcacheLeave(i) => {
+                self.note_leader_fault(i, "bfcache");
+                if self.tabs[i].is_live() {
+                    self.handle_now(i, Input::PageHide);
+                    self.tabs[i].life = Life::Away;
+                    self.tabs[i].timer_queued = false;
+                    self.drop_tab_resources(i);
+                }
+            }
+            Action::BfcacheReturn(i) => {
+                if self.tabs[i].life == Life::Away {
+                    self.tabs[i].life = Life::Running;
+                    self.handle_now(i, Input::PageShow);
+                }
+            }
             Action::CloseLeader | Action::CrashLeader | Action::FreezeLeader { .. } => {
                 let Some(l) = self.leader() else { return };
                 let (kind, action) = match a {
@@ -822,6 +1088,13 @@ impl World {
         }
     }
 
+    /// A fault hit tab `i`: if it leads (or is about to), a leadership change may follow.
+    fn note_leader_fault(&mut self, i: usize, what: &'static str) {
+        if i < self.tabs.len() && self.tabs[i].tab.role() == Role::Leader {
+            self.leader_faults.push((self.now, what));
+        }
+    }
+
     /// Opens a tab now; returns its index.
     pub fn open_tab(&mut self, visible: bool) -> usize {
         let i = self.tabs.len();
@@ -843,6 +1116,8 @@ impl World {
             stream_gen: 0,
             stream_fifo: 0,
             delivered_upto: None,
+            delivered_epoch: None,
+            lost_gap: false,
             baseline: None,
             joined_at: None,
             delivered: 0,
@@ -851,6 +1126,9 @@ impl World {
             latencies: Vec::new(),
             app_events: Vec::new(),
             record_app_events: false,
+            busy_until: 0,
+            busy_last: 0,
+            timer_queued: false,
         });
         self.drain(i);
         self.deliver(i, Input::Connect);
@@ -912,4 +1190,9 @@ pub fn device_event(id: u64) -> ServerEvent {
 pub fn reset_head(data: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(data).expect("sim reset payload");
     v["head_id"].as_u64().expect("head_id")
+}
+
+pub fn reset_epoch(data: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(data).expect("sim reset payload");
+    v["epoch"].as_str().expect("epoch").to_owned()
 }
