@@ -130,7 +130,7 @@ async fn run(streams: usize, devices: usize) {
 }
 
 fn kind(i: usize) -> DeviceEventKind {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         DeviceEventKind::DeviceOnline
     } else {
         DeviceEventKind::DeviceOffline
