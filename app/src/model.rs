@@ -12,8 +12,9 @@
 //! | `stats`          | no         | [`Stats`]              |
 //! | `reset`          | no         | [`Reset`]              |
 //!
-//! Device event ids are assigned by the server, start at 1 and are consecutive within one server
-//! instance (`Hello::instance`), so a gap is detectable by any tab.
+//! Device event ids are assigned by the server and consecutive within one run of the event log
+//! (`Hello::epoch`), so a gap is detectable by any tab. A run's first id is its floor + 1, the
+//! floor taken from the clock, so ids never repeat across runs (see the `wire` crate).
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,7 @@ impl DeviceEventKind {
 /// A device went online or offline. Numbered by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceEvent {
-    /// Server-assigned, strictly increasing and consecutive (1, 2, 3, …) within one instance.
+    /// Server-assigned, strictly increasing and consecutive within one run (epoch).
     pub id: u64,
     /// The device id (see [`validate_device_id`]).
     pub device: String,
@@ -97,9 +98,14 @@ pub struct InjectRequest {
 /// Sent first on every stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
-    /// Random per server process: ids from another instance are not comparable.
+    /// Random per server process: which replica this stream is served by.
     pub instance: String,
-    /// The id of the newest event published so far (0 when none).
+    /// The run of the event log this stream's ids belong to (16 lowercase hex characters with
+    /// the embedded bus). Resume with `?epoch=` and a `Last-Event-ID` of this run.
+    #[serde(default)]
+    pub epoch: String,
+    /// The id the stream starts after: the newest event already covered (this run's floor when
+    /// it has published nothing).
     pub head_id: u64,
     /// The reconnect delay the server suggests, also sent as the SSE `retry:` field.
     pub retry_ms: u64,
@@ -156,6 +162,9 @@ pub fn decode_history(text: &str) -> Vec<CountSample> {
 /// start again from this snapshot. Live events with ids above `head_id` follow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reset {
+    /// The run the snapshot and `head_id` belong to (see [`Hello::epoch`]).
+    #[serde(default)]
+    pub epoch: String,
     pub head_id: u64,
     pub devices: Vec<Device>,
     /// Why the stream was reset, for people reading logs.
@@ -165,6 +174,9 @@ pub struct Reset {
 /// The header of `GET /api/devices` that says which event the list is current to, so a client
 /// can replay the events it received after that on top of it (the body is the plain array).
 pub const HEAD_ID_HEADER: &str = "x-tabrelay-head-id";
+
+/// The header of `GET /api/devices` that names the run ([`Hello::epoch`]) its head id belongs to.
+pub const EPOCH_HEADER: &str = "x-tabrelay-epoch";
 
 /// The JSON body of every 4xx/5xx answer from the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -96,6 +96,12 @@ pub struct Config {
     #[arg(long, env = "TABRELAY_TCP_SEND_BUFFER")]
     pub tcp_send_buffer: Option<usize>,
 
+    /// Advanced, for tests: the id floor of this run (the first event is floor + 1) instead of
+    /// the clock's (`wire::floor_for_new_run`). A floor below a previous run's ids breaks the
+    /// rule that ids never repeat across runs.
+    #[arg(long, env = "TABRELAY_ID_FLOOR", hide = true)]
+    pub first_id_floor: Option<u64>,
+
     /// After SIGINT/SIGTERM, milliseconds to wait for connections to close before exiting.
     #[arg(long, env = "TABRELAY_SHUTDOWN_GRACE_MS", default_value_t = defaults::SHUTDOWN_GRACE_MS)]
     pub shutdown_grace_ms: u64,
@@ -129,6 +135,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             tcp_send_buffer: None,
             shutdown_grace_ms: defaults::SHUTDOWN_GRACE_MS,
+            first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
         }
     }

@@ -14,7 +14,14 @@
 //! Subscribing and snapshotting happen under the same lock as publishing, so a resuming stream's
 //! replay and its live receiver meet with no gap and no duplicate; the stream still skips live
 //! ids at or below the replayed head, which is what makes the seam safe should the two ever be
-//! taken separately (as a remote bus would).
+//! taken separately (as a remote bus would, and as a `reset` is).
+//!
+//! # Runs, floors and resets
+//!
+//! The hub belongs to one run of the event log, its *epoch*; its ids start above a *floor*
+//! ([`wire::floor_for_new_run`]), so the first event is `floor + 1` and ids never repeat across
+//! restarts. Whether a resuming reader gets a replay or a `reset` is decided by [`wire::resume`]
+//! (the one rule the tab core's simulator shares).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,10 +30,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use app::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use bytes::Bytes;
 use tokio::sync::broadcast;
+use wire::{LogView, Resume, ResumeRequest};
 
 use crate::frame;
 use crate::metrics::Metrics;
-use crate::replay::{Frame, ReplayBuffer, Resume};
+use crate::replay::{Frame, ReplayBuffer};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -36,10 +44,50 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch (what [`wire::floor_for_new_run`] takes).
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// A new random epoch: 16 lowercase hex characters.
+pub fn random_epoch() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is keyed from the OS's randomness once per thread (then incremented); the
+    // clock and the pid make two processes of the same instant differ as well.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_micros());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// Why a stream is sent a `reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResetCause {
+    /// Its resume point could not be replayed ([`wire::resume`] said so).
+    Resume(wire::ResetReason),
+    /// It read too slowly and fell behind the live channel.
+    Lagged,
+}
+
+impl ResetCause {
+    /// The `reason` of the `reset` payload.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Resume(reason) => reason.describe(),
+            Self::Lagged => "stream fell behind the live events",
+        }
+    }
+}
+
 pub struct Hub {
     state: Mutex<State>,
     tx: broadcast::Sender<Frame>,
     metrics: Arc<Metrics>,
+    epoch: Arc<str>,
+    floor: u64,
 }
 
 struct State {
@@ -56,22 +104,32 @@ pub struct Subscription {
     /// Live frames with an id at or below this were already covered by `first`.
     pub skip_through: u64,
     /// `Some` when `first` is a reset, with its reason.
-    pub reset: Option<&'static str>,
+    pub reset: Option<wire::ResetReason>,
 }
 
 impl Hub {
     /// `replay_capacity`: events kept for resume; `lag_capacity`: how far a stream may fall
-    /// behind the live channel before it is reset.
-    pub fn new(replay_capacity: usize, lag_capacity: usize, metrics: Arc<Metrics>) -> Self {
+    /// behind the live channel before it is reset; `epoch`: this run of the log; `floor`: the
+    /// first event is numbered `floor + 1` ([`wire::floor_for_new_run`] in production, anything
+    /// small in unit tests).
+    pub fn new(
+        replay_capacity: usize,
+        lag_capacity: usize,
+        metrics: Arc<Metrics>,
+        epoch: impl Into<Arc<str>>,
+        floor: u64,
+    ) -> Self {
         let (tx, _) = broadcast::channel(lag_capacity.max(1));
         Self {
             state: Mutex::new(State {
-                head_id: 0,
+                head_id: floor,
                 replay: ReplayBuffer::new(replay_capacity),
                 devices: BTreeMap::new(),
             }),
             tx,
             metrics,
+            epoch: epoch.into(),
+            floor,
         }
     }
 
@@ -79,6 +137,16 @@ impl Hub {
         // Nothing under this lock can panic half-way through an update, so a poisoned lock
         // still holds consistent state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This run of the event log.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Every id of this run is above the floor.
+    pub fn floor(&self) -> u64 {
+        self.floor
     }
 
     /// Numbers a change with the next id and publishes it. `name` renames the device; without
@@ -175,16 +243,17 @@ impl Hub {
     }
 
     /// A `reset` frame with the current snapshot, and the head id it covers.
-    pub fn reset_frame(&self, reason: &str) -> (Bytes, u64) {
+    pub fn reset_frame(&self, cause: ResetCause) -> (Bytes, u64) {
         let state = self.lock();
-        Self::reset_frame_locked(&state, reason)
+        self.reset_frame_locked(&state, cause)
     }
 
-    fn reset_frame_locked(state: &State, reason: &str) -> (Bytes, u64) {
+    fn reset_frame_locked(&self, state: &State, cause: ResetCause) -> (Bytes, u64) {
         let reset = Reset {
+            epoch: self.epoch.to_string(),
             head_id: state.head_id,
             devices: state.devices.values().cloned().collect(),
-            reason: reason.to_owned(),
+            reason: cause.describe().to_owned(),
         };
         (
             frame::event(event_name::RESET, None, None, &reset),
@@ -192,36 +261,37 @@ impl Hub {
         )
     }
 
-    /// Starts a stream for a client that has seen everything up to `last_event_id` (`None`: a
-    /// fresh client, live only).
-    pub fn subscribe(&self, last_event_id: Option<u64>) -> Subscription {
+    /// Starts a stream for a reader at `request` (`None`: a fresh reader, live only); what it is
+    /// sent first is [`wire::resume`]'s decision.
+    pub fn subscribe(&self, request: Option<ResumeRequest<'_>>) -> Subscription {
         let state = self.lock();
         // Subscribe first, then snapshot: nothing published after the snapshot can be missed.
         let rx = self.tx.subscribe();
         let head = state.head_id;
-        let Some(last) = last_event_id else {
-            return Subscription {
-                rx,
-                first: Vec::new(),
-                skip_through: head,
-                reset: None,
-            };
+        let log = LogView {
+            epoch: &self.epoch,
+            floor: self.floor,
+            head,
+            oldest: state.replay.oldest(),
         };
-        match state.replay.since(last, head) {
+        match wire::resume(&log, request) {
             Resume::UpToDate => Subscription {
                 rx,
                 first: Vec::new(),
                 skip_through: head,
                 reset: None,
             },
-            Resume::Replay(frames) => Subscription {
-                rx,
-                skip_through: frames.last().map_or(head, |f| f.id),
-                first: frames.into_iter().map(|f| f.bytes).collect(),
-                reset: None,
-            },
+            Resume::Replay { after } => {
+                let frames = state.replay.after(after);
+                Subscription {
+                    rx,
+                    skip_through: frames.last().map_or(head, |f| f.id),
+                    first: frames.into_iter().map(|f| f.bytes).collect(),
+                    reset: None,
+                }
+            }
             Resume::Reset(reason) => {
-                let (bytes, head) = Self::reset_frame_locked(&state, reason);
+                let (bytes, head) = self.reset_frame_locked(&state, ResetCause::Resume(reason));
                 Subscription {
                     rx,
                     first: vec![bytes],
@@ -237,20 +307,40 @@ impl Hub {
 mod tests {
     use super::*;
 
+    const FLOOR: u64 = 1_000;
+
     fn hub(replay: usize) -> Hub {
-        Hub::new(replay, 16, Arc::new(Metrics::new()))
+        Hub::new(replay, 16, Arc::new(Metrics::new()), "e1", FLOOR)
+    }
+
+    fn at(last_id: u64) -> Option<ResumeRequest<'static>> {
+        Some(ResumeRequest {
+            epoch: Some("e1"),
+            last_id,
+        })
     }
 
     #[test]
-    fn ids_are_consecutive_and_state_follows_events() {
+    fn ids_start_above_the_floor_and_state_follows_events() {
         let h = hub(8);
+        assert_eq!(h.head_id(), FLOOR);
         let a = h.publish_next("lamp", DeviceEventKind::DeviceOnline, None);
         let b = h.publish_next("lamp", DeviceEventKind::DeviceOffline, None);
-        assert_eq!((a.id, b.id), (1, 2));
+        assert_eq!((a.id, b.id), (FLOOR + 1, FLOOR + 2));
         assert_eq!(h.device_online("lamp"), Some(false));
-        assert_eq!(h.head_id(), 2);
+        assert_eq!(h.head_id(), FLOOR + 2);
         assert!(!h.ingest(&a), "an old id must be ignored");
-        assert_eq!(h.head_id(), 2);
+        assert_eq!(h.head_id(), FLOOR + 2);
+    }
+
+    #[test]
+    fn random_epochs_are_16_hex_and_differ() {
+        let (a, b) = (random_epoch(), random_epoch());
+        assert_eq!(a.len(), 16);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
     }
 
     #[tokio::test]
@@ -259,31 +349,54 @@ mod tests {
         for _ in 0..5 {
             h.publish_next("d", DeviceEventKind::DeviceOnline, None);
         }
-        let mut sub = h.subscribe(Some(3));
+        let mut sub = h.subscribe(at(FLOOR + 3));
         assert_eq!(sub.first.len(), 2);
         assert!(std::str::from_utf8(&sub.first[0])
             .unwrap()
-            .starts_with("id: 4\n"));
-        assert_eq!(sub.skip_through, 5);
+            .starts_with(&format!("id: {}\n", FLOOR + 4)));
+        assert_eq!(sub.skip_through, FLOOR + 5);
         h.publish_next("d", DeviceEventKind::DeviceOffline, None);
-        assert_eq!(sub.rx.recv().await.unwrap().id, 6);
+        assert_eq!(sub.rx.recv().await.unwrap().id, FLOOR + 6);
     }
 
     #[test]
-    fn too_old_resume_is_a_reset_with_the_snapshot() {
+    fn too_old_resume_is_a_reset_with_the_snapshot_and_epoch() {
         let h = hub(2);
         h.register_device("quiet", false);
         for _ in 0..5 {
             h.publish_next("d", DeviceEventKind::DeviceOnline, None);
         }
-        let sub = h.subscribe(Some(1));
-        assert!(sub.reset.is_some());
+        let sub = h.subscribe(at(FLOOR + 1));
+        assert_eq!(sub.reset, Some(wire::ResetReason::TooOld));
         let text = std::str::from_utf8(&sub.first[0]).unwrap();
         assert!(text.starts_with("event: reset\n"), "{text}");
         assert!(
-            text.contains("\"quiet\"") && text.contains("\"head_id\":5"),
+            text.contains("\"quiet\"")
+                && text.contains(&format!("\"head_id\":{}", FLOOR + 5))
+                && text.contains("\"epoch\":\"e1\""),
             "{text}"
         );
-        assert_eq!(sub.skip_through, 5);
+        assert_eq!(sub.skip_through, FLOOR + 5);
+    }
+
+    #[test]
+    fn another_runs_position_is_never_replayed() {
+        let h = hub(64);
+        for _ in 0..5 {
+            h.publish_next("d", DeviceEventKind::DeviceOnline, None);
+        }
+        // Same id range, other epoch.
+        let other = h.subscribe(Some(ResumeRequest {
+            epoch: Some("e0"),
+            last_id: FLOOR + 2,
+        }));
+        assert_eq!(other.reset, Some(wire::ResetReason::OtherRun));
+        // No epoch, an id below this run's floor (a browser's own reconnect after a restart).
+        let old = h.subscribe(Some(ResumeRequest {
+            epoch: None,
+            last_id: 7,
+        }));
+        assert_eq!(old.reset, Some(wire::ResetReason::OtherRun));
+        assert_eq!(old.skip_through, FLOOR + 5);
     }
 }

@@ -4,8 +4,8 @@
 //! |---|---|
 //! | [`config`] | every knob: clap flags with env-var fallbacks |
 //! | [`bus`] | the publisher seam: numbering events and reaching every replica ([`bus::LocalBus`] today) |
-//! | [`hub`] | this process's device state, replay buffer and broadcast fan-out |
-//! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from |
+//! | [`hub`] | this process's device state, replay buffer, broadcast fan-out, the run's epoch and id floor, cached `reset` frames |
+//! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from ([`wire::resume`] decides) |
 //! | [`frame`] | SSE framing, done once per event and shared by every stream |
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`conn`] | exact count of open streams (a drop guard) and the global / per-IP caps |
@@ -22,12 +22,19 @@
 //! [`start`] builds everything from a [`Config`] and serves it on a given listener, which is how
 //! both `main` and the integration tests (on port 0) run it.
 //!
+//! # Stream positions
+//!
+//! A position is `(epoch, id)` (see the `wire` crate). The epoch is random per process with the
+//! embedded bus; ids start at `floor + 1` with the floor from the clock
+//! ([`wire::floor_for_new_run`]), so they never repeat across restarts. The epoch is in `hello`,
+//! `reset`, `/api/stats` and the `x-tabrelay-epoch` header of `/api/devices`.
+//!
 //! # Routes
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/events[?last_event_id=N][&mode=naive\|leader\|storage\|sharedworker]` | the SSE stream (`Last-Event-ID` header wins over the query) |
-//! | `GET /api/devices` | JSON array of [`app::model::Device`] |
+//! | `GET /api/events[?last_event_id=N][&epoch=E][&mode=naive\|leader\|storage\|sharedworker]` | the SSE stream (`Last-Event-ID` header wins over the query; `E`: 1–64 of `[0-9A-Za-z_-]`, the run `N` is from) |
+//! | `GET /api/devices` | JSON array of [`app::model::Device`]; headers `x-tabrelay-head-id`, `x-tabrelay-epoch` |
 //! | `POST /api/devices/{id}/online\|offline` | publishes one event, answers it as JSON |
 //! | `GET /api/stats` | [`app::model::Stats`] plus extras ([`stats::StatsReport`]) |
 //! | `GET /metrics` | OpenMetrics text for Prometheus |
@@ -105,7 +112,7 @@ pub struct AppState {
     /// Recorded by the stats coalescer; read into every page's snapshot.
     pub connection_history: Arc<ConnectionHistory>,
     pub admin: AdminAuth,
-    /// Random per process: tells clients that ids from another run are not comparable.
+    /// Random per process: the replica id (the log's run is [`Hub::epoch`]).
     pub instance: Arc<str>,
     pub started: Instant,
     /// Cancelled on shutdown; every open stream ends when it is.
@@ -122,10 +129,15 @@ impl AppState {
     /// `bound`: the address actually listened on (decides whether the inject API is open).
     pub fn new(config: Config, leptos: LeptosOptions, bound: SocketAddr) -> Self {
         let metrics = Arc::new(Metrics::new());
+        let floor = config
+            .first_id_floor
+            .unwrap_or_else(|| wire::floor_for_new_run(hub::now_micros()));
         let hub = Arc::new(Hub::new(
             config.replay_capacity,
             config.lag_capacity,
             Arc::clone(&metrics),
+            hub::random_epoch(),
+            floor,
         ));
         let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(Arc::clone(&hub)));
         let conns = Arc::new(Connections::new(
@@ -171,12 +183,14 @@ impl AppState {
                 events_published: online + offline,
             },
             instance: self.instance.to_string(),
+            epoch: self.hub.epoch().to_owned(),
             head_id: self.hub.head_id(),
             uptime_ms: self.started.elapsed().as_millis() as u64,
             events_online: online,
             events_offline: offline,
             resets_resume: m.reset_count(ResetReason::Resume),
             resets_lagged: m.reset_count(ResetReason::Lagged),
+            resets_other_run: m.reset_count(ResetReason::OtherRun),
             rejected_global_cap: m.rejected_count(RejectReason::GlobalCap),
             rejected_per_ip_cap: m.rejected_count(RejectReason::PerIpCap),
             streams_by_mode: Mode::ALL

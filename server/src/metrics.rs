@@ -26,20 +26,35 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
-/// Why a stream was sent a `reset`.
+/// Why a stream was sent a `reset` (the `reason` label of `tabrelay_resets_total`).
 #[derive(Debug, Clone, Copy)]
 pub enum ResetReason {
-    /// Its `Last-Event-ID` was no longer (or never) in the replay buffer.
+    /// Its resume point is of this run but no longer held, or ahead of the head
+    /// ([`wire::ResetReason::TooOld`], [`wire::ResetReason::Ahead`]).
     Resume,
+    /// Its resume point is from another run: a restart, or lost history
+    /// ([`wire::ResetReason::OtherRun`]).
+    OtherRun,
     /// It read too slowly and fell behind the fan-out channel.
     Lagged,
 }
 
 impl ResetReason {
+    pub const ALL: [ResetReason; 3] = [Self::Resume, Self::OtherRun, Self::Lagged];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Resume => "resume",
+            Self::OtherRun => "other_run",
             Self::Lagged => "lagged",
+        }
+    }
+
+    /// The label of a resume that [`wire::resume`] answered with a reset.
+    pub fn of_resume(reason: wire::ResetReason) -> Self {
+        match reason {
+            wire::ResetReason::OtherRun => Self::OtherRun,
+            wire::ResetReason::Ahead | wire::ResetReason::TooOld => Self::Resume,
         }
     }
 }
@@ -121,7 +136,7 @@ impl Metrics {
                 kind: kind.event_name(),
             });
         }
-        for reason in [ResetReason::Resume, ResetReason::Lagged] {
+        for reason in ResetReason::ALL {
             let _ = resets.get_or_create(&ReasonLabel {
                 reason: reason.as_str(),
             });

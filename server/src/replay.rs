@@ -1,4 +1,7 @@
 //! The bounded ring of recent device events that `Last-Event-ID` resumes from.
+//!
+//! The buffer only holds frames; whether a reader gets a replay or a `reset` is decided by
+//! [`wire::resume`] over a `wire::LogView` the hub builds from [`ReplayBuffer::oldest`].
 
 use std::collections::VecDeque;
 
@@ -9,18 +12,6 @@ use bytes::Bytes;
 pub struct Frame {
     pub id: u64,
     pub bytes: Bytes,
-}
-
-/// What a stream resuming after a given id must be sent first.
-#[derive(Debug)]
-pub enum Resume {
-    /// Nothing was missed.
-    UpToDate,
-    /// These buffered frames, oldest first; then live.
-    Replay(Vec<Frame>),
-    /// The resume point is gone from the buffer (or is ahead of this instance's head): the
-    /// client must start again from a snapshot.
-    Reset(&'static str),
 }
 
 /// The newest `capacity` frames. Ids are consecutive, so a lookup is an index computation.
@@ -53,26 +44,17 @@ impl ReplayBuffer {
         self.frames.front().map(|f| f.id)
     }
 
-    /// What to send a client that has seen everything up to `last` when the newest id is `head`.
-    pub fn since(&self, last: u64, head: u64) -> Resume {
-        if last > head {
-            return Resume::Reset(
-                "resume point is ahead of this server's newest event (another server instance?)",
-            );
-        }
-        if last == head {
-            return Resume::UpToDate;
-        }
-        match self.oldest() {
-            Some(oldest) if oldest <= last + 1 => Resume::Replay(
-                self.frames
-                    .iter()
-                    .filter(|f| f.id > last)
-                    .cloned()
-                    .collect(),
-            ),
-            _ => Resume::Reset("resume point is older than the replay buffer"),
-        }
+    /// Every held frame with an id above `last`, oldest first.
+    pub fn after(&self, last: u64) -> Vec<Frame> {
+        // Ids are consecutive: skip straight to the first one after `last`.
+        let skip = self
+            .oldest()
+            .map_or(0, |oldest| last.saturating_add(1).saturating_sub(oldest));
+        self.frames
+            .iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
     }
 }
 
@@ -91,31 +73,19 @@ mod tests {
         b
     }
 
-    fn ids(r: Resume) -> Vec<u64> {
-        match r {
-            Resume::Replay(f) => f.into_iter().map(|f| f.id).collect(),
-            other => panic!("expected a replay, got {other:?}"),
-        }
+    fn ids(frames: Vec<Frame>) -> Vec<u64> {
+        frames.into_iter().map(|f| f.id).collect()
     }
 
     #[test]
-    fn replays_exactly_what_follows_the_resume_point() {
-        let b = buf(4, 1..=10); // holds 7..=10
-        assert_eq!(b.oldest(), Some(7));
-        assert_eq!(ids(b.since(6, 10)), vec![7, 8, 9, 10]);
-        assert_eq!(ids(b.since(8, 10)), vec![9, 10]);
-        assert!(matches!(b.since(10, 10), Resume::UpToDate));
-    }
-
-    #[test]
-    fn too_old_or_ahead_is_a_reset() {
-        let b = buf(4, 1..=10);
-        assert!(matches!(b.since(5, 10), Resume::Reset(_)));
-        assert!(matches!(b.since(0, 10), Resume::Reset(_)));
-        assert!(matches!(b.since(11, 10), Resume::Reset(_)));
-        // From zero with everything still buffered: a full replay, not a reset.
-        assert_eq!(ids(buf(16, 1..=3).since(0, 3)), vec![1, 2, 3]);
-        // A fresh server (head 0) and a client from a previous run.
-        assert!(matches!(ReplayBuffer::new(4).since(3, 0), Resume::Reset(_)));
+    fn holds_the_newest_and_replays_what_follows_a_point() {
+        let b = buf(4, 101..=110); // holds 107..=110
+        assert_eq!(b.oldest(), Some(107));
+        assert_eq!(ids(b.after(106)), vec![107, 108, 109, 110]);
+        assert_eq!(ids(b.after(108)), vec![109, 110]);
+        assert_eq!(ids(b.after(110)), Vec::<u64>::new());
+        assert_eq!(ids(b.after(3)), vec![107, 108, 109, 110]);
+        assert_eq!(ReplayBuffer::new(4).oldest(), None);
+        assert_eq!(ReplayBuffer::new(0).after(0).len(), 0);
     }
 }

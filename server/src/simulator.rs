@@ -121,7 +121,7 @@ mod tests {
     use crate::metrics::Metrics;
 
     fn setup() -> (Arc<Hub>, Arc<dyn Bus>) {
-        let hub = Arc::new(Hub::new(64, 64, Arc::new(Metrics::new())));
+        let hub = Arc::new(Hub::new(64, 64, Arc::new(Metrics::new()), "sim", 0));
         let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(Arc::clone(&hub)));
         (hub, bus)
     }
@@ -148,7 +148,11 @@ mod tests {
             let text = String::from_utf8(frame.bytes.to_vec()).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
             let ev: app::model::DeviceEvent = serde_json::from_str(data).unwrap();
-            assert_eq!(ev.id, out.len() as u64 + 1, "ids are consecutive from 1");
+            assert_eq!(
+                ev.id,
+                out.len() as u64 + 1,
+                "ids are consecutive from floor 0 + 1"
+            );
             out.push((ev.device, ev.kind.online()));
         }
         assert_eq!(hub.devices().len(), 5);

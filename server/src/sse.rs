@@ -7,6 +7,10 @@
 //!
 //! Order on the wire: `hello` (with `retry:`), then the replay or a `reset`, then the current
 //! `stats`, then live device events interleaved with coalesced `stats` and keep-alive comments.
+//!
+//! A resuming reader sends its position as `Last-Event-ID` (or `?last_event_id=`) and, when it
+//! knows it, the run that id is from as `?epoch=`; [`wire::resume`] decides between a replay and
+//! a `reset` (see [`crate::hub::Hub::subscribe`]).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -28,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
 use crate::frame;
-use crate::hub::Hub;
+use crate::hub::{Hub, ResetCause};
 use crate::metrics::{RejectReason, ResetReason};
 use crate::replay::Frame;
 use crate::stats::stats_frame;
@@ -64,6 +68,26 @@ impl Mode {
 pub struct EventsQuery {
     last_event_id: Option<String>,
     mode: Option<String>,
+    epoch: Option<String>,
+}
+
+/// The longest accepted `?epoch=`.
+pub const MAX_EPOCH_LEN: usize = 64;
+
+/// Checks `?epoch=`: 1 to [`MAX_EPOCH_LEN`] ASCII letters, digits, `-` or `_`.
+pub fn parse_epoch(raw: &str) -> Result<&str, ApiError> {
+    let ok = (1..=MAX_EPOCH_LEN).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "epoch must be 1 to {MAX_EPOCH_LEN} of [0-9A-Za-z_-], got {:?}",
+            raw.chars().take(40).collect::<String>()
+        )))
+    }
 }
 
 /// Parses a resume point: ASCII digits only (no sign, no spaces), fitting in a `u64`. An empty
@@ -115,6 +139,9 @@ pub async fn events(
         },
     };
 
+    let epoch = query.epoch.as_deref().map(parse_epoch).transpose()?;
+    let request = last_event_id.map(|last_id| wire::ResumeRequest { epoch, last_id });
+
     let retry_after = app.config.retry_ms.div_ceil(1000).max(1);
     let guard = app
         .conns
@@ -132,13 +159,14 @@ pub async fn events(
             .retry_after(retry_after),
         })?;
 
-    let sub = app.hub.subscribe(last_event_id);
-    if sub.reset.is_some() {
-        app.metrics.reset(ResetReason::Resume);
+    let sub = app.hub.subscribe(request);
+    if let Some(reason) = sub.reset {
+        app.metrics.reset(ResetReason::of_resume(reason));
     }
     let mut pending = VecDeque::with_capacity(sub.first.len() + 2);
     let hello = Hello {
         instance: app.instance.to_string(),
+        epoch: app.hub.epoch().to_owned(),
         head_id: sub.skip_through,
         retry_ms: app.config.retry_ms,
     };
@@ -223,7 +251,7 @@ impl EventStream {
                     Ok(frame) => return Some(frame.bytes),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "slow stream fell behind; sending reset");
-                        let (bytes, head) = self.hub.reset_frame("stream fell behind the live events");
+                        let (bytes, head) = self.hub.reset_frame(ResetCause::Lagged);
                         self.skip_through = head;
                         self.metrics.reset(ResetReason::Lagged);
                         return Some(bytes);
@@ -253,6 +281,24 @@ mod tests {
                 parse_last_event_id(bad, "x").is_err(),
                 "{bad} must be rejected"
             );
+        }
+    }
+
+    #[test]
+    fn epoch_parsing_is_strict() {
+        assert!(parse_epoch("0123456789abcdef").is_ok());
+        assert!(parse_epoch("A-z_9").is_ok());
+        assert!(parse_epoch(&"e".repeat(MAX_EPOCH_LEN)).is_ok());
+        for bad in [
+            "",
+            " a",
+            "a b",
+            "a.b",
+            "é",
+            "a/b",
+            &"e".repeat(MAX_EPOCH_LEN + 1),
+        ] {
+            assert!(parse_epoch(bad).is_err(), "{bad:?} must be rejected");
         }
     }
 }

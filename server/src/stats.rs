@@ -24,12 +24,16 @@ pub struct StatsReport {
     #[serde(flatten)]
     pub stats: Stats,
     pub instance: String,
+    /// The run of the event log `head_id` belongs to (see [`crate::hub::Hub::epoch`]).
+    pub epoch: String,
     pub head_id: u64,
     pub uptime_ms: u64,
     pub events_online: u64,
     pub events_offline: u64,
     pub resets_resume: u64,
     pub resets_lagged: u64,
+    /// Resumes from another run of the log (a restart); not counted in `resets_resume`.
+    pub resets_other_run: u64,
     pub rejected_global_cap: u64,
     pub rejected_per_ip_cap: u64,
     /// Open streams by the `mode` query parameter of `/api/events`.

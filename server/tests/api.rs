@@ -20,6 +20,7 @@ async fn error_of(res: reqwest::Response) -> (u16, String) {
 #[tokio::test]
 async fn devices_snapshot_follows_injected_events() {
     let t = start(test_config()).await;
+    let floor = t.head_id().await;
     t.inject("lamp-1", "online").await;
     t.inject("door.2", "online").await;
     t.inject("door.2", "offline").await;
@@ -39,9 +40,15 @@ async fn devices_snapshot_follows_injected_events() {
         .await
         .unwrap();
     assert!(raw[0]["id"].is_string() && raw[0]["online"].is_boolean());
-    // The list says which event it is current to.
+    // The list says which event of which run it is current to.
     let res = t.http.get(t.url("/api/devices")).send().await.unwrap();
-    assert_eq!(res.headers()["x-tabrelay-head-id"], "3");
+    assert_eq!(
+        res.headers()[app::model::HEAD_ID_HEADER],
+        (floor + 3).to_string().as_str()
+    );
+    let epoch = res.headers()[app::model::EPOCH_HEADER].to_str().unwrap();
+    assert_eq!(epoch.len(), 16, "{epoch}");
+    assert_eq!(epoch, t.epoch().await);
 }
 
 #[tokio::test]

@@ -113,6 +113,8 @@ async fn a_stalled_reader_does_not_delay_others_and_ends_up_with_a_reset() {
         replay_capacity: lag as usize,
         // Small kernel buffers so the stalled socket fills up after a few hundred events.
         tcp_send_buffer: Some(4096),
+        // Ids 1, 2, 3, ... keep the arithmetic below readable.
+        first_id_floor: Some(0),
         ..test_config()
     })
     .await;

@@ -20,11 +20,21 @@ async fn hello_first_then_injected_events_with_strictly_increasing_ids() {
     assert_eq!(hello.event, "hello");
     assert_eq!(hello.retry, Some(std::time::Duration::from_millis(3000)));
     let hello: Hello = serde_json::from_str(&hello.data).unwrap();
-    assert_eq!(hello.head_id, 0);
+    // Nothing published yet: the head is this run's floor, taken from the clock (µs).
+    let floor = t.head_id().await;
+    assert_eq!(hello.head_id, floor);
+    assert!(
+        floor > 1_600_000_000_000_000,
+        "floor {floor} is from the clock"
+    );
     assert_eq!(hello.retry_ms, 3000);
     assert!(!hello.instance.is_empty());
+    assert_eq!(hello.epoch.len(), 16, "{}", hello.epoch);
+    assert!(hello.epoch.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(hello.epoch, t.epoch().await);
+    assert_ne!(hello.epoch, hello.instance, "the run is not the replica");
 
-    let mut last = 0;
+    let mut last = floor;
     for i in 0..20 {
         let action = if i % 2 == 0 { "online" } else { "offline" };
         let sent = t.inject(&format!("dev-{}", i % 3), action).await;
@@ -36,7 +46,8 @@ async fn hello_first_then_injected_events_with_strictly_increasing_ids() {
     }
     let stats = t.stats().await;
     assert_eq!(stats["events_published"], 20);
-    assert_eq!(stats["head_id"], 20);
+    assert_eq!(stats["head_id"], floor + 20);
+    assert_eq!(last, floor + 20, "consecutive from floor + 1");
 }
 
 #[tokio::test]
@@ -75,25 +86,39 @@ async fn stats_event_follows_the_open_count_and_carries_no_id() {
 #[tokio::test]
 async fn resume_replays_exactly_what_was_missed_then_goes_live() {
     let t = start(test_config()).await;
+    let floor = t.head_id().await;
+    let epoch = t.epoch().await;
     for i in 0..10 {
         t.inject(&format!("d{i}"), "online").await;
     }
+    let four = (floor + 4).to_string();
     for (query, headers) in [
-        ("", vec![("last-event-id", "4")]),
-        ("?last_event_id=4", vec![]),
+        (String::new(), vec![("last-event-id", four.as_str())]),
+        (
+            format!("?epoch={epoch}"),
+            vec![("last-event-id", four.as_str())],
+        ),
+        (format!("?last_event_id={four}"), vec![]),
+        (format!("?last_event_id={four}&epoch={epoch}"), vec![]),
+        // The header wins over the query.
+        (
+            format!("?last_event_id={floor}&epoch={epoch}"),
+            vec![("last-event-id", four.as_str())],
+        ),
     ] {
-        let mut sse = t.sse(query, &headers).await;
+        let mut sse = t.sse(&query, &headers).await;
         let hello: Hello = serde_json::from_str(&sse.next_named("hello").await.data).unwrap();
-        assert!(hello.head_id >= 10);
+        assert!(hello.head_id >= floor + 10);
+        assert_eq!(hello.epoch, epoch);
         let head = hello.head_id;
         let replayed: Vec<u64> = {
             let mut ids = Vec::new();
-            for _ in 5..=head {
+            for _ in floor + 5..=head {
                 ids.push(sse.next_device().await.0);
             }
             ids
         };
-        assert_eq!(replayed, (5..=head).collect::<Vec<_>>(), "{query}");
+        assert_eq!(replayed, (floor + 5..=head).collect::<Vec<_>>(), "{query}");
         let live = t.inject("after", "offline").await;
         assert_eq!(
             sse.next_device().await.0,
@@ -106,6 +131,7 @@ async fn resume_replays_exactly_what_was_missed_then_goes_live() {
 #[tokio::test]
 async fn resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishing() {
     let t = start(test_config()).await;
+    let floor = t.head_id().await;
     for _ in 0..50 {
         t.inject("seed", "online").await;
     }
@@ -120,7 +146,7 @@ async fn resume_seam_has_no_gap_and_no_duplicate_under_concurrent_publishing() {
             }
         })
     };
-    for resume_from in [10u64, 30, 45] {
+    for resume_from in [floor + 10, floor + 30, floor + 45] {
         let mut sse = t.sse(&format!("?last_event_id={resume_from}"), &[]).await;
         for expected in resume_from + 1..=resume_from + 200 {
             let (id, _, _) = sse.next_device().await;
@@ -138,6 +164,8 @@ async fn too_old_or_foreign_resume_point_gets_a_reset_with_the_snapshot() {
         ..test_config()
     })
     .await;
+    let floor = t.head_id().await;
+    let epoch = t.epoch().await;
     for i in 0..10 {
         t.inject(
             &format!("d{i}"),
@@ -145,23 +173,29 @@ async fn too_old_or_foreign_resume_point_gets_a_reset_with_the_snapshot() {
         )
         .await;
     }
-    for (i, resume) in ["2", "999"].into_iter().enumerate() {
-        let mut sse = t.sse("", &[("last-event-id", resume)]).await;
+    // Too old, then ahead of the head.
+    for (i, resume) in [floor + 2, floor + 999].into_iter().enumerate() {
+        let resume = resume.to_string();
+        let mut sse = t.sse("", &[("last-event-id", resume.as_str())]).await;
         assert_eq!(sse.next().await.event, "hello");
         let reset = sse.next().await;
         assert_eq!(reset.event, "reset", "resume from {resume}");
         let reset: Reset = serde_json::from_str(&reset.data).unwrap();
-        assert_eq!(reset.head_id, 10 + i as u64);
+        assert_eq!(reset.epoch, epoch, "a reset names its run");
+        assert_eq!(reset.head_id, floor + 10 + i as u64);
         assert_eq!(reset.devices.len(), 10 + i.min(1));
         assert!(reset.devices.iter().any(|d| d.id == "d0" && d.online));
         assert!(reset.devices.iter().any(|d| d.id == "d1" && !d.online));
         let live = t.inject("new", "online").await;
         assert_eq!(sse.next_device().await.0, live.id);
     }
-    assert_eq!(t.stats().await["resets_resume"], 2);
+    let stats = t.stats().await;
+    assert_eq!(stats["resets_resume"], 2);
+    assert_eq!(stats["resets_other_run"], 0);
     // Still in the buffer: a replay, not a reset.
-    let mut sse = t.sse("", &[("last-event-id", "9")]).await;
-    assert_eq!(sse.next_device().await.0, 10);
+    let nine = (floor + 9).to_string();
+    let mut sse = t.sse("", &[("last-event-id", nine.as_str())]).await;
+    assert_eq!(sse.next_device().await.0, floor + 10);
 }
 
 #[tokio::test]
@@ -175,7 +209,13 @@ async fn malformed_resume_point_is_a_400_with_a_json_error() {
         ("?last_event_id=%2B3", None),
         ("?last_event_id=99999999999999999999999", None),
         ("?mode=carrier-pigeon", None),
+        ("?last_event_id=5&epoch=", None),
+        ("?last_event_id=5&epoch=a%20b", None),
+        ("?last_event_id=5&epoch=%C3%A9", None),
+        ("?epoch=x.y", None),
+        ("?last_event_id=5&epoch=LONG", None),
     ] {
+        let query = query.replace("LONG", &"e".repeat(65));
         let mut req = t.http.get(t.url(&format!("/api/events{query}")));
         if let Some(h) = header {
             req = req.header("last-event-id", h);

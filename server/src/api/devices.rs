@@ -3,7 +3,7 @@
 
 use app::model::{
     validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind, InjectRequest,
-    HEAD_ID_HEADER,
+    EPOCH_HEADER, HEAD_ID_HEADER,
 };
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -13,9 +13,16 @@ use axum::Json;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub async fn list(State(app): State<AppState>) -> ([(&'static str, String); 1], Json<Vec<Device>>) {
+/// The devices, with the head id they are current to and the run (epoch) that id is from.
+pub async fn list(State(app): State<AppState>) -> ([(&'static str, String); 2], Json<Vec<Device>>) {
     let (head_id, devices) = app.hub.devices_at_head();
-    ([(HEAD_ID_HEADER, head_id.to_string())], Json(devices))
+    (
+        [
+            (HEAD_ID_HEADER, head_id.to_string()),
+            (EPOCH_HEADER, app.hub.epoch().to_owned()),
+        ],
+        Json(devices),
+    )
 }
 
 pub async fn inject(

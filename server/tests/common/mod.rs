@@ -74,6 +74,16 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The newest id (this run's floor before anything was published).
+    pub async fn head_id(&self) -> u64 {
+        self.stats().await["head_id"].as_u64().unwrap()
+    }
+
+    /// This run's epoch.
+    pub async fn epoch(&self) -> String {
+        self.stats().await["epoch"].as_str().unwrap().to_owned()
+    }
+
     pub async fn open_connections(&self) -> u64 {
         self.stats().await["open_connections"].as_u64().unwrap()
     }
