@@ -23,6 +23,7 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_SECS: u64 = 10;
     pub const SHUTDOWN_GRACE_MS: u64 = 2_000;
     pub const MALLOC_MMAP_THRESHOLD: usize = 8_192;
+    pub const DEAD_PEER_TIMEOUT_SECS: u64 = 60;
 }
 
 /// The server's configuration. Every field is a flag (`--sim-devices 8`) and an environment
@@ -96,6 +97,13 @@ pub struct Config {
     #[arg(long, env = "TABRELAY_TCP_SEND_BUFFER")]
     pub tcp_send_buffer: Option<usize>,
 
+    /// Seconds after which a peer that stopped acknowledging (vanished without FIN or RST: a
+    /// laptop lid closed, a NAT entry dropped) is cut and its stream closed: TCP keepalive
+    /// probes on an idle socket and `TCP_USER_TIMEOUT` on unacknowledged data (the stream's
+    /// keep-alive comments guarantee there is some). 0 leaves the kernel's defaults (hours).
+    #[arg(long, env = "TABRELAY_DEAD_PEER_TIMEOUT_SECS", default_value_t = defaults::DEAD_PEER_TIMEOUT_SECS)]
+    pub dead_peer_timeout_secs: u64,
+
     /// Advanced, for tests: the id floor of this run (the first event is floor + 1) instead of
     /// the clock's (`wire::floor_for_new_run`). A floor below a previous run's ids breaks the
     /// rule that ids never repeat across runs.
@@ -135,6 +143,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             tcp_send_buffer: None,
             shutdown_grace_ms: defaults::SHUTDOWN_GRACE_MS,
+            dead_peer_timeout_secs: defaults::DEAD_PEER_TIMEOUT_SECS,
             first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
         }
@@ -152,6 +161,22 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// `None`: leave the kernel's keepalive and user timeout alone.
+    pub fn dead_peer_timeout(&self) -> Option<Duration> {
+        (self.dead_peer_timeout_secs > 0).then(|| Duration::from_secs(self.dead_peer_timeout_secs))
+    }
+
+    /// `TCP_USER_TIMEOUT` of accepted sockets: how long sent data may stay unacknowledged.
+    ///
+    /// A stream sends something at least every keep-alive period, so a peer that vanishes has
+    /// unacknowledged data at the latest one period later; the user timeout is the rest of the
+    /// dead-peer budget (at least half of it), so the stream is closed within
+    /// [`Config::dead_peer_timeout`] of the peer going silent.
+    pub fn tcp_user_timeout(&self) -> Option<Duration> {
+        let budget = self.dead_peer_timeout()?;
+        Some(budget - self.keep_alive().min(budget / 2))
     }
 
     /// `None` when the simulator is off.
@@ -186,5 +211,24 @@ mod tests {
         assert_eq!(c.addr.port(), 8080);
         assert_eq!(c.sim_interval(), None);
         assert_eq!(c.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn dead_peer_budget_includes_the_keep_alive_period() {
+        let c = Config::default();
+        assert_eq!(c.dead_peer_timeout(), Some(Duration::from_secs(60)));
+        // A comment at most 15 s after the peer vanished, then 45 s of retransmissions.
+        assert_eq!(c.tcp_user_timeout(), Some(Duration::from_secs(45)));
+        let fast = Config {
+            dead_peer_timeout_secs: 2,
+            keep_alive_secs: 1,
+            ..Config::default()
+        };
+        assert_eq!(fast.tcp_user_timeout(), Some(Duration::from_secs(1)));
+        let off = Config {
+            dead_peer_timeout_secs: 0,
+            ..Config::default()
+        };
+        assert_eq!(off.tcp_user_timeout(), None);
     }
 }
