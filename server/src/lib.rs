@@ -20,7 +20,8 @@
 //! | [`shutdown`] | SIGINT / SIGTERM |
 //!
 //! [`start`] builds everything from a [`Config`] and serves it on a given listener, which is how
-//! both `main` and the integration tests (on port 0) run it.
+//! both `main` and the integration tests (on port 0) run it. Its background tasks (the stats
+//! coalescer, the simulator) are tracked: [`RunningServer::wait`] returns after they ended.
 //! Accepted sockets get TCP keepalive and `TCP_USER_TIMEOUT` ([`Config::dead_peer_timeout`]), so
 //! a peer that vanished without FIN or RST does not hold a stream open for hours.
 //!
@@ -83,6 +84,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -251,6 +253,7 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
     task: JoinHandle<io::Result<()>>,
+    tasks: TaskTracker,
 }
 
 impl RunningServer {
@@ -259,9 +262,19 @@ impl RunningServer {
         self.state.shutdown.cancel();
     }
 
-    /// Waits until the server has stopped (after [`RunningServer::shutdown`]).
+    /// The background tasks (stats coalescer, simulator); empty once [`RunningServer::wait`]
+    /// has returned.
+    pub fn tasks(&self) -> TaskTracker {
+        self.tasks.clone()
+    }
+
+    /// Waits until the server has stopped and its background tasks have ended (after
+    /// [`RunningServer::shutdown`]).
     pub async fn wait(self) -> io::Result<()> {
-        self.task.await.map_err(io::Error::other)?
+        let served = self.task.await.map_err(io::Error::other);
+        self.tasks.close();
+        self.tasks.wait().await;
+        served?
     }
 }
 
@@ -276,8 +289,9 @@ pub async fn start(
     let state = AppState::new(config, leptos, addr);
     let app = router(state.clone()).map_err(io::Error::other)?;
     let cfg = Arc::clone(&state.config);
+    let tasks = TaskTracker::new();
 
-    tokio::spawn(stats::run(
+    tasks.spawn(stats::run(
         state.clone(),
         Arc::clone(&state.stats_tx),
         cfg.stats_interval(),
@@ -291,7 +305,7 @@ pub async fn start(
             seed,
             "device simulator on"
         );
-        tokio::spawn(simulator::run(
+        tasks.spawn(simulator::run(
             simulator::Simulator::new(cfg.sim_devices, seed),
             Arc::clone(&state.hub),
             Arc::clone(&state.bus),
@@ -340,7 +354,12 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningServer { addr, state, task })
+    Ok(RunningServer {
+        addr,
+        state,
+        task,
+        tasks,
+    })
 }
 
 /// Makes the kernel close a connection whose peer went silent (vanished without FIN or RST) in
