@@ -186,6 +186,68 @@ impl Config {
     }
 }
 
+/// The Leptos options of a run, read from the `LEPTOS_*` variables through `var` (the process
+/// environment in `main`), each with a default when unset, with or without cargo-leptos.
+///
+/// A deploy (a copy of `target/release/server` and `target/site`) needs:
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `LEPTOS_SITE_ROOT` | `target/site` | the directory holding the built site (`pkg/`, assets) |
+/// | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | the address to bind (also `--addr`, which wins) |
+/// | `LEPTOS_OUTPUT_NAME` | `tabrelay` | the base name of `pkg/<name>.js`, `.wasm`, `.css` |
+/// | `LEPTOS_SITE_PKG_DIR` | `pkg` | the directory under the site root holding those files |
+/// | `LEPTOS_ENV` | `DEV` | `PROD` in production: no live-reload socket in the CSP |
+/// | `LEPTOS_RELOAD_PORT`, `LEPTOS_RELOAD_EXTERNAL_PORT`, `LEPTOS_RELOAD_WS_PROTOCOL` | `3001`, unset, `ws` | cargo-leptos' live reload (development only) |
+/// | `LEPTOS_HASH_FILES`, `LEPTOS_HASH_FILE_NAME` | `false`, `hash.txt` | hashed asset names, if the site was built with them |
+/// | `LEPTOS_NOT_FOUND_PATH` | `/404` | Leptos' not-found path |
+///
+/// So from the repository root, `LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD
+/// LEPTOS_SITE_ADDR=0.0.0.0:3000 target/release/server` serves a `cargo leptos build --release`.
+/// (Leptos' own `get_configuration(None)` reads the same variables but takes the output name's
+/// default from the build environment, empty without cargo-leptos, which is why the binary
+/// does not use it.)
+pub fn leptos_options_from_env(
+    var: impl Fn(&str) -> Option<String>,
+    addr: SocketAddr,
+) -> Result<leptos::config::LeptosOptions, String> {
+    use leptos::config::{Env, LeptosOptions, ReloadWSProtocol};
+
+    fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+        value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key}={value:?} is not valid"))
+    }
+    let get = |key: &str, default: &str| var(key).unwrap_or_else(|| default.to_owned());
+    let mut options = LeptosOptions::builder()
+        .output_name(get("LEPTOS_OUTPUT_NAME", "tabrelay"))
+        .site_root(get("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(get("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .build();
+    options.env = match var("LEPTOS_ENV")
+        .map(|v| v.trim().to_lowercase())
+        .as_deref()
+    {
+        None | Some("dev" | "development") => Env::DEV,
+        Some("prod" | "production") => Env::PROD,
+        Some(other) => return Err(format!("LEPTOS_ENV={other:?} is not dev or prod")),
+    };
+    options.reload_port = parse("LEPTOS_RELOAD_PORT", &get("LEPTOS_RELOAD_PORT", "3001"))?;
+    options.reload_external_port = var("LEPTOS_RELOAD_EXTERNAL_PORT")
+        .map(|v| parse("LEPTOS_RELOAD_EXTERNAL_PORT", &v))
+        .transpose()?;
+    options.reload_ws_protocol = match var("LEPTOS_RELOAD_WS_PROTOCOL") {
+        Some(v) => parse::<ReloadWSProtocol>("LEPTOS_RELOAD_WS_PROTOCOL", &v)?,
+        None => ReloadWSProtocol::WS,
+    };
+    options.not_found_path = get("LEPTOS_NOT_FOUND_PATH", "/404").into();
+    options.hash_file = get("LEPTOS_HASH_FILE_NAME", "hash.txt").into();
+    options.hash_files = parse("LEPTOS_HASH_FILES", &get("LEPTOS_HASH_FILES", "false"))?;
+    Ok(options)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +273,45 @@ mod tests {
         assert_eq!(c.addr.port(), 8080);
         assert_eq!(c.sim_interval(), None);
         assert_eq!(c.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn leptos_options_come_from_every_leptos_variable_with_defaults() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let none = leptos_options_from_env(|_| None, addr).unwrap();
+        assert_eq!(&*none.output_name, "tabrelay");
+        assert_eq!(&*none.site_root, "target/site");
+        assert_eq!(&*none.site_pkg_dir, "pkg");
+        assert_eq!(none.site_addr, addr);
+        assert_eq!(none.reload_port, 3001);
+        assert!(!none.hash_files);
+
+        let vars = [
+            ("LEPTOS_SITE_ROOT", "/srv/site"),
+            ("LEPTOS_OUTPUT_NAME", "other"),
+            ("LEPTOS_SITE_PKG_DIR", "assets"),
+            ("LEPTOS_ENV", "PROD"),
+            ("LEPTOS_RELOAD_PORT", "4001"),
+            ("LEPTOS_HASH_FILES", "true"),
+        ];
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let set = leptos_options_from_env(lookup, addr).unwrap();
+        assert_eq!(&*set.site_root, "/srv/site");
+        assert_eq!(&*set.output_name, "other");
+        assert_eq!(&*set.site_pkg_dir, "assets");
+        assert_eq!(set.env, leptos::config::Env::PROD);
+        assert_eq!(set.reload_port, 4001);
+        assert!(set.hash_files);
+
+        let bad = leptos_options_from_env(
+            |k| (k == "LEPTOS_RELOAD_PORT").then(|| "x".to_owned()),
+            addr,
+        );
+        assert!(bad.unwrap_err().contains("LEPTOS_RELOAD_PORT"));
     }
 
     #[test]
