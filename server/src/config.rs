@@ -23,6 +23,7 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_SECS: u64 = 10;
     pub const SHUTDOWN_GRACE_MS: u64 = 2_000;
     pub const MALLOC_MMAP_THRESHOLD: usize = 8_192;
+    pub const DEAD_PEER_TIMEOUT_SECS: u64 = 60;
 }
 
 /// The server's configuration. Every field is a flag (`--sim-devices 8`) and an environment
@@ -96,6 +97,13 @@ pub struct Config {
     #[arg(long, env = "TABRELAY_TCP_SEND_BUFFER")]
     pub tcp_send_buffer: Option<usize>,
 
+    /// Seconds after which a peer that stopped acknowledging (vanished without FIN or RST: a
+    /// laptop lid closed, a NAT entry dropped) is cut and its stream closed: TCP keepalive
+    /// probes on an idle socket and `TCP_USER_TIMEOUT` on unacknowledged data (the stream's
+    /// keep-alive comments guarantee there is some). 0 leaves the kernel's defaults (hours).
+    #[arg(long, env = "TABRELAY_DEAD_PEER_TIMEOUT_SECS", default_value_t = defaults::DEAD_PEER_TIMEOUT_SECS)]
+    pub dead_peer_timeout_secs: u64,
+
     /// Advanced, for tests: the id floor of this run (the first event is floor + 1) instead of
     /// the clock's (`wire::floor_for_new_run`). A floor below a previous run's ids breaks the
     /// rule that ids never repeat across runs.
@@ -135,6 +143,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             tcp_send_buffer: None,
             shutdown_grace_ms: defaults::SHUTDOWN_GRACE_MS,
+            dead_peer_timeout_secs: defaults::DEAD_PEER_TIMEOUT_SECS,
             first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
         }
@@ -154,11 +163,89 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
 
+    /// `None`: leave the kernel's keepalive and user timeout alone.
+    pub fn dead_peer_timeout(&self) -> Option<Duration> {
+        (self.dead_peer_timeout_secs > 0).then(|| Duration::from_secs(self.dead_peer_timeout_secs))
+    }
+
+    /// `TCP_USER_TIMEOUT` of accepted sockets: how long sent data may stay unacknowledged.
+    ///
+    /// A stream sends something at least every keep-alive period, so a peer that vanishes has
+    /// unacknowledged data at the latest one period later; the user timeout is the rest of the
+    /// dead-peer budget (at least half of it), so the stream is closed within
+    /// [`Config::dead_peer_timeout`] of the peer going silent.
+    pub fn tcp_user_timeout(&self) -> Option<Duration> {
+        let budget = self.dead_peer_timeout()?;
+        Some(budget - self.keep_alive().min(budget / 2))
+    }
+
     /// `None` when the simulator is off.
     pub fn sim_interval(&self) -> Option<Duration> {
         (self.sim_interval_ms > 0 && self.sim_devices > 0)
             .then(|| Duration::from_millis(self.sim_interval_ms))
     }
+}
+
+/// The Leptos options of a run, read from the `LEPTOS_*` variables through `var` (the process
+/// environment in `main`), each with a default when unset, with or without cargo-leptos.
+///
+/// A deploy (a copy of `target/release/server` and `target/site`) needs:
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `LEPTOS_SITE_ROOT` | `target/site` | the directory holding the built site (`pkg/`, assets) |
+/// | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | the address to bind (also `--addr`, which wins) |
+/// | `LEPTOS_OUTPUT_NAME` | `tabrelay` | the base name of `pkg/<name>.js`, `.wasm`, `.css` |
+/// | `LEPTOS_SITE_PKG_DIR` | `pkg` | the directory under the site root holding those files |
+/// | `LEPTOS_ENV` | `DEV` | `PROD` in production: no live-reload socket in the CSP |
+/// | `LEPTOS_RELOAD_PORT`, `LEPTOS_RELOAD_EXTERNAL_PORT`, `LEPTOS_RELOAD_WS_PROTOCOL` | `3001`, unset, `ws` | cargo-leptos' live reload (development only) |
+/// | `LEPTOS_HASH_FILES`, `LEPTOS_HASH_FILE_NAME` | `false`, `hash.txt` | hashed asset names, if the site was built with them |
+/// | `LEPTOS_NOT_FOUND_PATH` | `/404` | Leptos' not-found path |
+///
+/// So from the repository root, `LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD
+/// LEPTOS_SITE_ADDR=0.0.0.0:3000 target/release/server` serves a `cargo leptos build --release`.
+/// (Leptos' own `get_configuration(None)` reads the same variables but takes the output name's
+/// default from the build environment, empty without cargo-leptos, which is why the binary
+/// does not use it.)
+pub fn leptos_options_from_env(
+    var: impl Fn(&str) -> Option<String>,
+    addr: SocketAddr,
+) -> Result<leptos::config::LeptosOptions, String> {
+    use leptos::config::{Env, LeptosOptions, ReloadWSProtocol};
+
+    fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+        value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key}={value:?} is not valid"))
+    }
+    let get = |key: &str, default: &str| var(key).unwrap_or_else(|| default.to_owned());
+    let mut options = LeptosOptions::builder()
+        .output_name(get("LEPTOS_OUTPUT_NAME", "tabrelay"))
+        .site_root(get("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(get("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .build();
+    options.env = match var("LEPTOS_ENV")
+        .map(|v| v.trim().to_lowercase())
+        .as_deref()
+    {
+        None | Some("dev" | "development") => Env::DEV,
+        Some("prod" | "production") => Env::PROD,
+        Some(other) => return Err(format!("LEPTOS_ENV={other:?} is not dev or prod")),
+    };
+    options.reload_port = parse("LEPTOS_RELOAD_PORT", &get("LEPTOS_RELOAD_PORT", "3001"))?;
+    options.reload_external_port = var("LEPTOS_RELOAD_EXTERNAL_PORT")
+        .map(|v| parse("LEPTOS_RELOAD_EXTERNAL_PORT", &v))
+        .transpose()?;
+    options.reload_ws_protocol = match var("LEPTOS_RELOAD_WS_PROTOCOL") {
+        Some(v) => parse::<ReloadWSProtocol>("LEPTOS_RELOAD_WS_PROTOCOL", &v)?,
+        None => ReloadWSProtocol::WS,
+    };
+    options.not_found_path = get("LEPTOS_NOT_FOUND_PATH", "/404").into();
+    options.hash_file = get("LEPTOS_HASH_FILE_NAME", "hash.txt").into();
+    options.hash_files = parse("LEPTOS_HASH_FILES", &get("LEPTOS_HASH_FILES", "false"))?;
+    Ok(options)
 }
 
 #[cfg(test)]
@@ -186,5 +273,63 @@ mod tests {
         assert_eq!(c.addr.port(), 8080);
         assert_eq!(c.sim_interval(), None);
         assert_eq!(c.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn leptos_options_come_from_every_leptos_variable_with_defaults() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let none = leptos_options_from_env(|_| None, addr).unwrap();
+        assert_eq!(&*none.output_name, "tabrelay");
+        assert_eq!(&*none.site_root, "target/site");
+        assert_eq!(&*none.site_pkg_dir, "pkg");
+        assert_eq!(none.site_addr, addr);
+        assert_eq!(none.reload_port, 3001);
+        assert!(!none.hash_files);
+
+        let vars = [
+            ("LEPTOS_SITE_ROOT", "/srv/site"),
+            ("LEPTOS_OUTPUT_NAME", "other"),
+            ("LEPTOS_SITE_PKG_DIR", "assets"),
+            ("LEPTOS_ENV", "PROD"),
+            ("LEPTOS_RELOAD_PORT", "4001"),
+            ("LEPTOS_HASH_FILES", "true"),
+        ];
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let set = leptos_options_from_env(lookup, addr).unwrap();
+        assert_eq!(&*set.site_root, "/srv/site");
+        assert_eq!(&*set.output_name, "other");
+        assert_eq!(&*set.site_pkg_dir, "assets");
+        assert_eq!(set.env, leptos::config::Env::PROD);
+        assert_eq!(set.reload_port, 4001);
+        assert!(set.hash_files);
+
+        let bad = leptos_options_from_env(
+            |k| (k == "LEPTOS_RELOAD_PORT").then(|| "x".to_owned()),
+            addr,
+        );
+        assert!(bad.unwrap_err().contains("LEPTOS_RELOAD_PORT"));
+    }
+
+    #[test]
+    fn dead_peer_budget_includes_the_keep_alive_period() {
+        let c = Config::default();
+        assert_eq!(c.dead_peer_timeout(), Some(Duration::from_secs(60)));
+        // A comment at most 15 s after the peer vanished, then 45 s of retransmissions.
+        assert_eq!(c.tcp_user_timeout(), Some(Duration::from_secs(45)));
+        let fast = Config {
+            dead_peer_timeout_secs: 2,
+            keep_alive_secs: 1,
+            ..Config::default()
+        };
+        assert_eq!(fast.tcp_user_timeout(), Some(Duration::from_secs(1)));
+        let off = Config {
+            dead_peer_timeout_secs: 0,
+            ..Config::default()
+        };
+        assert_eq!(off.tcp_user_timeout(), None);
     }
 }

@@ -22,6 +22,11 @@
 //! ([`wire::floor_for_new_run`]), so the first event is `floor + 1` and ids never repeat across
 //! restarts. Whether a resuming reader gets a replay or a `reset` is decided by [`wire::resume`]
 //! (the one rule the tab core's simulator shares).
+//!
+//! A `reset` carries the whole device snapshot. It is encoded once per `(head, reason)` and
+//! cached ([`Hub::reset_frame`]): the devices are cloned under the hub's lock, serialised after
+//! releasing it, so a burst that lags 10,000 streams costs one encoding per head, and publishing
+//! never waits for JSON.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -88,6 +93,16 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     epoch: Arc<str>,
     floor: u64,
+    /// Encoded `reset` frames of the current head, at most one per cause. Its lock is taken
+    /// before (never while holding) the state's, and serialises the encoding: streams that lag
+    /// together wait for the one encoding instead of each doing their own.
+    resets: Mutex<Vec<CachedReset>>,
+}
+
+struct CachedReset {
+    head: u64,
+    cause: ResetCause,
+    bytes: Bytes,
 }
 
 struct State {
@@ -130,6 +145,7 @@ impl Hub {
             metrics,
             epoch: epoch.into(),
             floor,
+            resets: Mutex::new(Vec::new()),
         }
     }
 
@@ -213,15 +229,22 @@ impl Hub {
     /// Adds a device without an event (the simulator's initial population). Existing devices
     /// are left alone.
     pub fn register_device(&self, id: &str, online: bool) {
-        self.lock()
-            .devices
-            .entry(id.to_owned())
-            .or_insert_with(|| Device {
+        let mut state = self.lock();
+        if state.devices.contains_key(id) {
+            return;
+        }
+        state.devices.insert(
+            id.to_owned(),
+            Device {
                 id: id.to_owned(),
                 online,
                 changed_at_ms: now_ms(),
                 name: None,
-            });
+            },
+        );
+        // The snapshot changed without the head moving: cached resets are stale.
+        drop(state);
+        self.reset_cache().clear();
     }
 
     pub fn head_id(&self) -> u64 {
@@ -242,23 +265,38 @@ impl Hub {
         self.lock().devices.get(id).map(|d| d.online)
     }
 
-    /// A `reset` frame with the current snapshot, and the head id it covers.
-    pub fn reset_frame(&self, cause: ResetCause) -> (Bytes, u64) {
-        let state = self.lock();
-        self.reset_frame_locked(&state, cause)
+    fn reset_cache(&self) -> MutexGuard<'_, Vec<CachedReset>> {
+        self.resets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn reset_frame_locked(&self, state: &State, cause: ResetCause) -> (Bytes, u64) {
+    /// A `reset` frame with the snapshot at the current head, and that head.
+    ///
+    /// Encoded at most once per `(head, cause)`: the devices are cloned under the hub's lock and
+    /// serialised after it is released, so publishing never waits for the encoding.
+    pub fn reset_frame(&self, cause: ResetCause) -> (Bytes, u64) {
+        let mut cache = self.reset_cache();
+        let (head, devices) = {
+            let state = self.lock();
+            let head = state.head_id;
+            if let Some(hit) = cache.iter().find(|c| c.head == head && c.cause == cause) {
+                return (hit.bytes.clone(), head);
+            }
+            (head, state.devices.values().cloned().collect())
+        };
         let reset = Reset {
             epoch: self.epoch.to_string(),
-            head_id: state.head_id,
-            devices: state.devices.values().cloned().collect(),
+            head_id: head,
+            devices,
             reason: cause.describe().to_owned(),
         };
-        (
-            frame::event(event_name::RESET, None, None, &reset),
-            state.head_id,
-        )
+        let bytes = frame::event(event_name::RESET, None, None, &reset);
+        cache.retain(|c| c.head == head);
+        cache.push(CachedReset {
+            head,
+            cause,
+            bytes: bytes.clone(),
+        });
+        (bytes, head)
     }
 
     /// Starts a stream for a reader at `request` (`None`: a fresh reader, live only); what it is
@@ -291,7 +329,10 @@ impl Hub {
                 }
             }
             Resume::Reset(reason) => {
-                let (bytes, head) = self.reset_frame_locked(&state, ResetCause::Resume(reason));
+                // Built outside the lock (and maybe shared with other streams): its head is at
+                // least the one `rx` was subscribed at, and live frames up to it are skipped.
+                drop(state);
+                let (bytes, head) = self.reset_frame(ResetCause::Resume(reason));
                 Subscription {
                     rx,
                     first: vec![bytes],
@@ -398,5 +439,30 @@ mod tests {
         }));
         assert_eq!(old.reset, Some(wire::ResetReason::OtherRun));
         assert_eq!(old.skip_through, FLOOR + 5);
+    }
+
+    /// The reset snapshot is encoded once per (head, cause), and a new head or a changed device
+    /// list is never answered from the cache.
+    #[test]
+    fn reset_frames_are_cached_per_head() {
+        let h = hub(4);
+        h.publish_next("a", DeviceEventKind::DeviceOnline, None);
+        let (one, head) = h.reset_frame(ResetCause::Lagged);
+        let (two, _) = h.reset_frame(ResetCause::Lagged);
+        assert_eq!(head, FLOOR + 1);
+        assert_eq!(
+            one.as_ptr(),
+            two.as_ptr(),
+            "the same encoded bytes are shared"
+        );
+        let (other_cause, _) = h.reset_frame(ResetCause::Resume(wire::ResetReason::TooOld));
+        assert_ne!(one, other_cause, "the reason is part of the frame");
+        h.publish_next("b", DeviceEventKind::DeviceOnline, None);
+        let (three, head) = h.reset_frame(ResetCause::Lagged);
+        assert_eq!(head, FLOOR + 2);
+        assert!(std::str::from_utf8(&three).unwrap().contains("\"b\""));
+        h.register_device("c", true);
+        let (four, _) = h.reset_frame(ResetCause::Lagged);
+        assert!(std::str::from_utf8(&four).unwrap().contains("\"c\""));
     }
 }

@@ -20,7 +20,10 @@
 //! | [`shutdown`] | SIGINT / SIGTERM |
 //!
 //! [`start`] builds everything from a [`Config`] and serves it on a given listener, which is how
-//! both `main` and the integration tests (on port 0) run it.
+//! both `main` and the integration tests (on port 0) run it. Its background tasks (the stats
+//! coalescer, the simulator) are tracked: [`RunningServer::wait`] returns after they ended.
+//! Accepted sockets get TCP keepalive and `TCP_USER_TIMEOUT` ([`Config::dead_peer_timeout`]), so
+//! a peer that vanished without FIN or RST does not hold a stream open for hours.
 //!
 //! # Stream positions
 //!
@@ -81,6 +84,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -249,6 +253,7 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
     task: JoinHandle<io::Result<()>>,
+    tasks: TaskTracker,
 }
 
 impl RunningServer {
@@ -257,9 +262,19 @@ impl RunningServer {
         self.state.shutdown.cancel();
     }
 
-    /// Waits until the server has stopped (after [`RunningServer::shutdown`]).
+    /// The background tasks (stats coalescer, simulator); empty once [`RunningServer::wait`]
+    /// has returned.
+    pub fn tasks(&self) -> TaskTracker {
+        self.tasks.clone()
+    }
+
+    /// Waits until the server has stopped and its background tasks have ended (after
+    /// [`RunningServer::shutdown`]).
     pub async fn wait(self) -> io::Result<()> {
-        self.task.await.map_err(io::Error::other)?
+        let served = self.task.await.map_err(io::Error::other);
+        self.tasks.close();
+        self.tasks.wait().await;
+        served?
     }
 }
 
@@ -274,8 +289,9 @@ pub async fn start(
     let state = AppState::new(config, leptos, addr);
     let app = router(state.clone()).map_err(io::Error::other)?;
     let cfg = Arc::clone(&state.config);
+    let tasks = TaskTracker::new();
 
-    tokio::spawn(stats::run(
+    tasks.spawn(stats::run(
         state.clone(),
         Arc::clone(&state.stats_tx),
         cfg.stats_interval(),
@@ -289,7 +305,7 @@ pub async fn start(
             seed,
             "device simulator on"
         );
-        tokio::spawn(simulator::run(
+        tasks.spawn(simulator::run(
             simulator::Simulator::new(cfg.sim_devices, seed),
             Arc::clone(&state.hub),
             Arc::clone(&state.bus),
@@ -299,7 +315,15 @@ pub async fn start(
     }
 
     let send_buffer = cfg.tcp_send_buffer;
+    let dead_peer = cfg.dead_peer_timeout().zip(cfg.tcp_user_timeout());
     let listener = listener.tap_io(move |tcp| {
+        if let Some((budget, user_timeout)) = dead_peer {
+            if let Err(e) =
+                set_dead_peer_timeout(&socket2::SockRef::from(&*tcp), budget, user_timeout)
+            {
+                tracing::debug!(error = %e, "TCP keepalive / TCP_USER_TIMEOUT failed");
+            }
+        }
         // Events are small and latency matters more than packet count.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
@@ -330,5 +354,46 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningServer { addr, state, task })
+    Ok(RunningServer {
+        addr,
+        state,
+        task,
+        tasks,
+    })
+}
+
+/// Makes the kernel close a connection whose peer went silent (vanished without FIN or RST) in
+/// about `budget`:
+///
+/// * `TCP_USER_TIMEOUT` (`user_timeout`, see [`Config::tcp_user_timeout`]): sent data that stays
+///   unacknowledged this long, or a zero window that stays shut this long (Linux applies it to
+///   zero-window probes too), aborts the connection. An SSE stream always has data in flight
+///   within a keep-alive period, so this is the bound for streams.
+/// * keepalive probes for sockets with nothing in flight (an idle keep-alive HTTP connection):
+///   the first after `budget / 2` of silence, then every `budget / 6`, three of them.
+///
+/// The aborted socket's next read or write fails; hyper drops the connection, and with it the
+/// stream and its slot in the open count.
+fn set_dead_peer_timeout(
+    socket: &socket2::SockRef<'_>,
+    budget: Duration,
+    user_timeout: Duration,
+) -> io::Result<()> {
+    let second = Duration::from_secs(1);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time((budget / 2).max(second))
+        .with_interval((budget / 6).max(second));
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "freebsd"
+    ))]
+    let keepalive = keepalive.with_retries(3);
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    socket.set_tcp_user_timeout(Some(user_timeout))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+    let _ = user_timeout;
+    Ok(())
 }

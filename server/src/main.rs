@@ -1,7 +1,8 @@
 //! The `server` binary: parse the config, serve until SIGINT/SIGTERM.
+//!
+//! The variables a deploy sets are listed at [`server::config::leptos_options_from_env`].
 
 use clap::Parser;
-use leptos::config::{get_configuration, LeptosOptions};
 use server::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -16,14 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::parse();
     set_malloc_mmap_threshold(config.malloc_mmap_threshold);
 
-    // cargo-leptos sets LEPTOS_*; without it (a plain `cargo run`), use the crate defaults.
-    let leptos = match std::env::var_os("LEPTOS_OUTPUT_NAME") {
-        Some(_) => get_configuration(None)?.leptos_options,
-        None => LeptosOptions::builder()
-            .output_name("tabrelay")
-            .site_addr(config.addr)
-            .build(),
-    };
+    // Every LEPTOS_* variable that is set, with or without cargo-leptos (see the table of
+    // `leptos_options_from_env` for what a deploy needs).
+    let leptos =
+        server::config::leptos_options_from_env(|key| std::env::var(key).ok(), config.addr)?;
 
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let server = server::start(config, leptos, listener).await?;

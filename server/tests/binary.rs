@@ -28,6 +28,9 @@ fn spawn(envs: &[(&str, &str)]) -> Server {
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .env_remove("LEPTOS_OUTPUT_NAME")
+        .env_remove("LEPTOS_SITE_ROOT")
+        .env_remove("LEPTOS_SITE_PKG_DIR")
+        .env_remove("LEPTOS_ENV")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in envs {
@@ -126,4 +129,53 @@ async fn sigterm_with_open_streams_exits_cleanly() {
             Err(e) => panic!("the stream was cut instead of ended: {e}"),
         }
     }
+}
+
+/// A deploy starts the binary with `LEPTOS_SITE_ROOT` (and an address), without cargo-leptos and
+/// without `LEPTOS_OUTPUT_NAME`: the site's script, wasm and css must be served from that root.
+#[tokio::test]
+async fn site_root_alone_serves_the_built_assets() {
+    let root = std::env::temp_dir().join(format!(
+        "tabrelay-site-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(root.join("pkg")).unwrap();
+    let files = [
+        ("tabrelay.js", "console.log('tabrelay')"),
+        ("tabrelay.wasm", "\0asm"),
+        ("tabrelay.css", "body{}"),
+    ];
+    for (name, body) in files {
+        std::fs::write(root.join("pkg").join(name), body).unwrap();
+    }
+    let server = spawn(&[
+        ("LEPTOS_SITE_ROOT", root.to_str().unwrap()),
+        ("TABRELAY_SIM_INTERVAL_MS", "0"),
+    ]);
+    let http = reqwest::Client::new();
+    for (name, body) in files {
+        let res = http
+            .get(format!("http://{}/pkg/{name}", server.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "/pkg/{name}");
+        assert_eq!(res.text().await.unwrap(), body);
+    }
+    // The page links the same output name.
+    let page = http
+        .get(format!("http://{}/", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/pkg/tabrelay"), "{page}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(root);
 }
