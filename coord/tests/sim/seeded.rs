@@ -356,7 +356,7 @@ fn seeds_per_test() -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(SEEDS_PER_TEST)
 }
-const SEEDS_PER_TEST: u64 = 3_000;
+const SEEDS_PER_TEST: u64 = 2_000;
 
 #[test]
 fn locks_seeds_epochs_and_busy_tabs() {
