@@ -450,7 +450,8 @@ fn rerun_seed() {
     assert!(r.violations.is_empty(), "seed {seed}: {:#?}", r.violations);
 }
 
-/// `COORD_FIND_SLOW_MS=<ms> [COORD_MECH=protocol]`: list seeds with an election slower than that.
+/// `COORD_FIND_SLOW_MS=<ms> [COORD_MECH=protocol] [COORD_FIRST=<seed>]`: list seeds with an
+/// election slower than that.
 #[test]
 fn find_slow_elections() {
     let Ok(ms) = std::env::var("COORD_FIND_SLOW_MS") else {
@@ -458,7 +459,11 @@ fn find_slow_elections() {
     };
     let limit: u64 = ms.parse::<u64>().expect("a number of ms") * MS;
     let protocol = std::env::var("COORD_MECH").is_ok_and(|m| m == "protocol");
-    for seed in 0..seeds_per_test() {
+    let first: u64 = std::env::var("COORD_FIRST")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    for seed in first..first + seeds_per_test() {
         let r = run_seed(mech(protocol), seed, 6, false);
         for (kind, took) in r.elections.iter().filter(|e| e.1 > limit) {
             println!("seed {seed}: {kind} took {} ms", took / MS);
