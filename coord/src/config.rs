@@ -25,7 +25,7 @@ pub struct Config {
     /// probe round trips), remembered for `slowness_memory` and fading linearly; it adds the
     /// estimate to `leader_timeout` and twice it to `probe_timeout`, each at most this. A
     /// hidden leader's heartbeats say nothing about its main thread (its timers are
-    /// throttled), so probing a hidden leader always gets the full allowance.
+    /// throttled), so probing a hidden leader always gets at least half the allowance.
     pub busy_allowance: Duration,
     /// How long an observation of slowness counts (see `busy_allowance`).
     pub slowness_memory: Duration,
@@ -75,7 +75,7 @@ impl Default for Config {
             leader_timeout: Duration::from_millis(500),
             probe_timeout: Duration::from_millis(150),
             busy_allowance: Duration::from_millis(500),
-            slowness_memory: Duration::from_secs(10),
+            slowness_memory: Duration::from_secs(3),
             startup_wait: Duration::from_millis(150),
             claim_window: Duration::from_millis(50),
             candidate_stagger: Duration::from_millis(100),

@@ -52,8 +52,8 @@
 //! main thread (each input handled 100–300 ms late) is not a fault: followers add the slowness
 //! they observe (their own late timers while visible, a visible leader's late heartbeats, probe
 //! round trips) to the silence and probe timeouts, bounded by `Config::busy_allowance`, and a
-//! hidden leader (whose throttled heartbeats say nothing about its main thread) always gets the
-//! whole allowance when probed.
+//! hidden leader (whose throttled heartbeats say nothing about its main thread) always gets at
+//! least half the allowance when probed.
 //!
 //! * [`Mechanism::Locks`]: leadership is holding the Web Lock (`RequestLock { steal: false }` at
 //!   start, held with a never-resolving promise). Close and crash: the browser grants the lock to

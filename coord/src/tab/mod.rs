@@ -461,6 +461,10 @@ impl Tab {
     // ---- lifecycle -------------------------------------------------------------------------
 
     fn start(&mut self, now: Instant) {
+        // (Also back from the back/forward cache: nothing before counts as slowness.)
+        self.heard_leader = None;
+        self.probe_sent_at = None;
+        self.visible_since = self.visible.then_some(now);
         self.set_role(Role::Electing);
         self.post(Body::Hello { info: self.info() });
         self.request_lock();
@@ -477,18 +481,21 @@ impl Tab {
         }
     }
 
-    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen, or the
-    /// whole allowance for a hidden leader (see `Config::busy_allowance`).
+    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen (at most
+    /// `Config::busy_allowance`), and at least half the allowance for a hidden leader: its
+    /// throttled heartbeats say nothing of how busy it is, and its crash must still be detected
+    /// within a second.
     pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
         let cap = self.config.busy_allowance;
         let leader_hidden = self
             .leader
             .and_then(|l| self.registry.iter().find(|t| t.id == l))
             .is_some_and(|t| !t.info.visible);
+        let seen = (self.slowness(now) * 2).min(cap);
         let extra = if leader_hidden {
-            cap
+            seen.max(cap / 2)
         } else {
-            (self.slowness(now) * 2).min(cap)
+            seen
         };
         self.config.probe_timeout + extra
     }
@@ -555,6 +562,12 @@ impl Tab {
 
     fn resume(&mut self, now: Instant) {
         self.frozen = false;
+        // Our own pause is no slowness of the leader, nor of our main thread.
+        self.heard_leader = None;
+        self.probe_sent_at = None;
+        if self.visible {
+            self.visible_since = Some(now);
+        }
         if self.role == Role::Leader {
             // Unannounced freeze: if we were deposed meanwhile, the followers fence this.
             self.send_heartbeat(now);

@@ -86,7 +86,11 @@ impl Tab {
             // The run of everything this connection sends: relayed with each event.
             self.stream_epoch = relay::parse_hello(&event.data).epoch;
         }
-        let term = self.my_term.expect("a leader has a term");
+        let Some(term) = self.my_term else {
+            // (A leader always has a term; counted rather than trusted.)
+            self.stats.ignored_stream_inputs += 1;
+            return;
+        };
         let epoch = self.stream_epoch.clone();
         self.post(Body::Relay {
             term,

@@ -25,8 +25,11 @@ pub const LIVENESS_BOUND: u64 = 5 * SEC;
 /// * **Safety, fencing**: no tab hands the app a relay from a term below its fence (checked at
 ///   delivery, in `World::deliver`).
 /// * **Safety, handoff window**: see [`HANDOFF_BOUND`].
-/// * **Delivery, exactly once in order**: checked at every app emit (`World::record_emit`): each
-///   numbered event is the successor of the last one delivered or of the last reset.
+/// * **Delivery, exactly once per run, in order**: checked at every app emit
+///   (`World::record_emit`): within a run (server epoch) each numbered event is the successor of
+///   the last one delivered or of the last reset; the first event of a new run comes only after a
+///   `Reset` of that run (or a `Lost` notice).
+/// * **No leadership change without a fault**: see [`check_no_needless_change`] (also at the end).
 pub fn check_step(w: &mut World) {
     let mut violations = Vec::new();
     for (i, t) in w.tabs.iter().enumerate() {
@@ -122,8 +125,9 @@ pub fn check_no_needless_change(w: &mut World) {
 /// End-of-run checks, `last_fault` being when the last fault ended:
 ///
 /// * **Liveness**: stable (see [`stable`]) since at most [`LIVENESS_BOUND`] after the last fault.
-/// * **Delivery**: every live tab has delivered (or been reset past) every event up to the
-///   server's head, without loss notices; and, when no message was lost, its baseline is no later
+/// * **Delivery, a reset whenever the run changes**: every live tab is in the server's current
+///   run and has delivered (or been reset past) every event up to its head, without loss
+///   notices; and, when no message was lost, its baseline is no later
 ///   than the server's head when it joined (it did not silently skip events it lived through).
 pub fn check_end(w: &mut World, last_fault: u64) {
     match w.stable_since {

@@ -2,7 +2,8 @@
 //!
 //! * `world`: the simulated browser (tabs, BroadcastChannel, Web Locks, SSE server, faults)
 //! * `invariants`: safety / liveness / delivery properties, checked on every step
-//! * `seeded`: ≥ 10 000 random schedules per mechanism, regression seeds, `COORD_SEED` reruns
+//! * `seeded`: thousands of random schedules per mechanism (`COORD_SEEDS` for more), regression
+//!   seeds, `COORD_SEED` reruns
 //! * `scenarios`: hand-written stories that read like documentation
 
 mod invariants;

@@ -1,7 +1,11 @@
-//! Thousands of random schedules per mechanism, each from one seed.
+//! Thousands of random schedules per mechanism, each from one seed: 2 000 per test function by
+//! default (three functions per mechanism, one of them with the faults of server restarts, busy
+//! main threads and the back/forward cache), so that `cargo test -p coord` stays under a minute on
+//! two cores. `COORD_SEEDS=<n>` runs `n` per function (e.g. 20 000 before a release).
 //!
 //! A failing seed is printed; rerun it alone, with a trace of every step, with
-//! `COORD_SEED=<seed> cargo test -p coord --test sim rerun_seed -- --nocapture`.
+//! `COORD_SEED=<seed> [COORD_MECH=protocol] [COORD_EXTENDED=1] cargo test -p coord --test sim
+//! rerun_seed -- --nocapture`.
 
 use std::time::Duration;
 
@@ -356,7 +360,7 @@ fn seeds_per_test() -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(SEEDS_PER_TEST)
 }
-const SEEDS_PER_TEST: u64 = 3_000;
+const SEEDS_PER_TEST: u64 = 2_000;
 
 #[test]
 fn locks_seeds_epochs_and_busy_tabs() {
@@ -450,7 +454,8 @@ fn rerun_seed() {
     assert!(r.violations.is_empty(), "seed {seed}: {:#?}", r.violations);
 }
 
-/// `COORD_FIND_SLOW_MS=<ms> [COORD_MECH=protocol]`: list seeds with an election slower than that.
+/// `COORD_FIND_SLOW_MS=<ms> [COORD_MECH=protocol] [COORD_FIRST=<seed>]`: list seeds with an
+/// election slower than that.
 #[test]
 fn find_slow_elections() {
     let Ok(ms) = std::env::var("COORD_FIND_SLOW_MS") else {
@@ -458,7 +463,11 @@ fn find_slow_elections() {
     };
     let limit: u64 = ms.parse::<u64>().expect("a number of ms") * MS;
     let protocol = std::env::var("COORD_MECH").is_ok_and(|m| m == "protocol");
-    for seed in 0..seeds_per_test() {
+    let first: u64 = std::env::var("COORD_FIRST")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    for seed in first..first + seeds_per_test() {
         let r = run_seed(mech(protocol), seed, 6, false);
         for (kind, took) in r.elections.iter().filter(|e| e.1 > limit) {
             println!("seed {seed}: {kind} took {} ms", took / MS);
