@@ -42,6 +42,10 @@ pub(crate) struct EventLog {
     pending: BTreeMap<u64, ServerEvent>,
     /// Recently delivered numbered events, ascending and consecutive.
     ring: VecDeque<ServerEvent>,
+    /// The `reset` that moved the baseline last, with its head: the ring starts after it, so a
+    /// tab behind it (another run, or older than the ring) can be served the snapshot and every
+    /// event since, instead of a fresh snapshot that swallows those events.
+    last_reset: Option<(ServerEvent, u64)>,
     ring_capacity: usize,
     pending_capacity: usize,
     pub(crate) duplicates: u64,
@@ -55,6 +59,7 @@ impl EventLog {
             highest: None,
             pending: BTreeMap::new(),
             ring: VecDeque::new(),
+            last_reset: None,
             ring_capacity,
             pending_capacity: pending_capacity.max(1),
             duplicates: 0,
@@ -90,13 +95,26 @@ impl EventLog {
         }
     }
 
-    /// Ring events of run `epoch` with an id above `after`, or `None` when the ring no longer
-    /// reaches back to `after + 1` (or holds another run).
+    /// What a tab at `(epoch, after)` needs, from what we hold: the ring events after `after` (our
+    /// run); or, for a position of another run or older than the ring, the last `reset` we took
+    /// and every event after it, while the ring reaches back to it. `None`: only the server can
+    /// help (the caller rewinds the stream from that position).
     pub(crate) fn since_in(&self, epoch: Option<&str>, after: u64) -> Option<Vec<ServerEvent>> {
-        if epoch != self.epoch.as_deref() {
-            return None;
+        let ours = epoch == self.epoch.as_deref();
+        if ours {
+            if let Some(events) = self.since(after) {
+                return Some(events);
+            }
         }
-        self.since(after)
+        let (reset, head) = self.last_reset.as_ref()?;
+        if ours && after >= *head {
+            return None; // behind the ring but not the reset: the reset would not help
+        }
+        let mut out = vec![reset.clone()];
+        if self.highest > Some(*head) {
+            out.extend(self.since(*head)?);
+        }
+        Some(out)
     }
 
     /// Ring events with an id above `after`, or `None` when the ring no longer reaches back
@@ -193,6 +211,7 @@ impl EventLog {
         self.highest = Some(head);
         self.pending.clear();
         self.ring.clear();
+        self.last_reset = None;
     }
 
     fn accept_reset(&mut self, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
@@ -200,9 +219,10 @@ impl EventLog {
         let epoch = reset_epoch(&event.data).or(epoch.map(str::to_owned));
         if self.highest.is_none() || epoch != self.epoch {
             // No position yet, or a new run: the snapshot is the new baseline.
-            let mut out = vec![Delivery::Reset(event)];
+            let mut out = vec![Delivery::Reset(event.clone())];
             let Some(head) = head else { return out };
             self.switch_run(epoch.clone(), head);
+            self.last_reset = Some((event, head));
             if let Some((e, held)) = self.foreign.take() {
                 if e == epoch {
                     self.pending = held;
@@ -218,11 +238,12 @@ impl EventLog {
                 return Vec::new();
             }
         }
-        let mut out = vec![Delivery::Reset(event)];
+        let mut out = vec![Delivery::Reset(event.clone())];
         if let Some(head) = head {
             self.highest = Some(head);
             self.pending.retain(|&k, _| k > head);
             self.ring.clear();
+            self.last_reset = Some((event, head));
             self.drain(&mut out);
         }
         out
@@ -307,6 +328,53 @@ mod tests {
 
     fn ev(id: u64) -> ServerEvent {
         ServerEvent::new(Some(id), "device-online", format!("{id}"))
+    }
+
+    fn reset_in(epoch: &str, head: u64) -> ServerEvent {
+        ServerEvent::new(
+            None,
+            names::RESET,
+            format!(r#"{{"epoch":"{epoch}","head_id":{head},"devices":[],"reason":"x"}}"#),
+        )
+    }
+
+    #[test]
+    fn a_tab_that_missed_the_new_runs_reset_is_served_it_and_what_followed() {
+        // The leader crossed from run e0 into e1 with a reset at 100, then delivered 101..=103.
+        let mut leader = EventLog::new(8, 8);
+        leader.accept(ev(7), Some("e0"));
+        leader.accept(reset_in("e1", 100), Some("e1"));
+        for id in 101..=103 {
+            leader.accept(ev(id), Some("e1"));
+        }
+        // A follower still at (e0, 7) (it was paused and its messages were dropped) asks.
+        let served = leader
+            .since_in(Some("e0"), 7)
+            .expect("servable from the ring");
+        assert_eq!(served[0], reset_in("e1", 100));
+        assert_eq!(
+            served[1..]
+                .iter()
+                .map(|e| e.id.unwrap())
+                .collect::<Vec<_>>(),
+            [101, 102, 103]
+        );
+        // Taken in order, the follower gets the snapshot and then every event once.
+        let mut follower = EventLog::new(8, 8);
+        follower.accept(ev(7), Some("e0"));
+        let mut got = Vec::new();
+        for event in served {
+            got.extend(follower.accept(event, Some("e1")));
+        }
+        assert!(matches!(got[0], Delivery::Reset(_)));
+        assert_eq!(ids(&got), [101, 102, 103]);
+        // Same run but older than the ring (and the reset): the reset and what follows, too.
+        assert_eq!(leader.since_in(Some("e1"), 50).map(|v| v.len()), Some(4));
+        // Once the ring no longer reaches back to the reset, only the server can help.
+        for id in 104..=112 {
+            leader.accept(ev(id), Some("e1"));
+        }
+        assert!(leader.since_in(Some("e0"), 7).is_none());
     }
 
     fn ids(d: &[Delivery]) -> Vec<u64> {
