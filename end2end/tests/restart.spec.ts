@@ -75,6 +75,21 @@ async function openSharing(context: BrowserContext, query: string, worker: boole
   return pages;
 }
 
+test("naive: every tab's own EventSource resumes into the new run with a reset", async ({ browser }) => {
+  // Naive tabs reconnect with the browser's own `Last-Event-ID` (no epoch): the server judges the
+  // old run's id alone and answers with a `reset`, which the tab must apply, not ignore.
+  const context = await browser.newContext();
+  const pages = await openTabs(context, 4, `${server.baseURL}/?mode=naive`);
+  await waitForConnections(api, 4);
+  const before = await publish(4, "naive-before");
+  await waitForEventEverywhere(pages, before.at(-1)!);
+  await server.restart();
+  await waitForConnections(api, 4);
+  const after = await publish(3, "naive-after");
+  for (const page of pages) await expectEveryEventOnce(page, after);
+  await expectGridMatchesServer(pages);
+});
+
 async function publish(count: number, prefix: string): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < count; i++) ids.push(await inject(api, uniqueDevice(`${prefix}${i}`), i % 3 ? "online" : "offline"));
