@@ -39,7 +39,7 @@ async function notRestoredReasons(page: Page): Promise<string> {
   });
 }
 
-for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=sharedworker"]) {
+for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=storage", "mode=sharedworker"]) {
   test(`${query}: a follower leaves into the bfcache and comes back caught up`, async ({ browser, request, baseURL }) => {
     const context = await browser.newContext();
     const pages = await openTabs(context, 3, `/?${query}`);
@@ -61,7 +61,8 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=share
     const away: number[] = [];
     for (let i = 0; i < 3; i++) away.push(await inject(request, uniqueDevice(`bf-away${i}`)));
     await waitForEventEverywhere(pages.filter((p) => p !== follower), away.at(-1)!);
-    await follower.goBack();
+    // A page restored from the bfcache fires no `load`: wait for the navigation to commit only.
+    await follower.goBack({ waitUntil: "commit" });
 
     const restores = await follower.evaluate(() => (window as any).__restores ?? 0);
     expect(restores, `restored from the bfcache, not reloaded: ${await notRestoredReasons(follower)}`).toBe(1);

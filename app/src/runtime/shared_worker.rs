@@ -78,7 +78,8 @@ struct ToWorker<'a> {
 }
 
 struct Client {
-    port: MessagePort,
+    /// `None` while the page is in the back/forward cache.
+    port: RefCell<Option<MessagePort>>,
     state: TabState,
     handlers: StoredValue<Handlers<Handler>, LocalStorage>,
     /// The newest device event id this tab has, and its run; the worker replays newer ones on
@@ -89,58 +90,45 @@ struct Client {
 }
 
 pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStorage>) {
-    let worker = match SharedWorker::new_with_str(WORKER_URL, WORKER_NAME) {
-        Ok(worker) => worker,
-        Err(err) => return leptos::logging::error!("tabrelay: no SharedWorker: {err:?}"),
-    };
     state.role.set(Role::Follower);
     state.leader_id.set(Some(LEADER_NAME.to_string()));
     let client = Rc::new(Client {
-        port: worker.port(),
+        port: RefCell::new(None),
         state,
         handlers,
         last_id: Cell::new(None),
         epoch: RefCell::new(None),
         resynced: Cell::new(false),
     });
-
-    let on_message = {
-        let client = Rc::clone(&client);
-        Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-            match message
-                .data()
-                .as_string()
-                .map(|text| serde_json::from_str::<FromWorker>(&text))
-            {
-                Some(Ok(message)) => client.receive(message),
-                _ => state.ignored_messages.update(|n| *n += 1),
-            }
-        })
-    };
-    // Setting `onmessage` also starts the port.
-    client
-        .port
-        .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    on_message.forget();
-    client.send("hello");
+    if !client.connect() {
+        return;
+    }
 
     // The handles are dropped on purpose: the pings and listeners live as long as the tab.
     let pinger = Rc::clone(&client);
     let _ = set_interval_with_handle(move || pinger.send("ping"), PING_EVERY);
-    let on = |kind: &'static str| {
-        let client = Rc::clone(&client);
-        move |_: web_sys::Event| client.send(kind)
-    };
-    let _ = window_event_listener_untyped("pagehide", on("bye"));
-    let back = on("hello");
-    let _ = window_event_listener_untyped("pageshow", move |event| {
-        // Back from the back/forward cache: register again, with a replay of what it missed.
+    let leaving = Rc::clone(&client);
+    let _ = window_event_listener_untyped("pagehide", move |event| {
+        leaving.send("bye");
         if super::lifecycle::is_persisted(&event) {
-            back(event)
+            // Into the back/forward cache: a message from the worker (its status comes 4 times a
+            // second) would make the browser evict the page, so let go of the port.
+            leaving.disconnect();
+        }
+    });
+    let back = Rc::clone(&client);
+    let _ = window_event_listener_untyped("pageshow", move |event| {
+        // Back from the back/forward cache: connect and register again with this tab's position;
+        // the worker replays what it missed, or sends the reset or a resync.
+        if super::lifecycle::is_persisted(&event) {
+            back.connect();
         }
     });
     if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-        let ping = Closure::<dyn FnMut(web_sys::Event)>::new(on("ping"));
+        let ping = {
+            let client = Rc::clone(&client);
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| client.send("ping"))
+        };
         let _ = document
             .add_event_listener_with_callback("visibilitychange", ping.as_ref().unchecked_ref());
         ping.forget();
@@ -148,6 +136,47 @@ pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStor
 }
 
 impl Client {
+    /// Connects to the worker (the one every tab of the origin shares) and registers; `false`
+    /// when this browser cannot start it.
+    fn connect(self: &Rc<Self>) -> bool {
+        let worker = match SharedWorker::new_with_str(WORKER_URL, WORKER_NAME) {
+            Ok(worker) => worker,
+            Err(err) => {
+                leptos::logging::error!("tabrelay: no SharedWorker: {err:?}");
+                return false;
+            }
+        };
+        let port = worker.port();
+        let on_message = {
+            let client = Rc::clone(self);
+            let state = self.state;
+            Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+                match message
+                    .data()
+                    .as_string()
+                    .map(|text| serde_json::from_str::<FromWorker>(&text))
+                {
+                    Some(Ok(message)) => client.receive(message),
+                    _ => state.ignored_messages.update(|n| *n += 1),
+                }
+            })
+        };
+        // Setting `onmessage` also starts the port. The closure lives as long as the tab (a
+        // return from the bfcache adds one more).
+        port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        *self.port.borrow_mut() = Some(port);
+        self.send("hello");
+        true
+    }
+
+    fn disconnect(&self) {
+        if let Some(port) = self.port.borrow_mut().take() {
+            port.set_onmessage(None);
+            port.close();
+        }
+    }
+
     /// Moves this tab's position past an event from the worker; `false` for a duplicate (a
     /// replay after `hello` may overlap what already arrived: each id once per run).
     fn advance(&self, name: &str, id: Option<u64>, data: &str, epoch: Option<String>) -> bool {
@@ -182,7 +211,9 @@ impl Client {
             epoch: epoch.as_deref(),
         };
         let text = serde_json::to_string(&message).unwrap_or_default();
-        if let Err(err) = self.port.post_message(&JsValue::from_str(&text)) {
+        let port = self.port.borrow();
+        let Some(port) = port.as_ref() else { return };
+        if let Err(err) = port.post_message(&JsValue::from_str(&text)) {
             leptos::logging::warn!("tabrelay: posting to the worker failed: {err:?}");
         }
     }
