@@ -348,3 +348,32 @@ async fn the_page_csp_has_a_fresh_nonce_matching_its_scripts() {
         "{csp}"
     );
 }
+
+/// A client that sends its headers and then trickles (here: withholds) its body cannot hold an
+/// inject handler: the request times out with 408 after `--request-timeout-secs`.
+#[tokio::test]
+async fn a_slow_request_body_is_cut_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = start(server::Config {
+        request_timeout_secs: 1,
+        ..test_config()
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(t.server.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /api/devices/slow/online HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("answered within the timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(t.stats().await["events_published"], 0);
+}
