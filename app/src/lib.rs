@@ -3,6 +3,7 @@
 //!
 //! | module      | job                                                                          |
 //! |-------------|------------------------------------------------------------------------------|
+//! | [`inbox`]   | decoding what a tab receives from the SharedWorker and `storage` events     |
 //! | [`model`]   | the wire model: every SSE payload and API body, shared with the server        |
 //! | [`shared`]  | the app-facing API: `use_shared_event_source`, `on` / `off` / `connect`     |
 //! | [`snapshot`]| the state the page is first rendered with (devices, counters), from the server|
@@ -12,6 +13,7 @@
 //! |             | `EventSource`, Page Lifecycle; it fills [`state::TabState`]                   |
 //! | [`coord`]   | re-export of the sans-IO tab-coordination core                                |
 
+pub mod inbox;
 pub mod model;
 pub mod shared;
 pub mod snapshot;

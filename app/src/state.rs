@@ -5,11 +5,11 @@
 //! event reaches [`TabState::record_event`] it is new and in id order.
 
 use crate::model::{CountSample, Device, DeviceEvent, Stats};
-use wire::Position;
 use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
+use wire::Position;
 
 /// How many device events the log keeps (the testing contract asks for at least 500).
 pub const EVENT_LOG_CAPACITY: usize = 500;

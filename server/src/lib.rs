@@ -227,7 +227,15 @@ pub fn router(state: AppState) -> Result<Router, String> {
     // One page: a plain route, no leptos_router (it would only add size to the wasm bundle).
     // `leptos_routes` would also have set up the executor Leptos renders on.
     let _ = any_spawner::Executor::init_tokio();
-    let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || {
+    let page_context = {
+        let context = context.clone();
+        let leptos = leptos.clone();
+        move || {
+            context();
+            security::provide_page_csp(&leptos);
+        }
+    };
+    let page = leptos_axum::render_app_to_stream_with_context(page_context, move || {
         app::shell(leptos.clone())
     });
     let mut router = Router::new()

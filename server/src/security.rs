@@ -7,23 +7,64 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 
-/// The Content-Security-Policy. Leptos' hydration bootstrap is an inline `<script>` that loads
-/// the wasm, hence `'unsafe-inline'` and `'wasm-unsafe-eval'`. In development, cargo-leptos'
-/// live-reload websocket is allowed too.
+/// The Content-Security-Policy of every response but the dashboard page (API answers, static
+/// files, the 404 page): nothing inline may run or style. Scripts come from this origin only
+/// (`/pkg/*.js`, the SharedWorker), and the wasm they load needs `'wasm-unsafe-eval'`.
 pub fn content_security_policy(leptos: &LeptosOptions) -> String {
+    policy(leptos, "'self' 'wasm-unsafe-eval'")
+}
+
+/// The dashboard page's policy: the same, plus `nonce` for its inline scripts (Leptos' hydration
+/// bootstrap, the streamed resource chunks, and in development cargo-leptos' live-reload
+/// script). A script injected into the page (through markup in server data, say) has no nonce
+/// and does not run; inline event handlers (`onerror=`) never run, as no `'unsafe-inline'` or
+/// `'unsafe-hashes'` is allowed.
+pub fn page_content_security_policy(leptos: &LeptosOptions, nonce: &str) -> String {
+    policy(
+        leptos,
+        &format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+    )
+}
+
+/// `style-src 'self'`: the stylesheet is a file and the UI sets no `style` attribute, so no
+/// inline style is needed (Leptos' `style:` directives would go through the CSSOM, which CSP
+/// does not govern). In development, cargo-leptos' live-reload websocket is allowed too.
+fn policy(leptos: &LeptosOptions, script_src: &str) -> String {
     let mut connect = String::from("'self'");
     if leptos.env == Env::DEV {
         let port = leptos.reload_external_port.unwrap_or(leptos.reload_port);
         connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
     }
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-inline'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src {connect}; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data:; \
+         connect-src {connect}; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
     )
 }
 
-/// Layers that add the security headers to every response that lacks them.
+/// Sets the dashboard page's policy; runs inside its render (leptos_axum's context closure), so
+/// the header is set before the first byte is sent. The nonce is the one leptos_axum provides
+/// per request (`leptos::nonce::use_nonce`, 128 random bits) and puts on every inline script it
+/// renders; one is provided here should it be missing. Header and scripts hence carry the same
+/// value, fresh per response (tested in `tests/api.rs`).
+pub fn provide_page_csp(leptos: &LeptosOptions) {
+    use leptos::nonce::{use_nonce, Nonce};
+    let nonce = use_nonce().unwrap_or_else(|| {
+        let nonce = Nonce::new();
+        leptos::context::provide_context(nonce.clone());
+        nonce
+    });
+    let csp = page_content_security_policy(leptos, &nonce);
+    if let Some(response) = leptos::context::use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).expect("CSP is ASCII (the nonce is base64url)"),
+        );
+    }
+}
+
+/// Layers that add the security headers to every response that lacks them (the dashboard page
+/// sets its own CSP, with its nonce: [`provide_page_csp`]).
 pub fn header_layers(leptos: &LeptosOptions) -> [SetResponseHeaderLayer<HeaderValue>; 4] {
     let csp = HeaderValue::from_str(&content_security_policy(leptos)).expect("CSP is ASCII");
     [
@@ -159,5 +200,22 @@ mod tests {
         let csp = content_security_policy(&opts);
         assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("ws://"));
+        assert!(!csp.contains("'unsafe-inline'") && !csp.contains("nonce-"));
+    }
+
+    #[test]
+    fn page_csp_allows_its_nonce_only_in_development_too() {
+        let opts = LeptosOptions::builder()
+            .output_name("tabrelay")
+            .env(Env::DEV)
+            .build();
+        let csp = page_content_security_policy(&opts, "abc_-09");
+        assert!(
+            csp.contains("script-src 'self' 'nonce-abc_-09' 'wasm-unsafe-eval';"),
+            "{csp}"
+        );
+        assert!(csp.contains("style-src 'self';"), "{csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+        assert!(csp.contains("ws://127.0.0.1:3001"), "live reload: {csp}");
     }
 }

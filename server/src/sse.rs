@@ -19,9 +19,8 @@ use std::sync::Arc;
 
 use app::model::{event_name, Hello};
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -59,7 +58,7 @@ impl Mode {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
@@ -108,39 +107,70 @@ pub fn parse_last_event_id(raw: &str, source: &str) -> Result<Option<u64>, ApiEr
     raw.parse::<u64>().map(Some).map_err(|_| bad())
 }
 
+/// What a stream request asks for, from its `Last-Event-ID` header and its query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRequest {
+    pub mode: Mode,
+    pub last_event_id: Option<u64>,
+    /// Checked by [`parse_epoch`].
+    pub epoch: Option<String>,
+}
+
+impl StreamRequest {
+    /// Parses a request's `Last-Event-ID` header and its query (`uri`'s, as axum's `Query`
+    /// would). Every malformed value is a 400 (axum's query rejection for a query that is not
+    /// `application/x-www-form-urlencoded`); nothing here panics, and error messages quote at
+    /// most 40 characters of the input.
+    pub fn parse(headers: &HeaderMap, uri: &Uri) -> Result<Self, ApiError> {
+        let Query(query) = Query::<EventsQuery>::try_from_uri(uri)?;
+        let mode = match query.mode.as_deref() {
+            None | Some("") => Mode::Leader,
+            Some(m) => Mode::parse(m).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown mode {:?}; expected one of naive, leader, storage, sharedworker",
+                    m.chars().take(40).collect::<String>()
+                ))
+            })?,
+        };
+        // The header (sent by `EventSource` on reconnect) wins over the query (used by a new
+        // leader tab taking over from the previous one).
+        let last_event_id = match headers.get("last-event-id") {
+            Some(v) => {
+                let v = v
+                    .to_str()
+                    .map_err(|_| ApiError::bad_request("Last-Event-ID is not ASCII"))?;
+                parse_last_event_id(v.trim(), "Last-Event-ID")?
+            }
+            None => match query.last_event_id.as_deref() {
+                Some(v) => parse_last_event_id(v, "last_event_id")?,
+                None => None,
+            },
+        };
+        let epoch = query.epoch.as_deref().map(parse_epoch).transpose()?;
+        Ok(Self {
+            mode,
+            last_event_id,
+            epoch: epoch.map(str::to_owned),
+        })
+    }
+
+    /// The position to resume from, if the request has one.
+    pub fn resume(&self) -> Option<wire::ResumeRequest<'_>> {
+        self.last_event_id.map(|last_id| wire::ResumeRequest {
+            epoch: self.epoch.as_deref(),
+            last_id,
+        })
+    }
+}
+
 pub async fn events(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    query: Result<Query<EventsQuery>, QueryRejection>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query?;
-    let mode = match query.mode.as_deref() {
-        None | Some("") => Mode::Leader,
-        Some(m) => Mode::parse(m).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unknown mode {:?}; expected one of naive, leader, storage, sharedworker",
-                m.chars().take(40).collect::<String>()
-            ))
-        })?,
-    };
-    // The header (sent by `EventSource` on reconnect) wins over the query (used by a new leader
-    // tab taking over from the previous one).
-    let last_event_id = match headers.get("last-event-id") {
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ApiError::bad_request("Last-Event-ID is not ASCII"))?;
-            parse_last_event_id(v.trim(), "Last-Event-ID")?
-        }
-        None => match query.last_event_id.as_deref() {
-            Some(v) => parse_last_event_id(v, "last_event_id")?,
-            None => None,
-        },
-    };
-
-    let epoch = query.epoch.as_deref().map(parse_epoch).transpose()?;
-    let request = last_event_id.map(|last_id| wire::ResumeRequest { epoch, last_id });
+    let parsed = StreamRequest::parse(&headers, &uri)?;
+    let (mode, request) = (parsed.mode, parsed.resume());
 
     let retry_after = app.config.retry_ms.div_ceil(1000).max(1);
     let guard = app

@@ -287,3 +287,93 @@ async fn the_page_is_server_rendered() {
     let res = t.http.get(t.url("/no/such/page")).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// The `nonce="…"` attribute values of every `<script` tag in `html` (in order).
+fn script_nonces(html: &str) -> Vec<Option<String>> {
+    html.split("<script")
+        .skip(1)
+        .map(|tag| {
+            let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+            tag.split_once("nonce=\"")
+                .map(|(_, rest)| rest[..rest.find('"').unwrap()].to_owned())
+        })
+        .collect()
+}
+
+/// The page's CSP: a nonce, fresh per response and equal to every executable `<script>`'s, and
+/// no `'unsafe-inline'` for scripts. The JSON data block is not executable and carries none.
+#[tokio::test]
+async fn the_page_csp_has_a_fresh_nonce_matching_its_scripts() {
+    let t = start(test_config()).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let res = t.http.get(t.url("/")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src "))
+            .unwrap_or_else(|| panic!("no script-src in {csp}"));
+        assert!(!script_src.contains("'unsafe-inline'"), "{csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "style-src too: {csp}");
+        let nonce = script_src
+            .split_whitespace()
+            .find_map(|s| s.strip_prefix("'nonce-")?.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("no nonce in {csp}"))
+            .to_owned();
+        assert!(nonce.len() >= 22, "128 bits at least: {nonce}");
+        let html = res.text().await.unwrap();
+        let nonces = script_nonces(&html);
+        assert!(nonces.len() >= 2, "data block and hydration script: {html}");
+        for (i, tag) in html.split("<script").skip(1).enumerate() {
+            if tag.trim_start().starts_with("type=\"application/json\"") {
+                assert_eq!(nonces[i], None, "the data block needs no nonce");
+            } else {
+                assert_eq!(nonces[i].as_deref(), Some(nonce.as_str()), "{html}");
+            }
+        }
+        seen.push(nonce);
+    }
+    assert_ne!(seen[0], seen[1], "a fresh nonce per response");
+
+    // API routes and static files keep a strict policy without a nonce.
+    let res = t.http.get(t.url("/api/stats")).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        !csp.contains("'unsafe-inline'") && !csp.contains("nonce-"),
+        "{csp}"
+    );
+}
+
+/// A client that sends its headers and then trickles (here: withholds) its body cannot hold an
+/// inject handler: the request times out with 408 after `--request-timeout-secs`.
+#[tokio::test]
+async fn a_slow_request_body_is_cut_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = start(server::Config {
+        request_timeout_secs: 1,
+        ..test_config()
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(t.server.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /api/devices/slow/online HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("answered within the timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(t.stats().await["events_published"], 0);
+}

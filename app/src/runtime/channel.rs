@@ -54,7 +54,9 @@ impl Channel {
             }
             match BroadcastChannel::new(name) {
                 Ok(opened) => *channel.borrow_mut() = Some(opened),
-                Err(err) => return leptos::logging::error!("tabrelay: cannot reopen {name}: {err:?}"),
+                Err(err) => {
+                    return leptos::logging::error!("tabrelay: cannot reopen {name}: {err:?}")
+                }
             }
             self.listen(driver);
         }

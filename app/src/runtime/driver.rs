@@ -280,8 +280,12 @@ pub(super) async fn resync_devices(state: TabState) {
         Ok(reply) => return leptos::logging::warn!("tabrelay: device resync got {}", reply.status),
         Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
     };
-    let head_id = reply.headers[0].as_deref().and_then(|h| h.parse::<u64>().ok());
-    let head = head_id.zip(reply.headers[1].clone()).map(|(id, epoch)| Position::new(epoch, id));
+    let head_id = reply.headers[0]
+        .as_deref()
+        .and_then(|h| h.parse::<u64>().ok());
+    let head = head_id
+        .zip(reply.headers[1].clone())
+        .map(|(id, epoch)| Position::new(epoch, id));
     match (serde_json::from_str::<Vec<Device>>(&reply.body), head) {
         (Ok(devices), Some(head)) => state.set_devices_at(devices, &head),
         (Ok(devices), None) => state.set_devices(devices),

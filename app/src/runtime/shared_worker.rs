@@ -5,15 +5,16 @@
 //! worker.
 
 use super::{call_handlers, clock, deliver};
+use crate::inbox::FromWorker;
 use crate::model::{event_name, Reset};
-use std::cell::RefCell;
 use crate::shared::Handler;
 use crate::state::{set_if_changed, TabRow, TabState};
 use coord::handlers::Handlers;
 use coord::{AppEvent, Role, ServerEvent, StreamState};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::cell::Cell;
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
@@ -29,43 +30,6 @@ const WORKER_NAME: &str = "tabrelay-v2";
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// What the dashboard shows as the leader: the worker holds the connection.
 pub const LEADER_NAME: &str = "shared-worker";
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum FromWorker {
-    Event {
-        name: String,
-        id: Option<u64>,
-        data: String,
-        /// When the worker received it (ms on the tabs' shared time line).
-        at: f64,
-        /// The run (server epoch) `id` belongs to.
-        #[serde(default)]
-        epoch: Option<String>,
-    },
-    /// The worker cannot replay what this tab missed (its position is from another run, or older
-    /// than the worker's buffer): refetch the state from the server, then continue from the
-    /// worker's position `(epoch, head_id)` with the live events.
-    Resync {
-        epoch: Option<String>,
-        head_id: u64,
-        #[serde(default)]
-        reason: String,
-    },
-    Status {
-        stream: String,
-        next_attempt: Option<f64>,
-        tabs: Vec<WorkerTab>,
-        at: f64,
-    },
-}
-
-#[derive(Deserialize)]
-struct WorkerTab {
-    id: String,
-    visible: bool,
-    last_seen: f64,
-}
 
 #[derive(Serialize)]
 struct ToWorker<'a> {
@@ -151,13 +115,9 @@ impl Client {
             let client = Rc::clone(self);
             let state = self.state;
             Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-                match message
-                    .data()
-                    .as_string()
-                    .map(|text| serde_json::from_str::<FromWorker>(&text))
-                {
-                    Some(Ok(message)) => client.receive(message),
-                    _ => state.ignored_messages.update(|n| *n += 1),
+                match FromWorker::decode(message.data().as_string().as_deref()) {
+                    Some(message) => client.receive(message),
+                    None => state.ignored_messages.update(|n| *n += 1),
                 }
             })
         };

@@ -61,9 +61,9 @@ impl StorageChannel {
     pub fn listen(&self, mut deliver: impl FnMut(Option<String>) + 'static) {
         let prefix = self.prefix;
         let on_storage = Closure::<dyn FnMut(StorageEvent)>::new(move |event: StorageEvent| {
-            let ours = event.key().is_some_and(|key| key.starts_with(prefix));
-            // `None`: the removal that follows every message (or `localStorage.clear()`).
-            if let (true, Some(value)) = (ours, event.new_value()) {
+            if let Some(value) =
+                crate::inbox::storage_message(prefix, event.key().as_deref(), event.new_value())
+            {
                 deliver(Some(value));
             }
         });

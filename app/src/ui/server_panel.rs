@@ -30,7 +30,10 @@ pub fn ServerPanel(
     // `stats` is pushed when the connection count changes, not on every event: the events this
     // tab received since the last `stats` are added to its total (each is a distinct event).
     let totals = move || {
-        let since = state.events_received.get().saturating_sub(state.events_at_stats.get());
+        let since = state
+            .events_received
+            .get()
+            .saturating_sub(state.events_at_stats.get());
         stats.get().map(|s| {
             format!(
                 "{} accepted since start · {} events published",

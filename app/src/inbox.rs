@@ -1,0 +1,72 @@
+//! What the browser runtime receives from outside this tab, decoded: messages from the
+//! SharedWorker (`?mode=sharedworker`) and `storage` events from other tabs (`?mode=storage`).
+//! Pure and compiled natively as well, so the property tests (`app/tests/decode_props.rs`) run
+//! without a browser; `runtime::shared_worker` and `runtime::storage_channel` call it.
+//!
+//! Anything that does not decode is rejected (the runtime counts it in
+//! [`crate::state::TabState::ignored_messages`]); nothing here panics. The channel messages
+//! themselves are decoded by [`coord::Message::decode`].
+
+use serde::{Deserialize, Serialize};
+
+/// A message from the SharedWorker to a tab (the wire format is documented in
+/// `public/tabrelay-worker.js`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    Event {
+        name: String,
+        id: Option<u64>,
+        data: String,
+        /// When the worker received it (ms on the tabs' shared time line).
+        at: f64,
+        /// The run (server epoch) `id` belongs to.
+        #[serde(default)]
+        epoch: Option<String>,
+    },
+    /// The worker cannot replay what this tab missed (its position is from another run, or older
+    /// than the worker's buffer): refetch the state from the server, then continue from the
+    /// worker's position `(epoch, head_id)` with the live events.
+    Resync {
+        epoch: Option<String>,
+        head_id: u64,
+        #[serde(default)]
+        reason: String,
+    },
+    Status {
+        stream: String,
+        next_attempt: Option<f64>,
+        tabs: Vec<WorkerTab>,
+        at: f64,
+    },
+}
+
+/// One tab in the worker's registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerTab {
+    pub id: String,
+    pub visible: bool,
+    pub last_seen: f64,
+}
+
+impl FromWorker {
+    /// Decodes one message posted by the worker: `None` for anything that is not a string or
+    /// not one of ours (the caller counts it as ignored).
+    pub fn decode(text: Option<&str>) -> Option<FromWorker> {
+        serde_json::from_str(text?).ok()
+    }
+}
+
+/// Which `storage` events are messages from another tab: a key of ours (`prefix`…) with a new
+/// value. `None` otherwise: another key, or the removal that follows every message (or
+/// `localStorage.clear()`, whose event has no key).
+pub fn storage_message(
+    prefix: &str,
+    key: Option<&str>,
+    new_value: Option<String>,
+) -> Option<String> {
+    match key {
+        Some(key) if key.starts_with(prefix) => new_value,
+        _ => None,
+    }
+}
