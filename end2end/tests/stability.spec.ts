@@ -1,7 +1,9 @@
 /**
  * No leadership change without a fault. A tab that opens while the leader is slow to answer (a
  * busy machine, a long task) must not depose it: it probes first and waits like any follower.
- * Two spinning processes keep both cores busy while 16 tabs open one by one.
+ * Two spinning processes keep both cores busy while 16 tabs open one by one, and the leader's
+ * main thread runs a 250 ms task every 400 ms (a busy page: its answers come up to 250 ms late,
+ * longer than the 150 ms a new tab used to wait before it stole the lock).
  */
 import { expect, test } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -37,6 +39,14 @@ for (const election of ELECTIONS) {
       expect(await waitForOneLeader(pages, 30_000)).toBe(first);
       const leaderId = await tabIdOf(first);
       const term = await first.evaluate(() => document.body.dataset.term);
+      await first.evaluate(() => {
+        setInterval(() => {
+          const end = performance.now() + 250;
+          while (performance.now() < end) {
+            // a long task: nothing else runs on this page meanwhile
+          }
+        }, 400);
+      });
 
       for (let i = 1; i < 16; i++) {
         const page = await context.newPage();
