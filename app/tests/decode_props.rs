@@ -10,9 +10,6 @@
 //! CI runs a few thousand cases per property. Longer:
 //! `PROPTEST_CASES=100000 cargo test -p app --test decode_props --release`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use app::inbox::{storage_message, FromWorker, WorkerTab};
 use app::model::{
     validate_device_id, validate_device_name, InjectRequest, MAX_DEVICE_ID_LEN,
@@ -23,43 +20,10 @@ use proptest::prelude::*;
 
 // ---- a per-thread allocation counter --------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize) {
-    let _ = ALLOCATED.try_with(|a| a.set(a.get().saturating_add(bytes)));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: testkit::Counting = testkit::Counting;
 
-/// Runs `f`, returning its result and the bytes it allocated on this thread (frees ignored).
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
+use testkit::allocated_by;
 
 /// Linear: a JSON tree of small nodes costs up to ~120 bytes per input byte (measured in
 /// `coord/tests/decode_props.rs`), plus a constant for the first buffers.

@@ -8,9 +8,6 @@
 //! CI runs a few thousand cases per property. Longer:
 //! `PROPTEST_CASES=100000 cargo test -p server --test parse_props --release`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -18,42 +15,10 @@ use server::sse::{parse_epoch, parse_last_event_id, Mode, StreamRequest, MAX_EPO
 
 // ---- a per-thread allocation counter --------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize) {
-    let _ = ALLOCATED.try_with(|a| a.set(a.get().saturating_add(bytes)));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: testkit::Counting = testkit::Counting;
 
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
+use testkit::allocated_by;
 
 fn budget(len: usize) -> usize {
     64 * len + 16 * 1024
