@@ -57,13 +57,15 @@ async function trial(mechanism, fault) {
       await frozen.send("Debugger.enable");
       await frozen.send("Debugger.pause");
     }
-    const gapEvent = await inject(`bench-${mechanism}-${fault}`);
     if (fault === "crash" && browser.engine === "firefox") {
+      // about:crashcontent takes a few ms to kill the process: publish only once the leader is
+      // gone, or the dying leader may still relay the "gap" event itself.
       const before = survivors.length;
       survivors = await answering(leader, survivors, tabIds);
       collateral.push(before - survivors.length);
       if (!survivors.length) throw new Error("the crash took every tab");
     }
+    const gapEvent = await inject(`bench-${mechanism}-${fault}`);
 
     const { page: next, state } = await oneLeader(survivors);
     const toLeader = Number(state.leaderSince) - faultAt;

@@ -110,11 +110,12 @@ async function failover(mode, fault) {
     } else {
       await crash(browser.engine, context, holder);
     }
-    const gap = await inject(`bench-${mode}-${fault}`);
     if (fault === "crash" && browser.engine === "firefox") {
+      // Publish once the crash took effect (it lags the goto by a few ms), as in failover.mjs.
       survivors = await answering(holder, survivors, tabIds);
       if (!survivors.length) throw new Error("the crash took every tab");
     }
+    const gap = await inject(`bench-${mode}-${fault}`);
     const times = await Promise.all(survivors.map((page) => receivedAt(page, gap)));
     return Math.max(...times) - faultAt;
   } finally {
