@@ -1,8 +1,15 @@
 /**
- * What the benchmarks share: arguments, a Chromium, polling, the HTTP API, and quantiles.
- * Benchmarks print figures; they are not tests and are not run by scripts/test.
+ * What the benchmarks share: arguments, a Chromium or a Firefox, polling, the HTTP API, and
+ * quantiles. Benchmarks print figures; they are not tests and are not run by scripts/test.
+ *
+ * `--browser=chromium` (default), `--browser=firefox` or `--browser=chromium,firefox`: Chromium
+ * through Playwright, Debian's Firefox ESR through puppeteer-core over WebDriver BiDi (Playwright's
+ * Firefox is a patched build that cannot be downloaded here). Both are driven through the same
+ * few calls (`newContext`, `newPage`, `goto`, `evaluate`, `close`); only crashing differs, and
+ * Firefox has no CDP, so the freeze fault and CDP metrics exist in Chromium only.
  */
 import { chromium, request as http } from "@playwright/test";
+import puppeteer from "puppeteer-core";
 
 /** `--key=value` arguments (a bare `--flag` is "true"). */
 export const args = Object.fromEntries(
@@ -18,6 +25,81 @@ export function launchChromium() {
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
+}
+
+/** The engines `--browser=` asks for, in order. */
+export const ENGINES = (args.browser ?? "chromium").split(",");
+for (const engine of ENGINES) {
+  if (engine !== "chromium" && engine !== "firefox") throw new Error(`--browser: chromium or firefox, not ${engine}`);
+}
+
+/**
+ * A browser with `newContext()` and `close()` for `engine`, plus `engine` and `label`. In Firefox
+ * each `newPage()` selects its tab, so every other tab of the window is hidden (timers throttled to
+ * >= 1 s): that is how most tabs of real users run, and what Chromium headless never shows.
+ */
+export async function launchBrowser(engine) {
+  if (engine === "chromium") {
+    const browser = await launchChromium();
+    return Object.assign(browser, { engine, label: `Chromium ${browser.version()} (Playwright)` });
+  }
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr",
+    headless: true,
+    // Lets BiDi navigate to about:crashcontent (the crash fault); refused without it.
+    args: ["-remote-allow-system-access"],
+    // Budget-based throttling of background tabs at once, not 30 s after load (as in the suite).
+    extraPrefsFirefox: { "dom.timeout.throttling_delay": 0 },
+  });
+  // The initial blank tab stays open: closing a Firefox window's last tab does nothing.
+  return {
+    engine,
+    label: `Firefox ${(await browser.version()).replace(/^firefox\//, "")} ESR (puppeteer-core, WebDriver BiDi)`,
+    newContext: () => browser.createBrowserContext(),
+    close: () => browser.close(),
+  };
+}
+
+/**
+ * Crashes `page`'s renderer without waiting. Chromium: CDP `Page.crash`. Firefox: navigating to
+ * about:crashcontent kills the tab's content process, which other tabs may share (see `answering`).
+ */
+export async function crash(engine, context, page) {
+  if (engine === "chromium") {
+    const cdp = await context.newCDPSession(page);
+    cdp.send("Page.crash").catch(() => {});
+  } else {
+    page.goto("about:crashcontent", { timeout: 2000 }).catch(() => {});
+  }
+}
+
+/** A page's dataset, or `{}` if it does not answer within `timeoutMs` (crashed, or never loaded). */
+export async function datasetWithin(page, timeoutMs = 2000) {
+  let timer;
+  try {
+    return await Promise.race([
+      page.evaluate(() => ({ ...document.body?.dataset })).catch(() => ({})),
+      new Promise((resolve) => (timer = setTimeout(() => resolve({}), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each page's tab id (hydrated pages), to tell later whether a page still answers as itself. */
+export async function tabIdsOf(pages) {
+  return new Map(await Promise.all(pages.map(async (page) => [page, (await dataset(page)).tabId])));
+}
+
+/**
+ * After a crash of `victim`: waits until it no longer answers as itself, then returns the `pages`
+ * that still do (in Firefox a crash takes every tab of the content process with it).
+ */
+export async function answering(victim, pages, tabIds) {
+  await until("the crashed tab to go", async () => (await datasetWithin(victim)).tabId !== tabIds.get(victim));
+  const states = await Promise.all(pages.map((page) => datasetWithin(page)));
+  return pages.filter((page, i) => states[i].tabId === tabIds.get(page));
 }
 
 /** Polls `check` until it returns something truthy, and returns that. */
