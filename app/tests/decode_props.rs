@@ -231,11 +231,7 @@ fn check_name(name: &str) -> Result<(), TestCaseError> {
 
 /// A few thousand cases in CI; `PROPTEST_CASES` overrides.
 fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 2000;
-    }
-    config
+    ProptestConfig::with_cases(testkit::cases(2000))
 }
 
 proptest! {

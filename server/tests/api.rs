@@ -56,16 +56,7 @@ async fn a_display_name_travels_with_events_and_sticks_to_the_device() {
     let t = start(test_config()).await;
     let mut stream = t.sse("", &[]).await;
     let hostile = "<img src=x onerror=alert(1)>";
-    let named: app::model::DeviceEvent = t
-        .http
-        .post(t.url("/api/devices/xss-1/online"))
-        .json(&serde_json::json!({ "name": hostile }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let named = t.inject_named("xss-1", "online", hostile).await;
     assert_eq!(named.name.as_deref(), Some(hostile));
     // A later event without a body keeps the name.
     let later = t.inject("xss-1", "offline").await;
@@ -177,15 +168,7 @@ async fn stats_metrics_and_security_headers() {
     assert_eq!(stats["events_online"], 1);
 
     let _sse = t.sse("?mode=sharedworker", &[]).await;
-    let metrics = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.metrics().await;
     assert!(metrics.contains("tabrelay_open_streams 1"), "{metrics}");
     assert!(
         metrics.contains("tabrelay_open_streams_by_mode{mode=\"sharedworker\"} 1"),

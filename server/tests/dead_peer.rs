@@ -50,16 +50,7 @@ async fn a_peer_that_stops_acknowledging_is_cut_within_the_dead_peer_timeout() {
             "the silent peer's stream is still open after {:?} ({published} events)",
             started.elapsed()
         );
-        let sent: app::model::DeviceEvent = t
-            .http
-            .post(t.url("/api/devices/flood/online"))
-            .json(&serde_json::json!({ "name": name }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let sent = t.inject_named("flood", "online", &name).await;
         published += 1;
         assert_eq!(healthy.next_device().await.0, sent.id);
     }

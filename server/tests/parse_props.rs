@@ -128,11 +128,7 @@ fn request() -> impl Strategy<Value = StreamRequest> {
 
 /// A few thousand cases in CI; `PROPTEST_CASES` overrides.
 fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 3000;
-    }
-    config
+    ProptestConfig::with_cases(testkit::cases(3000))
 }
 
 proptest! {

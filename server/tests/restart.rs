@@ -81,15 +81,7 @@ async fn a_position_from_the_previous_run_gets_hello_then_a_reset_on_the_new_one
     let stats = b.stats().await;
     assert_eq!(stats["resets_other_run"], variants.len());
     assert_eq!(stats["resets_resume"], 0);
-    let metrics = b
-        .http
-        .get(b.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = b.metrics().await;
     assert!(
         metrics.contains(&format!(
             "tabrelay_resets_total{{reason=\"other_run\"}} {}",

@@ -46,6 +46,15 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+/// How many cases a property test runs: `ci_default`, unless `PROPTEST_CASES` is set (then
+/// proptest's own reading of it applies, and this returns that number too).
+pub fn cases(ci_default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ci_default)
+}
+
 /// Runs `f`, returning its result and the bytes it allocated on this thread. Meaningful only in
 /// a binary whose global allocator is [`Counting`] (otherwise the count stays 0).
 pub fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {

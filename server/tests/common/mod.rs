@@ -100,6 +100,31 @@ impl TestServer {
         res.json().await.unwrap()
     }
 
+    /// Injects one event that also sets the device's display name (JSON body `{"name": …}`).
+    pub async fn inject_named(&self, device: &str, action: &str, name: &str) -> DeviceEvent {
+        let res = self
+            .http
+            .post(self.url(&format!("/api/devices/{device}/{action}")))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "inject failed: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Opens `/api/events{query}` with optional extra headers.
     pub async fn sse(&self, query: &str, headers: &[(&str, &str)]) -> Sse {
         let mut req = self.http.get(self.url(&format!("/api/events{query}")));
