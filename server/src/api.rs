@@ -1,4 +1,5 @@
 //! The JSON API under `/api` (the SSE stream itself is [`crate::sse`]).
 
 pub mod devices;
+pub mod health;
 pub mod stats;

@@ -24,6 +24,7 @@ pub mod defaults {
     pub const SHUTDOWN_GRACE_MS: u64 = 2_000;
     pub const MALLOC_MMAP_THRESHOLD: usize = 8_192;
     pub const DEAD_PEER_TIMEOUT_SECS: u64 = 60;
+    pub const BUS_PREFIX: &str = "tabrelay";
 }
 
 /// The server's configuration. Every field is a flag (`--sim-devices 8`) and an environment
@@ -121,6 +122,17 @@ pub struct Config {
     /// an idle stream from ~20 KiB to ~12.5 KiB. 0 keeps glibc's default.
     #[arg(long, env = "TABRELAY_MALLOC_MMAP_THRESHOLD", default_value_t = defaults::MALLOC_MMAP_THRESHOLD)]
     pub malloc_mmap_threshold: usize,
+
+    /// Share the event log, the devices and the connection count with other replicas through
+    /// Redis 7: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS) or
+    /// `redis+unix:///path`. Unset: the embedded in-process bus (one replica, nothing to install).
+    /// Prefer the environment variable when the URL has a password (a flag shows in `ps`).
+    #[arg(long, env = "TABRELAY_BUS", hide_env_values = true)]
+    pub bus: Option<crate::redis_bus::BusUrl>,
+
+    /// The prefix of every Redis key (several deployments can share one Redis).
+    #[arg(long, env = "TABRELAY_BUS_PREFIX", default_value = defaults::BUS_PREFIX)]
+    pub bus_prefix: String,
 }
 
 impl Default for Config {
@@ -146,6 +158,8 @@ impl Default for Config {
             dead_peer_timeout_secs: defaults::DEAD_PEER_TIMEOUT_SECS,
             first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
+            bus: None,
+            bus_prefix: defaults::BUS_PREFIX.to_owned(),
         }
     }
 }

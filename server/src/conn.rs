@@ -21,6 +21,8 @@ pub struct Connections {
     metrics: Arc<Metrics>,
     /// Woken on every open/close; the stats coalescer waits on it.
     pub changed: Notify,
+    /// Woken on every open/close as well, for the Redis bus's count reporter.
+    pub reported: Notify,
 }
 
 #[derive(Default)]
@@ -45,6 +47,7 @@ impl Connections {
             counts: Mutex::default(),
             metrics,
             changed: Notify::new(),
+            reported: Notify::new(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Connections {
         mode_gauge.inc();
         drop(counts);
         self.changed.notify_one();
+        self.reported.notify_one();
         Ok(StreamGuard {
             conns: Arc::clone(self),
             ip,
@@ -99,6 +103,7 @@ impl Drop for StreamGuard {
         self.mode_gauge.dec();
         drop(counts);
         conns.changed.notify_one();
+        conns.reported.notify_one();
     }
 }
 

@@ -34,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use wire::{LogView, Resume, ResumeRequest};
 
 use crate::frame;
@@ -75,6 +75,9 @@ pub enum ResetCause {
     Resume(wire::ResetReason),
     /// It read too slowly and fell behind the live channel.
     Lagged,
+    /// The events since the hub's head were lost on their way to this replica (a remote log
+    /// trimmed them while the replica could not read it).
+    Lost,
 }
 
 impl ResetCause {
@@ -83,20 +86,31 @@ impl ResetCause {
         match self {
             Self::Resume(reason) => reason.describe(),
             Self::Lagged => "stream fell behind the live events",
+            Self::Lost => "events were lost on the way to this server replica",
         }
     }
 }
 
 pub struct Hub {
     state: Mutex<State>,
-    tx: broadcast::Sender<Frame>,
+    tx: broadcast::Sender<Live>,
     metrics: Arc<Metrics>,
-    epoch: Arc<str>,
-    floor: u64,
+    /// The head, for waiting on it ([`Hub::wait_for_head`]); written under the state's lock.
+    head_tx: watch::Sender<u64>,
     /// Encoded `reset` frames of the current head, at most one per cause. Its lock is taken
     /// before (never while holding) the state's, and serialises the encoding: streams that lag
     /// together wait for the one encoding instead of each doing their own.
     resets: Mutex<Vec<CachedReset>>,
+}
+
+/// What every stream receives on the fan-out channel.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// The next event of the current run.
+    Event(Frame),
+    /// The log moved on without this hub seeing each event (a new run, events lost on the way
+    /// from a remote bus): every stream is sent a `reset` with the snapshot.
+    Reset(ResetCause),
 }
 
 struct CachedReset {
@@ -106,6 +120,8 @@ struct CachedReset {
 }
 
 struct State {
+    epoch: Arc<str>,
+    floor: u64,
     head_id: u64,
     replay: ReplayBuffer,
     devices: BTreeMap<String, Device>,
@@ -113,13 +129,35 @@ struct State {
 
 /// A new stream's starting point: what to send first, then `rx` for live frames.
 pub struct Subscription {
-    pub rx: broadcast::Receiver<Frame>,
+    pub rx: broadcast::Receiver<Live>,
     /// Frames to send before going live (a replay, or a single `reset`).
     pub first: Vec<Bytes>,
     /// Live frames with an id at or below this were already covered by `first`.
     pub skip_through: u64,
     /// `Some` when `first` is a reset, with its reason.
     pub reset: Option<wire::ResetReason>,
+    /// The run `skip_through` belongs to (for `hello`).
+    pub epoch: Arc<str>,
+}
+
+/// A whole run's state, as a remote log holds it (see [`Hub::load_run`]).
+#[derive(Debug, Clone)]
+pub struct RunSnapshot {
+    pub epoch: String,
+    pub floor: u64,
+    pub head: u64,
+    pub devices: Vec<Device>,
+    /// The newest events of the run, oldest first, consecutive and ending at `head` (or empty).
+    pub recent: Vec<DeviceEvent>,
+}
+
+/// Why an event numbered elsewhere was not taken by [`Hub::ingest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestError {
+    /// Already seen (at or below the head): nothing to do.
+    Duplicate,
+    /// Not the next id: events between the head and this one were never seen.
+    Gap { head: u64 },
 }
 
 impl Hub {
@@ -137,14 +175,15 @@ impl Hub {
         let (tx, _) = broadcast::channel(lag_capacity.max(1));
         Self {
             state: Mutex::new(State {
+                epoch: epoch.into(),
+                floor,
                 head_id: floor,
                 replay: ReplayBuffer::new(replay_capacity),
                 devices: BTreeMap::new(),
             }),
             tx,
             metrics,
-            epoch: epoch.into(),
-            floor,
+            head_tx: watch::Sender::new(floor),
             resets: Mutex::new(Vec::new()),
         }
     }
@@ -156,13 +195,19 @@ impl Hub {
     }
 
     /// This run of the event log.
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    pub fn epoch(&self) -> Arc<str> {
+        Arc::clone(&self.lock().epoch)
     }
 
     /// Every id of this run is above the floor.
     pub fn floor(&self) -> u64 {
-        self.floor
+        self.lock().floor
+    }
+
+    /// The run and its head, read together.
+    pub fn position(&self) -> wire::Position {
+        let state = self.lock();
+        wire::Position::new(&*state.epoch, state.head_id)
     }
 
     /// Numbers a change with the next id and publishes it. `name` renames the device; without
@@ -186,19 +231,26 @@ impl Hub {
         event
     }
 
-    /// Publishes an event numbered elsewhere. Ids at or below the head are ignored (returns
-    /// `false`): the hub only ever moves forward.
-    pub fn ingest(&self, event: &DeviceEvent) -> bool {
+    /// Publishes the next event of the current run, numbered elsewhere (a remote bus). Only
+    /// the id right after the head is taken: an older one was already seen, a newer one means
+    /// events were missed, which the caller must repair (a fresh [`Hub::load_run`]), never skip.
+    pub fn ingest(&self, event: &DeviceEvent) -> Result<(), IngestError> {
         let mut state = self.lock();
         if event.id <= state.head_id {
-            return false;
+            return Err(IngestError::Duplicate);
+        }
+        if event.id != state.head_id + 1 {
+            return Err(IngestError::Gap {
+                head: state.head_id,
+            });
         }
         self.apply(&mut state, event);
-        true
+        Ok(())
     }
 
     fn apply(&self, state: &mut State, event: &DeviceEvent) {
         state.head_id = event.id;
+        self.head_tx.send_replace(event.id);
         let online = event.kind.online();
         state
             .devices
@@ -222,8 +274,63 @@ impl Hub {
         };
         state.replay.push(frame.clone());
         // An error only means no stream is listening right now.
-        let _ = self.tx.send(frame);
+        let _ = self.tx.send(Live::Event(frame));
         self.metrics.published(event.kind);
+    }
+
+    /// Brings the hub to a run's state as a remote log holds it, and returns how it moved:
+    ///
+    /// * the same run, and `snapshot.recent` continues from the head: the missing events are
+    ///   published one by one, like live ones (a tail that reconnected);
+    /// * the same run but the events since the head are gone, or another run: the state is
+    ///   replaced and every stream is sent a `reset` (a Redis that lost its data, a long outage).
+    pub fn load_run(&self, snapshot: RunSnapshot) -> LoadOutcome {
+        let mut state = self.lock();
+        let same_run = *state.epoch == *snapshot.epoch;
+        if same_run && snapshot.head == state.head_id {
+            merge_absent_devices(&mut state.devices, snapshot.devices);
+            drop(state);
+            self.reset_cache().clear();
+            return LoadOutcome::UpToDate;
+        }
+        if same_run && snapshot.head > state.head_id {
+            let next = state.head_id + 1;
+            if let Some(start) = snapshot.recent.iter().position(|e| e.id == next) {
+                let missed = snapshot.recent.len() - start;
+                for event in &snapshot.recent[start..] {
+                    self.apply(&mut state, event);
+                }
+                merge_absent_devices(&mut state.devices, snapshot.devices);
+                drop(state);
+                self.reset_cache().clear();
+                return LoadOutcome::CaughtUp { missed };
+            }
+        }
+        let cause = if same_run {
+            ResetCause::Lost
+        } else {
+            ResetCause::Resume(wire::ResetReason::OtherRun)
+        };
+        state.epoch = snapshot.epoch.into();
+        state.floor = snapshot.floor;
+        state.head_id = snapshot.head;
+        state.devices = snapshot
+            .devices
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        state.replay.clear();
+        for event in &snapshot.recent {
+            state.replay.push(Frame {
+                id: event.id,
+                bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
+            });
+        }
+        self.head_tx.send_replace(snapshot.head);
+        drop(state);
+        self.reset_cache().clear();
+        let _ = self.tx.send(Live::Reset(cause));
+        LoadOutcome::Replaced(cause)
     }
 
     /// Adds a device without an event (the simulator's initial population). Existing devices
@@ -251,14 +358,27 @@ impl Hub {
         self.lock().head_id
     }
 
+    /// Waits until the head is at least `id` (of whatever run), for at most `timeout`; `true`
+    /// if it got there. With a remote bus the local tail trails the log by a moment: a reader
+    /// resuming from an id another replica already sent it, or a publisher reading its own
+    /// write, waits for that moment instead of being told it is ahead.
+    pub async fn wait_for_head(&self, id: u64, timeout: std::time::Duration) -> bool {
+        let mut rx = self.head_tx.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|head| *head >= id)).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+
     pub fn devices(&self) -> Vec<Device> {
         self.lock().devices.values().cloned().collect()
     }
 
-    /// The devices and the id of the last event they include, read together.
-    pub fn devices_at_head(&self) -> (u64, Vec<Device>) {
+    /// The devices, the id of the last event they include and its run, read together.
+    pub fn devices_at_head(&self) -> (wire::Position, Vec<Device>) {
         let state = self.lock();
-        (state.head_id, state.devices.values().cloned().collect())
+        (
+            wire::Position::new(&*state.epoch, state.head_id),
+            state.devices.values().cloned().collect(),
+        )
     }
 
     pub fn device_online(&self, id: &str) -> Option<bool> {
@@ -275,16 +395,20 @@ impl Hub {
     /// serialised after it is released, so publishing never waits for the encoding.
     pub fn reset_frame(&self, cause: ResetCause) -> (Bytes, u64) {
         let mut cache = self.reset_cache();
-        let (head, devices) = {
+        let (epoch, head, devices) = {
             let state = self.lock();
             let head = state.head_id;
             if let Some(hit) = cache.iter().find(|c| c.head == head && c.cause == cause) {
                 return (hit.bytes.clone(), head);
             }
-            (head, state.devices.values().cloned().collect())
+            (
+                Arc::clone(&state.epoch),
+                head,
+                state.devices.values().cloned().collect(),
+            )
         };
         let reset = Reset {
-            epoch: self.epoch.to_string(),
+            epoch: epoch.to_string(),
             head_id: head,
             devices,
             reason: cause.describe().to_owned(),
@@ -306,9 +430,10 @@ impl Hub {
         // Subscribe first, then snapshot: nothing published after the snapshot can be missed.
         let rx = self.tx.subscribe();
         let head = state.head_id;
+        let epoch = Arc::clone(&state.epoch);
         let log = LogView {
-            epoch: &self.epoch,
-            floor: self.floor,
+            epoch: &state.epoch,
+            floor: state.floor,
             head,
             oldest: state.replay.oldest(),
         };
@@ -318,6 +443,7 @@ impl Hub {
                 first: Vec::new(),
                 skip_through: head,
                 reset: None,
+                epoch,
             },
             Resume::Replay { after } => {
                 let frames = state.replay.after(after);
@@ -326,6 +452,7 @@ impl Hub {
                     skip_through: frames.last().map_or(head, |f| f.id),
                     first: frames.into_iter().map(|f| f.bytes).collect(),
                     reset: None,
+                    epoch,
                 }
             }
             Resume::Reset(reason) => {
@@ -338,9 +465,30 @@ impl Hub {
                     first: vec![bytes],
                     skip_through: head,
                     reset: Some(reason),
+                    // A run change between the two locks is announced on `rx` as well.
+                    epoch,
                 }
             }
         }
+    }
+}
+
+/// How [`Hub::load_run`] moved the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// Nothing was missing.
+    UpToDate,
+    /// The same run; `missed` events were published as if live.
+    CaughtUp { missed: usize },
+    /// The state was replaced and every stream sent a `reset` for this cause.
+    Replaced(ResetCause),
+}
+
+/// Devices the hub has not heard of yet (registered remotely without an event) are added;
+/// those it knows are left to the events.
+fn merge_absent_devices(known: &mut BTreeMap<String, Device>, remote: Vec<Device>) {
+    for device in remote {
+        known.entry(device.id.clone()).or_insert(device);
     }
 }
 
@@ -370,7 +518,12 @@ mod tests {
         assert_eq!((a.id, b.id), (FLOOR + 1, FLOOR + 2));
         assert_eq!(h.device_online("lamp"), Some(false));
         assert_eq!(h.head_id(), FLOOR + 2);
-        assert!(!h.ingest(&a), "an old id must be ignored");
+        assert_eq!(h.ingest(&a), Err(IngestError::Duplicate));
+        let far = DeviceEvent {
+            id: FLOOR + 9,
+            ..a.clone()
+        };
+        assert_eq!(h.ingest(&far), Err(IngestError::Gap { head: FLOOR + 2 }));
         assert_eq!(h.head_id(), FLOOR + 2);
     }
 
@@ -397,7 +550,10 @@ mod tests {
             .starts_with(&format!("id: {}\n", FLOOR + 4)));
         assert_eq!(sub.skip_through, FLOOR + 5);
         h.publish_next("d", DeviceEventKind::DeviceOffline, None);
-        assert_eq!(sub.rx.recv().await.unwrap().id, FLOOR + 6);
+        match sub.rx.recv().await.unwrap() {
+            Live::Event(frame) => assert_eq!(frame.id, FLOOR + 6),
+            other => panic!("expected an event, got {other:?}"),
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@
 
 pub mod api;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -59,6 +60,7 @@ pub mod history;
 pub mod hub;
 pub mod metrics;
 pub mod pages;
+pub mod redis_bus;
 pub mod replay;
 pub mod security;
 pub mod shutdown;
@@ -91,10 +93,12 @@ use tower_http::trace::TraceLayer;
 pub use config::Config;
 
 use crate::bus::{Bus, LocalBus};
+use crate::cluster::ClusterView;
 use crate::conn::Connections;
 use crate::history::ConnectionHistory;
 use crate::hub::Hub;
 use crate::metrics::{Metrics, RejectReason, ResetReason};
+use crate::redis_bus::RedisBus;
 use crate::security::AdminAuth;
 use crate::sse::Mode;
 use crate::stats::StatsReport;
@@ -103,6 +107,9 @@ use crate::stats::StatsReport;
 /// window (100 ms) that is a minute of constant churn; a quiet server has a handful.
 const HISTORY_CAPACITY: usize = 600;
 
+/// How long a replica waits for its first read of the shared log before serving anyway.
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(3);
+
 /// Everything a handler needs. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
@@ -110,6 +117,10 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
+    /// With the Redis bus: the bus itself (its tasks are started by [`start`]) and what this
+    /// replica knows of the others. `None` with the embedded bus.
+    pub redis: Option<Arc<RedisBus>>,
+    pub cluster: Option<Arc<ClusterView>>,
     pub conns: Arc<Connections>,
     pub metrics: Arc<Metrics>,
     pub stats_tx: Arc<watch::Sender<Bytes>>,
@@ -143,34 +154,51 @@ impl AppState {
             hub::random_epoch(),
             floor,
         ));
-        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(Arc::clone(&hub)));
+        let instance: Arc<str> = format!(
+            "{:016x}",
+            simulator::random_seed() ^ u64::from(std::process::id()).rotate_left(32)
+        )
+        .into();
+        let (bus, redis, cluster): (Arc<dyn Bus>, _, _) = match &config.bus {
+            None => (Arc::new(LocalBus::new(Arc::clone(&hub))), None, None),
+            Some(url) => {
+                let cluster = Arc::new(ClusterView::new());
+                let redis = Arc::new(RedisBus::new(
+                    url,
+                    &config.bus_prefix,
+                    Arc::clone(&hub),
+                    Arc::clone(&instance),
+                    config.replay_capacity,
+                    Arc::clone(&cluster),
+                ));
+                (redis.clone(), Some(redis), Some(cluster))
+            }
+        };
         let conns = Arc::new(Connections::new(
             config.max_streams,
             config.max_streams_per_ip,
             Arc::clone(&metrics),
         ));
-        let (stats_tx, _) = watch::channel(stats::stats_frame(&Stats::default()));
+        let (stats_tx, _) = watch::channel(stats::stats_frame(&stats::StatsEvent::default()));
         let connection_history = Arc::new(ConnectionHistory::new(
             Duration::from_millis(app::state::HISTORY_WINDOW_MS as u64),
             HISTORY_CAPACITY,
         ));
         connection_history.record(hub::now_ms(), 0);
         let admin = AdminAuth::for_bind(bound, config.admin_token.as_deref());
-        let instance = format!(
-            "{:016x}",
-            simulator::random_seed() ^ u64::from(std::process::id()).rotate_left(32)
-        );
         Self {
             config: Arc::new(config),
             leptos,
             hub,
             bus,
+            redis,
+            cluster,
             conns,
             metrics,
             stats_tx: Arc::new(stats_tx),
             connection_history,
             admin,
-            instance: instance.into(),
+            instance,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
         }
@@ -180,15 +208,19 @@ impl AppState {
         let m = &self.metrics;
         let online = m.published_count(DeviceEventKind::DeviceOnline);
         let offline = m.published_count(DeviceEventKind::DeviceOffline);
+        let head = self.hub.position();
+        let own = self.conns.open() as u64;
         StatsReport {
             stats: Stats {
-                open_connections: self.conns.open() as u64,
+                open_connections: self.cluster.as_ref().map_or(own, |c| c.total(own)),
                 total_connections: m.streams_total.get(),
                 events_published: online + offline,
             },
+            replica_open_connections: own,
+            replicas: self.cluster.as_ref().map_or(1, |c| c.replicas()),
             instance: self.instance.to_string(),
-            epoch: self.hub.epoch().to_owned(),
-            head_id: self.hub.head_id(),
+            epoch: head.epoch,
+            head_id: head.id,
             uptime_ms: self.started.elapsed().as_millis() as u64,
             events_online: online,
             events_offline: offline,
@@ -241,6 +273,8 @@ pub fn router(state: AppState) -> Result<Router, String> {
     let mut router = Router::new()
         .route("/", get(page))
         .route("/metrics", get(api::stats::metrics))
+        .route("/healthz", get(api::health::live))
+        .route("/readyz", get(api::health::ready))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -305,6 +339,31 @@ pub async fn start(
         cfg.stats_interval(),
         state.shutdown.clone(),
     ));
+    if let Some(redis) = &state.redis {
+        // `rediss://` needs a process-wide rustls provider; an embedding app may have set one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        tracing::info!(bus = %redis.url(), "sharing the event log through Redis");
+        let (synced_tx, mut synced) = watch::channel(0u64);
+        tasks.spawn(redis_bus::tail::run(
+            Arc::clone(redis),
+            state.shutdown.clone(),
+            synced_tx,
+        ));
+        tasks.spawn(redis_bus::count::run(
+            Arc::clone(redis),
+            Arc::clone(&state.conns),
+            state.shutdown.clone(),
+        ));
+        // Serve with the log's run and devices when Redis answers; if it does not, serve
+        // anyway (not ready: `/readyz` says why) and join the log when it comes.
+        let joined = tokio::time::timeout(FIRST_SYNC_WAIT, synced.wait_for(|n| *n > 0)).await;
+        if !matches!(joined, Ok(Ok(_))) {
+            tracing::warn!(
+                problem = state.cluster.as_ref().and_then(|c| c.problem()),
+                "serving before the shared log could be read"
+            );
+        }
+    }
     if let Some(interval) = cfg.sim_interval() {
         let seed = cfg.sim_seed.unwrap_or_else(simulator::random_seed);
         tracing::info!(

@@ -50,6 +50,14 @@ impl ResetReason {
         }
     }
 
+    /// The label of a stream's reset, whatever caused it.
+    pub fn of_cause(cause: crate::hub::ResetCause) -> Self {
+        match cause {
+            crate::hub::ResetCause::Resume(reason) => Self::of_resume(reason),
+            crate::hub::ResetCause::Lagged | crate::hub::ResetCause::Lost => Self::Lagged,
+        }
+    }
+
     /// The label of a resume that [`wire::resume`] answered with a reset.
     pub fn of_resume(reason: wire::ResetReason) -> Self {
         match reason {

@@ -39,6 +39,11 @@ impl ReplayBuffer {
         self.frames.push_back(frame);
     }
 
+    /// Forgets every frame (the log moved to another run, or events were lost).
+    pub fn clear(&mut self) {
+        self.frames = VecDeque::new();
+    }
+
     /// Oldest id still held, if any.
     pub fn oldest(&self) -> Option<u64> {
         self.frames.front().map(|f| f.id)

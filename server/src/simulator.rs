@@ -71,6 +71,17 @@ impl Simulator {
     }
 }
 
+/// Adds the devices that do not exist yet (a new run of the log starts without them).
+async fn register(bus: &dyn Bus, population: &[(String, bool)]) -> bool {
+    match bus.register_devices(population.to_vec()).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "simulator could not register its devices");
+            false
+        }
+    }
+}
+
 /// A seed from the clock, for runs without `TABRELAY_SIM_SEED`.
 pub fn random_seed() -> u64 {
     std::time::SystemTime::now()
@@ -92,8 +103,10 @@ pub async fn run(
     if sim.devices().is_empty() {
         return;
     }
-    for (id, online) in sim.initial_states() {
-        hub.register_device(&id, online);
+    let population = sim.initial_states();
+    let mut registered = false;
+    if bus.simulator_turn(interval).await {
+        registered = register(bus.as_ref(), &population).await;
     }
     let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -101,6 +114,14 @@ pub async fn run(
         tokio::select! {
             _ = ticks.tick() => {}
             _ = shutdown.cancelled() => return,
+        }
+        // With several replicas one of them runs the simulator (a lease); the others wait.
+        if !bus.simulator_turn(interval).await {
+            registered = false;
+            continue;
+        }
+        if !registered {
+            registered = register(bus.as_ref(), &population).await;
         }
         let device = sim.next_device().to_owned();
         let kind = if hub.device_online(&device).unwrap_or(false) {
@@ -144,7 +165,10 @@ mod tests {
         shutdown.cancel();
         task.await.unwrap();
         let mut out = Vec::new();
-        while let Ok(frame) = rx.try_recv() {
+        while let Ok(live) = rx.try_recv() {
+            let crate::hub::Live::Event(frame) = live else {
+                panic!("the simulator never resets streams")
+            };
             let text = String::from_utf8(frame.bytes.to_vec()).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
             let ev: app::model::DeviceEvent = serde_json::from_str(data).unwrap();
@@ -192,7 +216,9 @@ mod tests {
         let mut state: std::collections::HashMap<_, _> = expected_initial.into_iter().collect();
         sim.initial_states();
         for _ in 0..6 {
-            let frame = rx.recv().await.unwrap();
+            let crate::hub::Live::Event(frame) = rx.recv().await.unwrap() else {
+                panic!("the simulator never resets streams")
+            };
             let text = String::from_utf8(frame.bytes.to_vec()).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
             let ev: app::model::DeviceEvent = serde_json::from_str(data).unwrap();

@@ -31,10 +31,9 @@ use tokio_util::sync::CancellationToken;
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
 use crate::frame;
-use crate::hub::{Hub, ResetCause};
+use crate::hub::{Hub, Live, ResetCause};
 use crate::metrics::{RejectReason, ResetReason};
-use crate::replay::Frame;
-use crate::stats::stats_frame;
+use crate::stats::{stats_frame, StatsEvent};
 use crate::AppState;
 
 /// How the client shares (or not) its connection; recorded for the stats, nothing else.
@@ -69,6 +68,9 @@ pub struct EventsQuery {
     mode: Option<String>,
     epoch: Option<String>,
 }
+
+/// How long a resume ahead of this replica's head waits for its tail (Redis bus only).
+const TAIL_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The longest accepted `?epoch=`.
 pub const MAX_EPOCH_LEN: usize = 64;
@@ -189,6 +191,13 @@ pub async fn events(
             .retry_after(retry_after),
         })?;
 
+    if let (Some(request), Some(_)) = (request, &app.redis) {
+        // A reader another replica already sent this id to, arriving before this replica's tail
+        // read it: wait that moment out rather than answer "ahead" with a needless reset.
+        if request.last_id > app.hub.head_id() {
+            app.hub.wait_for_head(request.last_id, TAIL_CATCH_UP).await;
+        }
+    }
     let sub = app.hub.subscribe(request);
     if let Some(reason) = sub.reset {
         app.metrics.reset(ResetReason::of_resume(reason));
@@ -196,7 +205,7 @@ pub async fn events(
     let mut pending = VecDeque::with_capacity(sub.first.len() + 2);
     let hello = Hello {
         instance: app.instance.to_string(),
-        epoch: app.hub.epoch().to_owned(),
+        epoch: sub.epoch.to_string(),
         head_id: sub.skip_through,
         retry_ms: app.config.retry_ms,
     };
@@ -209,7 +218,7 @@ pub async fn events(
     pending.extend(sub.first);
     let mut stats_rx = app.stats_tx.subscribe();
     stats_rx.borrow_and_update();
-    pending.push_back(stats_frame(&app.stats().stats));
+    pending.push_back(stats_frame(&StatsEvent::from(&app.stats())));
 
     let period = app.config.keep_alive();
     let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
@@ -249,7 +258,7 @@ pub async fn events(
 
 struct EventStream {
     pending: VecDeque<Bytes>,
-    rx: broadcast::Receiver<Frame>,
+    rx: broadcast::Receiver<Live>,
     skip_through: u64,
     stats: watch::Receiver<Bytes>,
     stats_open: bool,
@@ -261,6 +270,14 @@ struct EventStream {
 }
 
 impl EventStream {
+    /// A `reset` with the hub's snapshot; live events it covers are skipped.
+    fn reset(&mut self, cause: ResetCause) -> Bytes {
+        let (bytes, head) = self.hub.reset_frame(cause);
+        self.skip_through = head;
+        self.metrics.reset(ResetReason::of_cause(cause));
+        bytes
+    }
+
     /// The next chunk to write, or `None` to end the stream (shutdown).
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(bytes) = self.pending.pop_front() {
@@ -275,16 +292,14 @@ impl EventStream {
                 biased;
                 _ = self.shutdown.cancelled() => return None,
                 received = self.rx.recv() => match received {
-                    Ok(frame) if frame.id <= self.skip_through => continue,
+                    Ok(Live::Event(frame)) if frame.id <= self.skip_through => continue,
                     // The keep-alive timer is deliberately not reset here: at 10,000 streams that
                     // would be 10,000 timer-wheel updates per event, for saving 3 bytes.
-                    Ok(frame) => return Some(frame.bytes),
+                    Ok(Live::Event(frame)) => return Some(frame.bytes),
+                    Ok(Live::Reset(cause)) => return Some(self.reset(cause)),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "slow stream fell behind; sending reset");
-                        let (bytes, head) = self.hub.reset_frame(ResetCause::Lagged);
-                        self.skip_through = head;
-                        self.metrics.reset(ResetReason::Lagged);
-                        return Some(bytes);
+                        return Some(self.reset(ResetCause::Lagged));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },

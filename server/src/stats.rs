@@ -23,6 +23,10 @@ use crate::AppState;
 pub struct StatsReport {
     #[serde(flatten)]
     pub stats: Stats,
+    /// This replica's own open streams (`open_connections` is the deployment's, with Redis).
+    pub replica_open_connections: u64,
+    /// Live replicas sharing the log (1 with the embedded bus).
+    pub replicas: u64,
     pub instance: String,
     /// The run of the event log `head_id` belongs to (see [`crate::hub::Hub::epoch`]).
     pub epoch: String,
@@ -40,8 +44,35 @@ pub struct StatsReport {
     pub streams_by_mode: std::collections::BTreeMap<&'static str, i64>,
 }
 
-pub fn stats_frame(stats: &Stats) -> Bytes {
+/// The `stats` event: the contract's [`Stats`] and the replica's share.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsEvent {
+    #[serde(flatten)]
+    pub stats: Stats,
+    pub replica_open_connections: u64,
+    pub replicas: u64,
+}
+
+impl From<&StatsReport> for StatsEvent {
+    fn from(report: &StatsReport) -> Self {
+        Self {
+            stats: report.stats.clone(),
+            replica_open_connections: report.replica_open_connections,
+            replicas: report.replicas,
+        }
+    }
+}
+
+pub fn stats_frame(stats: &StatsEvent) -> Bytes {
     frame::event(event_name::STATS, None, None, stats)
+}
+
+/// Resolves when the other replicas' count changed (never with the embedded bus).
+async fn cluster_changed(state: &AppState) {
+    match &state.cluster {
+        Some(cluster) => cluster.changed.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Publishes coalesced `stats` frames on `tx` until `shutdown`.
@@ -51,19 +82,27 @@ pub async fn run(
     window: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut last_open = None;
+    let mut last = None;
     loop {
         tokio::select! {
             _ = state.conns.changed.notified() => {}
+            _ = cluster_changed(&state) => {}
             _ = shutdown.cancelled() => return,
         }
-        let stats = state.stats();
-        if last_open != Some(stats.stats.open_connections) {
-            last_open = Some(stats.stats.open_connections);
-            state
-                .connection_history
-                .record(crate::hub::now_ms(), stats.stats.open_connections);
-            tx.send_replace(stats_frame(&stats.stats));
+        let report = state.stats();
+        let shown = (
+            report.stats.open_connections,
+            report.replica_open_connections,
+            report.replicas,
+        );
+        if last != Some(shown) {
+            if last.map(|l| l.0) != Some(shown.0) {
+                state
+                    .connection_history
+                    .record(crate::hub::now_ms(), report.stats.open_connections);
+            }
+            last = Some(shown);
+            tx.send_replace(stats_frame(&StatsEvent::from(&report)));
         }
         tokio::select! {
             _ = tokio::time::sleep(window) => {}

@@ -15,11 +15,11 @@ use crate::AppState;
 
 /// The devices, with the head id they are current to and the run (epoch) that id is from.
 pub async fn list(State(app): State<AppState>) -> ([(&'static str, String); 2], Json<Vec<Device>>) {
-    let (head_id, devices) = app.hub.devices_at_head();
+    let (head, devices) = app.hub.devices_at_head();
     (
         [
-            (HEAD_ID_HEADER, head_id.to_string()),
-            (EPOCH_HEADER, app.hub.epoch().to_owned()),
+            (HEAD_ID_HEADER, head.id.to_string()),
+            (EPOCH_HEADER, head.epoch),
         ],
         Json(devices),
     )

@@ -1,0 +1,123 @@
+//! The Redis URL of `--bus`, which may carry a password: it is shown only with the password
+//! replaced (`redis://user:***@host`), in `Debug`, `Display`, logs and errors alike.
+
+use std::fmt;
+
+/// `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS), or `redis+unix:///path`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BusUrl {
+    raw: String,
+    redacted: String,
+}
+
+impl BusUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let redacted = redact(raw);
+        let scheme = raw.split_once("://").map(|(s, _)| s).unwrap_or("");
+        if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
+            return Err(format!(
+                "--bus must be a redis://, rediss:// or redis+unix:// URL, got {redacted:?}"
+            ));
+        }
+        // redis-rs' own parser decides what it accepts; its error never includes the URL.
+        redis::Client::open(raw)
+            .map_err(|e| format!("--bus {redacted}: {}", e.detail().unwrap_or("invalid URL")))?;
+        Ok(Self {
+            raw: raw.to_owned(),
+            redacted,
+        })
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The password, if the URL has one (to scrub it from any text that might echo it).
+    pub fn password(&self) -> Option<&str> {
+        let (_, rest) = self.raw.split_once("://")?;
+        let authority = rest.split('/').next()?;
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        userinfo
+            .split_once(':')
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// `text` with the password replaced, should it appear in it.
+    pub fn scrub(&self, text: &str) -> String {
+        match self.password() {
+            Some(p) => text.replace(p, "***"),
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// The URL with the password (what follows `user:` before `@`) replaced by `***`.
+fn redact(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return "<not a URL>".to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => raw.to_owned(),
+    }
+}
+
+impl fmt::Display for BusUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl fmt::Debug for BusUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BusUrl({})", self.redacted)
+    }
+}
+
+impl std::str::FromStr for BusUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let url = BusUrl::parse("redis://app:s3cr%3Et@127.0.0.1:6379/2").unwrap();
+        for shown in [url.to_string(), format!("{url:?}")] {
+            assert!(!shown.contains("s3cr"), "{shown}");
+            assert!(
+                shown.contains("redis://app:***@127.0.0.1:6379/2"),
+                "{shown}"
+            );
+        }
+        assert_eq!(url.password(), Some("s3cr%3Et"));
+        assert_eq!(url.scrub("auth s3cr%3Et failed"), "auth *** failed");
+        let only_password = BusUrl::parse("rediss://:pw@h:1").unwrap();
+        assert_eq!(only_password.to_string(), "rediss://:***@h:1");
+        assert_eq!(BusUrl::parse("redis://h").unwrap().to_string(), "redis://h");
+    }
+
+    #[test]
+    fn other_schemes_are_refused_without_echoing_a_password() {
+        let err = BusUrl::parse("http://u:hunter2@h").unwrap_err();
+        assert!(
+            err.contains("redis://") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(BusUrl::parse("nonsense").is_err());
+    }
+}
