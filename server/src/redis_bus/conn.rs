@@ -35,9 +35,36 @@ impl LazyConnection {
 
     /// The open connection, or a new one.
     pub async fn get(&self) -> Result<MultiplexedConnection, String> {
+        Ok(self.get_noting_reuse().await?.0)
+    }
+
+    /// Runs `command` on the connection. When a connection kept from before finds its socket
+    /// gone (Redis restarted since), the command runs once more on a new connection, instead of
+    /// failing the first request after every outage.
+    pub async fn run<T, F, Fut>(&self, command: F) -> Result<T, String>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let (conn, reused) = self.get_noting_reuse().await?;
+        match command(conn).await {
+            Ok(value) => Ok(value),
+            Err(e) if reused && e.is_connection_dropped() => {
+                self.failed(&e).await;
+                let conn = self.get().await?;
+                match command(conn).await {
+                    Ok(value) => Ok(value),
+                    Err(e) => Err(self.failed(&e).await),
+                }
+            }
+            Err(e) => Err(self.failed(&e).await),
+        }
+    }
+
+    async fn get_noting_reuse(&self) -> Result<(MultiplexedConnection, bool), String> {
         let mut slot = self.slot.lock().await;
         if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
+            return Ok((conn.clone(), true));
         }
         let conn = self
             .client
@@ -45,7 +72,7 @@ impl LazyConnection {
             .await
             .map_err(|e| self.describe(&e))?;
         *slot = Some(conn.clone());
-        Ok(conn)
+        Ok((conn, false))
     }
 
     /// Forgets the connection after `error` (the next [`LazyConnection::get`] opens another),

@@ -102,23 +102,19 @@ async fn report(
     conn: &LazyConnection,
     own: Option<u64>,
 ) -> Result<(u64, u64), String> {
-    let mut c = conn.get().await?;
     let keys = bus.keys();
-    let reply: Value = match bus
-        .scripts()
-        .report
+    let mut invocation = bus.scripts().report.prepare_invoke();
+    invocation
         .key(&keys.replicas)
         .key(&keys.counts)
         .key(&keys.count)
         .arg(bus.instance())
         .arg(own.map_or_else(|| "-".to_owned(), |n| n.to_string()))
         .arg(LEASE.as_millis() as u64)
-        .arg(&keys.count_channel)
-        .invoke_async(&mut c)
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return Err(conn.failed(&e).await),
-    };
+        .arg(&keys.count_channel);
+    let invocation = &invocation;
+    let reply = conn
+        .run(|mut c| async move { invocation.invoke_async::<Value>(&mut c).await })
+        .await?;
     decode::report(&reply).map_err(|e| e.to_string())
 }

@@ -165,16 +165,16 @@ impl RedisBus {
         script: &redis::Script,
         args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
     ) -> Result<Value, BusError> {
-        let mut conn = self.publisher.get().await.map_err(BusError::Unavailable)?;
         let (epoch, floor) = Self::candidate_run();
         let mut invocation = script.prepare_invoke();
         self.keys.run_keys(&mut invocation);
         invocation.arg(epoch).arg(floor);
         args(&mut invocation);
-        match invocation.invoke_async(&mut conn).await {
-            Ok(value) => Ok(value),
-            Err(e) => Err(BusError::Unavailable(self.publisher.failed(&e).await)),
-        }
+        let invocation = &invocation;
+        self.publisher
+            .run(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+            .await
+            .map_err(BusError::Unavailable)
     }
 }
 
@@ -231,22 +231,20 @@ impl Bus for RedisBus {
     fn simulator_turn(&self, interval: Duration) -> BoxFuture<'_, bool> {
         Box::pin(async move {
             let lease = (interval * 3).max(Duration::from_secs(3));
-            let Ok(mut conn) = self.publisher.get().await else {
-                return false;
-            };
-            let held: Result<i64, _> = self
-                .scripts
-                .lease
+            let mut invocation = self.scripts.lease.prepare_invoke();
+            invocation
                 .key(&self.keys.sim_lease)
                 .arg(&*self.instance)
                 .arg(lease.as_millis() as u64)
-                .arg("1")
-                .invoke_async(&mut conn)
+                .arg("1");
+            let invocation = &invocation;
+            let held = self
+                .publisher
+                .run(|mut conn| async move { invocation.invoke_async::<i64>(&mut conn).await })
                 .await;
             match held {
                 Ok(held) => held == 1,
-                Err(e) => {
-                    let problem = self.publisher.failed(&e).await;
+                Err(problem) => {
                     tracing::debug!(%problem, "simulator lease");
                     false
                 }

@@ -34,14 +34,17 @@ impl BusUrl {
         &self.raw
     }
 
-    /// The password, if the URL has one (to scrub it from any text that might echo it).
+    /// The password, if the URL has one (to scrub it from any text that might echo it): after
+    /// `user:` in the authority, or `?pass=` (how a `redis+unix://` URL carries it).
     pub fn password(&self) -> Option<&str> {
         let (_, rest) = self.raw.split_once("://")?;
         let authority = rest.split('/').next()?;
-        let (userinfo, _) = authority.rsplit_once('@')?;
-        userinfo
-            .split_once(':')
-            .map(|(_, p)| p)
+        let in_authority = authority
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .map(|(_, p)| p);
+        in_authority
+            .or_else(|| query_pass(rest).map(|(start, end)| &rest[start..end]))
             .filter(|p| !p.is_empty())
     }
 
@@ -54,11 +57,34 @@ impl BusUrl {
     }
 }
 
-/// The URL with the password (what follows `user:` before `@`) replaced by `***`.
+/// Where the value of a `pass=` query parameter is in `rest` (the URL after `scheme://`).
+fn query_pass(rest: &str) -> Option<(usize, usize)> {
+    let query_start = rest.find('?')? + 1;
+    let mut offset = query_start;
+    for param in rest[query_start..].split('&') {
+        if let Some(value) = param.strip_prefix("pass=") {
+            let start = offset + "pass=".len();
+            return Some((start, start + value.len()));
+        }
+        offset += param.len() + 1;
+    }
+    None
+}
+
+/// The URL with the password (what follows `user:` before `@`, or `?pass=`) replaced by `***`.
 fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return "<not a URL>".to_owned();
     };
+    let owned;
+    let rest = match query_pass(rest) {
+        Some((start, end)) => {
+            owned = format!("{}***{}", &rest[..start], &rest[end..]);
+            owned.as_str()
+        }
+        None => rest,
+    };
+    let raw = &format!("{scheme}://{rest}");
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
@@ -67,7 +93,7 @@ fn redact(raw: &str) -> String {
             let hidden = if userinfo.contains(':') { ":***" } else { "" };
             format!("{scheme}://{user}{hidden}@{host}{path}")
         }
-        None => raw.to_owned(),
+        None => raw.clone(),
     }
 }
 
@@ -109,6 +135,12 @@ mod tests {
         let only_password = BusUrl::parse("rediss://:pw@h:1").unwrap();
         assert_eq!(only_password.to_string(), "rediss://:***@h:1");
         assert_eq!(BusUrl::parse("redis://h").unwrap().to_string(), "redis://h");
+        let unix = BusUrl::parse("redis+unix:///run/r.sock?db=1&pass=hunter2&x=y").unwrap();
+        assert_eq!(unix.password(), Some("hunter2"));
+        assert_eq!(
+            unix.to_string(),
+            "redis+unix:///run/r.sock?db=1&pass=***&x=y"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers: a real server on port 0, a real SSE client, and condition polling.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::future::Future;
 use std::time::Duration;
 
