@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
+export async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await attempt().catch(() => undefined);
@@ -88,7 +88,7 @@ export class OwnServer {
     this.exited.then(() => (gone = true));
     await until(`the server on port ${this.port} to answer`, 20_000, async () => {
       if (gone) throw new Error(`the server exited at start:\n${this.log}`);
-      const reply = await fetch(`${this.baseURL}/api/stats`);
+      const reply = await fetch(`${this.baseURL}/readyz`);
       return reply.ok ? true : undefined;
     }).catch((err) => {
       throw gone ? new Error(`the server exited at start:\n${this.log}`) : err;
@@ -96,11 +96,11 @@ export class OwnServer {
   }
 
   /** SIGTERM, as a deploy sends, and waits for the process to exit (SIGKILL after 10 s). */
-  async stop(): Promise<void> {
+  async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = null;
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await this.exited;
     clearTimeout(killer);

@@ -130,6 +130,11 @@ pub struct Config {
     #[arg(long, env = "TABRELAY_BUS", hide_env_values = true)]
     pub bus: Option<crate::redis_bus::BusUrl>,
 
+    /// For `rediss://`: a PEM file of the certificate authority that signed Redis' certificate,
+    /// instead of the system's trust store (a private CA, a self-signed Redis).
+    #[arg(long, env = "TABRELAY_BUS_CA_FILE")]
+    pub bus_ca_file: Option<crate::redis_bus::CaFile>,
+
     /// The prefix of every Redis key (several deployments can share one Redis).
     #[arg(long, env = "TABRELAY_BUS_PREFIX", default_value = defaults::BUS_PREFIX)]
     pub bus_prefix: String,
@@ -159,6 +164,7 @@ impl Default for Config {
             first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
             bus: None,
+            bus_ca_file: None,
             bus_prefix: defaults::BUS_PREFIX.to_owned(),
         }
     }

@@ -162,9 +162,13 @@ impl AppState {
         let (bus, redis, cluster): (Arc<dyn Bus>, _, _) = match &config.bus {
             None => (Arc::new(LocalBus::new(Arc::clone(&hub))), None, None),
             Some(url) => {
+                // `rediss://` needs a process-wide rustls provider; an embedding app may have
+                // installed one already.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let cluster = Arc::new(ClusterView::new());
                 let redis = Arc::new(RedisBus::new(
                     url,
+                    config.bus_ca_file.as_ref(),
                     &config.bus_prefix,
                     Arc::clone(&hub),
                     Arc::clone(&instance),
@@ -340,8 +344,6 @@ pub async fn start(
         state.shutdown.clone(),
     ));
     if let Some(redis) = &state.redis {
-        // `rediss://` needs a process-wide rustls provider; an embedding app may have set one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         tracing::info!(bus = %redis.url(), "sharing the event log through Redis");
         let (synced_tx, mut synced) = watch::channel(0u64);
         tasks.spawn(redis_bus::tail::run(

@@ -245,6 +245,33 @@ async fn the_password_never_shows() {
     good.inject("d", "online").await;
 }
 
+#[tokio::test]
+async fn rediss_with_a_private_ca() {
+    let redis = RedisServer::start_tls();
+    let url = BusUrl::parse(&redis.url()).unwrap();
+    let trusting = Config {
+        bus: Some(url.clone()),
+        bus_ca_file: Some(redis.ca_file().to_str().unwrap().parse().unwrap()),
+        ..test_config()
+    };
+    let (a, b) = (start(trusting.clone()).await, start(trusting).await);
+    let mut on_b = b.sse("", &[]).await;
+    let event = a.inject("d", "online").await;
+    assert_eq!(
+        on_b.next_device().await.0,
+        event.id,
+        "over TLS, replica to replica"
+    );
+    // Without the CA, the system's trust store does not know this certificate: not ready.
+    let doubting = start(Config {
+        bus: Some(url),
+        ..test_config()
+    })
+    .await;
+    let (code, body) = status(&doubting, "/readyz").await;
+    assert_eq!(code, 503, "{body}");
+}
+
 /// Kills replicas for real: the binary, with SIGKILL and SIGTERM.
 mod processes {
     use super::*;

@@ -8,7 +8,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 use tokio::sync::Mutex;
 
-use super::url::BusUrl;
+use super::url::{BusUrl, CaFile};
 
 pub struct LazyConnection {
     client: Client,
@@ -20,9 +20,24 @@ pub struct LazyConnection {
 impl LazyConnection {
     /// `response_timeout`: how long a command may take before the connection is given up
     /// (redis-rs' default of 500 ms would turn a blocking `XREAD` into an error).
-    pub fn new(url: &BusUrl, connect_timeout: Duration, response_timeout: Duration) -> Self {
-        // The URL was checked when the config was parsed.
-        let client = Client::open(url.expose()).expect("a URL BusUrl::parse accepted");
+    pub fn new(
+        url: &BusUrl,
+        ca: Option<&CaFile>,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Self {
+        // The URL was checked when the config was parsed (and the CA file read).
+        let client = match ca.filter(|_| url.is_tls()) {
+            Some(ca) => Client::build_with_tls(
+                url.expose(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.pem().to_vec()),
+                },
+            ),
+            None => Client::open(url.expose()),
+        }
+        .expect("a URL BusUrl::parse accepted");
         Self {
             client,
             url: url.clone(),

@@ -24,7 +24,7 @@ pub const LEASE: Duration = Duration::from_secs(3);
 
 /// Reports this replica's share until `shutdown`, then withdraws it.
 pub async fn run(bus: Arc<RedisBus>, conns: Arc<Connections>, shutdown: CancellationToken) {
-    let conn = LazyConnection::new(bus.url(), Duration::from_secs(1), Duration::from_secs(1));
+    let conn = bus.connection(Duration::from_secs(1));
     let mut announcements: Option<PubSubStream> = None;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -43,7 +43,7 @@ use crate::cluster::ClusterView;
 use crate::hub::{self, Hub};
 use conn::LazyConnection;
 use scripts::Scripts;
-pub use url::BusUrl;
+pub use url::{BusUrl, CaFile};
 
 /// How long a publisher waits for its own event to reach this replica's hub.
 const OWN_WRITE_WAIT: Duration = Duration::from_secs(2);
@@ -93,6 +93,7 @@ impl Keys {
 
 pub struct RedisBus {
     url: BusUrl,
+    ca: Option<CaFile>,
     keys: Keys,
     scripts: Scripts,
     publisher: LazyConnection,
@@ -106,6 +107,7 @@ pub struct RedisBus {
 impl RedisBus {
     pub fn new(
         url: &BusUrl,
+        ca: Option<&CaFile>,
         prefix: &str,
         hub: Arc<Hub>,
         instance: Arc<str>,
@@ -114,9 +116,10 @@ impl RedisBus {
     ) -> Self {
         Self {
             url: url.clone(),
+            ca: ca.cloned(),
             keys: Keys::new(prefix),
             scripts: Scripts::new(),
-            publisher: LazyConnection::new(url, COMMAND_TIMEOUT, COMMAND_TIMEOUT),
+            publisher: LazyConnection::new(url, ca, COMMAND_TIMEOUT, COMMAND_TIMEOUT),
             hub,
             instance,
             log_length: log_length.max(1),
@@ -126,6 +129,16 @@ impl RedisBus {
 
     pub fn url(&self) -> &BusUrl {
         &self.url
+    }
+
+    /// A new connection of its own for a job (the tail, the count).
+    pub fn connection(&self, response_timeout: Duration) -> LazyConnection {
+        LazyConnection::new(
+            &self.url,
+            self.ca.as_ref(),
+            COMMAND_TIMEOUT,
+            response_timeout,
+        )
     }
 
     pub fn keys(&self) -> &Keys {

@@ -37,11 +37,7 @@ pub async fn run(
     synced: tokio::sync::watch::Sender<u64>,
 ) {
     // A blocking read must outlast its BLOCK; a dead connection is noticed a little later.
-    let conn = LazyConnection::new(
-        bus.url(),
-        Duration::from_secs(1),
-        BLOCK + Duration::from_secs(2),
-    );
+    let conn = bus.connection(BLOCK + Duration::from_secs(2));
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         match follow(&bus, &conn, &shutdown, &synced, &mut backoff).await {

@@ -97,6 +97,47 @@ fn redact(raw: &str) -> String {
     }
 }
 
+/// A PEM file of trusted certificate authorities for `rediss://`, read when the config is parsed
+/// (so a wrong path stops the start with a clear error, not the first connection).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaFile {
+    path: String,
+    pem: Vec<u8>,
+}
+
+impl CaFile {
+    pub fn pem(&self) -> &[u8] {
+        &self.pem
+    }
+}
+
+impl std::str::FromStr for CaFile {
+    type Err = String;
+    fn from_str(path: &str) -> Result<Self, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("--bus-ca-file {path}: {e}"))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(format!("--bus-ca-file {path}: no PEM certificate in it"));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            pem,
+        })
+    }
+}
+
+impl fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaFile({})", self.path)
+    }
+}
+
+impl BusUrl {
+    /// Whether the URL asks for TLS.
+    pub fn is_tls(&self) -> bool {
+        self.raw.starts_with("rediss://")
+    }
+}
+
 impl fmt::Display for BusUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted)

@@ -9,6 +9,8 @@ pub struct RedisServer {
     child: Option<Child>,
     dir: PathBuf,
     password: Option<String>,
+    /// With TLS: the port (TLS only, no Unix socket) and the CA file that signed its certificate.
+    tls: Option<(u16, PathBuf)>,
 }
 
 impl RedisServer {
@@ -29,9 +31,50 @@ impl RedisServer {
             child: None,
             dir,
             password: password.map(str::to_owned),
+            tls: None,
         };
         server.launch();
         server
+    }
+
+    /// A server that speaks only TLS, with a certificate for `localhost` from a CA of its own
+    /// (made with the `openssl` command); [`RedisServer::ca_file`] is that CA.
+    pub fn start_tls() -> Self {
+        let mut server = Self::start_with_password(None);
+        server.stop();
+        let ca = server.dir.join("ca.pem");
+        // A CA, and a certificate for localhost signed by it (webpki refuses a self-signed
+        // certificate used as the server's own).
+        let dir = server.dir.display().to_string();
+        let script = format!(
+            "set -e; cd {dir}
+             openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tabrelay-test-ca \
+               -keyout ca.key -out ca.pem
+             openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout redis.key -out redis.csr
+             printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
+             openssl x509 -req -in redis.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+               -extfile san.ext -out redis.pem"
+        );
+        let status = Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("sh and the openssl command (Debian package openssl)");
+        assert!(status.success(), "openssl could not make the certificates");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        server.tls = Some((port, ca));
+        server.launch();
+        server
+    }
+
+    /// The CA of a [`RedisServer::start_tls`] server.
+    pub fn ca_file(&self) -> PathBuf {
+        self.tls.as_ref().expect("a TLS server").1.clone()
     }
 
     fn socket(&self) -> PathBuf {
@@ -44,6 +87,9 @@ impl RedisServer {
     }
 
     pub fn url_with_password(&self, password: Option<&str>) -> String {
+        if let Some((port, _)) = &self.tls {
+            return format!("rediss://localhost:{port}");
+        }
         let socket = self.socket();
         match password {
             // redis-rs reads the password of a unix URL from the query.
@@ -65,12 +111,23 @@ impl RedisServer {
         if let Some(p) = &self.password {
             cmd.args(["--requirepass", p]);
         }
+        if let Some((port, _)) = &self.tls {
+            cmd.args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("redis.pem"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("redis.key"));
+        }
         let child = cmd.spawn().expect(
             "redis-server is not installed: run scripts/setup (Debian package redis-server)",
         );
         self.child = Some(child);
         let deadline = std::time::Instant::now() + super::DEADLINE;
-        while !self.socket().exists() {
+        let listening = |s: &Self| match &s.tls {
+            Some((port, _)) => std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok(),
+            None => s.socket().exists(),
+        };
+        while !listening(self) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "redis-server did not start"
