@@ -130,6 +130,24 @@ pub struct Config {
     #[arg(long, env = "TABRELAY_BUS", hide_env_values = true)]
     pub bus: Option<crate::redis_bus::BusUrl>,
 
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 over TLS): `self-signed` makes a certificate at start,
+    /// for local use. Unset (and no --tls-cert): plain HTTP/1.1.
+    #[arg(long, env = "TABRELAY_TLS", value_name = "self-signed")]
+    pub tls: Option<String>,
+
+    /// HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "TABRELAY_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "TABRELAY_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Extra ports on the bind address that serve the same app, for `?mode=sharded` (naive
+    /// streams spread over several origins, as subdomain sharding does). Comma-separated.
+    #[arg(long, env = "TABRELAY_SHARD_PORTS", value_delimiter = ',')]
+    pub shard_ports: Vec<u16>,
+
     /// For `rediss://`: a PEM file of the certificate authority that signed Redis' certificate,
     /// instead of the system's trust store (a private CA, a self-signed Redis).
     #[arg(long, env = "TABRELAY_BUS_CA_FILE")]
@@ -164,6 +182,10 @@ impl Default for Config {
             first_id_floor: None,
             malloc_mmap_threshold: defaults::MALLOC_MMAP_THRESHOLD,
             bus: None,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            shard_ports: Vec::new(),
             bus_ca_file: None,
             bus_prefix: defaults::BUS_PREFIX.to_owned(),
         }

@@ -63,12 +63,13 @@ pub mod pages;
 pub mod redis_bus;
 pub mod replay;
 pub mod security;
+pub mod serve;
 pub mod shutdown;
 pub mod simulator;
 pub mod sse;
 pub mod stats;
+pub mod tls;
 
-use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,7 +79,6 @@ use app::model::{DeviceEventKind, Stats};
 use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::Bytes;
 use leptos::config::LeptosOptions;
@@ -383,45 +383,24 @@ pub async fn start(
         ));
     }
 
-    let send_buffer = cfg.tcp_send_buffer;
-    let dead_peer = cfg.dead_peer_timeout().zip(cfg.tcp_user_timeout());
-    let listener = listener.tap_io(move |tcp| {
-        if let Some((budget, user_timeout)) = dead_peer {
-            if let Err(e) =
-                set_dead_peer_timeout(&socket2::SockRef::from(&*tcp), budget, user_timeout)
-            {
-                tracing::debug!(error = %e, "TCP keepalive / TCP_USER_TIMEOUT failed");
-            }
-        }
-        // Events are small and latency matters more than packet count.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "set_nodelay failed");
-        }
-        if let Some(size) = send_buffer {
-            if let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(size) {
-                tracing::debug!(error = %e, "SO_SNDBUF failed");
-            }
-        }
-    });
-    let shutdown = state.shutdown.clone();
-    let grace = Duration::from_millis(cfg.shutdown_grace_ms);
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let serve = std::pin::pin!(serve.into_future());
-        // Streams end on the token; anything else still open after the grace period (a
-        // half-sent page on a dead socket) must not keep the process alive.
-        tokio::select! {
-            res = serve => res,
-            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("connections still open after the shutdown grace period; exiting anyway");
-                Ok(())
-            }
-        }
-    });
+    let tls = tls::acceptor(&cfg).map_err(io::Error::other)?;
+    let mut listeners = vec![listener];
+    for port in &cfg.shard_ports {
+        let shard = TcpListener::bind(SocketAddr::new(addr.ip(), *port)).await?;
+        tracing::info!(addr = %shard.local_addr()?, "listening (shard)");
+        listeners.push(shard);
+    }
+    let server = serve::Server {
+        router: app,
+        tls,
+        options: serve::SocketOptions {
+            dead_peer: cfg.dead_peer_timeout().zip(cfg.tcp_user_timeout()),
+            send_buffer: cfg.tcp_send_buffer,
+        },
+        shutdown: state.shutdown.clone(),
+        grace: Duration::from_millis(cfg.shutdown_grace_ms),
+    };
+    let task = tokio::spawn(server.run(listeners));
     tracing::info!(%addr, "listening");
     Ok(RunningServer {
         addr,
@@ -443,7 +422,7 @@ pub async fn start(
 ///
 /// The aborted socket's next read or write fails; hyper drops the connection, and with it the
 /// stream and its slot in the open count.
-fn set_dead_peer_timeout(
+pub(crate) fn set_dead_peer_timeout(
     socket: &socket2::SockRef<'_>,
     budget: Duration,
     user_timeout: Duration,

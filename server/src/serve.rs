@@ -1,0 +1,189 @@
+//! Accepting connections and speaking HTTP on them: plain HTTP/1.1 (the default), or TLS with
+//! ALPN offering HTTP/2 and HTTP/1.1 (`--tls`), on the main port and on the shard ports
+//! (`--shard-ports`, for `?mode=sharded`).
+//!
+//! Built on hyper-util's auto builder rather than `axum::serve` so the per-connection settings
+//! (socket options, TLS, HTTP/2 keep-alive) are ours. Every connection is a tracked task; on
+//! shutdown each is asked to finish (streams end on the same token) and the server waits for
+//! them, at most the grace period.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+/// Where a request came in: which of the server's ports, and whether over TLS. Handlers read it
+/// from the request's extensions (the HTTP version is on the request itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// Socket options every accepted connection gets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SocketOptions {
+    /// `(budget, TCP_USER_TIMEOUT)`: see [`crate::set_dead_peer_timeout`].
+    pub dead_peer: Option<(Duration, Duration)>,
+    pub send_buffer: Option<usize>,
+}
+
+impl SocketOptions {
+    fn apply(&self, tcp: &TcpStream) {
+        if let Some((budget, user_timeout)) = self.dead_peer {
+            if let Err(e) =
+                crate::set_dead_peer_timeout(&socket2::SockRef::from(tcp), budget, user_timeout)
+            {
+                tracing::debug!(error = %e, "TCP keepalive / TCP_USER_TIMEOUT failed");
+            }
+        }
+        // Events are small and latency matters more than packet count.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        if let Some(size) = self.send_buffer {
+            if let Err(e) = socket2::SockRef::from(tcp).set_send_buffer_size(size) {
+                tracing::debug!(error = %e, "SO_SNDBUF failed");
+            }
+        }
+    }
+}
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 pings on an idle connection: a peer that vanished is noticed even behind a proxy that
+/// keeps the TCP connection up.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+pub struct Server {
+    pub router: Router,
+    pub tls: Option<TlsAcceptor>,
+    pub options: SocketOptions,
+    pub shutdown: CancellationToken,
+    pub grace: Duration,
+}
+
+impl Server {
+    /// Serves every listener until the shutdown token is cancelled, then waits for the open
+    /// connections to finish (at most the grace period).
+    pub async fn run(self, listeners: Vec<TcpListener>) -> io::Result<()> {
+        let server = Arc::new(self);
+        let connections = TaskTracker::new();
+        let accepts: Vec<_> = listeners
+            .into_iter()
+            .map(|listener| accept_loop(Arc::clone(&server), listener, connections.clone()))
+            .collect();
+        futures::future::join_all(accepts).await;
+        connections.close();
+        if tokio::time::timeout(server.grace, connections.wait())
+            .await
+            .is_err()
+        {
+            // A half-sent page on a dead socket must not keep the process alive.
+            tracing::warn!(
+                open = connections.len(),
+                "connections still open after the shutdown grace period; exiting anyway"
+            );
+        }
+        Ok(())
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, connections: TaskTracker) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let arrival = Arrival {
+        port,
+        tls: server.tls.is_some(),
+    };
+    loop {
+        let accepted = tokio::select! {
+            _ = server.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            // The peer gave up between SYN and accept: nothing to do.
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors, most likely: back off instead of spinning.
+                tracing::error!(error = %e, port, "accept failed; retrying in 1 s");
+                tokio::select! {
+                    _ = server.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        server.options.apply(&tcp);
+        connections.spawn(serve_connection(Arc::clone(&server), tcp, peer, arrival));
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, arrival: Arrival) {
+    match &server.tls {
+        None => speak_http(&server, tcp, peer, arrival).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => speak_http(&server, tls, peer, arrival).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn speak_http<I>(server: &Server, io: I, peer: SocketAddr, arrival: Arrival)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let router = server.router.clone();
+    let service = tower::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(arrival);
+        router.clone().oneshot(request.map(Body::new))
+    });
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE)
+        .keep_alive_timeout(H2_KEEP_ALIVE);
+    let connection =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::trace!(error = %e, %peer, "connection ended with an error");
+            }
+            return;
+        }
+        _ = server.shutdown.cancelled() => {}
+    }
+    // Finish the requests in flight (streams end on the same token), accept no new ones.
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}
