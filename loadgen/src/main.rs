@@ -1,49 +1,97 @@
 //! tabrelay load generator.
 //!
-//! Opens N concurrent SSE streams on loopback, measures the server's RSS per idle stream, then
-//! injects events through the API and measures fan-out latency: from just before the loadgen
-//! sends the POST to the moment each stream has parsed the event.
+//! Opens N concurrent SSE streams on loopback (spread round-robin over one or more replicas),
+//! measures the servers' RSS per idle stream, then injects events through the API and measures
+//! fan-out latency: from just before the loadgen sends the POST to the moment each stream has
+//! parsed the event. A throughput phase then publishes bursts of events as fast as the servers
+//! answer and measures how many events per second reach every stream.
 //!
 //! ```text
 //! loadgen --streams 10000 --spawn target/release/server   # starts and stops the server itself
+//! loadgen --streams 10000 --spawn target/release/server --bus redis --replicas 2
 //! loadgen --streams 1000 --pid $(pgrep -n server) --addr 127.0.0.1:3000
 //! ```
 
 mod sse;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use futures::stream::{self, StreamExt};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bus {
+    /// One process, the in-process hub (no `TABRELAY_BUS`).
+    Embedded,
+    /// A redis-server started on a free port, every replica with `TABRELAY_BUS=redis://…`.
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PublishOn {
+    /// Every event is published on the first address.
+    First,
+    /// Event k is published on address k mod (number of addresses).
+    Alternate,
+}
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Hold N SSE streams against a tabrelay server and measure RSS and fan-out latency"
+    about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput"
 )]
 struct Args {
-    /// Concurrent SSE streams to hold.
+    /// Concurrent SSE streams to hold (spread round-robin over the addresses).
     #[arg(long, default_value_t = 1000)]
     streams: usize,
-    /// Server address (loopback only).
-    #[arg(long, default_value = "127.0.0.1:3000")]
-    addr: SocketAddr,
+    /// Server addresses, comma-separated or repeated (loopback only). With --spawn, the first
+    /// replica listens on the first address and replica i on its port + i.
+    #[arg(long, default_value = "127.0.0.1:3000", value_delimiter = ',')]
+    addr: Vec<SocketAddr>,
     /// Start this server binary (simulator off, caps raised) and stop it at the end.
     #[arg(long, conflicts_with = "pid")]
     spawn: Option<PathBuf>,
-    /// PID of an already running server, for its RSS.
+    /// With --spawn: how many replicas to start (more than one needs --bus redis).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// With --spawn: the bus the replicas share.
+    #[arg(long, value_enum, default_value_t = Bus::Embedded)]
+    bus: Bus,
+    /// With --spawn --bus redis: the redis-server binary.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
+    /// PIDs of already running servers (comma-separated), for their RSS and CPU.
+    #[arg(long, value_delimiter = ',')]
+    pid: Vec<u32>,
+    /// PID of an already running redis-server, for its CPU.
     #[arg(long)]
-    pid: Option<u32>,
+    redis_pid: Option<u32>,
+    /// Which address events are published on.
+    #[arg(long, value_enum, default_value_t = PublishOn::Alternate)]
+    publish_on: PublishOn,
     /// Events to publish for the latency measurement.
     #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Pause between two published events, in milliseconds.
     #[arg(long, default_value_t = 250)]
     round_interval_ms: u64,
+    /// Events to publish in the throughput phase (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    tput_events: usize,
+    /// Throughput events per burst; the next burst starts once every stream has every event of
+    /// this one. Keep it well under the server's TABRELAY_LAG_CAPACITY (1,024 by default) so
+    /// that no stream can fall behind by more than the hub keeps.
+    #[arg(long, default_value_t = 200)]
+    tput_burst: usize,
+    /// POSTs in flight at once in the throughput phase.
+    #[arg(long, default_value_t = 8)]
+    tput_concurrency: usize,
     /// Connections opened at once while ramping up.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
@@ -58,12 +106,55 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Sum of the RSS of every process (`None` if any could not be read, or there is none).
+fn rss_sum_kib(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| rss_kib(p)).sum()
+}
+
 /// User + system CPU time of a process, in milliseconds (assumes the usual 100 Hz clock tick).
 fn cpu_ms(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(ticks * 10)
+}
+
+/// Summed CPU time of several processes (`None` if any could not be read, or there is none).
+fn cpu_sum_ms(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| cpu_ms(&p.to_string())).sum()
+}
+
+/// CPU snapshots of the servers, redis-server and the loadgen, to take differences of.
+#[derive(Clone, Copy)]
+struct Cpu {
+    servers: Option<u64>,
+    redis: Option<u64>,
+    own: Option<u64>,
+}
+
+impl Cpu {
+    fn now(servers: &[u32], redis: Option<u32>) -> Self {
+        Self {
+            servers: cpu_sum_ms(servers),
+            redis: redis.and_then(|p| cpu_ms(&p.to_string())),
+            own: cpu_ms("self"),
+        }
+    }
+
+    fn since(self, before: Self) -> Self {
+        let diff = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| a.saturating_sub(b));
+        Self {
+            servers: diff(self.servers, before.servers),
+            redis: diff(self.redis, before.redis),
+            own: diff(self.own, before.own),
+        }
+    }
 }
 
 async fn stats(http: &reqwest::Client, addr: SocketAddr) -> Option<serde_json::Value> {
@@ -76,14 +167,38 @@ async fn stats(http: &reqwest::Client, addr: SocketAddr) -> Option<serde_json::V
         .ok()
 }
 
-struct Spawned(Child);
+/// An error with the server's answer if a publish was refused.
+async fn refused(res: reqwest::Response, phase: &str) -> Result<(), String> {
+    let status = res.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = res.text().await.unwrap_or_default();
+    Err(format!(
+        "inject answered {status} in the {phase} phase: {body}"
+    ))
+}
+
+/// Processes this run started; dropping it sends each SIGTERM, then waits for all of them.
+#[derive(Default)]
+struct Spawned(Vec<Child>);
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
+        for child in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.0 {
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Spawned {
+    fn pids(&self) -> Vec<u32> {
+        self.0.iter().map(Child::id).collect()
     }
 }
 
@@ -95,41 +210,169 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The address stream (or event) `i` goes to: round-robin over `addrs`.
+fn round_robin(addrs: &[SocketAddr], i: usize) -> SocketAddr {
+    addrs[i % addrs.len()]
+}
+
+/// Replica `i` of a spawned deployment listens on the first address's port + i.
+fn replica_addrs(first: SocketAddr, replicas: usize) -> Vec<SocketAddr> {
+    (0..replicas)
+        .map(|i| SocketAddr::new(first.ip(), first.port() + i as u16))
+        .collect()
+}
+
+/// The `device` field of a device event's JSON, without a JSON parser (the bench's device
+/// names have no escapes). Cheap, since it runs once per event per stream.
+fn device_of(data: &str) -> Option<&str> {
+    const KEY: &str = "\"device\":\"";
+    let start = data.find(KEY)? + KEY.len();
+    let len = data[start..].find('"')?;
+    Some(&data[start..start + len])
+}
+
+/// The throughput phase's bursts: `total` events cut into consecutive ranges of at most `burst`.
+fn bursts(total: usize, burst: usize) -> Vec<std::ops::Range<usize>> {
+    let burst = burst.max(1);
+    (0..total)
+        .step_by(burst)
+        .map(|start| start..(start + burst).min(total))
+        .collect()
+}
+
+/// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Whether a Redis answers `PING` on `addr`.
+fn redis_ping(addr: SocketAddr) -> bool {
+    let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 16];
+    c.write_all(b"PING\r\n").is_ok()
+        && matches!(c.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}
+
+/// Starts redis-server on a free loopback port, no persistence; returns it and its address.
+fn spawn_redis(bin: &PathBuf) -> Result<(Child, SocketAddr), Box<dyn std::error::Error>> {
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let child = Command::new(bin)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !redis_ping(addr) {
+        if Instant::now() > deadline {
+            // Dropped here: stopped.
+            drop(Spawned(vec![child]));
+            return Err(format!("redis-server did not answer on {addr}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok((child, addr))
+}
+
+/// What one stream's reader saw.
+struct Received {
+    latencies: Vec<Duration>,
+    /// Frames parsed: device events, `stats` events, anything else.
+    frames: [u64; 3],
+    stream: sse::SseStream,
+}
+
+/// Per-burst bookkeeping of the throughput phase, shared by every reader.
+struct Burst {
+    /// Streams that have every event of this burst.
+    done: AtomicUsize,
+    /// The latest of their last receipts, in nanoseconds since `base`.
+    last_receipt: AtomicU64,
+    /// Woken when the last stream completes the burst.
+    complete: Notify,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    if !args.addr.ip().is_loopback() {
+    if args.addr.iter().any(|a| !a.ip().is_loopback()) {
         return Err("loopback only".into());
+    }
+    if args.spawn.is_some() && args.replicas > 1 && args.bus != Bus::Redis {
+        return Err("several replicas need --bus redis".into());
     }
     let http = reqwest::Client::new();
 
-    let _spawned = match &args.spawn {
-        Some(bin) => Some(Spawned(
-            Command::new(bin)
-                .env("LEPTOS_SITE_ADDR", args.addr.to_string())
-                .env("TABRELAY_SIM_INTERVAL_MS", "0")
-                .env("TABRELAY_MAX_STREAMS", (args.streams + 100).to_string())
-                .env("TABRELAY_MAX_STREAMS_PER_IP", "0")
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .spawn()?,
-        )),
-        None => None,
+    // Declared first so that it stops last, after the replicas have left the shared count.
+    let mut redis = Spawned::default();
+    let mut servers = Spawned::default();
+    let mut redis_addr = None;
+    let addrs = match &args.spawn {
+        Some(bin) => {
+            let addrs = replica_addrs(args.addr[0], args.replicas.max(1));
+            let bus_url = if args.bus == Bus::Redis {
+                let (child, addr) = spawn_redis(&args.redis_server)?;
+                redis.0.push(child);
+                redis_addr = Some(addr);
+                Some(format!("redis://{addr}"))
+            } else {
+                None
+            };
+            for addr in &addrs {
+                let mut cmd = Command::new(bin);
+                cmd.env("LEPTOS_SITE_ADDR", addr.to_string())
+                    .env("TABRELAY_SIM_INTERVAL_MS", "0")
+                    .env("TABRELAY_MAX_STREAMS", (args.streams + 100).to_string())
+                    .env("TABRELAY_MAX_STREAMS_PER_IP", "0")
+                    .env("RUST_LOG", "warn")
+                    .env_remove("TABRELAY_BUS")
+                    .stdout(Stdio::null());
+                if let Some(url) = &bus_url {
+                    cmd.env("TABRELAY_BUS", url);
+                }
+                servers.0.push(cmd.spawn()?);
+            }
+            addrs
+        }
+        None => args.addr.clone(),
     };
-    let pid = args.pid.or(_spawned.as_ref().map(|s| s.0.id()));
+    let pids = if servers.0.is_empty() {
+        args.pid.clone()
+    } else {
+        servers.pids()
+    };
+    let redis_pid = redis.pids().first().copied().or(args.redis_pid);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while stats(&http, args.addr).await.is_none() {
-        if Instant::now() > deadline {
-            return Err(format!("no server answering on {}", args.addr).into());
+    for &addr in &addrs {
+        while stats(&http, addr).await.is_none() {
+            if Instant::now() > deadline {
+                return Err(format!("no server answering on {addr}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Every replica counts the others (with Redis, each registers itself on its first count).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replicas_seen = loop {
+        let seen = stats(&http, addrs[0])
+            .await
+            .and_then(|s| s["replicas"].as_u64())
+            .unwrap_or(1);
+        if seen as usize >= addrs.len() || Instant::now() > deadline {
+            break seen;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let rss_before = pid.and_then(rss_kib);
+    };
+    let rss_before = rss_sum_kib(&pids);
 
-    // Ramp up.
+    // Ramp up: stream i on address i mod n.
     let started = Instant::now();
     let connected: Vec<_> = stream::iter(0..args.streams)
-        .map(|_| sse::SseStream::connect(args.addr, "/api/events?mode=naive"))
+        .map(|i| sse::SseStream::connect(round_robin(&addrs, i), "/api/events?mode=naive"))
         .buffer_unordered(args.connect_concurrency)
         .collect()
         .await;
@@ -148,10 +391,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // Wait until the server counts them all and the ramp-up's stats bursts have drained.
+    // Wait until the deployment counts them all and the ramp-up's stats bursts have drained.
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let held = loop {
-        let open = stats(&http, args.addr)
+        let open = stats(&http, addrs[0])
             .await
             .and_then(|s| s["open_connections"].as_u64())
             .unwrap_or(0);
@@ -161,65 +404,169 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_held = pid.and_then(rss_kib);
+    let mut per_replica = Vec::new();
+    for &addr in &addrs {
+        let s = stats(&http, addr).await;
+        per_replica.push(
+            s.and_then(|s| s["replica_open_connections"].as_u64())
+                .map_or_else(|| "?".to_owned(), |n| n.to_string()),
+        );
+    }
+    let rss_held = rss_sum_kib(&pids);
 
-    // Readers: every stream records its receipt time for each round's event.
+    // Readers: every stream records its receipt time for each round's event (`bench-<k>`) and
+    // counts the throughput phase's events (`tput-<k>`) per burst.
     let base = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> =
         Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
+    let burst_ranges = Arc::new(bursts(args.tput_events, args.tput_burst));
+    let burst_state: Arc<Vec<Burst>> = Arc::new(
+        burst_ranges
+            .iter()
+            .map(|_| Burst {
+                done: AtomicUsize::new(0),
+                last_receipt: AtomicU64::new(0),
+                complete: Notify::new(),
+            })
+            .collect(),
+    );
+    let resets = Arc::new(AtomicUsize::new(0));
     let rounds = args.rounds;
+    let tput_events = args.tput_events;
+    let tput_burst = args.tput_burst.max(1);
+    let readers_total = streams.len();
     let readers: Vec<_> = streams
         .into_iter()
-        .map(|mut s| {
+        .map(|mut stream| {
             let sent_at = Arc::clone(&sent_at);
+            let burst_ranges = Arc::clone(&burst_ranges);
+            let burst_state = Arc::clone(&burst_state);
+            let resets = Arc::clone(&resets);
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(rounds);
-                while latencies.len() < rounds {
-                    let frame = s.next().await?;
+                let mut tput_seen = 0;
+                let mut per_burst = vec![0usize; burst_ranges.len()];
+                let mut frames = [0u64; 3];
+                while latencies.len() < rounds || tput_seen < tput_events {
+                    let frame = stream.next().await?;
+                    frames[match frame.event.as_str() {
+                        e if e.starts_with("device-") => 0,
+                        "stats" => 1,
+                        _ => 2,
+                    }] += 1;
+                    if frame.event == "reset" {
+                        resets.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     if !frame.event.starts_with("device-") {
                         continue;
                     }
                     let received = base.elapsed();
-                    let Ok(data) = serde_json::from_str::<serde_json::Value>(&frame.data) else {
+                    let Some(device) = device_of(&frame.data) else {
                         continue;
                     };
-                    let Some(round) = data["device"]
-                        .as_str()
-                        .and_then(|d| d.strip_prefix("bench-"))
-                    else {
-                        continue;
-                    };
-                    let Ok(round) = round.parse::<usize>() else {
-                        continue;
-                    };
-                    let sent = Duration::from_nanos(sent_at[round].load(Ordering::Acquire));
-                    latencies.push(received.saturating_sub(sent));
+                    if let Some(round) = device.strip_prefix("bench-") {
+                        let Ok(round) = round.parse::<usize>() else {
+                            continue;
+                        };
+                        let sent = Duration::from_nanos(sent_at[round].load(Ordering::Acquire));
+                        latencies.push(received.saturating_sub(sent));
+                    } else if let Some(k) = device.strip_prefix("tput-") {
+                        let Ok(k) = k.parse::<usize>() else {
+                            continue;
+                        };
+                        let b = k / tput_burst;
+                        let Some(count) = per_burst.get_mut(b) else {
+                            continue;
+                        };
+                        tput_seen += 1;
+                        *count += 1;
+                        if *count == burst_ranges[b].len() {
+                            let state = &burst_state[b];
+                            state
+                                .last_receipt
+                                .fetch_max(received.as_nanos() as u64, Ordering::AcqRel);
+                            if state.done.fetch_add(1, Ordering::AcqRel) + 1 == readers_total {
+                                state.complete.notify_one();
+                            }
+                        }
+                    }
                 }
-                Ok::<_, std::io::Error>((latencies, s))
+                Ok::<_, std::io::Error>(Received {
+                    latencies,
+                    frames,
+                    stream,
+                })
             })
         })
         .collect();
 
-    let server_cpu_before = pid.and_then(|p| cpu_ms(&p.to_string()));
-    let own_cpu_before = cpu_ms("self");
+    // Latency phase: one event at a time, `round_interval_ms` apart.
+    let publish_addr = |k: usize| match args.publish_on {
+        PublishOn::First => addrs[0],
+        PublishOn::Alternate => round_robin(&addrs, k),
+    };
+    let cpu_before = Cpu::now(&pids, redis_pid);
     for round in 0..args.rounds {
         sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
         let res = http
             .post(format!(
                 "http://{}/api/devices/bench-{round}/online",
-                args.addr
+                publish_addr(round)
             ))
             .send()
             .await?;
-        if !res.status().is_success() {
-            return Err(format!("inject answered {}", res.status()).into());
-        }
+        refused(res, "latency").await?;
         tokio::time::sleep(Duration::from_millis(args.round_interval_ms)).await;
     }
+    let latency_cpu = Cpu::now(&pids, redis_pid).since(cpu_before);
+
+    // Throughput phase: each burst's events published with `tput_concurrency` POSTs in flight;
+    // the burst ends when the last stream has the last of its events.
+    let tput_cpu_before = Cpu::now(&pids, redis_pid);
+    let mut delivering = Duration::ZERO;
+    let mut publishing = Duration::ZERO;
+    for (b, range) in burst_ranges.iter().enumerate() {
+        let first_sent = base.elapsed();
+        let answers: Vec<_> = stream::iter(range.clone())
+            .map(|k| {
+                let url = format!("http://{}/api/devices/tput-{k}/online", publish_addr(k));
+                let http = &http;
+                async move { http.post(url).send().await }
+            })
+            .buffer_unordered(args.tput_concurrency.max(1))
+            .collect()
+            .await;
+        publishing += base.elapsed() - first_sent;
+        for a in answers {
+            refused(a?, "throughput").await?;
+        }
+        let state = &burst_state[b];
+        if state.done.load(Ordering::Acquire) < readers_total
+            && tokio::time::timeout(
+                Duration::from_secs(args.timeout_secs),
+                state.complete.notified(),
+            )
+            .await
+            .is_err()
+        {
+            return Err(format!(
+                "timed out waiting for every stream to receive burst {b} ({} of {readers_total} \
+                 streams complete, resets seen: {})",
+                state.done.load(Ordering::Acquire),
+                resets.load(Ordering::Relaxed)
+            )
+            .into());
+        }
+        let last = Duration::from_nanos(state.last_receipt.load(Ordering::Acquire));
+        delivering += last.saturating_sub(first_sent);
+    }
+    let tput_cpu = Cpu::now(&pids, redis_pid).since(tput_cpu_before);
 
     let mut all = Vec::new();
     let mut incomplete = 0;
     let mut kept = Vec::new();
+    let mut frames = [0u64; 3];
     let results = tokio::time::timeout(
         Duration::from_secs(args.timeout_secs),
         futures::future::join_all(readers),
@@ -229,9 +576,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(results) => {
             for r in results {
                 match r {
-                    Ok(Ok((l, s))) => {
-                        all.extend(l);
-                        kept.push(s);
+                    Ok(Ok(received)) => {
+                        all.extend(received.latencies);
+                        for (sum, n) in frames.iter_mut().zip(received.frames) {
+                            *sum += n;
+                        }
+                        kept.push(received.stream);
                     }
                     _ => incomplete += 1,
                 }
@@ -240,12 +590,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => return Err("timed out waiting for streams to receive every event".into()),
     }
     all.sort();
-    let server_cpu = pid
-        .and_then(|p| cpu_ms(&p.to_string()))
-        .zip(server_cpu_before)
-        .map(|(a, b)| a - b);
-    let own_cpu = cpu_ms("self").zip(own_cpu_before).map(|(a, b)| a - b);
-    let rss_after = pid.and_then(rss_kib);
+    let rss_after = rss_sum_kib(&pids);
+    let mut lagged = 0;
+    for &addr in &addrs {
+        lagged += stats(&http, addr)
+            .await
+            .and_then(|s| s["resets_lagged"].as_u64())
+            .unwrap_or(0);
+    }
 
     println!("streams requested      {}", args.streams);
     println!("streams failed         {failed}");
@@ -271,22 +623,144 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("fan-out latency p50    {:.2?}", percentile(&all, 50.0));
     println!("fan-out latency p99    {:.2?}", percentile(&all, 99.0));
-    if let Some(ms) = server_cpu {
+    let per_event = |ms: u64, events: usize| ms as f64 / events.max(1) as f64;
+    if let Some(ms) = latency_cpu.servers {
         println!(
             "server CPU / event     {:.1} ms",
-            ms as f64 / args.rounds as f64
+            per_event(ms, args.rounds)
         );
     }
-    if let Some(ms) = own_cpu {
+    if let Some(ms) = latency_cpu.own {
         println!(
             "loadgen CPU / event    {:.1} ms",
-            ms as f64 / args.rounds as f64
+            per_event(ms, args.rounds)
         );
     }
     println!(
         "fan-out latency max    {:.2?}",
         all.last().copied().unwrap_or_default()
     );
+    // Added with several replicas and the throughput phase; the lines above keep their labels.
+    println!(
+        "bus                    {}",
+        match redis_addr {
+            Some(a) => format!("redis ({a})"),
+            None if args.spawn.is_some() => "embedded".to_owned(),
+            None => "as running".to_owned(),
+        }
+    );
+    println!("replicas (server)      {replicas_seen}");
+    println!(
+        "streams per replica    {} ({})",
+        per_replica.join(" / "),
+        addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "published on           {}",
+        match args.publish_on {
+            PublishOn::First => "the first address",
+            PublishOn::Alternate => "each address in turn",
+        }
+    );
+    if let Some(ms) = latency_cpu.redis {
+        println!(
+            "redis CPU / event      {:.1} ms",
+            per_event(ms, args.rounds)
+        );
+    }
+    if args.tput_events > 0 {
+        let events = args.tput_events as f64;
+        println!(
+            "tput events            {} ({} bursts of <= {tput_burst}, {} POSTs in flight)",
+            args.tput_events,
+            burst_ranges.len(),
+            args.tput_concurrency.max(1)
+        );
+        println!(
+            "tput publish           {:.0} events/s (POSTs answered)",
+            events / publishing.as_secs_f64()
+        );
+        println!(
+            "tput delivered         {:.0} events/s (every stream has every event)",
+            events / delivering.as_secs_f64()
+        );
+        if let Some(ms) = tput_cpu.servers {
+            println!(
+                "tput server CPU/event  {:.2} ms",
+                per_event(ms, args.tput_events)
+            );
+        }
+        if let Some(ms) = tput_cpu.redis {
+            println!(
+                "tput redis CPU/event   {:.2} ms",
+                per_event(ms, args.tput_events)
+            );
+        }
+        if let Some(ms) = tput_cpu.own {
+            println!(
+                "tput loadgen CPU/event {:.2} ms",
+                per_event(ms, args.tput_events)
+            );
+        }
+    }
+    println!(
+        "frames received        {} device, {} stats, {} other (all streams, both phases)",
+        frames[0], frames[1], frames[2]
+    );
+    println!(
+        "resets                 {} seen by streams, {lagged} lagged (servers)",
+        resets.load(Ordering::Relaxed)
+    );
     drop(kept);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v: Vec<_> = (1..=100).map(ms).collect();
+        assert_eq!(percentile(&v, 50.0), ms(50));
+        assert_eq!(percentile(&v, 99.0), ms(99));
+        assert_eq!(percentile(&v, 100.0), ms(100));
+        assert_eq!(percentile(&v, 0.0), ms(1));
+        assert_eq!(percentile(&[ms(7)], 99.0), ms(7));
+        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn streams_and_events_go_round_robin() {
+        let a: SocketAddr = "127.0.0.1:3999".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(replica_addrs(a, 2), vec![a, b]);
+        let picked: Vec<_> = (0..5).map(|i| round_robin(&[a, b], i)).collect();
+        assert_eq!(picked, vec![a, b, a, b, a]);
+        assert!((0..3).all(|i| round_robin(&[a], i) == a));
+    }
+
+    #[test]
+    fn device_is_read_from_the_event_json() {
+        let data = r#"{"id":7,"device":"tput-12","kind":"online","at_ms":1}"#;
+        assert_eq!(device_of(data), Some("tput-12"));
+        assert_eq!(device_of(r#"{"id":7}"#), None);
+        assert_eq!(device_of(r#"{"device":"unterminated"#), None);
+    }
+
+    #[test]
+    fn bursts_cover_every_event_once() {
+        assert_eq!(bursts(1000, 500), vec![0..500, 500..1000]);
+        assert_eq!(bursts(7, 3), vec![0..3, 3..6, 6..7]);
+        assert_eq!(bursts(0, 500), Vec::<std::ops::Range<usize>>::new());
+        assert_eq!(bursts(2, 0), vec![0..1, 1..2]);
+    }
 }
