@@ -36,6 +36,7 @@ pub struct StreamGuard {
     conns: Arc<Connections>,
     ip: IpAddr,
     mode_gauge: Gauge,
+    version_gauge: Gauge,
 }
 
 impl Connections {
@@ -52,7 +53,13 @@ impl Connections {
     }
 
     /// Takes a slot for a stream from `ip`, or says which cap refused it.
-    pub fn try_open(self: &Arc<Self>, ip: IpAddr, mode: Mode) -> Result<StreamGuard, RejectReason> {
+    /// `version`: the label of the request's HTTP version ([`crate::metrics::http_version_label`]).
+    pub fn try_open(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        mode: Mode,
+        version: &'static str,
+    ) -> Result<StreamGuard, RejectReason> {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let reject = if self.max_total > 0 && counts.open >= self.max_total {
             Some(RejectReason::GlobalCap)
@@ -73,6 +80,8 @@ impl Connections {
         self.metrics.streams_total.inc();
         let mode_gauge = self.metrics.mode_gauge(mode);
         mode_gauge.inc();
+        let version_gauge = self.metrics.version_gauge(version);
+        version_gauge.inc();
         drop(counts);
         self.changed.notify_one();
         self.reported.notify_one();
@@ -80,6 +89,7 @@ impl Connections {
             conns: Arc::clone(self),
             ip,
             mode_gauge,
+            version_gauge,
         })
     }
 
@@ -101,6 +111,7 @@ impl Drop for StreamGuard {
         }
         conns.metrics.open_streams.dec();
         self.mode_gauge.dec();
+        self.version_gauge.dec();
         drop(counts);
         conns.changed.notify_one();
         conns.reported.notify_one();
@@ -116,20 +127,20 @@ mod tests {
         let conns = Arc::new(Connections::new(3, 2, Arc::new(Metrics::new())));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let g1 = conns.try_open(a, Mode::Leader).unwrap();
-        let _g2 = conns.try_open(a, Mode::Naive).unwrap();
+        let g1 = conns.try_open(a, Mode::Leader, "h2").unwrap();
+        let _g2 = conns.try_open(a, Mode::Naive, "h2").unwrap();
         assert!(matches!(
-            conns.try_open(a, Mode::Leader),
+            conns.try_open(a, Mode::Leader, "h2"),
             Err(RejectReason::PerIpCap)
         ));
-        let _g3 = conns.try_open(b, Mode::Leader).unwrap();
+        let _g3 = conns.try_open(b, Mode::Leader, "h2").unwrap();
         assert!(matches!(
-            conns.try_open(b, Mode::Leader),
+            conns.try_open(b, Mode::Leader, "h2"),
             Err(RejectReason::GlobalCap)
         ));
         drop(g1);
         assert_eq!(conns.open(), 2);
-        assert!(conns.try_open(a, Mode::Leader).is_ok());
+        assert!(conns.try_open(a, Mode::Leader, "h2").is_ok());
         assert_eq!(
             conns.open(),
             2,

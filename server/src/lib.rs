@@ -130,6 +130,8 @@ pub struct AppState {
     /// Random per process: the replica id (the log's run is [`Hub::epoch`]).
     pub instance: Arc<str>,
     pub started: Instant,
+    /// The address the main listener is bound to.
+    pub bound: SocketAddr,
     /// Cancelled on shutdown; every open stream ends when it is.
     pub shutdown: CancellationToken,
 }
@@ -164,7 +166,7 @@ impl AppState {
             Some(url) => {
                 // `rediss://` needs a process-wide rustls provider; an embedding app may have
                 // installed one already.
-                let _ = rustls::crypto::ring::default_provider().install_default();
+                tls::install_crypto_provider();
                 let cluster = Arc::new(ClusterView::new());
                 let redis = Arc::new(RedisBus::new(
                     url,
@@ -204,6 +206,7 @@ impl AppState {
             admin,
             instance,
             started: Instant::now(),
+            bound,
             shutdown: CancellationToken::new(),
         }
     }
@@ -237,6 +240,10 @@ impl AppState {
                 .into_iter()
                 .map(|mode| (mode.as_str(), m.mode_gauge(mode).get()))
                 .collect(),
+            streams_by_http_version: metrics::HTTP_VERSIONS
+                .into_iter()
+                .map(|version| (version, m.version_gauge(version).get()))
+                .collect(),
         }
     }
 }
@@ -266,9 +273,10 @@ pub fn router(state: AppState) -> Result<Router, String> {
     let page_context = {
         let context = context.clone();
         let leptos = leptos.clone();
+        let shard_ports = state.config.shard_ports.clone();
         move || {
             context();
-            security::provide_page_csp(&leptos);
+            security::provide_page_csp(&leptos, &shard_ports);
         }
     };
     let page = leptos_axum::render_app_to_stream_with_context(page_context, move || {
@@ -288,7 +296,11 @@ pub fn router(state: AppState) -> Result<Router, String> {
     for layer in security::header_layers(&state.leptos) {
         router = router.layer(layer);
     }
-    if let Some(cors) = security::cors_layer(&state.config.cors_origins)? {
+    if let Some(cors) = security::cors_layer(
+        &state.config.cors_origins,
+        state.bound.port(),
+        &state.config.shard_ports,
+    )? {
         router = router.layer(cors);
     }
     Ok(router.layer(TraceLayer::new_for_http()).with_state(state))

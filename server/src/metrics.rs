@@ -22,6 +22,23 @@ pub struct ModeLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabel {
+    pub version: &'static str,
+}
+
+/// The HTTP versions streams are counted by.
+pub const HTTP_VERSIONS: [&str; 2] = ["http/1.1", "h2"];
+
+/// The label of a request's HTTP version (`http/1.1` for 1.0 and 1.1).
+pub fn http_version_label(version: axum::http::Version) -> &'static str {
+    if version == axum::http::Version::HTTP_2 {
+        "h2"
+    } else {
+        "http/1.1"
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
 }
@@ -88,6 +105,7 @@ pub struct Metrics {
     pub open_streams: Gauge,
     pub streams_total: Counter,
     pub streams_by_mode: Family<ModeLabel, Gauge>,
+    pub streams_by_version: Family<VersionLabel, Gauge>,
     pub events_published: Family<KindLabel, Counter>,
     pub resets: Family<ReasonLabel, Counter>,
     pub rejected: Family<ReasonLabel, Counter>,
@@ -105,6 +123,7 @@ impl Metrics {
         let open_streams = Gauge::default();
         let streams_total = Counter::default();
         let streams_by_mode = Family::<ModeLabel, Gauge>::default();
+        let streams_by_version = Family::<VersionLabel, Gauge>::default();
         let events_published = Family::<KindLabel, Counter>::default();
         let resets = Family::<ReasonLabel, Counter>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
@@ -118,6 +137,11 @@ impl Metrics {
             "open_streams_by_mode",
             "SSE streams open now, by client mode",
             streams_by_mode.clone(),
+        );
+        registry.register(
+            "open_streams_by_http_version",
+            "SSE streams open now, by HTTP version",
+            streams_by_version.clone(),
         );
         registry.register(
             "events_published",
@@ -135,6 +159,9 @@ impl Metrics {
             let _ = streams_by_mode.get_or_create(&ModeLabel {
                 mode: mode.as_str(),
             });
+        }
+        for version in HTTP_VERSIONS {
+            let _ = streams_by_version.get_or_create(&VersionLabel { version });
         }
         for kind in [
             DeviceEventKind::DeviceOnline,
@@ -159,6 +186,7 @@ impl Metrics {
             open_streams,
             streams_total,
             streams_by_mode,
+            streams_by_version,
             events_published,
             resets,
             rejected,
@@ -211,6 +239,12 @@ impl Metrics {
                 reason: reason.as_str(),
             })
             .get()
+    }
+
+    pub fn version_gauge(&self, version: &'static str) -> Gauge {
+        self.streams_by_version
+            .get_or_create(&VersionLabel { version })
+            .clone()
     }
 
     pub fn mode_gauge(&self, mode: Mode) -> Gauge {

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 /// files, the 404 page): nothing inline may run or style. Scripts come from this origin only
 /// (`/pkg/*.js`, the SharedWorker), and the wasm they load needs `'wasm-unsafe-eval'`.
 pub fn content_security_policy(leptos: &LeptosOptions) -> String {
-    policy(leptos, "'self' 'wasm-unsafe-eval'")
+    policy(leptos, "'self' 'wasm-unsafe-eval'", &[])
 }
 
 /// The dashboard page's policy: the same, plus `nonce` for its inline scripts (Leptos' hydration
@@ -19,18 +19,30 @@ pub fn content_security_policy(leptos: &LeptosOptions) -> String {
 /// script). A script injected into the page (through markup in server data, say) has no nonce
 /// and does not run; inline event handlers (`onerror=`) never run, as no `'unsafe-inline'` or
 /// `'unsafe-hashes'` is allowed.
-pub fn page_content_security_policy(leptos: &LeptosOptions, nonce: &str) -> String {
+///
+/// `shard_ports`: the page of `?mode=sharded` opens its streams on those ports of the same host,
+/// other origins, which `connect-src` must name.
+pub fn page_content_security_policy(
+    leptos: &LeptosOptions,
+    nonce: &str,
+    shard_ports: &[u16],
+) -> String {
     policy(
         leptos,
         &format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        shard_ports,
     )
 }
 
 /// `style-src 'self'`: the stylesheet is a file and the UI sets no `style` attribute, so no
 /// inline style is needed (Leptos' `style:` directives would go through the CSSOM, which CSP
 /// does not govern). In development, cargo-leptos' live-reload websocket is allowed too.
-fn policy(leptos: &LeptosOptions, script_src: &str) -> String {
+fn policy(leptos: &LeptosOptions, script_src: &str, shard_ports: &[u16]) -> String {
     let mut connect = String::from("'self'");
+    for port in shard_ports {
+        // Any host: the page is reached by whatever name the browser used for this server.
+        connect.push_str(&format!(" http://*:{port} https://*:{port}"));
+    }
     if leptos.env == Env::DEV {
         let port = leptos.reload_external_port.unwrap_or(leptos.reload_port);
         connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
@@ -47,14 +59,14 @@ fn policy(leptos: &LeptosOptions, script_src: &str) -> String {
 /// per request (`leptos::nonce::use_nonce`, 128 random bits) and puts on every inline script it
 /// renders; one is provided here should it be missing. Header and scripts hence carry the same
 /// value, fresh per response (tested in `tests/api.rs`).
-pub fn provide_page_csp(leptos: &LeptosOptions) {
+pub fn provide_page_csp(leptos: &LeptosOptions, shard_ports: &[u16]) {
     use leptos::nonce::{use_nonce, Nonce};
     let nonce = use_nonce().unwrap_or_else(|| {
         let nonce = Nonce::new();
         leptos::context::provide_context(nonce.clone());
         nonce
     });
-    let csp = page_content_security_policy(leptos, &nonce);
+    let csp = page_content_security_policy(leptos, &nonce, shard_ports);
     if let Some(response) = leptos::context::use_context::<leptos_axum::ResponseOptions>() {
         response.insert_header(
             header::CONTENT_SECURITY_POLICY,
@@ -85,23 +97,67 @@ pub fn header_layers(leptos: &LeptosOptions) -> [SetResponseHeaderLayer<HeaderVa
 }
 
 /// CORS for the configured origins, or `None` (no CORS headers: same-origin only).
-pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
-    if origins.is_empty() {
+///
+/// With shard ports, a page served by this server on `main_port` reads streams from the shard
+/// ports, which are other origins: exactly the origin "this request's host, on the main port"
+/// is allowed too (the host a browser used to reach the shard is the one it used for the page).
+pub fn cors_layer(
+    origins: &[String],
+    main_port: u16,
+    shard_ports: &[u16],
+) -> Result<Option<CorsLayer>, String> {
+    if origins.is_empty() && shard_ports.is_empty() {
         return Ok(None);
     }
     let values = origins
         .iter()
         .map(|o| HeaderValue::from_str(o.trim()).map_err(|_| format!("invalid CORS origin {o:?}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let shards = !shard_ports.is_empty();
+    let allow = AllowOrigin::predicate(move |origin: &HeaderValue, request| {
+        values.contains(origin) || (shards && is_same_host_main_port(origin, request, main_port))
+    });
     Ok(Some(
         CorsLayer::new()
-            .allow_origin(AllowOrigin::list(values))
+            .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([
                 header::AUTHORIZATION,
                 HeaderName::from_static("last-event-id"),
             ]),
     ))
+}
+
+/// `origin` is `http(s)://<host of this request>:<main_port>`.
+fn is_same_host_main_port(
+    origin: &HeaderValue,
+    request: &axum::http::request::Parts,
+    main_port: u16,
+) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let Some((origin_host, port)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    let request_host = request
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri.authority().map(|a| a.as_str()))
+        .and_then(|authority| {
+            authority
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .or(Some(authority))
+        });
+    port == main_port.to_string() && request_host == Some(origin_host)
 }
 
 /// Who may inject device events.
@@ -209,7 +265,7 @@ mod tests {
             .output_name("tabrelay")
             .env(Env::DEV)
             .build();
-        let csp = page_content_security_policy(&opts, "abc_-09");
+        let csp = page_content_security_policy(&opts, "abc_-09", &[]);
         assert!(
             csp.contains("script-src 'self' 'nonce-abc_-09' 'wasm-unsafe-eval';"),
             "{csp}"

@@ -43,10 +43,21 @@ pub enum Mode {
     Leader,
     Storage,
     SharedWorker,
+    /// Naive streams spread over several ports (origins) of the server.
+    Sharded,
+    /// Naive, but a hidden tab closes its stream and resumes when shown.
+    HiddenClose,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::Naive, Mode::Leader, Mode::Storage, Mode::SharedWorker];
+    pub const ALL: [Mode; 6] = [
+        Mode::Naive,
+        Mode::Leader,
+        Mode::Storage,
+        Mode::SharedWorker,
+        Mode::Sharded,
+        Mode::HiddenClose,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +65,8 @@ impl Mode {
             Self::Leader => "leader",
             Self::Storage => "storage",
             Self::SharedWorker => "sharedworker",
+            Self::Sharded => "sharded",
+            Self::HiddenClose => "hidden-close",
         }
     }
 
@@ -129,7 +142,7 @@ impl StreamRequest {
             None | Some("") => Mode::Leader,
             Some(m) => Mode::parse(m).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "unknown mode {:?}; expected one of naive, leader, storage, sharedworker",
+                    "unknown mode {:?}; expected one of naive, leader, storage, sharedworker, sharded, hidden-close",
                     m.chars().take(40).collect::<String>()
                 ))
             })?,
@@ -168,6 +181,7 @@ impl StreamRequest {
 pub async fn events(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    version: axum::http::Version,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -177,7 +191,7 @@ pub async fn events(
     let retry_after = app.config.retry_ms.div_ceil(1000).max(1);
     let guard = app
         .conns
-        .try_open(peer.ip(), mode)
+        .try_open(peer.ip(), mode, crate::metrics::http_version_label(version))
         .map_err(|reason| match reason {
             RejectReason::GlobalCap => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

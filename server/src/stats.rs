@@ -42,6 +42,8 @@ pub struct StatsReport {
     pub rejected_per_ip_cap: u64,
     /// Open streams by the `mode` query parameter of `/api/events`.
     pub streams_by_mode: std::collections::BTreeMap<&'static str, i64>,
+    /// Open streams by HTTP version (`http/1.1`, `h2`).
+    pub streams_by_http_version: std::collections::BTreeMap<&'static str, i64>,
 }
 
 /// The `stats` event: the contract's [`Stats`] and the replica's share.
@@ -149,7 +151,7 @@ mod tests {
             guards.push(
                 state
                     .conns
-                    .try_open([10, 0, 0, 1].into(), Mode::Leader)
+                    .try_open([10, 0, 0, 1].into(), Mode::Leader, "http/1.1")
                     .unwrap(),
             );
             tokio::time::sleep(Duration::from_millis(10)).await;

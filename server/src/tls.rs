@@ -11,6 +11,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Config;
 
+/// Installs ring as the process's rustls provider (the HTTPS server, the Redis client's
+/// `rediss://` and any rustls client in the process use it), unless one is installed already.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The acceptor the config asks for, or `None` for plain HTTP.
 pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
     let (certs, key) = match (&config.tls, &config.tls_cert, &config.tls_key) {
@@ -25,8 +31,7 @@ pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
         (None, Some(cert), Some(key)) => from_files(cert, key)?,
         (None, _, _) => return Err("--tls-cert and --tls-key go together".into()),
     };
-    // The process-wide provider (the Redis client's TLS uses it too).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let mut server = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)

@@ -53,7 +53,7 @@ fn spawn(envs: &[(&str, &str)]) -> Server {
 #[tokio::test]
 async fn sim_interval_zero_turns_the_simulator_off() {
     let server = spawn(&[("TABRELAY_SIM_INTERVAL_MS", "0")]);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let devices: serde_json::Value = http
         .get(format!("http://{}/api/devices", server.addr))
         .send()
@@ -81,7 +81,7 @@ async fn sigterm_with_open_streams_exits_cleanly() {
         ("TABRELAY_SIM_INTERVAL_MS", "50"),
         ("TABRELAY_SIM_DEVICES", "3"),
     ]);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let mut streams = Vec::new();
     for _ in 0..5 {
         let res = http
@@ -156,7 +156,7 @@ async fn site_root_alone_serves_the_built_assets() {
         ("LEPTOS_SITE_ROOT", root.to_str().unwrap()),
         ("TABRELAY_SIM_INTERVAL_MS", "0"),
     ]);
-    let http = reqwest::Client::new();
+    let http = common::http();
     for (name, body) in files {
         let res = http
             .get(format!("http://{}/pkg/{name}", server.addr))

@@ -38,7 +38,7 @@ async fn a_thousand_abrupt_disconnects_bring_the_count_back_to_zero() {
     let addr = t.server.addr;
     // Half are dropped politely by an HTTP client, half reset (RST) mid-stream.
     let raw: Vec<TcpStream> = join_all((0..500).map(|_| raw_stream(addr))).await;
-    let client = reqwest::Client::new();
+    let client = common::http();
     let responses = join_all((0..500).map(|_| client.get(t.url("/api/events")).send())).await;
     let responses: Vec<_> = responses.into_iter().map(|r| r.unwrap()).collect();
     assert!(responses.iter().all(|r| r.status() == 200));

@@ -335,7 +335,7 @@ mod processes {
     #[tokio::test]
     async fn a_killed_replica_leaves_the_count_within_5_s_a_stopped_one_at_once() {
         let redis = RedisServer::start();
-        let http = reqwest::Client::new();
+        let http = common::http();
         let (a, b, c) = (spawn(&redis), spawn(&redis), spawn(&redis));
         for r in [&a, &b, &c] {
             ready(&http, r).await;

@@ -37,6 +37,12 @@ pub async fn start(config: Config) -> TestServer {
     start_on("127.0.0.1:0", config).await
 }
 
+/// An HTTP client (reqwest over rustls, which needs the process's crypto provider first).
+pub fn http() -> reqwest::Client {
+    server::tls::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 pub async fn start_on(bind: &str, config: Config) -> TestServer {
     let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let leptos = LeptosOptions::builder().output_name("tabrelay").build();
@@ -45,7 +51,7 @@ pub async fn start_on(bind: &str, config: Config) -> TestServer {
     TestServer {
         server,
         base,
-        http: reqwest::Client::new(),
+        http: http(),
     }
 }
 
