@@ -253,15 +253,19 @@ pub fn router(state: AppState) -> Result<Router, String> {
     let timeout =
         TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout());
 
-    // No timeout on the stream: it is meant to stay open.
+    // No timeout on the stream: it is meant to stay open. No request tracing either: its
+    // response-body wrapper would sit in every stream's path for every frame it sends.
+    let traced = tower::ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(timeout);
     let api = Router::new()
         .route("/events", get(sse::events))
-        .route("/devices", get(api::devices::list).layer(timeout))
+        .route("/devices", get(api::devices::list).layer(traced.clone()))
         .route(
             "/devices/{id}/{action}",
-            post(api::devices::inject).layer(timeout),
+            post(api::devices::inject).layer(traced.clone()),
         )
-        .route("/stats", get(api::stats::get).layer(timeout))
+        .route("/stats", get(api::stats::get).layer(traced.clone()))
         .fallback(error::api_not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
 
@@ -291,7 +295,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
             AppState,
             _,
         >(context, app::not_found_shell))
-        .layer(timeout)
+        .layer(traced)
         .nest("/api", api);
     for layer in security::header_layers(&state.leptos) {
         router = router.layer(layer);
@@ -303,7 +307,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
     )? {
         router = router.layer(cors);
     }
-    Ok(router.layer(TraceLayer::new_for_http()).with_state(state))
+    Ok(router.with_state(state))
 }
 
 /// A server running in the background.

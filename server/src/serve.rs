@@ -142,18 +142,24 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
+/// Every connection's task holds this future, so its size is each idle stream's memory: the TLS
+/// and HTTP/2 paths (a rustls session, an h2 connection: kilobytes) are boxed, so that a plain
+/// HTTP/1.1 connection carries only its own state.
 async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, arrival: Arrival) {
     match &server.tls {
         None => speak_http(&server, tcp, false, peer, arrival).await,
         Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                    speak_http(&server, tls, h2, peer, arrival).await
+            Box::pin(async {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                        Box::pin(speak_http(&server, tls, h2, peer, arrival)).await
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
-                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
+            })
+            .await
         }
     }
 }
@@ -179,7 +185,7 @@ where
             .keep_alive_interval(H2_KEEP_ALIVE)
             .keep_alive_timeout(H2_KEEP_ALIVE)
             .serve_connection(io, service);
-        drive(connection, &server.shutdown, peer).await;
+        Box::pin(drive(connection, &server.shutdown, peer)).await;
     } else {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())

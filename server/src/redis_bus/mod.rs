@@ -49,6 +49,8 @@ pub use url::{BusUrl, CaFile};
 const OWN_WRITE_WAIT: Duration = Duration::from_secs(2);
 /// Connecting, and any command but the log's blocking read.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// A publish: a replica saturated by its fan-out may read the reply late; that is not Redis down.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The names of every key, under one prefix.
 #[derive(Debug, Clone)]
@@ -119,7 +121,7 @@ impl RedisBus {
             ca: ca.cloned(),
             keys: Keys::new(prefix),
             scripts: Scripts::new(),
-            publisher: LazyConnection::new(url, ca, COMMAND_TIMEOUT, COMMAND_TIMEOUT),
+            publisher: LazyConnection::new(url, ca, COMMAND_TIMEOUT, PUBLISH_TIMEOUT),
             hub,
             instance,
             log_length: log_length.max(1),
