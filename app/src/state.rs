@@ -192,9 +192,12 @@ impl TabState {
         if batch.is_empty() {
             return;
         }
-        for received in &batch {
-            self.apply_to_devices(&received.event);
-        }
+        // One write per batch: the device grid wakes once, however many events there were.
+        self.devices.update(|devices| {
+            for received in &batch {
+                apply_to_devices(devices, &received.event);
+            }
+        });
         let count = batch.len() as u64;
         self.events.update(|log| {
             for received in batch {
@@ -248,34 +251,13 @@ impl TabState {
                 .map(|e| e.event.clone())
                 .collect()
         });
-        for event in &newer {
-            self.apply_to_devices(event);
-        }
-    }
-
-    fn apply_to_devices(&self, event: &DeviceEvent) {
-        let online = event.kind.online();
-        self.devices.update(|devices| {
-            match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
-                Ok(at) => {
-                    let device = &mut devices[at];
-                    device.online = online;
-                    device.changed_at_ms = event.at_ms;
-                    if event.name.is_some() {
-                        device.name.clone_from(&event.name);
-                    }
+        if !newer.is_empty() {
+            self.devices.update(|devices| {
+                for event in &newer {
+                    apply_to_devices(devices, event);
                 }
-                Err(at) => devices.insert(
-                    at,
-                    Device {
-                        id: event.device.clone(),
-                        online,
-                        changed_at_ms: event.at_ms,
-                        name: event.name.clone(),
-                    },
-                ),
-            }
-        });
+            });
+        }
     }
 
     /// Records the server's counters and appends to the sparkline history.
@@ -307,6 +289,30 @@ impl TabState {
                 }
             }
         });
+    }
+}
+
+/// Applies one device event to the grid (sorted by id).
+fn apply_to_devices(devices: &mut Vec<Device>, event: &DeviceEvent) {
+    let online = event.kind.online();
+    match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
+        Ok(at) => {
+            let device = &mut devices[at];
+            device.online = online;
+            device.changed_at_ms = event.at_ms;
+            if event.name.is_some() {
+                device.name.clone_from(&event.name);
+            }
+        }
+        Err(at) => devices.insert(
+            at,
+            Device {
+                id: event.device.clone(),
+                online,
+                changed_at_ms: event.at_ms,
+                name: event.name.clone(),
+            },
+        ),
     }
 }
 
