@@ -9,6 +9,7 @@ use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use wire::Position;
 
 /// How many device events the log keeps (the testing contract asks for at least 500).
@@ -86,8 +87,9 @@ pub struct TabState {
     pub heartbeat_at_ms: RwSignal<Option<f64>>,
     /// The tab registry, this tab included.
     pub tabs: RwSignal<Vec<TabRow>>,
-    /// Newest first, at most [`EVENT_LOG_CAPACITY`].
-    pub events: RwSignal<VecDeque<ReceivedEvent>>,
+    /// Newest first, at most [`EVENT_LOG_CAPACITY`]. Shared (`Arc`): the log view lists all of
+    /// them on every render, which then copies pointers, not 500 events.
+    pub events: RwSignal<VecDeque<Arc<ReceivedEvent>>>,
     /// Distinct device events received since the tab opened (not capped).
     pub events_received: RwSignal<u64>,
     /// The server's counters, from its live `stats` events.
@@ -201,7 +203,7 @@ impl TabState {
         let count = batch.len() as u64;
         self.events.update(|log| {
             for received in batch {
-                log.push_front(received);
+                log.push_front(Arc::new(received));
             }
             log.truncate(EVENT_LOG_CAPACITY);
         });

@@ -28,6 +28,7 @@
  *   node end2end/bench/client.mjs --base=http://127.0.0.1:3100 [--tabs=1,2,8] [--rates=20,100]
  *        [--visibility=visible,hidden] [--ui=on,off] [--seconds=3]
  */
+import { cpus, loadavg } from "node:os";
 import { args, api, launchChromium, until, oneLeader, openTabs, quiet, stats, quantile, sleep } from "./lib.mjs";
 
 const TAB_COUNTS = (args.tabs ?? "1,2,8").split(",").map(Number);
@@ -193,6 +194,7 @@ async function run(browser, tabs, ui) {
           p50: quantile(lat, 0.5),
           p99: quantile(lat, 0.99),
           order: ui === "on" ? (inOrder ? "yes" : "NO") : "n/a",
+          load: loadavg()[0],
         });
         printRow(rows.at(-1));
       }
@@ -206,19 +208,22 @@ async function run(browser, tabs, ui) {
 
 function printHeader() {
   console.log(
-    "| tabs | ui | tabs are | ev/s | ms/event/tab (max tab) | script | layout | style | other | leader | follower | relay p50 / p99 | all once, in order |",
+    "| tabs | ui | tabs are | ev/s | ms/event/tab (max tab) | script | layout | style | other | leader | follower | relay p50 / p99 | all once, in order | load |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 function printRow(r) {
   console.log(
-    `| ${r.tabs} | ${r.ui} | ${r.visibility} | ${r.rate} | ${fmt(r.task)} (${fmt(r.maxTask)}) | ${fmt(r.script)} | ${fmt(r.layout)} | ${fmt(r.style)} | ${fmt(r.other)} | ${fmt(r.leader)} | ${fmt(r.follower)} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms | ${r.order} |`,
+    `| ${r.tabs} | ${r.ui} | ${r.visibility} | ${r.rate} | ${fmt(r.task)} (${fmt(r.maxTask)}) | ${fmt(r.script)} | ${fmt(r.layout)} | ${fmt(r.style)} | ${fmt(r.other)} | ${fmt(r.leader)} | ${fmt(r.follower)} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms | ${r.order} | ${fmt(r.load, 1)} |`,
   );
 }
 
 const browser = await launchChromium();
-console.log(`Chromium ${browser.version()}, ${SECONDS} s of events per row, idle cost subtracted; all figures in ms`);
+console.log(
+  `Chromium ${browser.version()}, ${SECONDS} s of events per row, idle cost subtracted; all figures in ms; ` +
+    `load = the machine's 1-minute load average after the row (${cpus().length} cores): figures taken under load are not comparable`,
+);
 printHeader();
 try {
   for (const ui of UI) for (const tabs of TAB_COUNTS) await run(browser, tabs, ui);

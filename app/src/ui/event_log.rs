@@ -6,6 +6,7 @@ use super::frame::Paced;
 use crate::state::{ReceivedEvent, TabState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KindFilter {
@@ -22,7 +23,7 @@ pub fn EventLog(state: TabState) -> impl IntoView {
     let log = Paced::new(state.events);
     let received = Paced::new(state.events_received);
     // While paused, the view keeps the log as it was when the pause began.
-    let frozen: RwSignal<Option<VecDeque<ReceivedEvent>>> = RwSignal::new(None);
+    let frozen: RwSignal<Option<VecDeque<Arc<ReceivedEvent>>>> = RwSignal::new(None);
     let toggle_pause = move |_| {
         let pause = !paused.get_untracked();
         frozen.set(pause.then(|| state.events.get_untracked()));
@@ -35,7 +36,7 @@ pub fn EventLog(state: TabState) -> impl IntoView {
             KindFilter::Offline => !e.event.kind.online(),
         };
         match frozen.get() {
-            Some(log) => log.into_iter().filter(keep).collect::<Vec<_>>(),
+            Some(log) => log.into_iter().filter(|e| keep(e)).collect::<Vec<_>>(),
             None => log.with(|log| log.iter().filter(|e| keep(e)).cloned().collect()),
         }
     };
@@ -94,20 +95,22 @@ pub fn EventLog(state: TabState) -> impl IntoView {
 
 /// One row of the log. Ids and times are one line each; a long device label is cut with an
 /// ellipsis and shown whole in its `title`.
-fn event_row(received: ReceivedEvent) -> impl IntoView {
+fn event_row(received: Arc<ReceivedEvent>) -> impl IntoView {
     let ReceivedEvent {
         event,
         relayed,
         relay_latency_ms,
         received_at_ms,
         ..
-    } = received;
+    } = &*received;
+    let (relayed, relay_latency_ms, received_at_ms) =
+        (*relayed, *relay_latency_ms, *received_at_ms);
     let kind = event.kind.event_name();
     let title = match &event.name {
         Some(name) => format!("{name} ({})", event.device),
         None => event.device.clone(),
     };
-    let device_label = event.name.unwrap_or(event.device);
+    let device_label = event.name.clone().unwrap_or_else(|| event.device.clone());
     view! {
         <div
             class="event-row"

@@ -60,41 +60,10 @@ impl<T> Copy for Paced<T> {}
 
 impl<T: Send + Sync + 'static> Paced<T> {
     pub fn new(source: RwSignal<T>) -> Self {
-        let visible = use_page_visible();
-        let (tick, set_tick) = signal(0u64);
-        #[cfg(feature = "hydrate")]
-        {
-            let pending: StoredValue<Option<Pending>, LocalStorage> = StoredValue::new_local(None);
-            Effect::new(move |_| {
-                source.track();
-                let visible = visible.get();
-                pending.update_value(|slot| {
-                    match slot {
-                        // Already due at the next frame: this change rides along.
-                        Some(Pending::Frame) => return,
-                        // Due in a hidden page's slow beat, but the page shows: render now.
-                        Some(Pending::Timer(_)) if !visible => return,
-                        Some(Pending::Timer(handle)) => handle.clear(),
-                        None => {}
-                    }
-                    let wake = move || {
-                        pending.set_value(None);
-                        set_tick.update(|t| *t = t.wrapping_add(1));
-                    };
-                    *slot = if visible {
-                        request_animation_frame(wake);
-                        Some(Pending::Frame)
-                    } else {
-                        set_timeout_with_handle(wake, HIDDEN_RENDER)
-                            .ok()
-                            .map(Pending::Timer)
-                    };
-                });
-            });
+        Self {
+            source,
+            tick: pace(Box::new(move || source.track())),
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (visible, set_tick);
-        Self { source, tick }
     }
 
     /// Reads the value, subscribing to the paced tick (not to every write).
@@ -108,6 +77,47 @@ impl<T: Clone + Send + Sync + 'static> Paced<T> {
     pub fn get(&self) -> T {
         self.with(T::clone)
     }
+}
+
+/// A tick that follows what `track` reads, at most once per frame while the page is visible,
+/// once per `HIDDEN_RENDER` while it is hidden. Not generic (one copy in the wasm, whatever the
+/// paced types).
+fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
+    let visible = use_page_visible();
+    let (tick, set_tick) = signal(0u64);
+    #[cfg(feature = "hydrate")]
+    {
+        let pending: StoredValue<Option<Pending>, LocalStorage> = StoredValue::new_local(None);
+        Effect::new(move |_| {
+            track();
+            let visible = visible.get();
+            pending.update_value(|slot| {
+                match slot {
+                    // Already due at the next frame: this change rides along.
+                    Some(Pending::Frame) => return,
+                    // Due in a hidden page's slow beat, but the page shows: render now.
+                    Some(Pending::Timer(_)) if !visible => return,
+                    Some(Pending::Timer(handle)) => handle.clear(),
+                    None => {}
+                }
+                let wake = move || {
+                    pending.set_value(None);
+                    set_tick.update(|t| *t = t.wrapping_add(1));
+                };
+                *slot = if visible {
+                    request_animation_frame(wake);
+                    Some(Pending::Frame)
+                } else {
+                    set_timeout_with_handle(wake, HIDDEN_RENDER)
+                        .ok()
+                        .map(Pending::Timer)
+                };
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (track, visible, set_tick);
+    tick
 }
 
 /// What a [`Paced`] view is waiting for.
