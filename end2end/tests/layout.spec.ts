@@ -48,7 +48,9 @@ function wrapped(page: Page): Promise<string[]> {
   return page.evaluate((selectors) => {
     const bad: string[] = [];
     for (const selector of selectors) {
-      for (const el of document.querySelectorAll<HTMLElement>(selector)) {
+      const found = document.querySelectorAll<HTMLElement>(selector);
+      if (found.length === 0) bad.push(`${selector}: nothing to check`);
+      for (const el of found) {
         if (!el.textContent?.trim()) continue;
         const range = document.createRange();
         range.selectNodeContents(el);
@@ -97,7 +99,7 @@ function unreachable(page: Page): Promise<string[]> {
       ...document.querySelectorAll<HTMLElement>(".event-head [role=columnheader]"),
       ...document.querySelectorAll<HTMLElement>(".event-body > [data-event-id]:first-child > [role=cell]"),
     ];
-    const bad: string[] = [];
+    const bad: string[] = targets.length < 12 ? [`only ${targets.length} headers and cells`] : [];
     for (const el of targets) {
       if (!el.textContent?.trim()) continue; // an empty cell (a direct event has no latency)
       el.scrollIntoView({ block: "nearest", inline: "nearest" });
