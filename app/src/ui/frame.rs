@@ -93,10 +93,13 @@ fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
             let visible = visible.get();
             pending.update_value(|slot| {
                 match slot {
-                    // Already due at the next frame: this change rides along.
-                    Some(Pending::Frame) => return,
-                    // Due in a hidden page's slow beat, but the page shows: render now.
+                    // Already due: this change rides along.
+                    Some(Pending::Frame(_)) if visible => return,
                     Some(Pending::Timer(_)) if !visible => return,
+                    // The page hid with a frame pending: a hidden page runs no frames, so the
+                    // slow beat takes over.
+                    Some(Pending::Frame(handle)) => handle.cancel(),
+                    // Due in a hidden page's slow beat, but the page shows: render now.
                     Some(Pending::Timer(handle)) => handle.clear(),
                     None => {}
                 }
@@ -105,8 +108,9 @@ fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
                     set_tick.update(|t| *t = t.wrapping_add(1));
                 };
                 *slot = if visible {
-                    request_animation_frame(wake);
-                    Some(Pending::Frame)
+                    request_animation_frame_with_handle(wake)
+                        .ok()
+                        .map(Pending::Frame)
                 } else {
                     set_timeout_with_handle(wake, HIDDEN_RENDER)
                         .ok()
@@ -123,6 +127,6 @@ fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
 /// What a [`Paced`] view is waiting for.
 #[cfg(feature = "hydrate")]
 enum Pending {
-    Frame,
+    Frame(AnimationFrameRequestHandle),
     Timer(TimeoutHandle),
 }
