@@ -9,6 +9,7 @@ use crate::shared::Mode;
 use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use wire::Position;
 
 /// How many device events the log keeps (the testing contract asks for at least 500).
@@ -86,8 +87,9 @@ pub struct TabState {
     pub heartbeat_at_ms: RwSignal<Option<f64>>,
     /// The tab registry, this tab included.
     pub tabs: RwSignal<Vec<TabRow>>,
-    /// Newest first, at most [`EVENT_LOG_CAPACITY`].
-    pub events: RwSignal<VecDeque<ReceivedEvent>>,
+    /// Newest first, at most [`EVENT_LOG_CAPACITY`]. Shared (`Arc`): the log view lists all of
+    /// them on every render, which then copies pointers, not 500 events.
+    pub events: RwSignal<VecDeque<Arc<ReceivedEvent>>>,
     /// Distinct device events received since the tab opened (not capped).
     pub events_received: RwSignal<u64>,
     /// The server's counters, from its live `stats` events.
@@ -192,13 +194,16 @@ impl TabState {
         if batch.is_empty() {
             return;
         }
-        for received in &batch {
-            self.apply_to_devices(&received.event);
-        }
+        // One write per batch: the device grid wakes once, however many events there were.
+        self.devices.update(|devices| {
+            for received in &batch {
+                apply_to_devices(devices, &received.event);
+            }
+        });
         let count = batch.len() as u64;
         self.events.update(|log| {
             for received in batch {
-                log.push_front(received);
+                log.push_front(Arc::new(received));
             }
             log.truncate(EVENT_LOG_CAPACITY);
         });
@@ -248,34 +253,13 @@ impl TabState {
                 .map(|e| e.event.clone())
                 .collect()
         });
-        for event in &newer {
-            self.apply_to_devices(event);
-        }
-    }
-
-    fn apply_to_devices(&self, event: &DeviceEvent) {
-        let online = event.kind.online();
-        self.devices.update(|devices| {
-            match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
-                Ok(at) => {
-                    let device = &mut devices[at];
-                    device.online = online;
-                    device.changed_at_ms = event.at_ms;
-                    if event.name.is_some() {
-                        device.name.clone_from(&event.name);
-                    }
+        if !newer.is_empty() {
+            self.devices.update(|devices| {
+                for event in &newer {
+                    apply_to_devices(devices, event);
                 }
-                Err(at) => devices.insert(
-                    at,
-                    Device {
-                        id: event.device.clone(),
-                        online,
-                        changed_at_ms: event.at_ms,
-                        name: event.name.clone(),
-                    },
-                ),
-            }
-        });
+            });
+        }
     }
 
     /// Records the server's counters and appends to the sparkline history.
@@ -307,6 +291,30 @@ impl TabState {
                 }
             }
         });
+    }
+}
+
+/// Applies one device event to the grid (sorted by id).
+fn apply_to_devices(devices: &mut Vec<Device>, event: &DeviceEvent) {
+    let online = event.kind.online();
+    match devices.binary_search_by(|d| d.id.as_str().cmp(&event.device)) {
+        Ok(at) => {
+            let device = &mut devices[at];
+            device.online = online;
+            device.changed_at_ms = event.at_ms;
+            if event.name.is_some() {
+                device.name.clone_from(&event.name);
+            }
+        }
+        Err(at) => devices.insert(
+            at,
+            Device {
+                id: event.device.clone(),
+                online,
+                changed_at_ms: event.at_ms,
+                name: event.name.clone(),
+            },
+        ),
     }
 }
 

@@ -99,7 +99,7 @@ test("a hostile device name is shown as text, never run", async ({ browser, requ
 
   for (const page of pages) {
     await expect(page.locator(`[data-device="${device}"] .device-name`)).toHaveText(hostile);
-    await expect(page.locator(`[data-event-id="${id}"] .device`)).toHaveText(hostile);
+    await expect(page.locator(`[data-event-id="${id}"] .event-device`)).toHaveText(hostile);
     await expect(page.locator('img[src="x"]')).toHaveCount(0);
   }
   // A fresh tab gets the name from the server-rendered snapshot: still text.

@@ -2,13 +2,25 @@
 
 use leptos::prelude::*;
 
-/// Milliseconds since the epoch, updated every `every_ms` in the browser (static in SSR).
+/// Milliseconds since the epoch, updated every `every_ms` in the browser while the page is
+/// visible (a hidden page shows no ages: it skips the ticks and catches up when it shows again),
+/// static in SSR.
 pub fn use_now(every_ms: u64) -> ReadSignal<f64> {
     let (now, set_now) = signal(now_ms());
     #[cfg(feature = "hydrate")]
     {
+        let visible = super::frame::use_page_visible();
+        Effect::new(move |_| {
+            if visible.get() {
+                set_now.set(now_ms());
+            }
+        });
         let handle = set_interval_with_handle(
-            move || set_now.set(now_ms()),
+            move || {
+                if visible.get_untracked() {
+                    set_now.set(now_ms());
+                }
+            },
             std::time::Duration::from_millis(every_ms),
         );
         on_cleanup(move || {

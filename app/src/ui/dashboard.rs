@@ -4,6 +4,7 @@ use super::clock::use_now;
 use super::controls::Controls;
 use super::devices_panel::DevicesPanel;
 use super::event_log::EventLog;
+use super::frame::provide_page_visible;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
@@ -12,6 +13,7 @@ use crate::shared::{
     page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
 };
 use crate::snapshot::{use_snapshot, Snapshot};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -25,6 +27,10 @@ pub fn Dashboard() -> impl IntoView {
         ..SharedEventSourceOptions::default()
     });
     let state = source.state;
+    provide_page_visible();
+    if query_value(&query, "ui") == Some("off") {
+        return Either::Left(view! { <UiOff/> });
+    }
     let snapshot = use_snapshot();
     let devices = snapshot.as_ref().map(|s| s.devices.clone());
     if let Some(snapshot) = &snapshot {
@@ -40,7 +46,7 @@ pub fn Dashboard() -> impl IntoView {
     });
     let now = use_now(250);
 
-    view! {
+    Either::Right(view! {
         <header class="topbar">
             <h1>"tabrelay"</h1>
             <p class="tagline">"Every tab of this site shares one server connection."</p>
@@ -61,6 +67,19 @@ pub fn Dashboard() -> impl IntoView {
             <TabsPanel state now/>
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
+        </main>
+    })
+}
+
+/// `?ui=off`: the runtime and the tab's state run as usual (election, relay, every event counted
+/// in `document.body.dataset`), but no panel renders them. What a page costs then per event is
+/// what the library costs an app (`scripts/bench-client --ui=off`).
+#[component]
+fn UiOff() -> impl IntoView {
+    view! {
+        <main class="ui-off">
+            <h1>"tabrelay"</h1>
+            <p>"The dashboard is off (" <code>"?ui=off"</code> "): this tab shares the stream and counts events, and renders none of them."</p>
         </main>
     }
 }

@@ -2,9 +2,11 @@
 //! view (events keep arriving and counting while it is paused).
 
 use super::format::clock_time;
+use super::frame::Paced;
 use crate::state::{ReceivedEvent, TabState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KindFilter {
@@ -17,8 +19,11 @@ enum KindFilter {
 pub fn EventLog(state: TabState) -> impl IntoView {
     let filter = RwSignal::new(KindFilter::All);
     let paused = RwSignal::new(false);
+    // The log and the count as of the last frame: a burst of events renders once.
+    let log = Paced::new(state.events);
+    let received = Paced::new(state.events_received);
     // While paused, the view keeps the log as it was when the pause began.
-    let frozen: RwSignal<Option<VecDeque<ReceivedEvent>>> = RwSignal::new(None);
+    let frozen: RwSignal<Option<VecDeque<Arc<ReceivedEvent>>>> = RwSignal::new(None);
     let toggle_pause = move |_| {
         let pause = !paused.get_untracked();
         frozen.set(pause.then(|| state.events.get_untracked()));
@@ -31,10 +36,8 @@ pub fn EventLog(state: TabState) -> impl IntoView {
             KindFilter::Offline => !e.event.kind.online(),
         };
         match frozen.get() {
-            Some(log) => log.into_iter().filter(keep).collect::<Vec<_>>(),
-            None => state
-                .events
-                .with(|log| log.iter().filter(|e| keep(e)).cloned().collect()),
+            Some(log) => log.into_iter().filter(|e| keep(e)).collect::<Vec<_>>(),
+            None => log.with(|log| log.iter().filter(|e| keep(e)).cloned().collect()),
         }
     };
     let on_filter = move |ev| {
@@ -48,7 +51,7 @@ pub fn EventLog(state: TabState) -> impl IntoView {
         <section class="panel events" aria-labelledby="events-title">
             <div class="panel-head">
                 <h2 id="events-title">
-                    "Events " <span class="caption">{move || state.events_received.get()} " received"</span>
+                    "Events " <span class="caption">{move || received.get()} " received"</span>
                 </h2>
                 <div class="toolbar">
                     <label>
@@ -64,43 +67,65 @@ pub fn EventLog(state: TabState) -> impl IntoView {
                     </button>
                 </div>
             </div>
-            <table class="event-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Id"</th><th scope="col">"Kind"</th><th scope="col">"Device"</th>
-                        <th scope="col">"Time (UTC)"</th><th scope="col">"Via"</th><th scope="col">"Relay latency"</th>
-                    </tr>
-                </thead>
-                // Polite: screen readers hear new events without being interrupted.
-                <tbody aria-live="polite" aria-relevant="additions">
-                    <For
-                        each=shown
-                        key=|received| received.seq
-                        children=|received: ReceivedEvent| {
-                            let ReceivedEvent { event, relayed, relay_latency_ms, received_at_ms, .. } = received;
-                            let kind = event.kind.event_name();
-                            let device_label = event.name.clone().unwrap_or_else(|| event.device.clone());
-                            view! {
-                                <tr
-                                    data-event-id=event.id.to_string()
-                                    data-kind=kind
-                                    data-received-at=received_at_ms.to_string()
-                                    data-latency=relay_latency_ms.map(|ms| ms.to_string())
-                                >
-                                    <td class="mono">{event.id}</td>
-                                    <td class="kind">{kind}</td>
-                                    <td class="device" title=event.device.clone()>
-                                        {device_label}
-                                    </td>
-                                    <td class="mono">{clock_time(event.at_ms as f64)}</td>
-                                    <td class="via">{if relayed { "relayed" } else { "direct" }}</td>
-                                    <td class="mono">{relay_latency_ms.map(|ms| format!("{ms:.2} ms"))}</td>
-                                </tr>
-                            }
-                        }
-                    />
-                </tbody>
-            </table>
+            // The log scrolls inside the panel, both ways: on a narrow screen every column stays
+            // reachable. Rows are a grid with fixed tracks (an event never re-sizes the columns),
+            // and rows out of sight are skipped by layout and paint (`content-visibility`), so a
+            // new row at the top costs about the same with 5 rows or 500.
+            <div class="event-scroll" role="region" aria-labelledby="events-title" tabindex="0">
+                <div class="event-table" role="table" aria-labelledby="events-title">
+                    <div class="event-head" role="rowgroup">
+                        <div class="event-row" role="row">
+                            <span role="columnheader">"Id"</span>
+                            <span role="columnheader">"Kind"</span>
+                            <span role="columnheader">"Device"</span>
+                            <span role="columnheader">"Time (UTC)"</span>
+                            <span role="columnheader">"Via"</span>
+                            <span role="columnheader">"Relay latency"</span>
+                        </div>
+                    </div>
+                    // Polite: screen readers hear new events without being interrupted.
+                    <div class="event-body" role="rowgroup" aria-live="polite" aria-relevant="additions">
+                        <For each=shown key=|received| received.seq children=event_row/>
+                    </div>
+                </div>
+            </div>
         </section>
+    }
+}
+
+/// One row of the log. Ids and times are one line each; a long device label is cut with an
+/// ellipsis and shown whole in its `title`.
+fn event_row(received: Arc<ReceivedEvent>) -> impl IntoView {
+    let ReceivedEvent {
+        event,
+        relayed,
+        relay_latency_ms,
+        received_at_ms,
+        ..
+    } = &*received;
+    let (relayed, relay_latency_ms, received_at_ms) =
+        (*relayed, *relay_latency_ms, *received_at_ms);
+    let kind = event.kind.event_name();
+    let title = match &event.name {
+        Some(name) => format!("{name} ({})", event.device),
+        None => event.device.clone(),
+    };
+    let device_label = event.name.clone().unwrap_or_else(|| event.device.clone());
+    view! {
+        <div
+            class="event-row"
+            role="row"
+            data-event-id=event.id.to_string()
+            data-kind=kind
+            data-received-at=received_at_ms.to_string()
+            data-latency=relay_latency_ms.map(|ms| ms.to_string())
+        >
+            <span role="cell" class="mono one-line">{event.id}</span>
+            <span role="cell" class="kind">{kind}</span>
+            <span role="cell" class="event-device one-line" title=title>{device_label}</span>
+            <span role="cell" class="mono one-line">{clock_time(event.at_ms as f64)}</span>
+            <span role="cell" class="via">{if relayed { "relayed" } else { "direct" }}</span>
+            <span role="cell" class="mono one-line">{relay_latency_ms.map(|ms| format!("{ms:.2} ms"))}</span>
+        </div>
     }
 }

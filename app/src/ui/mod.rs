@@ -7,6 +7,7 @@ mod dashboard;
 mod devices_panel;
 mod event_log;
 mod format;
+mod frame;
 mod server_panel;
 mod tabs_panel;
 mod this_tab;

@@ -1,6 +1,7 @@
 //! "Server": the open connection count (large, live), its sparkline, and the stream state.
 
 use super::format::countdown;
+use super::frame::Paced;
 use crate::model::Stats;
 use crate::state::{stream_word, TabState, HISTORY_WINDOW_MS};
 use coord::StreamState;
@@ -29,11 +30,9 @@ pub fn ServerPanel(
     };
     // `stats` is pushed when the connection count changes, not on every event: the events this
     // tab received since the last `stats` are added to its total (each is a distinct event).
+    let received = Paced::new(state.events_received);
     let totals = move || {
-        let since = state
-            .events_received
-            .get()
-            .saturating_sub(state.events_at_stats.get());
+        let since = received.get().saturating_sub(state.events_at_stats.get());
         stats.get().map(|s| {
             format!(
                 "{} accepted since start · {} events published",

@@ -11,37 +11,44 @@ pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
             <h2 id="tabs-title">
                 "Tabs " <span class="caption">{move || state.tabs.with(|t| t.len())} " open"</span>
             </h2>
-            <table class="tab-table">
-                <thead>
-                    <tr><th scope="col">"Tab"</th><th scope="col">"Role"</th><th scope="col">"Visible"</th><th scope="col">"Last seen"</th></tr>
-                </thead>
-                <tbody>
-                    <For
-                        each=move || state.tabs.get()
-                        // `last_seen_ms` is in the key: a row is rebuilt when its tab is heard
-                        // from (about once a second), which costs less code than a row that
-                        // looks its age up. This tab's own row says "now" and keeps its key.
-                        key=|row| {
-                            let seen = if row.is_self { 0 } else { row.last_seen_ms.to_bits() };
-                            (row.id.clone(), row.role, row.visible, seen)
-                        }
-                        children=move |row: TabRow| {
-                            let role = role_word(row.role);
-                            let last_seen = row.last_seen_ms;
-                            view! {
-                                <tr class:self=row.is_self data-tab-id=row.id.clone()>
-                                    <td class="mono">{row.id.clone()} {row.is_self.then_some(" (this tab)")}</td>
-                                    <td><span class="role-badge small" data-role=role>{role}</span></td>
-                                    <td>{if row.visible { "yes" } else { "no" }}</td>
-                                    <td class="mono">
-                                        {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen) }}
-                                    </td>
-                                </tr>
+            // Scrolls sideways inside the panel when the screen is too narrow for its ids; keyboard
+            // users reach it too (it takes focus).
+            <div class="table-scroll" role="region" aria-labelledby="tabs-title" tabindex="0">
+                <table class="tab-table">
+                    <thead>
+                        <tr><th scope="col">"Tab"</th><th scope="col">"Role"</th><th scope="col">"Visible"</th><th scope="col">"Last seen"</th></tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || state.tabs.get()
+                            // `last_seen_ms` is in the key: a row is rebuilt when its tab is heard
+                            // from (about once a second), which costs less code than a row that
+                            // looks its age up. This tab's own row says "now" and keeps its key.
+                            key=|row| {
+                                let seen = if row.is_self { 0 } else { row.last_seen_ms.to_bits() };
+                                (row.id.clone(), row.role, row.visible, seen)
                             }
-                        }
-                    />
-                </tbody>
-            </table>
+                            children=move |row: TabRow| {
+                                let role = role_word(row.role);
+                                let last_seen = row.last_seen_ms;
+                                view! {
+                                    <tr class:self=row.is_self data-tab-id=row.id.clone()>
+                                        <td>
+                                            <span class="mono one-line" title=row.id.clone()>{row.id.clone()}</span>
+                                            {row.is_self.then_some(view! { " " <span class="caption">"(this tab)"</span> })}
+                                        </td>
+                                        <td><span class="role-badge small" data-role=role>{role}</span></td>
+                                        <td>{if row.visible { "yes" } else { "no" }}</td>
+                                        <td class="mono one-line">
+                                            {move || if row.is_self { "now".to_string() } else { age(now.get(), last_seen) }}
+                                        </td>
+                                    </tr>
+                                }
+                            }
+                        />
+                    </tbody>
+                </table>
+            </div>
         </section>
     }
 }

@@ -43,9 +43,9 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
             </p>
             <dl>
                 <dt>"Tab id"</dt>
-                <dd class="mono">{move || state.tab_id.get()}</dd>
+                <dd class="mono one-line" title=move || state.tab_id.get()>{move || state.tab_id.get()}</dd>
                 <dt>"Leader"</dt>
-                <dd class="mono" id="leader-id">{leader}</dd>
+                <dd class="mono one-line" id="leader-id" title=leader>{leader}</dd>
                 <dt>"Term"</dt>
                 <dd class="mono">{move || state.term.get()}</dd>
                 <dt>"Mode"</dt>
@@ -83,7 +83,7 @@ fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
                 view! { <span class="pulse" aria-hidden="true" data-beat=beat.map(|b| b.to_string())></span> }
             }}
             <span>"Heartbeat "</span>
-            <span class="mono">{text}</span>
+            <span class="mono one-line">{text}</span>
             <Show when=late>
                 <span class="warning">" late"</span>
             </Show>
