@@ -60,11 +60,22 @@ pub enum Mode {
     Storage,
     /// One SharedWorker per origin holds the connection and fans events out over MessagePorts.
     SharedWorker,
+    /// Naive, with the streams spread over the server's shard ports (other origins).
+    Sharded,
+    /// Naive, but a hidden tab closes its stream and resumes it when shown again.
+    HiddenClose,
 }
 
 impl Mode {
     /// Every mode, in the order the dashboard offers them.
-    pub const ALL: [Mode; 4] = [Mode::Leader, Mode::Storage, Mode::SharedWorker, Mode::Naive];
+    pub const ALL: [Mode; 6] = [
+        Mode::Leader,
+        Mode::Storage,
+        Mode::SharedWorker,
+        Mode::Naive,
+        Mode::Sharded,
+        Mode::HiddenClose,
+    ];
 
     /// Parses the `?mode=` query value; anything unknown is the default, `leader`.
     pub fn from_query(value: Option<&str>) -> Self {
@@ -72,6 +83,8 @@ impl Mode {
             Some("naive") => Self::Naive,
             Some("storage") => Self::Storage,
             Some("sharedworker") => Self::SharedWorker,
+            Some("sharded") => Self::Sharded,
+            Some("hidden-close") => Self::HiddenClose,
             _ => Self::Leader,
         }
     }
@@ -83,6 +96,8 @@ impl Mode {
             Self::Naive => "naive",
             Self::Storage => "storage",
             Self::SharedWorker => "sharedworker",
+            Self::Sharded => "sharded",
+            Self::HiddenClose => "hidden-close",
         }
     }
 
@@ -93,6 +108,8 @@ impl Mode {
             Self::Naive => "every tab opens its own stream (the problem)",
             Self::Storage => "a leader tab relays through localStorage events",
             Self::SharedWorker => "a SharedWorker holds the stream for every tab",
+            Self::Sharded => "every tab its own stream, spread over several ports (the cap moves)",
+            Self::HiddenClose => "every tab its own stream, closed while the tab is hidden",
         }
     }
 

@@ -240,6 +240,7 @@ impl AppState {
                 .into_iter()
                 .map(|mode| (mode.as_str(), m.mode_gauge(mode).get()))
                 .collect(),
+            shard_ports: self.config.shard_ports.clone(),
             streams_by_http_version: metrics::HTTP_VERSIONS
                 .into_iter()
                 .map(|version| (version, m.version_gauge(version).get()))

@@ -42,6 +42,8 @@ pub struct StatsReport {
     pub rejected_per_ip_cap: u64,
     /// Open streams by the `mode` query parameter of `/api/events`.
     pub streams_by_mode: std::collections::BTreeMap<&'static str, i64>,
+    /// The extra ports of `?mode=sharded` (`--shard-ports`), empty without.
+    pub shard_ports: Vec<u16>,
     /// Open streams by HTTP version (`http/1.1`, `h2`).
     pub streams_by_http_version: std::collections::BTreeMap<&'static str, i64>,
 }

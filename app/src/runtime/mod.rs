@@ -161,6 +161,14 @@ pub fn start(
             naive::start(state, handlers, &options.stream_url());
             return None;
         }
+        Mode::Sharded => {
+            naive::start_sharded(state, handlers, options.stream_url());
+            return None;
+        }
+        Mode::HiddenClose => {
+            naive::start_hidden_close(state, handlers, options.stream_url());
+            return None;
+        }
         Mode::SharedWorker => {
             shared_worker::start(state, handlers);
             return None;

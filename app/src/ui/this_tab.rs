@@ -15,7 +15,8 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
     let running = move || state.mode.get().unwrap_or(mode);
     let role = move || role_word(state.role.get());
     let role_label = move || match (running(), state.role.get()) {
-        (Mode::Naive, _) => "Naive: this tab holds a connection of its own",
+        (Mode::Naive | Mode::Sharded, _) => "Naive: this tab holds a connection of its own",
+        (Mode::HiddenClose, _) => "Naive: this tab holds a connection of its own while visible",
         (Mode::SharedWorker, _) => "Follower: events arrive from the shared worker",
         (_, Role::Leader) => "Leader: this tab holds the connection",
         (_, Role::Follower) => "Follower: events arrive from the leader tab",
@@ -27,13 +28,19 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
         (_, None) => "unknown".to_string(),
     };
     let mechanism = move || match (running(), state.mechanism.get()) {
-        (Mode::Naive, _) => "none: every tab has its own connection",
+        (Mode::Naive | Mode::Sharded | Mode::HiddenClose, _) => {
+            "none: every tab has its own connection"
+        }
         (Mode::SharedWorker, _) => "none: the shared worker holds the connection",
         (_, Some("locks")) => "Web Locks",
         (Mode::Storage, Some("protocol")) => "election protocol over storage events",
         (_, Some("protocol")) => "BroadcastChannel protocol",
         _ => "starting…",
     };
+    // The HTTP version the page was loaded over (`nextHopProtocol`: `h2`, `http/1.1`), known
+    // after hydration only.
+    let protocol = RwSignal::new(String::from("…"));
+    Effect::new(move |_| protocol.set(page_protocol()));
     view! {
         <section class="panel this-tab" aria-labelledby="this-tab-title">
             <h2 id="this-tab-title">"This tab"</h2>
@@ -61,6 +68,10 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
                 </dd>
                 <dt>"Election"</dt>
                 <dd>{mechanism}</dd>
+                <dt>"Protocol"</dt>
+                <dd class="mono" id="http-protocol" title="how this page reached the server (h2: every stream of the host shares one connection)">
+                    {protocol}
+                </dd>
             </dl>
             <Heartbeat state now/>
         </section>
@@ -89,4 +100,28 @@ fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// `performance.getEntriesByType("navigation")[0].nextHopProtocol`, or `?` where unknown.
+fn page_protocol() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let entry = web_sys::window()
+            .and_then(|w| w.performance())
+            .map(|p| p.get_entries_by_type("navigation"))
+            .map(|entries| entries.get(0))
+            .and_then(|entry| {
+                entry
+                    .dyn_into::<web_sys::PerformanceNavigationTiming>()
+                    .ok()
+            });
+        if let Some(protocol) = entry
+            .map(|e| e.next_hop_protocol())
+            .filter(|p| !p.is_empty())
+        {
+            return protocol;
+        }
+    }
+    "?".to_owned()
 }
