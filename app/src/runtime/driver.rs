@@ -32,6 +32,8 @@ pub struct Driver {
     pumping: Cell<bool>,
     /// Devices and counters were resynced with the server after the first connect.
     resynced: Cell<bool>,
+    /// While leaving (`pagehide`): channel posts held back until the lock is released.
+    held_posts: RefCell<Option<Vec<coord::Message>>>,
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
@@ -59,7 +61,31 @@ impl Driver {
             deferred: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
             resynced: Cell::new(false),
+            held_posts: RefCell::new(None),
         }
+    }
+
+    /// `pagehide`: resign, release, say goodbye. A held Web Lock is released when the promise
+    /// that holds it settles, a microtask after `ReleaseLock` resolves it; the goodbye posts
+    /// (`Resign`, `Bye`) follow in a later microtask, still inside this task. So the browser hands
+    /// the lock to the next tab first, and the tabs waking up to read the goodbye do not hold up
+    /// the one that must lead. `persisted` (into the back/forward cache): the channel is closed
+    /// after the goodbye.
+    pub fn leave(self: &Rc<Self>, persisted: bool) {
+        *self.held_posts.borrow_mut() = Some(Vec::new());
+        self.input(Input::PageHide);
+        let held = self.held_posts.borrow_mut().take().unwrap_or_default();
+        let driver = Rc::clone(self);
+        // wasm-bindgen-futures polls a new task from `queueMicrotask`: after the lock's release,
+        // whose reaction was queued when `ReleaseLock` resolved the promise.
+        wasm_bindgen_futures::spawn_local(async move {
+            for message in &held {
+                driver.channel.post(message);
+            }
+            if persisted {
+                driver.channel.suspend();
+            }
+        });
     }
 
     /// Something happened in the browser.
@@ -111,7 +137,10 @@ impl Driver {
                     // The leader's pulse is its own heartbeat; followers' is the one they receive.
                     self.state.heartbeat_at_ms.set(Some(clock::now_ms()));
                 }
-                self.channel.post(&message);
+                match self.held_posts.borrow_mut().as_mut() {
+                    Some(held) => held.push(message),
+                    None => self.channel.post(&message),
+                }
             }
             Output::OpenStream { resume } => self.open_stream(resume.as_ref()),
             Output::CloseStream => drop(self.stream.borrow_mut().take()),

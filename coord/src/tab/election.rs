@@ -72,9 +72,12 @@ impl Tab {
             Mechanism::Protocol => self.best_successor(),
             Mechanism::Locks => None,
         };
-        self.post(Body::Resign { term, successor });
         self.leader = successor;
+        // Locks: the lock goes first (`ReleaseLock` before the `Resign`), so the browser hands it
+        // to the next queued tab while the others are still reading the goodbye. The shell
+        // carries the outputs out in this order (see `Driver::leave`).
         self.step_down(now, requeue);
+        self.post(Body::Resign { term, successor });
         self.leader_deadline = Some(
             now + if successor.is_some() {
                 self.config.resign_timeout

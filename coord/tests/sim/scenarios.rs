@@ -895,3 +895,18 @@ fn a_busy_hidden_leader_keeps_its_job() {
         }
     }
 }
+
+#[test]
+fn a_closing_locks_leader_releases_its_lock_before_it_says_goodbye() {
+    // The shell carries outputs out in order; the next tab is granted the lock as soon as it is
+    // released, so the release must not wait behind the goodbye posts (#15).
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), Input::PageHide);
+    let out = drain(&mut tab);
+    let at = |wanted: fn(&Output) -> bool| out.iter().position(wanted).expect("missing output");
+    let release = at(|o| o == &Output::ReleaseLock);
+    let resign = at(|o| matches!(o, Output::Post(m) if matches!(m.body, Body::Resign { .. })));
+    let bye = at(|o| matches!(o, Output::Post(m) if m.body == Body::Bye));
+    assert!(release < resign && resign < bye, "{out:?}");
+    assert!(!tab.holds_stream());
+}
