@@ -7,6 +7,7 @@ use super::event_log::EventLog;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
+use super::timeline::LeadershipTimeline;
 use crate::model::decode_history;
 use crate::shared::{
     page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
@@ -59,6 +60,7 @@ pub fn Dashboard() -> impl IntoView {
             <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>
+            <LeadershipTimeline state/>
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>

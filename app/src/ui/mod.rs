@@ -10,6 +10,7 @@ mod format;
 mod server_panel;
 mod tabs_panel;
 mod this_tab;
+pub(crate) mod timeline;
 
 use crate::snapshot::SNAPSHOT_ELEMENT_ID;
 use leptos::prelude::*;
