@@ -9,6 +9,11 @@ impl Tab {
             return;
         }
         self.registry.seen(from, now);
+        if !matches!(m.body, Body::Resign { .. } | Body::Bye) {
+            // Anything from a leader we took for crashed: it was alive, only silent (a thawed
+            // page may hear the new term first and step down without another heartbeat).
+            self.late_word_of(from, ChangeCause::Frozen);
+        }
         match m.body {
             Body::Hello { info } => {
                 self.learn_term(now, info.term);

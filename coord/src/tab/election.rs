@@ -183,10 +183,6 @@ impl Tab {
     pub(super) fn accept_leader_message(&mut self, now: Instant, from: TabId, term: Term) -> bool {
         if term < self.max_term || term.tab != from || Some(term) == self.my_term {
             self.stats.stale += 1;
-            if term < self.max_term {
-                // The old leader speaks: it was alive all along, only silent.
-                self.late_word_of(from, ChangeCause::Frozen);
-            }
             return false;
         }
         self.new_leader_heard(now, from);

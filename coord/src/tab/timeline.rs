@@ -10,7 +10,7 @@
 //! | its `Resign` with reason step-down                                   | `SteppedDown`   |
 //! | its `Resign` with reason freezing                                    | `Frozen`        |
 //! | Locks: the probe went unanswered, yet the lock stayed held           | `Frozen`        |
-//! | Protocol: the probe went unanswered                                  | `Crashed`, until the old leader speaks again (a fenced message): then `Frozen` |
+//! | Protocol: the probe went unanswered                                  | `Crashed`, until the old leader says anything again: then `Frozen` |
 //! | a new leader (or our lock grant) without any word of the old one     | `Crashed`, until its late goodbye arrives: then `Closed` / `SteppedDown` |
 //! | this tab led, and its lock was stolen or a higher term came up       | `LockLost`      |
 //! | a `reset` of another run (the server restarted); the leader stays    | `ServerRestart` |
