@@ -107,6 +107,8 @@ pub struct TabState {
     pub devices_seeded: RwSignal<bool>,
     /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
     pub ignored_messages: RwSignal<u64>,
+    /// Every change of leader this tab has seen, newest first (from the core).
+    pub timeline: RwSignal<Vec<crate::ui::timeline::ChangeRow>>,
     next_seq: StoredValue<u64>,
     /// The epoch of the run this tab's events belong to, and its local number.
     run: StoredValue<(Option<String>, u64)>,
@@ -136,6 +138,7 @@ impl TabState {
             devices: RwSignal::new(Vec::new()),
             devices_seeded: RwSignal::new(false),
             ignored_messages: RwSignal::new(0),
+            timeline: RwSignal::new(Vec::new()),
             next_seq: StoredValue::new(0),
             run: StoredValue::new((None, 0)),
             pending: StoredValue::new(Vec::new()),

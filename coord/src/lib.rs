@@ -140,12 +140,12 @@ pub use config::Config;
 pub use handlers::{HandlerId, Handlers};
 pub use io::{AppEvent, Input, Output};
 pub use message::{
-    Body, DecodeError, Message, PeerInfo, Role, ServerEvent, StreamState, StreamStatus, TabId,
-    Term, APP_MARKER, PROTOCOL_VERSION,
+    Body, DecodeError, Message, PeerInfo, ResignReason, Role, ServerEvent, StreamState,
+    StreamStatus, TabId, Term, APP_MARKER, PROTOCOL_VERSION,
 };
 pub use registry::TabInfo;
 pub use relay::names as event_names;
-pub use tab::{Mechanism, ReconnectInfo, Stats, Tab};
+pub use tab::{ChangeCause, LeaderChange, Mechanism, ReconnectInfo, Stats, Tab};
 pub use time::Instant;
 /// A stream position `(epoch, id)`, as in [`Output::OpenStream`] and [`Tab::position`].
 pub use wire::Position;

@@ -146,9 +146,12 @@ pub enum Body {
     /// Protocol mechanism: a candidate claims `term`; the highest claim wins.
     Claim { term: Term },
     /// The leader of `term` gives up leadership; Protocol: `successor` leads next at once.
+    /// `reason`: why (absent from older tabs: read as leaving).
     Resign {
         term: Term,
         successor: Option<TabId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<ResignReason>,
     },
     /// A server event relayed by the leader of `term`, posted at `sent_at`; `epoch`: the run it
     /// belongs to (the leader's stream's, from its `hello`).
@@ -175,6 +178,19 @@ pub enum Body {
     /// "Your term is stale, the current one is `term`": sent to a leader whose heartbeat was
     /// rejected, so it steps down without waiting for the new leader's heartbeat.
     Fence { term: Term },
+}
+
+/// Why a leader resigns, told to the others with its [`Body::Resign`] (each tab's leadership
+/// timeline shows it as the cause of the change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResignReason {
+    /// The page goes away (`pagehide`): closed, reloaded, navigated, or into the bfcache.
+    Leaving,
+    /// The user asked it to hand over (step down).
+    StepDown,
+    /// Page Lifecycle `freeze`: it will run nothing until resumed.
+    Freezing,
 }
 
 /// Why a channel message was not accepted.
@@ -292,6 +308,12 @@ mod tests {
             Body::Resign {
                 term,
                 successor: Some(TabId(4)),
+                reason: Some(ResignReason::StepDown),
+            },
+            Body::Resign {
+                term,
+                successor: None,
+                reason: None,
             },
             Body::Relay {
                 term,

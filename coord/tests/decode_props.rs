@@ -114,9 +114,15 @@ fn body() -> impl Strategy<Value = Body> {
             info
         }),
         term().prop_map(|term| Body::Claim { term }),
-        (term(), any::<Option<u64>>()).prop_map(|(term, s)| Body::Resign {
+        (term(), any::<Option<u64>>(), 0..4u8).prop_map(|(term, s, r)| Body::Resign {
             term,
-            successor: s.map(TabId)
+            successor: s.map(TabId),
+            reason: [
+                None,
+                Some(coord::ResignReason::Leaving),
+                Some(coord::ResignReason::StepDown),
+                Some(coord::ResignReason::Freezing),
+            ][r as usize],
         }),
         (
             term(),

@@ -74,3 +74,43 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=stora
     if (!worker) await waitForOneLeader(pages);
   });
 }
+
+// The leader releases its Web Lock (and closes its stream) in `pagehide`, before it knows whether
+// the page is closing or entering the cache. Back from the cache it must not lead a second time
+// beside the tab that took over: it rejoins as a follower of the new leader.
+for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=storage"]) {
+  test(`${query}: the leader leaves into the bfcache; another tab leads; back, it follows`, async ({ browser, request, baseURL }) => {
+    const context = await browser.newContext();
+    const pages = await openTabs(context, 3, `/?${query}`);
+    await waitForConnections(request, 1);
+    const leader = await waitForOneLeader(pages);
+    const leaderId = await tabIdOf(leader);
+    const others = pages.filter((p) => p !== leader);
+    await leader.evaluate(() => {
+      (window as any).__restores = 0;
+      addEventListener("pageshow", (e) => {
+        if (e.persisted) (window as any).__restores += 1;
+      });
+    });
+
+    await leader.goto(`${baseURL}/api/stats`);
+    const next = await waitForOneLeader(others);
+    const nextId = await tabIdOf(next);
+    const away = await inject(request, uniqueDevice("bf-leader-away"));
+    await waitForEventEverywhere(others, away);
+    await leader.goBack({ waitUntil: "commit" });
+
+    const restores = await leader.evaluate(() => (window as any).__restores ?? 0);
+    // Chromium keeps no page in the cache that held a Web Lock (its reason is "masked"), even one
+    // released in `pagehide`: with the lock election it comes back as a reload, a new tab. Without
+    // locks (the protocol election) it must really come back.
+    const locks = !query.includes("election=protocol");
+    if (!locks) expect(restores, `restored from the bfcache, not reloaded: ${await notRestoredReasons(leader)}`).toBe(1);
+    if (restores === 1) expect(await tabIdOf(leader), "the same page came back").toBe(leaderId);
+    const after = await inject(request, uniqueDevice("bf-leader-after"));
+    await waitForEventEverywhere(pages, after);
+    await expectEveryEventOnce(leader, restores === 1 ? [away, after] : [after]);
+    expect(await tabIdOf(await waitForOneLeader(pages)), "the tab that took over still leads").toBe(nextId);
+    await waitForConnections(request, 1);
+  });
+}

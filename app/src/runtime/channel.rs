@@ -94,6 +94,24 @@ impl Channel {
         }
     }
 
+    /// A native function that posts `text` when called with any arguments, with no wasm
+    /// involved (a bound `postMessage`, or `setItem` under a fresh key): what `Driver::leave`
+    /// arms as `pagehide` listeners. `None` while the channel is suspended.
+    pub fn native_post(&self, text: &str) -> Option<js_sys::Function> {
+        match self {
+            Self::Broadcast { channel, .. } => {
+                let channel = channel.borrow().clone()?;
+                let post = js_sys::Reflect::get(&channel, &JsValue::from_str("postMessage"))
+                    .ok()?
+                    .dyn_into::<js_sys::Function>()
+                    .ok()?;
+                // `postMessage(text, event)`: the extra argument is ignored.
+                Some(JsValue::from(post.bind1(&channel, &JsValue::from_str(text))).unchecked_into())
+            }
+            Self::Storage(channel) => channel.native_post(text),
+        }
+    }
+
     pub fn post(&self, message: &Message) {
         let text = message.encode();
         let posted = match self {

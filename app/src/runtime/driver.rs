@@ -32,6 +32,13 @@ pub struct Driver {
     pumping: Cell<bool>,
     /// Devices and counters were resynced with the server after the first connect.
     resynced: Cell<bool>,
+    /// The core's goodbye (`Tab::goodbye`) as it stood at the last pump, and the native
+    /// `pagehide` listeners that post it (see [`Driver::leave`]).
+    goodbye: RefCell<(Vec<coord::Message>, Vec<js_sys::Function>)>,
+    /// Leaving with the goodbye armed: the core's own `Resign` / `Bye` are not posted again.
+    goodbye_posted_natively: Cell<bool>,
+    /// `Tab::leader_changes_version` when the timeline was last mirrored.
+    timeline_version: Cell<u64>,
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
@@ -59,6 +66,68 @@ impl Driver {
             deferred: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
             resynced: Cell::new(false),
+            goodbye: RefCell::new((Vec::new(), Vec::new())),
+            goodbye_posted_natively: Cell::new(false),
+            timeline_version: Cell::new(0),
+        }
+    }
+
+    /// `pagehide`: resign, release the lock, say goodbye.
+    ///
+    /// The goodbye is armed in advance: after every pump the core's [`Tab::goodbye`] is bound to
+    /// the channel's own post function (`BroadcastChannel.prototype.postMessage.bind(channel,
+    /// text)`) and added as a `pagehide` listener *after* this one, so no wasm runs to post it.
+    /// In Firefox the page's code could not always run in `pagehide` (a re-entered `RefCell` or
+    /// wasm-bindgen closure while the tab closes: the closing leader's `Resign` and `Bye` were lost
+    /// in about half of the closes); the native listeners post regardless. And the browser
+    /// performs a microtask checkpoint between two listeners: a held Web Lock, released by the
+    /// core here (its promise resolved), is given back before the goodbye goes out, so the next
+    /// tab's grant does not wait behind the tabs waking up to read it.
+    ///
+    /// `persisted` (into the back/forward cache): the native listeners are removed (listeners
+    /// removed during a dispatch are not called), the goodbye is posted from here and the channel
+    /// closed after it.
+    pub fn leave(self: &Rc<Self>, persisted: bool) {
+        if persisted {
+            self.disarm_goodbye();
+            self.input(Input::PageHide);
+            self.channel.suspend();
+            return;
+        }
+        let armed = !self.goodbye.borrow().1.is_empty();
+        self.goodbye_posted_natively.set(armed);
+        self.input(Input::PageHide);
+        self.goodbye_posted_natively.set(false);
+    }
+
+    /// Binds the core's goodbye to native `pagehide` listeners, when it changed.
+    fn arm_goodbye(&self) {
+        let goodbye = self.core.borrow().goodbye();
+        // Empty once the tab has left: the listeners armed for this very `pagehide` must stay
+        // (removed during the dispatch, they would not be called).
+        if goodbye.is_empty() || self.goodbye.borrow().0 == goodbye {
+            return;
+        }
+        self.disarm_goodbye();
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let listeners: Vec<js_sys::Function> = goodbye
+            .iter()
+            .filter_map(|message| self.channel.native_post(&message.encode()))
+            .collect();
+        for listener in &listeners {
+            let _ = window.add_event_listener_with_callback("pagehide", listener);
+        }
+        *self.goodbye.borrow_mut() = (goodbye, listeners);
+    }
+
+    fn disarm_goodbye(&self) {
+        let (_, listeners) = std::mem::take(&mut *self.goodbye.borrow_mut());
+        if let Some(window) = web_sys::window() {
+            for listener in &listeners {
+                let _ = window.remove_event_listener_with_callback("pagehide", listener);
+            }
         }
     }
 
@@ -101,6 +170,7 @@ impl Driver {
         }
         self.pumping.set(false);
         self.arm_timer();
+        self.arm_goodbye();
         self.publish();
     }
 
@@ -111,7 +181,10 @@ impl Driver {
                     // The leader's pulse is its own heartbeat; followers' is the one they receive.
                     self.state.heartbeat_at_ms.set(Some(clock::now_ms()));
                 }
-                self.channel.post(&message);
+                let goodbye = matches!(message.body, Body::Resign { .. } | Body::Bye);
+                if !(goodbye && self.goodbye_posted_natively.get()) {
+                    self.channel.post(&message);
+                }
             }
             Output::OpenStream { resume } => self.open_stream(resume.as_ref()),
             Output::CloseStream => drop(self.stream.borrow_mut().take()),
@@ -211,6 +284,13 @@ impl Driver {
                 core.last_heartbeat_at().map(clock::to_ms),
             );
         }
+        if self.timeline_version.replace(core.leader_changes_version())
+            != core.leader_changes_version()
+        {
+            state
+                .timeline
+                .set(core.leader_changes().map(change_row).collect());
+        }
         let stats = core.stats();
         set_if_changed(state.ignored_messages, stats.undecodable + stats.stale);
         let me = core.id();
@@ -245,6 +325,20 @@ impl Driver {
         if !same {
             state.tabs.set(rows);
         }
+    }
+}
+
+/// A change of leader for the timeline panel (times on the shared clock, in ms).
+fn change_row(change: &coord::LeaderChange) -> crate::ui::timeline::ChangeRow {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    crate::ui::timeline::ChangeRow {
+        at_ms: clock::to_ms(change.at),
+        cause: change.cause.as_str(),
+        from: change.from.map(super::tab_id_text),
+        to: change.to.map(super::tab_id_text),
+        leaderless_ms: change.leaderless.map(ms),
+        until_delivering_ms: change.until_delivering.map(ms),
+        replayed: change.replayed,
     }
 }
 

@@ -35,10 +35,8 @@ pub fn listen(driver: &Rc<Driver>) {
     // The handles are dropped on purpose: these listeners live as long as the tab.
     let hide = Rc::clone(driver);
     let _ = window_event_listener_untyped("pagehide", move |event| {
-        hide.input(Input::PageHide); // resign, release, say goodbye: all posted now
-        if is_persisted(&event) {
-            hide.channel().suspend(); // into the bfcache: close the channel after the goodbye
-        }
+        // Resign, release the lock, say goodbye; into the bfcache: close the channel after that.
+        hide.leave(is_persisted(&event));
     });
     let show = Rc::clone(driver);
     let _ = window_event_listener_untyped("pageshow", move |event| {

@@ -57,6 +57,24 @@ impl StorageChannel {
         self.storage.remove_item(&key)
     }
 
+    /// `setItem(<a fresh key>, text)` as a native function (see `Channel::native_post`). The key
+    /// is not removed after (the page is going away): the next tab to open sweeps it.
+    pub fn native_post(&self, text: &str) -> Option<js_sys::Function> {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        let key = format!("{}{:x}:{n:x}", self.prefix, self.sender);
+        let set = js_sys::Reflect::get(&self.storage, &JsValue::from_str("setItem"))
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        let bound = set.bind2(
+            &self.storage,
+            &JsValue::from_str(&key),
+            &JsValue::from_str(text),
+        );
+        Some(JsValue::from(bound).unchecked_into())
+    }
+
     /// Calls `deliver` with the value of every message key another tab writes.
     pub fn listen(&self, mut deliver: impl FnMut(Option<String>) + 'static) {
         let prefix = self.prefix;

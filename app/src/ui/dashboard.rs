@@ -8,6 +8,7 @@ use super::frame::provide_page_visible;
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
+use super::timeline::LeadershipTimeline;
 use crate::model::decode_history;
 use crate::shared::{
     page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
@@ -65,6 +66,7 @@ pub fn Dashboard() -> impl IntoView {
             <ServerPanel state stats now/>
             <Controls source/>
             <TabsPanel state now/>
+            <LeadershipTimeline state/>
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>

@@ -11,6 +11,7 @@ mod frame;
 mod server_panel;
 mod tabs_panel;
 mod this_tab;
+pub(crate) mod timeline;
 
 use crate::snapshot::SNAPSHOT_ELEMENT_ID;
 use leptos::prelude::*;

@@ -52,6 +52,7 @@ pub fn ServerPanel(
                 {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
             </p>
             <p class="caption" id="server-totals">{totals}</p>
+            <super::timeline::LastFailover state/>
         </section>
     }
 }

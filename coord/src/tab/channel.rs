@@ -9,6 +9,11 @@ impl Tab {
             return;
         }
         self.registry.seen(from, now);
+        if !matches!(m.body, Body::Resign { .. } | Body::Bye) {
+            // Anything from a leader we took for crashed: it was alive, only silent (a thawed
+            // page may hear the new term first and step down without another heartbeat).
+            self.late_word_of(from, ChangeCause::Frozen);
+        }
         match m.body {
             Body::Hello { info } => {
                 self.learn_term(now, info.term);
@@ -27,7 +32,9 @@ impl Tab {
             }
             Body::Bye => {
                 self.registry.remove(from);
+                self.late_word_of(from, ChangeCause::Closed);
                 if self.leader == Some(from) && self.role != Role::Leader {
+                    self.lost_leader(now, Some(from), ChangeCause::Closed);
                     // Left without resigning: elect now (Locks: the lock queue already did).
                     self.leader = None;
                     self.probe_deadline = None;
@@ -68,7 +75,11 @@ impl Tab {
                 }
             }
             Body::Claim { term } => self.on_claim(now, from, term),
-            Body::Resign { term, successor } => self.on_resign(now, from, term, successor),
+            Body::Resign {
+                term,
+                successor,
+                reason,
+            } => self.on_resign(now, from, term, successor, reason),
             Body::Relay {
                 term,
                 event,
@@ -94,6 +105,7 @@ impl Tab {
                             self.set_connected(true);
                         }
                         StreamStatus::Error => {
+                            self.stream_trouble(now);
                             self.leader_stream = StreamState::Backoff;
                             self.connected = false;
                             self.emit(AppEvent::Error);

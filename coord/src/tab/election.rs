@@ -6,8 +6,15 @@ impl Tab {
     pub(super) fn on_lock_granted(&mut self, now: Instant) {
         match self.lock {
             LockState::Queued | LockState::Stealing => {
+                let queued = self.lock == LockState::Queued;
                 self.lock = LockState::Held;
                 if self.mechanism == Mechanism::Locks && self.role != Role::Leader {
+                    if let Some((old, _)) =
+                        self.heard_leader.filter(|(l, _)| queued && *l != self.id)
+                    {
+                        // The lock passed on without a word from its holder: it is gone.
+                        self.lost_leader(now, Some(old), ChangeCause::Crashed);
+                    }
                     self.become_leader(now, self.max_term.next(self.id));
                 }
             }
@@ -22,6 +29,7 @@ impl Tab {
         }
         self.lock = LockState::Idle;
         if self.role == Role::Leader {
+            self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
         } else {
             self.request_lock();
@@ -34,6 +42,7 @@ impl Tab {
         self.leader = Some(self.id);
         self.clear_follower_timers();
         self.set_role(Role::Leader);
+        self.found_leader(now, self.id);
         self.stats.elections += 1;
         self.backoff.reset();
         self.stream_epoch = None;
@@ -66,15 +75,19 @@ impl Tab {
     }
 
     /// Leave leadership on purpose, naming a successor (Protocol) so it takes over at once.
-    pub(super) fn resign(&mut self, now: Instant, requeue: bool) {
+    pub(super) fn resign(&mut self, now: Instant, requeue: bool, reason: ResignReason) {
         let Some(term) = self.my_term else { return };
-        let successor = match self.mechanism {
-            Mechanism::Protocol => self.best_successor(),
-            Mechanism::Locks => None,
-        };
-        self.post(Body::Resign { term, successor });
+        let successor = self.resign_successor();
         self.leader = successor;
+        // Locks: the lock goes first (`ReleaseLock` before the `Resign`), so the browser hands it
+        // to the next queued tab while the others are still reading the goodbye. The shell
+        // carries the outputs out in this order (see `Driver::leave`).
         self.step_down(now, requeue);
+        self.post(Body::Resign {
+            term,
+            successor,
+            reason: Some(reason),
+        });
         self.leader_deadline = Some(
             now + if successor.is_some() {
                 self.config.resign_timeout
@@ -82,6 +95,15 @@ impl Tab {
                 self.config.leader_timeout
             },
         );
+    }
+
+    /// Whom a `Resign` names: Protocol, the best successor; Locks, nobody (the lock queue picks
+    /// the next leader, and the browser does not tell who is first in it).
+    pub(super) fn resign_successor(&self) -> Option<TabId> {
+        match self.mechanism {
+            Mechanism::Protocol => self.best_successor(),
+            Mechanism::Locks => None,
+        }
     }
 
     /// The tab to hand over to: visible tabs first, then the lowest id.
@@ -152,6 +174,7 @@ impl Tab {
         self.candidate_at = None;
         self.leader = (term.tab != self.id).then_some(term.tab);
         if self.my_term.is_some() {
+            self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
         }
     }
@@ -162,6 +185,7 @@ impl Tab {
             self.stats.stale += 1;
             return false;
         }
+        self.new_leader_heard(now, from);
         // Heartbeat lateness of the same leader in the same term (not across a failover).
         let same_leader = self.heard_leader == Some((from, term));
         self.heard_leader = Some((from, term));
@@ -256,10 +280,21 @@ impl Tab {
         from: TabId,
         term: Term,
         successor: Option<TabId>,
+        reason: Option<ResignReason>,
     ) {
+        let cause = match reason {
+            None | Some(ResignReason::Leaving) => ChangeCause::Closed,
+            Some(ResignReason::StepDown) => ChangeCause::SteppedDown,
+            Some(ResignReason::Freezing) => ChangeCause::Frozen,
+        };
         if term < self.max_term || term.tab != from {
             self.stats.stale += 1;
+            // A goodbye that came after the next leader's first word.
+            self.late_word_of(from, cause);
             return;
+        }
+        if self.leader == Some(from) || self.heard_leader.is_some_and(|(l, _)| l == from) {
+            self.lost_leader(now, Some(from), cause);
         }
         self.observe_term(now, term);
         self.leader = None;

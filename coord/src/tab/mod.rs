@@ -8,6 +8,9 @@
 mod channel;
 mod election;
 mod stream;
+mod timeline;
+
+pub use timeline::{ChangeCause, LeaderChange};
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -17,8 +20,8 @@ use crate::registry::{Registry, TabInfo};
 use crate::relay::{self, Delivery, EventLog};
 use crate::time::Rng;
 use crate::{
-    AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, Role, ServerEvent,
-    StreamState, StreamStatus, TabId, Term,
+    AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, ResignReason, Role,
+    ServerEvent, StreamState, StreamStatus, TabId, Term,
 };
 
 /// How leadership is decided.
@@ -148,6 +151,7 @@ pub struct Tab {
     opened_from: Option<wire::Position>,
 
     registry: Registry,
+    timeline: timeline::Timeline,
     refs: u32,
     stats: Stats,
     out: VecDeque<Output>,
@@ -195,6 +199,7 @@ impl Tab {
             stream_epoch: None,
             opened_from: None,
             registry: Registry::default(),
+            timeline: timeline::Timeline::default(),
             refs: 0,
             stats: Stats::default(),
             out: VecDeque::new(),
@@ -371,6 +376,14 @@ impl Tab {
             self.probe_deadline = None;
             self.probe_sent_at = None; // a later answer is no round trip sample
             let dead = self.leader.take();
+            if dead.is_some() {
+                // Locks: a crashed holder's lock would have passed on by now; it is still held.
+                let cause = match self.mechanism {
+                    Mechanism::Locks => ChangeCause::Frozen,
+                    Mechanism::Protocol => ChangeCause::Crashed,
+                };
+                self.lost_leader(now, dead, cause);
+            }
             self.schedule_candidacy(now, dead);
         }
         if due(self.leader_deadline, now) {
@@ -553,7 +566,7 @@ impl Tab {
     /// Announced freeze: hand leadership off now rather than make the others detect it.
     fn freeze(&mut self, now: Instant) {
         if self.role == Role::Leader {
-            self.resign(now, false);
+            self.resign(now, false, ResignReason::Freezing);
         }
         self.abort_lock_request();
         self.clear_follower_timers();
@@ -584,10 +597,36 @@ impl Tab {
         self.next_presence = Some(now + self.config.presence_interval);
     }
 
+    /// What this tab would post if it left now (`pagehide`): its `Resign` when it leads (naming
+    /// the successor), then `Bye`; nothing once it has left. A shell may post these from a
+    /// listener armed in advance, so the goodbye goes out even when the page's own code cannot
+    /// run at that moment; `leave` posts exactly these, in this order.
+    pub fn goodbye(&self) -> Vec<Message> {
+        if !self.active {
+            return Vec::new();
+        }
+        let resign = self
+            .my_term
+            .filter(|_| self.role == Role::Leader)
+            .map(|term| Body::Resign {
+                term,
+                successor: self.resign_successor(),
+                reason: Some(ResignReason::Leaving),
+            });
+        resign
+            .into_iter()
+            .chain([Body::Bye])
+            .map(|body| Message {
+                from: self.id,
+                body,
+            })
+            .collect()
+    }
+
     /// `pagehide`: hand off, say goodbye, go quiet.
     fn leave(&mut self, now: Instant) {
         if self.role == Role::Leader {
-            self.resign(now, false);
+            self.resign(now, false, ResignReason::Leaving);
         }
         self.abort_lock_request();
         self.post(Body::Bye);
@@ -607,7 +646,8 @@ impl Tab {
         if self.mechanism == Mechanism::Protocol && self.best_successor().is_none() {
             return; // nobody to hand over to
         }
-        self.resign(now, true); // Locks: queue behind the others
+        self.lost_leader(now, Some(self.id), ChangeCause::SteppedDown);
+        self.resign(now, true, ResignReason::StepDown); // Locks: queue behind the others
     }
 
     // ---- helpers ---------------------------------------------------------------------------

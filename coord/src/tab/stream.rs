@@ -108,6 +108,7 @@ impl Tab {
             return;
         }
         self.stream = StreamState::Backoff;
+        self.stream_trouble(now);
         let base = self.retry_hint.unwrap_or(self.config.backoff_base);
         let delay = self
             .backoff
@@ -140,6 +141,7 @@ impl Tab {
         epoch: Option<&str>,
     ) {
         let relayed = latency.is_some();
+        self.timeline_saw_event(now, &event);
         if event.id.is_none() && event.name == relay::names::HELLO {
             let hello = relay::parse_hello(&event.data);
             if let Some(ms) = hello.retry_ms {
@@ -160,7 +162,9 @@ impl Tab {
                 self.log.set_baseline(hello.epoch.as_deref(), id);
             }
         }
+        let epoch_before = self.log.epoch().map(str::to_owned);
         for d in self.log.accept(event, epoch) {
+            self.timeline_delivered(now, &d, epoch_before.as_deref());
             self.emit(match d {
                 Delivery::Event(event) => AppEvent::Event {
                     event,

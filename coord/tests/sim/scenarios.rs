@@ -895,3 +895,226 @@ fn a_busy_hidden_leader_keeps_its_job() {
         }
     }
 }
+
+#[test]
+fn a_closing_locks_leader_releases_its_lock_before_it_says_goodbye() {
+    // The shell carries outputs out in order; the next tab is granted the lock as soon as it is
+    // released, so the release must not wait behind the goodbye posts (#15).
+    let mut tab = lone_leader();
+    tab.handle(Instant(10), Input::PageHide);
+    let out = drain(&mut tab);
+    let at = |wanted: fn(&Output) -> bool| out.iter().position(wanted).expect("missing output");
+    let release = at(|o| o == &Output::ReleaseLock);
+    let resign = at(|o| matches!(o, Output::Post(m) if matches!(m.body, Body::Resign { .. })));
+    let bye = at(|o| matches!(o, Output::Post(m) if m.body == Body::Bye));
+    assert!(release < resign && resign < bye, "{out:?}");
+    assert!(!tab.holds_stream());
+}
+
+#[test]
+fn leaving_posts_exactly_the_goodbye_armed_in_advance() {
+    // The shell arms `goodbye()` as native pagehide listeners; the core's own `leave` must post
+    // the same messages, for a leader (Resign naming the successor, then Bye) and a follower.
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 7);
+        for i in [w.leader().unwrap(), (w.leader().unwrap() + 1) % 3] {
+            let tab = &mut w.tabs[i].tab;
+            drain(tab);
+            let goodbye = tab.goodbye();
+            assert_eq!(goodbye.last().map(|m| &m.body), Some(&Body::Bye));
+            let was_leader = tab.role() == Role::Leader;
+            assert_eq!(
+                matches!(goodbye[0].body, Body::Resign { .. }),
+                was_leader,
+                "{mechanism:?}"
+            );
+            tab.handle(Instant(w.now + 1), Input::PageHide);
+            let posted: Vec<Message> = drain(tab)
+                .into_iter()
+                .filter_map(|o| match o {
+                    Output::Post(m) => Some(m),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(posted, goodbye, "{mechanism:?}");
+            assert!(tab.goodbye().is_empty(), "nothing more once gone");
+        }
+    }
+}
+
+// ---- the leadership timeline (#18) ---------------------------------------------------------------
+
+/// The newest change every live tab but `except` has seen: (cause, from, to).
+fn newest_changes(w: &World, except: &[usize]) -> Vec<coord::LeaderChange> {
+    w.tabs
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| t.is_live() && !except.contains(i))
+        .map(|(i, t)| {
+            t.tab
+                .leader_changes()
+                .next()
+                .unwrap_or_else(|| panic!("tab {i} saw no change"))
+                .clone()
+        })
+        .collect()
+}
+
+fn assert_change(w: &World, except: &[usize], old: usize, cause: coord::ChangeCause, bound: u64) {
+    let old_id = w.tabs[old].tab.id();
+    let new_id = w.leader().map(|l| w.tabs[l].tab.id());
+    for c in newest_changes(w, except) {
+        assert_eq!(c.cause, cause, "{c:?}");
+        assert_eq!(c.from, Some(old_id), "{c:?}");
+        assert_eq!(c.to, new_id, "{c:?}");
+        let leaderless = c.leaderless.expect("a new leader").as_micros() as u64;
+        assert!(
+            leaderless <= bound,
+            "{cause:?}: {leaderless} µs without a leader"
+        );
+        assert!(c.until_delivering.is_some(), "{c:?}");
+    }
+}
+
+#[test]
+fn the_timeline_names_a_closed_leader() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 4, 60);
+        let old = w.leader().unwrap();
+        w.act(Action::CloseLeader);
+        w.run_for(SEC);
+        publish(&mut w, 3);
+        assert_change(&w, &[], old, coord::ChangeCause::Closed, 60 * MS);
+    }
+}
+
+#[test]
+fn the_timeline_names_a_crashed_leader_and_counts_the_replayed_gap() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 4, 61);
+        let old = w.leader().unwrap();
+        w.act(Action::CrashLeader);
+        // Published while nobody holds the stream: the new leader's stream replays them.
+        for _ in 0..4 {
+            w.act(Action::Publish);
+            w.run_for(5 * MS);
+        }
+        w.run_for(2 * SEC);
+        publish(&mut w, 2);
+        assert_change(&w, &[], old, coord::ChangeCause::Crashed, SEC);
+        for c in newest_changes(&w, &[]) {
+            assert!((1..=4).contains(&c.replayed), "{mechanism:?}: {c:?}");
+        }
+        assert_all_caught_up(&w);
+    }
+}
+
+#[test]
+fn the_timeline_names_a_frozen_leader_and_the_old_leader_lost_its_lock() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 4, 62);
+        let old = w.leader().unwrap();
+        w.act(Action::FreezeLeader {
+            announced: false,
+            for_us: 2 * SEC,
+        });
+        w.run_for(4 * SEC);
+        publish(&mut w, 2);
+        // Locks: the probe failed while the lock stayed held. Protocol: the thawed leader spoke
+        // again, so it had not crashed.
+        assert_change(&w, &[old], old, coord::ChangeCause::Frozen, 2 * SEC);
+        let own = w.tabs[old].tab.leader_changes().next().unwrap().clone();
+        assert_eq!(
+            own.cause,
+            coord::ChangeCause::LockLost,
+            "{mechanism:?}: {own:?}"
+        );
+        assert_eq!(own.from, Some(w.tabs[old].tab.id()));
+    }
+}
+
+#[test]
+fn the_timeline_names_an_announced_freeze_and_a_step_down() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 4, 63);
+        let old = w.leader().unwrap();
+        w.act(Action::FreezeLeader {
+            announced: true,
+            for_us: 500 * MS,
+        });
+        w.run_for(2 * SEC);
+        assert_change(&w, &[old], old, coord::ChangeCause::Frozen, 300 * MS);
+
+        let old = w.leader().unwrap();
+        w.act(Action::StepDown(old));
+        w.run_for(2 * SEC);
+        publish(&mut w, 2);
+        assert_change(&w, &[], old, coord::ChangeCause::SteppedDown, 600 * MS);
+    }
+}
+
+#[test]
+fn the_timeline_names_a_server_restart_and_no_change_of_leader() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 3, 64);
+        let leader = w.leader().unwrap();
+        w.act(Action::ServerRestart { down_us: 300 * MS });
+        w.run_for(5 * SEC);
+        publish(&mut w, 2);
+        assert_eq!(w.leader(), Some(leader));
+        let id = Some(w.tabs[leader].tab.id());
+        for c in newest_changes(&w, &[]) {
+            assert_eq!(c.cause, coord::ChangeCause::ServerRestart, "{c:?}");
+            assert_eq!((c.from, c.to), (id, id));
+            let down = c.until_delivering.unwrap().as_micros() as u64;
+            assert!((250 * MS..4 * SEC).contains(&down), "{mechanism:?}: {c:?}");
+        }
+        assert_all_caught_up(&w);
+    }
+}
+
+#[test]
+fn a_quiet_run_has_an_empty_timeline() {
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 4, 65);
+        publish(&mut w, 10);
+        w.run_for(5 * SEC);
+        for t in &w.tabs {
+            assert_eq!(t.tab.leader_changes().count(), 0, "{mechanism:?}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "#18, open: reproduces the burst bug (the hidden leader's backlog outgrows the busy allowance); run with --ignored"]
+fn a_burst_of_twenty_new_tabs_in_a_slow_build_moves_no_leadership() {
+    // #18: 20 tabs opened back to back in the demo's debug build moved leadership twice with no
+    // fault. There every message costs each tab real main-thread time, so the leader's answer to
+    // a new tab's probe waits behind the burst of hellos, presences and heartbeats.
+    for mechanism in BOTH {
+        for seed in 0..3 {
+            let mut w = settled(mechanism, 1, 70 + seed);
+            let leader = w.leader().unwrap();
+            let term = w.tabs[leader].tab.leading_term();
+            w.input_cost = (15 * MS, 40 * MS);
+            w.trace = std::env::var("SIM_TRACE").is_ok();
+            for _ in 0..19 {
+                // Ctrl+T: the new tab is the visible one.
+                let last = w.tabs.len() - 1;
+                w.act(Action::SetVisible(last, false));
+                w.open_tab(true);
+                w.run_for(150 * MS);
+            }
+            w.run_for(20 * SEC);
+            w.input_cost = (0, 0);
+            w.run_for(5 * SEC);
+            crate::invariants::check_no_needless_change(&mut w);
+            assert_eq!(
+                w.tabs[leader].tab.leading_term(),
+                term,
+                "{mechanism:?} seed {seed}: leadership moved: {:?}",
+                w.violations
+            );
+        }
+    }
+}

@@ -295,6 +295,10 @@ pub struct World {
     pub runs: Vec<ServerRun>,
     /// Every tab is busy until then (also tabs opened meanwhile).
     pub busy_all_until: u64,
+    /// A slow build (a debug build's wasm): every input and timer of every tab costs this much
+    /// main-thread time (micros, a range), queued behind the ones before it: a burst of
+    /// messages backs up, unlike `Busy`'s fixed delay. `(0, 0)`: off.
+    pub input_cost: (u64, u64),
     /// Faults that may legitimately change the leadership: (when, what).
     pub leader_faults: Vec<(u64, &'static str)>,
     /// When each term was first led, and whether a leader was stable just before.
@@ -344,6 +348,7 @@ impl World {
                 started: 0,
             }],
             busy_all_until: 0,
+            input_cost: (0, 0),
             leader_faults: Vec::new(),
             term_started: Vec::new(),
             server_up: true,
@@ -524,6 +529,14 @@ impl World {
         if t.life == Life::Frozen && t.busy_last > self.now {
             // Frozen with inputs still queued: this one queues behind them (kept in order).
             return Some(t.busy_last);
+        }
+        if t.is_live() && self.input_cost.1 > 0 {
+            // Each input waits for the ones before it, then takes its own time.
+            let cost = self.rng.range(self.input_cost.0, self.input_cost.1);
+            let t = &mut self.tabs[i];
+            let at = self.now.max(t.busy_last) + cost;
+            t.busy_last = at;
+            return Some(at);
         }
         if !t.is_live()
             || (self.now >= t.busy_until.max(self.busy_all_until) && t.busy_last <= self.now)
