@@ -37,6 +37,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on the port. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
 export async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -55,7 +64,8 @@ export class OwnServer {
   readonly baseURL: string;
 
   private constructor(readonly port: number, private readonly extraEnv: Record<string, string>) {
-    this.baseURL = `http://127.0.0.1:${port}`;
+    // With TLS (a self-signed certificate for localhost), the name the certificate carries.
+    this.baseURL = extraEnv.TABRELAY_TLS ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   }
 
   /** Starts a server on a free port, the device simulator off. */
@@ -88,6 +98,7 @@ export class OwnServer {
     this.exited.then(() => (gone = true));
     await until(`the server on port ${this.port} to answer`, 20_000, async () => {
       if (gone) throw new Error(`the server exited at start:\n${this.log}`);
+      if (this.extraEnv.TABRELAY_TLS) return (await portOpen(this.port)) ? true : undefined;
       const reply = await fetch(`${this.baseURL}/readyz`);
       return reply.ok ? true : undefined;
     }).catch((err) => {
@@ -111,8 +122,8 @@ export class OwnServer {
     await this.start();
   }
 
-  /** An API client for this server. */
+  /** An API client for this server (a self-signed certificate is accepted). */
   async api(): Promise<APIRequestContext> {
-    return playwrightRequest.newContext({ baseURL: this.baseURL });
+    return playwrightRequest.newContext({ baseURL: this.baseURL, ignoreHTTPSErrors: true });
   }
 }

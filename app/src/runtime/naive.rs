@@ -27,6 +27,7 @@ use web_sys::{EventSource, MessageEvent};
 use wire::Position;
 
 type Handlers_ = StoredValue<Handlers<Handler>, LocalStorage>;
+type Callback = Rc<dyn Fn()>;
 
 /// An open `EventSource` and its listeners; dropping it closes the stream.
 struct Stream {
@@ -43,7 +44,7 @@ impl Drop for Stream {
 /// `?mode=naive`: one stream for the tab's whole life.
 pub fn start(state: TabState, handlers: Handlers_, url: &str) {
     lead_alone(state);
-    if let Some(stream) = open(state, handlers, url, None) {
+    if let Some(stream) = open(state, handlers, url, None, None) {
         // The stream and its listeners live as long as the tab.
         std::mem::forget(stream);
     }
@@ -73,7 +74,7 @@ pub fn start_sharded(state: TabState, handlers: Handlers_, path: String) {
                 path
             }
         };
-        if let Some(stream) = open(state, handlers, &url, None) {
+        if let Some(stream) = open(state, handlers, &url, None, None) {
             std::mem::forget(stream);
         }
     });
@@ -115,24 +116,31 @@ pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
     };
     let position: Rc<RefCell<Option<Position>>> = Rc::default();
     let stream: Rc<RefCell<Option<Stream>>> = Rc::default();
-    let sync = {
+    // `sync` hands itself to the streams it opens (to run again once the position is known).
+    let slot: Rc<RefCell<Option<Callback>>> = Rc::default();
+    let sync: Callback = {
         let document = document.clone();
-        let (position, stream) = (Rc::clone(&position), Rc::clone(&stream));
-        move || {
+        let slot = Rc::clone(&slot);
+        Rc::new(move || {
             let visible = !document.hidden();
             let open_now = stream.borrow().is_some();
             if visible && !open_now {
                 let resume = position.borrow().clone();
                 let url = super::driver::stream_url(&url, resume.as_ref());
-                *stream.borrow_mut() = open(state, handlers, &url, Some(Rc::clone(&position)));
-            } else if !visible && open_now {
+                let again = slot.borrow().clone();
+                *stream.borrow_mut() =
+                    open(state, handlers, &url, Some(Rc::clone(&position)), again);
+            } else if !visible && open_now && position.borrow().is_some() {
                 // Dropping it closes the connection: the server's count goes down at once.
+                // Not before the stream said where it starts (`hello`): without a position,
+                // the next open could not resume, and what was published meanwhile is lost.
                 stream.borrow_mut().take();
             }
-        }
+        })
     };
+    *slot.borrow_mut() = Some(Rc::clone(&sync));
     sync();
-    let listener = Closure::<dyn FnMut()>::new(sync);
+    let listener = Closure::<dyn FnMut()>::new(move || sync());
     let _ = document
         .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
     listener.forget();
@@ -146,11 +154,14 @@ fn lead_alone(state: TabState) {
 
 /// Opens `url` and delivers what it sends. With `position`, keeps it current (the run from
 /// `hello` and `reset`, the id from each device event) for the next open.
+/// `positioned` runs (soon after, never inside the listener, which it may drop) whenever the
+/// position is set from `hello` or `reset`.
 fn open(
     state: TabState,
     handlers: Handlers_,
     url: &str,
     position: Option<Rc<RefCell<Option<Position>>>>,
+    positioned: Option<Callback>,
 ) -> Option<Stream> {
     let source = match EventSource::new(url) {
         Ok(source) => source,
@@ -169,6 +180,7 @@ fn open(
     ] {
         let numbered = DeviceEventKind::from_event_name(name).is_some();
         let position = position.clone();
+        let positioned = positioned.clone();
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             let data = msg.data().as_string().unwrap_or_default();
             super::deliver(state, name, &data, false, None);
@@ -176,6 +188,12 @@ fn open(
             let id = msg.last_event_id().parse::<u64>().ok().filter(|_| numbered);
             if let Some(position) = &position {
                 track(position, name, &data, id);
+                if let (Some(positioned), event_name::HELLO | event_name::RESET) =
+                    (&positioned, name)
+                {
+                    let positioned = Rc::clone(positioned);
+                    leptos::prelude::set_timeout(move || positioned(), std::time::Duration::ZERO);
+                }
             }
             let event = if name == event_name::RESET {
                 AppEvent::Reset {
