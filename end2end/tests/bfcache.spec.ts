@@ -107,6 +107,9 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=stora
     const locks = !query.includes("election=protocol");
     if (!locks) expect(restores, `restored from the bfcache, not reloaded: ${await notRestoredReasons(leader)}`).toBe(1);
     if (restores === 1) expect(await tabIdOf(leader), "the same page came back").toBe(leaderId);
+    // Back as a reload, it is a new tab, owed only what is published once it has joined (CI
+    // once published before that, with the storage channel, and the new tab never saw it).
+    await waitForOneLeader(pages);
     const after = await inject(request, uniqueDevice("bf-leader-after"));
     await waitForEventEverywhere(pages, after);
     await expectEveryEventOnce(leader, restores === 1 ? [away, after] : [after]);
