@@ -27,14 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-/// Where a request came in: which of the server's ports, and whether over TLS. Handlers read it
-/// from the request's extensions (the HTTP version is on the request itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arrival {
-    pub port: u16,
-    pub tls: bool,
-}
-
 /// Socket options every accepted connection gets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SocketOptions {
@@ -106,10 +98,6 @@ impl Server {
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, connections: TaskTracker) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let arrival = Arrival {
-        port,
-        tls: server.tls.is_some(),
-    };
     loop {
         let accepted = tokio::select! {
             _ = server.shutdown.cancelled() => return,
@@ -129,7 +117,7 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, connections: Ta
             }
         };
         server.options.apply(&tcp);
-        connections.spawn(serve_connection(Arc::clone(&server), tcp, peer, arrival));
+        connections.spawn(serve_connection(Arc::clone(&server), tcp, peer));
     }
 }
 
@@ -145,15 +133,15 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// Every connection's task holds this future, so its size is each idle stream's memory: the TLS
 /// and HTTP/2 paths (a rustls session, an h2 connection: kilobytes) are boxed, so that a plain
 /// HTTP/1.1 connection carries only its own state.
-async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, arrival: Arrival) {
+async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
     match &server.tls {
-        None => speak_http(&server, tcp, false, peer, arrival).await,
+        None => speak_http(&server, tcp, false, peer).await,
         Some(acceptor) => {
             Box::pin(async {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                        Box::pin(speak_http(&server, tls, h2, peer, arrival)).await
+                        Box::pin(speak_http(&server, tls, h2, peer)).await
                     }
                     Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -167,7 +155,7 @@ async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr,
 /// Serves HTTP/2 when ALPN chose it, else HTTP/1.1 (plain TCP is always HTTP/1.1: browsers
 /// never speak cleartext HTTP/2, and hyper-util's auto-detecting builder would hold a buffer of
 /// its own per connection, a third more memory per idle stream).
-async fn speak_http<I>(server: &Server, io: I, h2: bool, peer: SocketAddr, arrival: Arrival)
+async fn speak_http<I>(server: &Server, io: I, h2: bool, peer: SocketAddr)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -175,7 +163,6 @@ where
     let service =
         TowerToHyperService::new(tower::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            request.extensions_mut().insert(arrival);
             router.clone().oneshot(request.map(Body::new))
         }));
     let io = TokioIo::new(io);
