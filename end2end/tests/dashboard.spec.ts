@@ -166,7 +166,7 @@ test("the tab registry keeps hearing from every tab: ages fall back, they do not
     const seen: Record<string, { last: number; drops: number }> = {};
     (window as any).ageDrops = seen;
     setInterval(() => {
-      for (const row of document.querySelectorAll<HTMLElement>(".tab-table tbody tr:not(.self)")) {
+      for (const row of document.querySelectorAll<HTMLTableRowElement>(".tab-table tbody tr:not(.self)")) {
         const age = parseFloat(row.cells[3].textContent ?? "");
         const entry = (seen[row.dataset.tabId!] ??= { last: age, drops: 0 });
         if (age < entry.last) entry.drops += 1;
