@@ -39,6 +39,9 @@ pub struct Driver {
     goodbye_posted_natively: Cell<bool>,
     /// `Tab::leader_changes_version` when the timeline was last mirrored.
     timeline_version: Cell<u64>,
+    /// The other tabs as the Tabs panel last showed them, and this tab's role and visibility.
+    tabs_shown: RefCell<Vec<SeenTab>>,
+    me_shown: Cell<(Role, bool)>,
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
@@ -69,6 +72,8 @@ impl Driver {
             goodbye: RefCell::new((Vec::new(), Vec::new())),
             goodbye_posted_natively: Cell::new(false),
             timeline_version: Cell::new(0),
+            tabs_shown: RefCell::new(Vec::new()),
+            me_shown: Cell::new((Role::Follower, false)),
         }
     }
 
@@ -279,10 +284,15 @@ impl Driver {
             core.reconnect().next_attempt.map(clock::to_ms),
         );
         if core.role() != Role::Leader {
-            set_if_changed(
-                state.heartbeat_at_ms,
-                core.last_heartbeat_at().map(clock::to_ms),
-            );
+            // Every relayed event proves the leader alive too: shown at most every
+            // SEEN_RESOLUTION, or each event would restart the panel's pulse in every follower.
+            let heard = core.last_heartbeat_at().map(clock::to_ms);
+            let shown = state.heartbeat_at_ms.get_untracked();
+            let resolution_ms = SEEN_RESOLUTION.as_secs_f64() * 1000.0;
+            if !matches!((shown, heard), (Some(shown), Some(heard)) if (0.0..resolution_ms).contains(&(heard - shown)))
+            {
+                set_if_changed(state.heartbeat_at_ms, heard);
+            }
         }
         if self.timeline_version.replace(core.leader_changes_version())
             != core.leader_changes_version()
@@ -293,39 +303,72 @@ impl Driver {
         }
         let stats = core.stats();
         set_if_changed(state.ignored_messages, stats.undecodable + stats.stale);
+        self.publish_tabs(&core);
+    }
+
+    /// Mirrors the tab registry into `state.tabs` when it changed: a tab came or went, or changed
+    /// role or visibility, or was heard from at least [`SEEN_RESOLUTION`] after the time shown.
+    /// Every relayed event is a message from the leader: without the resolution each one would
+    /// rebuild the Tabs panel's leader row in every follower.
+    fn publish_tabs(&self, core: &Tab) {
         let me = core.id();
-        let mut rows: Vec<TabRow> = core
+        let mut seen: Vec<SeenTab> = core
             .tabs()
-            .map(|tab| TabRow {
-                id: super::tab_id_text(tab.id),
+            .map(|tab| SeenTab {
+                id: tab.id,
                 role: tab.info.role,
                 visible: tab.info.visible,
+                last_seen: tab.last_seen,
+            })
+            .collect();
+        seen.sort_by_key(|tab| tab.id);
+        let mut shown = self.tabs_shown.borrow_mut();
+        let unchanged = shown.len() == seen.len()
+            && shown.iter().zip(&seen).all(|(old, new)| {
+                old.id == new.id
+                    && old.role == new.role
+                    && old.visible == new.visible
+                    && new.last_seen.saturating_since(old.last_seen) < SEEN_RESOLUTION
+            });
+        let (role, visible) = (core.role(), core.is_visible());
+        let me_unchanged = self.me_shown.replace((role, visible)) == (role, visible);
+        if unchanged && me_unchanged && !shown.is_empty() {
+            return;
+        }
+        *shown = seen;
+        let mut rows: Vec<TabRow> = shown
+            .iter()
+            .map(|tab| TabRow {
+                id: super::tab_id_text(tab.id),
+                role: tab.role,
+                visible: tab.visible,
                 last_seen_ms: clock::to_ms(tab.last_seen),
                 is_self: false,
             })
             .collect();
         rows.push(TabRow {
             id: super::tab_id_text(me),
-            role: core.role(),
-            visible: core.is_visible(),
+            role,
+            visible,
             last_seen_ms: clock::now_ms(),
             is_self: true,
         });
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        // `last_seen_ms` of this tab changes on every pump: compare without it.
-        let same = state.tabs.with_untracked(|old| {
-            old.len() == rows.len()
-                && old.iter().zip(&rows).all(|(a, b)| {
-                    a.id == b.id
-                        && a.role == b.role
-                        && a.visible == b.visible
-                        && (a.is_self || a.last_seen_ms == b.last_seen_ms)
-                })
-        });
-        if !same {
-            state.tabs.set(rows);
-        }
+        self.state.tabs.set(rows);
     }
+}
+
+/// How much later a tab must be heard from before the Tabs panel shows the newer time (its ages
+/// are shown to a tenth of a second, and every tab is heard from at least once a second).
+const SEEN_RESOLUTION: Duration = Duration::from_millis(500);
+
+/// A row of the Tabs panel as last shown, in the core's terms (compared before any formatting).
+#[derive(Debug, Clone, Copy)]
+struct SeenTab {
+    id: coord::TabId,
+    role: Role,
+    visible: bool,
+    last_seen: Instant,
 }
 
 /// A change of leader for the timeline panel (times on the shared clock, in ms).

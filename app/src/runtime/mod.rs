@@ -249,27 +249,64 @@ fn wasm_memory_bytes() -> u32 {
         .unwrap_or(0)
 }
 
-/// Keeps the testing contract's `document.body.dataset` in step with the tab's state.
+/// Keeps the testing contract's `document.body.dataset` in step with the tab's state: one effect
+/// per attribute, so an event rewrites `eventsReceived` alone, not all ten.
 fn mirror_state_on_body(state: TabState) {
-    Effect::new(move |_| {
-        let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        else {
-            return;
-        };
+    let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    else {
+        return;
+    };
+    let mirror = |key: &'static str, value: Box<dyn Fn() -> String>| {
         let data = body.dataset();
-        let _ = data.set("role", crate::state::role_word(state.role.get()));
-        let _ = data.set("tabId", &state.tab_id.get());
-        let _ = data.set("leaderId", &state.leader_id.get().unwrap_or_default());
-        let _ = data.set("eventsReceived", &state.events_received.get().to_string());
-        let _ = data.set("term", &state.term.get().to_string());
-        let _ = data.set("mechanism", state.mechanism.get().unwrap_or_default());
-        let _ = data.set("mode", state.mode.get().map_or("", Mode::as_str));
-        let _ = data.set("ignoredMessages", &state.ignored_messages.get().to_string());
-        let since = state.leader_since_ms.get().map(|ms| ms.to_string());
-        let _ = data.set("leaderSince", &since.unwrap_or_default());
-        // For the modes benchmark: JS heap figures leave out the wasm linear memory.
-        let _ = data.set("wasmMemory", &wasm_memory_bytes().to_string());
-    });
+        Effect::new(move |_| {
+            let _ = data.set(key, &value());
+        });
+    };
+    mirror(
+        "role",
+        Box::new(move || crate::state::role_word(state.role.get()).to_string()),
+    );
+    mirror("tabId", Box::new(move || state.tab_id.get()));
+    mirror(
+        "leaderId",
+        Box::new(move || state.leader_id.get().unwrap_or_default()),
+    );
+    mirror(
+        "eventsReceived",
+        Box::new(move || state.events_received.get().to_string()),
+    );
+    mirror("term", Box::new(move || state.term.get().to_string()));
+    mirror(
+        "mechanism",
+        Box::new(move || state.mechanism.get().unwrap_or_default().to_string()),
+    );
+    mirror(
+        "mode",
+        Box::new(move || state.mode.get().map_or("", Mode::as_str).to_string()),
+    );
+    mirror(
+        "ignoredMessages",
+        Box::new(move || state.ignored_messages.get().to_string()),
+    );
+    mirror(
+        "leaderSince",
+        Box::new(move || {
+            state
+                .leader_since_ms
+                .get()
+                .map(|ms| ms.to_string())
+                .unwrap_or_default()
+        }),
+    );
+    // For the modes benchmark: JS heap figures leave out the wasm linear memory. Sampled when the
+    // event count changes (the memory grows with the log).
+    mirror(
+        "wasmMemory",
+        Box::new(move || {
+            state.events_received.track();
+            wasm_memory_bytes().to_string()
+        }),
+    );
 }

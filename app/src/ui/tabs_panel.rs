@@ -1,15 +1,17 @@
 //! "Tabs": the live tab registry, every open tab with its role and when it was last heard from.
 
 use super::format::age;
+use super::frame::Paced;
 use crate::state::{role_word, TabRow, TabState};
 use leptos::prelude::*;
 
 #[component]
 pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+    let tabs = Paced::new(state.tabs);
     view! {
         <section class="panel tabs" aria-labelledby="tabs-title">
             <h2 id="tabs-title">
-                "Tabs " <span class="caption">{move || state.tabs.with(|t| t.len())} " open"</span>
+                "Tabs " <span class="caption">{move || tabs.with(Vec::len)} " open"</span>
             </h2>
             // Scrolls sideways inside the panel when the screen is too narrow for its ids; keyboard
             // users reach it too (it takes focus).
@@ -20,10 +22,11 @@ pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
                     </thead>
                     <tbody>
                         <For
-                            each=move || state.tabs.get()
+                            each=move || tabs.get()
                             // `last_seen_ms` is in the key: a row is rebuilt when its tab is heard
-                            // from (about once a second), which costs less code than a row that
-                            // looks its age up. This tab's own row says "now" and keeps its key.
+                            // from (the runtime updates it at most twice a second), which costs
+                            // less code than a row that looks its age up. This tab's own row says
+                            // "now" and keeps its key.
                             key=|row| {
                                 let seen = if row.is_self { 0 } else { row.last_seen_ms.to_bits() };
                                 (row.id.clone(), row.role, row.visible, seen)

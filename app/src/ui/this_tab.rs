@@ -1,6 +1,7 @@
 //! "This tab": role badge, ids, term, election mechanism, and the pulse of the leader's heartbeat.
 
 use super::format::age;
+use super::frame::Paced;
 use crate::shared::Mode;
 use crate::state::{role_word, TabState};
 use coord::Role;
@@ -80,9 +81,10 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
 
 #[component]
 fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
-    let age_ms = move || state.heartbeat_at_ms.get().map(|at| now.get() - at);
+    let heartbeat_at_ms = Paced::new(state.heartbeat_at_ms);
+    let age_ms = move || heartbeat_at_ms.get().map(|at| now.get() - at);
     let late = move || age_ms().is_some_and(|ms| ms > LATE_HEARTBEAT_MS);
-    let text = move || match state.heartbeat_at_ms.get() {
+    let text = move || match heartbeat_at_ms.get() {
         Some(at) => age(now.get(), at),
         None => "none yet".to_string(),
     };
@@ -90,7 +92,7 @@ fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
         <div class="heartbeat" class:late=late>
             // Re-keyed on every beat so the CSS animation restarts: one pulse per heartbeat.
             {move || {
-                let beat = state.heartbeat_at_ms.get();
+                let beat = heartbeat_at_ms.get();
                 view! { <span class="pulse" aria-hidden="true" data-beat=beat.map(|b| b.to_string())></span> }
             }}
             <span>"Heartbeat "</span>
