@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * Where a follower tab's main-thread time goes per event (CDP sampling profiler), for finding the
+ * next lever of issue #19; prints self time by function, top 25. Not a benchmark figure.
+ *   node end2end/bench/profile-tab.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--events=300] [--rate=100]
+ */
+import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep } from "./lib.mjs";
+
+const TABS = Number(args.tabs ?? 8);
+const EVENTS = Number(args.events ?? 300);
+const RATE = Number(args.rate ?? 100);
+const path = args.ui === "off" ? "/?ui=off" : "/";
+const HIDE_SCRIPT = () => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
+  window.__benchHide = (value) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+  };
+};
+
+await quiet();
+const browser = await launchChromium();
+const context = await browser.newContext();
+await context.addInitScript(HIDE_SCRIPT);
+const pages = await openTabs(context, TABS, path);
+const { page: leader } = await oneLeader(pages);
+const follower = pages.find((p) => p !== leader);
+if (args.hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
+const cdp = await context.newCDPSession(follower);
+await cdp.send("Profiler.enable");
+await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+await cdp.send("Profiler.start");
+const start = performance.now();
+for (let i = 0; i < EVENTS; i++) {
+  const wait = start + (i * 1000) / RATE - performance.now();
+  if (wait > 0) await sleep(wait);
+  await api.post(`/api/devices/prof-${i % 10}/${i % 2 ? "offline" : "online"}`);
+}
+await sleep(1500);
+const { profile } = await cdp.send("Profiler.stop");
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map();
+const dt = profile.timeDeltas;
+for (let i = 0; i < profile.samples.length; i++) {
+  const node = byId.get(profile.samples[i]);
+  const name = `${node.callFrame.functionName || "(anon)"} ${node.callFrame.url.split("/").pop()}`;
+  self.set(name, (self.get(name) ?? 0) + (dt[i] ?? 0));
+}
+const total = [...self.entries()].filter(([k]) => !k.startsWith("(idle)") && !k.startsWith("(program)")).reduce((a, [, v]) => a + v, 0);
+console.log(`busy (sampled, excl. idle/program): ${(total / 1000).toFixed(1)} ms over ${EVENTS} events = ${(total / 1000 / EVENTS).toFixed(3)} ms/event`);
+for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log(`${(us / 1000).toFixed(1).padStart(8)} ms  ${name}`);
+}
+await browser.close();
+process.exit(0);
