@@ -49,8 +49,15 @@ pub const CHANNEL_NAME: &str = "tabrelay";
 /// The prefix of the `localStorage` keys that carry messages (`?mode=storage`).
 pub const STORAGE_PREFIX: &str = "tabrelay-msg:";
 
-/// Device events are rendered at most this often, in batches (see `TabState::queue_event`).
-const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(16);
+/// Device events are rendered at most this often, in batches (see `TabState::queue_event`): ten
+/// times a second is as fast as a person reads a log, and at 100 events a second it paints a
+/// sixth of the frames one render per animation frame did (each paint of the log costs about a
+/// millisecond of main thread). The relay and the app's handlers do not wait for it.
+const RENDER_BATCH: std::time::Duration = std::time::Duration::from_millis(100);
+/// The batch of a hidden page: nothing of it is painted, and its views wake once a second
+/// anyway (`ui::frame`); the relay and the app's handlers still run for every event. Flushed at
+/// once when the page shows (`flush_when_shown`).
+const HIDDEN_BATCH: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Hands one server event to the tab's state, whichever way it arrived (own stream, relay, or a
 /// naive tab's own `EventSource`): device events are queued and rendered in one batch per
@@ -73,7 +80,7 @@ fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency
         match serde_json::from_str::<DeviceEvent>(data) {
             Ok(event) => {
                 if state.queue_event(event, relayed, relay_latency_ms, clock::now_ms()) {
-                    set_timeout(move || state.flush_events(), RENDER_BATCH);
+                    set_timeout(move || state.flush_events(), batch_delay());
                 }
             }
             Err(err) => leptos::logging::warn!("tabrelay: bad {name} payload: {err}"),
@@ -84,6 +91,36 @@ fn deliver(state: TabState, name: &str, data: &str, relayed: bool, relay_latency
             Err(err) => leptos::logging::warn!("tabrelay: bad stats payload: {err}"),
         }
     }
+}
+
+/// How long the events of a new batch wait for the ones that follow (see [`HIDDEN_BATCH`]).
+fn batch_delay() -> std::time::Duration {
+    let hidden = web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| !lifecycle::is_visible(&d));
+    if hidden {
+        HIDDEN_BATCH
+    } else {
+        RENDER_BATCH
+    }
+}
+
+/// A page that shows again renders the events its hidden batch still holds at once.
+fn flush_when_shown(state: TabState) {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let shown = document.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        if lifecycle::is_visible(&shown) {
+            state.flush_events();
+        }
+    });
+    let _ = document
+        .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+    // Lives as long as the tab, like the runtime's other listeners.
+    listener.forget();
 }
 
 /// A server snapshot (`reset`): the events this tab had could not be continued (the server
@@ -155,6 +192,7 @@ pub fn start(
     };
     state.mode.set(Some(mode));
     mirror_state_on_body(state);
+    flush_when_shown(state);
     let channel = match options.mode {
         // No election in these two: nothing for `connect` / `step_down` to drive.
         Mode::Naive => {
