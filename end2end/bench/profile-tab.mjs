@@ -53,5 +53,21 @@ console.log(`busy (sampled, excl. idle/program): ${(total / 1000).toFixed(1)} ms
 for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`${(us / 1000).toFixed(1).padStart(8)} ms  ${name}`);
 }
+// Inclusive time: each sample counts once for every distinct function on its stack.
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map();
+for (let i = 0; i < profile.samples.length; i++) {
+  const names = new Set();
+  for (let id = profile.samples[i]; id !== undefined; id = parent.get(id)) {
+    const f = byId.get(id).callFrame;
+    if (f.functionName && !f.functionName.startsWith("(")) names.add(f.functionName.replace(/::h[0-9a-f]{16}$/, ""));
+  }
+  for (const name of names) inclusive.set(name, (inclusive.get(name) ?? 0) + (dt[i] ?? 0));
+}
+console.log("\ninclusive (a function and what it calls), top 40:");
+for (const [name, us] of [...inclusive.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top ?? 40))) {
+  console.log(`${(us / 1000).toFixed(1).padStart(8)} ms  ${name.slice(0, 150)}`);
+}
 await browser.close();
 process.exit(0);

@@ -11,10 +11,20 @@ pub fn now() -> Instant {
 
 /// The same clock in milliseconds, for the UI.
 pub fn now_ms() -> f64 {
-    match web_sys::window().and_then(|w| w.performance()) {
-        Some(performance) => performance.time_origin() + performance.now(),
-        None => js_sys::Date::now(),
+    // Looked up once: the window and its `performance` object cost two calls into JS each time,
+    // and the clock is read several times per event. `timeOrigin` never changes.
+    thread_local! {
+        static PERFORMANCE: Option<(web_sys::Performance, f64)> = web_sys::window()
+            .and_then(|w| w.performance())
+            .map(|p| {
+                let origin = p.time_origin();
+                (p, origin)
+            });
     }
+    PERFORMANCE.with(|performance| match performance {
+        Some((performance, origin)) => origin + performance.now(),
+        None => js_sys::Date::now(),
+    })
 }
 
 /// Converts a core instant to milliseconds since the epoch.

@@ -30,7 +30,9 @@ pub fn EventLog(state: TabState) -> impl IntoView {
         paused.set(pause);
     };
     let shown = move || {
-        let keep = |e: &ReceivedEvent| match filter.get() {
+        // Read once per render, not once per row.
+        let filter = filter.get();
+        let keep = |e: &ReceivedEvent| match filter {
             KindFilter::All => true,
             KindFilter::Online => e.event.kind.online(),
             KindFilter::Offline => !e.event.kind.online(),
