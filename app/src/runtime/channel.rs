@@ -39,7 +39,9 @@ impl Channel {
     /// a second), so keeping it would turn every return into a reload.
     pub fn suspend(&self) {
         if let Self::Broadcast { channel, .. } = self {
-            if let Some(channel) = channel.borrow_mut().take() {
+            // Taken out before it is closed: a browser call may call back in (`Driver::run`).
+            let taken = channel.borrow_mut().take();
+            if let Some(channel) = taken {
                 channel.set_onmessage(None);
                 channel.close();
             }
@@ -83,7 +85,7 @@ impl Channel {
                 let Some(channel) = channel.borrow().clone() else {
                     return;
                 };
-                let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+                let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |m: MessageEvent| {
                     deliver(m.data().as_string())
                 });
                 channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -115,7 +117,8 @@ impl Channel {
     pub fn post(&self, message: &Message) {
         let text = message.encode();
         let posted = match self {
-            Self::Broadcast { channel, .. } => match channel.borrow().as_ref() {
+            // Cloned out: `postMessage` may call back in (`Driver::run`).
+            Self::Broadcast { channel, .. } => match channel.borrow().clone() {
                 Some(channel) => channel.post_message(&JsValue::from_str(&text)),
                 None => return, // in the bfcache: nobody to talk to
             },

@@ -13,6 +13,7 @@ use coord::handlers::Handlers;
 use coord::{AppEvent, Body, Input, Instant, Output, Role, Tab};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 use wire::Position;
@@ -27,21 +28,41 @@ pub struct Driver {
     channel: Channel,
     stream: RefCell<Option<Stream>>,
     timer: RefCell<Option<(Instant, TimeoutHandle)>>,
-    /// Inputs raised while carrying out an output; handled before the next output.
-    deferred: RefCell<Vec<Input>>,
-    pumping: Cell<bool>,
+    /// What happened and is not handled yet, oldest first (see [`Driver::run`]).
+    inbox: RefCell<VecDeque<Step>>,
+    /// A turn is under way: whatever arrives now waits in `inbox` for it.
+    busy: Cell<bool>,
     /// Devices and counters were resynced with the server after the first connect.
     resynced: Cell<bool>,
-    /// The core's goodbye (`Tab::goodbye`) as it stood at the last pump, and the native
+    /// The core's goodbye (`Tab::goodbye`) as it stood at the last turn, and the native
     /// `pagehide` listeners that post it (see [`Driver::leave`]).
     goodbye: RefCell<(Vec<coord::Message>, Vec<js_sys::Function>)>,
     /// Leaving with the goodbye armed: the core's own `Resign` / `Bye` are not posted again.
     goodbye_posted_natively: Cell<bool>,
+    /// Left for good (`pagehide`, not into the back/forward cache): the view is no longer
+    /// mirrored. Nobody will see it, and its effects would run on wasm-bindgen's executor while
+    /// Firefox tears the page down, from inside DOM calls where Firefox runs microtask checkpoints
+    /// nested; a microtask there that wakes the executor (a promise it awaits) calls it again
+    /// while it runs ("closure invoked recursively or after being dropped").
+    unloading: Cell<bool>,
     /// `Tab::leader_changes_version` when the timeline was last mirrored.
     timeline_version: Cell<u64>,
     /// The other tabs as the Tabs panel last showed them, and this tab's role and visibility.
     tabs_shown: RefCell<Vec<SeenTab>>,
-    me_shown: Cell<(Role, bool)>,
+    me_shown: Cell<Option<(Role, bool)>>,
+}
+
+/// One thing for a turn to handle.
+enum Step {
+    Input(Input),
+    /// The timer armed for the core's deadline `due` fired.
+    Timer {
+        due: Instant,
+    },
+    /// `pagehide` (see [`Driver::leave`]).
+    Leave {
+        persisted: bool,
+    },
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
@@ -66,43 +87,34 @@ impl Driver {
             channel,
             stream: RefCell::new(None),
             timer: RefCell::new(None),
-            deferred: RefCell::new(Vec::new()),
-            pumping: Cell::new(false),
+            inbox: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
             resynced: Cell::new(false),
             goodbye: RefCell::new((Vec::new(), Vec::new())),
             goodbye_posted_natively: Cell::new(false),
+            unloading: Cell::new(false),
             timeline_version: Cell::new(0),
             tabs_shown: RefCell::new(Vec::new()),
-            me_shown: Cell::new((Role::Follower, false)),
+            me_shown: Cell::new(None),
         }
     }
 
     /// `pagehide`: resign, release the lock, say goodbye.
     ///
-    /// The goodbye is armed in advance: after every pump the core's [`Tab::goodbye`] is bound to
+    /// The goodbye is armed in advance: after every turn the core's [`Tab::goodbye`] is bound to
     /// the channel's own post function (`BroadcastChannel.prototype.postMessage.bind(channel,
-    /// text)`) and added as a `pagehide` listener *after* this one, so no wasm runs to post it.
-    /// In Firefox the page's code could not always run in `pagehide` (a re-entered `RefCell` or
-    /// wasm-bindgen closure while the tab closes: the closing leader's `Resign` and `Bye` were lost
-    /// in about half of the closes); the native listeners post regardless. And the browser
-    /// performs a microtask checkpoint between two listeners: a held Web Lock, released by the
-    /// core here (its promise resolved), is given back before the goodbye goes out, so the next
-    /// tab's grant does not wait behind the tabs waking up to read it.
+    /// text)`) and added as a `pagehide` listener *after* this one, so no wasm runs to post it
+    /// (and it goes out even if this listener ran inside a turn, which then handles the leave
+    /// after the step it is on). And the browser performs a microtask checkpoint between two
+    /// listeners: a held Web Lock, released by the core here (its promise resolved), is given back
+    /// before the goodbye goes out, so the next tab's grant does not wait behind the tabs waking
+    /// up to read it.
     ///
     /// `persisted` (into the back/forward cache): the native listeners are removed (listeners
     /// removed during a dispatch are not called), the goodbye is posted from here and the channel
     /// closed after it.
     pub fn leave(self: &Rc<Self>, persisted: bool) {
-        if persisted {
-            self.disarm_goodbye();
-            self.input(Input::PageHide);
-            self.channel.suspend();
-            return;
-        }
-        let armed = !self.goodbye.borrow().1.is_empty();
-        self.goodbye_posted_natively.set(armed);
-        self.input(Input::PageHide);
-        self.goodbye_posted_natively.set(false);
+        self.enqueue(Step::Leave { persisted });
     }
 
     /// Binds the core's goodbye to native `pagehide` listeners, when it changed.
@@ -138,45 +150,111 @@ impl Driver {
 
     /// Something happened in the browser.
     pub fn input(self: &Rc<Self>, input: Input) {
-        if self.pumping.get() {
-            // Raised synchronously by an output we are carrying out: keep the order.
-            self.deferred.borrow_mut().push(input);
+        // A tab that has left (or sits in the back/forward cache) heeds only a return and a stray
+        // lock grant (`Tab::handle` drops the rest), so the rest starts no turn. Firefox fires a
+        // closing tab's `visibilitychange` from inside whatever script runs after `pagehide`,
+        // wasm-bindgen's executor microtask included, and checkpoints microtasks right after: a
+        // turn there would schedule Leptos effects on the executor from inside its own running
+        // microtask, which the checkpoint then calls again ("closure invoked recursively or
+        // after being dropped"), and the executor never runs anything again.
+        let heeded = matches!(input, Input::PageShow | Input::LockGranted);
+        if !heeded && !self.busy.get() && !self.core.borrow().is_active() {
             return;
         }
-        self.core.borrow_mut().handle(clock::now(), input);
-        self.pump();
+        self.enqueue(Step::Input(input));
     }
 
-    fn on_timer(self: &Rc<Self>) {
-        let due = self.timer.borrow_mut().take().map(|(at, _)| at);
-        let now = clock::now();
-        if due.is_some_and(|due| now.saturating_since(due) > LONG_PAUSE) {
-            self.core.borrow_mut().handle(now, Input::Resumed);
+    fn on_timer(self: &Rc<Self>, due: Instant) {
+        self.enqueue(Step::Timer { due });
+    }
+
+    /// Runs a turn, unless one is under way: that one takes `step` too.
+    fn enqueue(self: &Rc<Self>, step: Step) {
+        self.inbox.borrow_mut().push_back(step);
+        self.run();
+    }
+
+    /// Carries out a turn: handles every step in the inbox and performs every output of the core,
+    /// then re-arms the timer, the goodbye, and refreshes the view; until nothing is left.
+    ///
+    /// Any browser call may call back into the driver before it returns: an event it fires
+    /// synchronously (`AbortController.abort`, a `pagehide` listener added here, the app's
+    /// handlers), and in Firefox, while it closes a tab, its remaining lifecycle events and a
+    /// microtask checkpoint, from inside `BroadcastChannel.postMessage`, `EventSource.close` and
+    /// others. So no borrow of the driver's state is held across a browser call, and a call back
+    /// only queues its step (`busy`): this turn handles it after the step it is on, in order.
+    pub fn run(self: &Rc<Self>) {
+        if self.busy.replace(true) {
+            return;
         }
-        self.core.borrow_mut().handle_timeout(now);
-        self.pump();
+        loop {
+            let step = self.inbox.borrow_mut().pop_front();
+            if let Some(step) = step {
+                self.step(step);
+                continue;
+            }
+            let output = self.core.borrow_mut().poll_output();
+            if let Some(output) = output {
+                self.perform(output);
+                continue;
+            }
+            self.arm_timer();
+            self.arm_goodbye();
+            self.publish();
+            if self.inbox.borrow().is_empty() {
+                break;
+            }
+        }
+        self.busy.set(false);
     }
 
-    /// Carries out every pending output, then re-arms the timer and refreshes the view.
-    pub fn pump(self: &Rc<Self>) {
-        self.pumping.set(true);
-        loop {
-            let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-            for input in deferred {
-                self.core.borrow_mut().handle(clock::now(), input);
+    fn step(self: &Rc<Self>, step: Step) {
+        let now = clock::now();
+        match step {
+            Step::Input(input) => self.core.borrow_mut().handle(now, input),
+            Step::Timer { due } => {
+                // Not the timer armed now (it was re-armed since): nothing of it is due.
+                let armed = self.timer.borrow().as_ref().map(|(at, _)| *at);
+                if armed != Some(due) {
+                    return;
+                }
+                *self.timer.borrow_mut() = None;
+                if now.saturating_since(due) > LONG_PAUSE {
+                    self.core.borrow_mut().handle(now, Input::Resumed);
+                }
+                self.core.borrow_mut().handle_timeout(now);
             }
-            // The borrow ends before the output is carried out: outputs may call back in.
+            Step::Leave { persisted } => {
+                // What earlier steps of this turn asked for goes out first, as it would have.
+                self.perform_all();
+                // Into the cache: the native listeners must not post (the page may come back);
+                // the goodbye is posted below, before the channel closes.
+                if persisted {
+                    self.disarm_goodbye();
+                }
+                let armed = !self.goodbye.borrow().1.is_empty();
+                self.goodbye_posted_natively.set(armed);
+                self.unloading.set(!persisted);
+                self.core.borrow_mut().handle(now, Input::PageHide);
+                // The goodbye and the lock's release, now: they are what this step is for.
+                self.perform_all();
+                self.goodbye_posted_natively.set(false);
+                if persisted {
+                    self.channel.suspend();
+                }
+            }
+        }
+    }
+
+    /// Performs the core's outputs until it has none.
+    fn perform_all(self: &Rc<Self>) {
+        loop {
             let output = self.core.borrow_mut().poll_output();
             match output {
                 Some(output) => self.perform(output),
-                None if self.deferred.borrow().is_empty() => break,
-                None => {}
+                None => break,
             }
         }
-        self.pumping.set(false);
-        self.arm_timer();
-        self.arm_goodbye();
-        self.publish();
     }
 
     fn perform(self: &Rc<Self>, output: Output) {
@@ -192,7 +270,7 @@ impl Driver {
                 }
             }
             Output::OpenStream { resume } => self.open_stream(resume.as_ref()),
-            Output::CloseStream => drop(self.stream.borrow_mut().take()),
+            Output::CloseStream => self.close_stream(),
             Output::RequestLock { steal } => self.lock.request(self, steal),
             Output::AbortLockRequest => self.lock.abort(),
             Output::ReleaseLock => self.lock.release(),
@@ -204,26 +282,38 @@ impl Driver {
         &self.channel
     }
 
+    /// Taken out first, closed after: `EventSource.close` is a browser call (see [`Driver::run`]).
+    fn close_stream(&self) {
+        let stream = self.stream.borrow_mut().take();
+        drop(stream);
+    }
+
     fn open_stream(self: &Rc<Self>, resume: Option<&Position>) {
-        drop(self.stream.borrow_mut().take());
+        self.close_stream();
         let url = stream_url(&self.stream_url, resume);
         match Stream::open(self, &url) {
-            Ok(stream) => *self.stream.borrow_mut() = Some(stream),
+            Ok(stream) => {
+                let replaced = self.stream.borrow_mut().replace(stream);
+                drop(replaced);
+            }
             Err(err) => {
                 leptos::logging::error!("tabrelay: cannot open {url}: {err:?}");
-                self.deferred.borrow_mut().push(Input::StreamError);
+                self.inbox
+                    .borrow_mut()
+                    .push_back(Step::Input(Input::StreamError));
             }
         }
     }
 
-    /// One timer at the core's earliest deadline is enough; it is re-armed after every pump.
+    /// One timer at the core's earliest deadline is enough; it is re-armed after every turn.
     fn arm_timer(self: &Rc<Self>) {
         let deadline = self.core.borrow().poll_timeout();
-        let mut timer = self.timer.borrow_mut();
-        if timer.as_ref().map(|(at, _)| *at) == deadline {
+        let armed = self.timer.borrow().as_ref().map(|(at, _)| *at);
+        if armed == deadline {
             return;
         }
-        if let Some((_, handle)) = timer.take() {
+        let replaced = self.timer.borrow_mut().take();
+        if let Some((_, handle)) = replaced {
             handle.clear();
         }
         let Some(deadline) = deadline else { return };
@@ -231,15 +321,17 @@ impl Driver {
         let delay = deadline.saturating_since(clock::now());
         let delay = Duration::from_millis(delay.as_micros().div_ceil(1000) as u64);
         let driver = Rc::clone(self);
-        match set_timeout_with_handle(move || driver.on_timer(), delay) {
-            Ok(handle) => *timer = Some((deadline, handle)),
+        match set_timeout_with_handle(move || driver.on_timer(deadline), delay) {
+            Ok(handle) => *self.timer.borrow_mut() = Some((deadline, handle)),
             Err(err) => leptos::logging::error!("tabrelay: cannot set a timer: {err:?}"),
         }
     }
 
     /// Applies an app event to the tab's state, then calls the app's handlers for it.
     fn emit(self: &Rc<Self>, event: AppEvent) {
-        self.apply(&event);
+        if !self.unloading.get() {
+            self.apply(&event);
+        }
         super::call_handlers(self.handlers, &event);
     }
 
@@ -271,22 +363,39 @@ impl Driver {
         }
     }
 
-    /// Mirrors the core's state into the signals the UI reads.
+    /// Mirrors the core's state into the signals the UI reads. The view is read out of the core
+    /// first: setting a signal wakes effects, a browser call (see [`Driver::run`]).
     fn publish(&self) {
-        let core = self.core.borrow();
+        if self.unloading.get() {
+            return;
+        }
+        let now_ms = clock::now_ms();
+        let view = {
+            let core = self.core.borrow();
+            let version = core.leader_changes_version();
+            View {
+                role: core.role(),
+                leader_id: core.leader().map(super::tab_id_text),
+                term: core.term().n,
+                stream: core.stream_state(),
+                next_attempt_ms: core.reconnect().next_attempt.map(clock::to_ms),
+                heartbeat_at_ms: (core.role() != Role::Leader)
+                    .then(|| core.last_heartbeat_at().map(clock::to_ms)),
+                timeline: (self.timeline_version.replace(version) != version)
+                    .then(|| core.leader_changes().map(change_row).collect()),
+                ignored_messages: core.stats().undecodable + core.stats().stale,
+                tabs: self.changed_tab_rows(&core, now_ms),
+            }
+        };
         let state = self.state;
-        set_if_changed(state.role, core.role());
-        set_if_changed(state.leader_id, core.leader().map(super::tab_id_text));
-        set_if_changed(state.term, core.term().n);
-        set_if_changed(state.stream, core.stream_state());
-        set_if_changed(
-            state.next_attempt_ms,
-            core.reconnect().next_attempt.map(clock::to_ms),
-        );
-        if core.role() != Role::Leader {
+        set_if_changed(state.role, view.role);
+        set_if_changed(state.leader_id, view.leader_id);
+        set_if_changed(state.term, view.term);
+        set_if_changed(state.stream, view.stream);
+        set_if_changed(state.next_attempt_ms, view.next_attempt_ms);
+        if let Some(heard) = view.heartbeat_at_ms {
             // Every relayed event proves the leader alive too: shown at most every
             // SEEN_RESOLUTION, or each event would restart the panel's pulse in every follower.
-            let heard = core.last_heartbeat_at().map(clock::to_ms);
             let shown = state.heartbeat_at_ms.get_untracked();
             let resolution_ms = SEEN_RESOLUTION.as_secs_f64() * 1000.0;
             if !matches!((shown, heard), (Some(shown), Some(heard)) if (0.0..resolution_ms).contains(&(heard - shown)))
@@ -294,24 +403,21 @@ impl Driver {
                 set_if_changed(state.heartbeat_at_ms, heard);
             }
         }
-        if self.timeline_version.replace(core.leader_changes_version())
-            != core.leader_changes_version()
-        {
-            state
-                .timeline
-                .set(core.leader_changes().map(change_row).collect());
+        if let Some(timeline) = view.timeline {
+            state.timeline.set(timeline);
         }
-        let stats = core.stats();
-        set_if_changed(state.ignored_messages, stats.undecodable + stats.stale);
-        self.publish_tabs(&core);
+        set_if_changed(state.ignored_messages, view.ignored_messages);
+        if let Some(rows) = view.tabs {
+            state.tabs.set(rows);
+        }
     }
 
-    /// Mirrors the tab registry into `state.tabs` when it changed: a tab came or went, or changed
-    /// role or visibility, or was heard from at least [`SEEN_RESOLUTION`] after the time shown.
-    /// Every relayed event is a message from the leader: without the resolution each one would
-    /// rebuild the Tabs panel's leader row in every follower.
-    fn publish_tabs(&self, core: &Tab) {
-        let me = core.id();
+    /// The Tabs panel's rows, when they changed: a tab came or went, or changed role or
+    /// visibility, or was heard from at least [`SEEN_RESOLUTION`] after the time shown. Every
+    /// relayed event is a message from the leader: without the resolution each one would rebuild
+    /// the panel's leader row in every follower. Compared in the core's terms, before any
+    /// formatting.
+    fn changed_tab_rows(&self, core: &Tab, now_ms: f64) -> Option<Vec<TabRow>> {
         let mut seen: Vec<SeenTab> = core
             .tabs()
             .map(|tab| SeenTab {
@@ -331,9 +437,9 @@ impl Driver {
                     && new.last_seen.saturating_since(old.last_seen) < SEEN_RESOLUTION
             });
         let (role, visible) = (core.role(), core.is_visible());
-        let me_unchanged = self.me_shown.replace((role, visible)) == (role, visible);
-        if unchanged && me_unchanged && !shown.is_empty() {
-            return;
+        let me_unchanged = self.me_shown.replace(Some((role, visible))) == Some((role, visible));
+        if unchanged && me_unchanged {
+            return None;
         }
         *shown = seen;
         let mut rows: Vec<TabRow> = shown
@@ -347,14 +453,14 @@ impl Driver {
             })
             .collect();
         rows.push(TabRow {
-            id: super::tab_id_text(me),
+            id: super::tab_id_text(core.id()),
             role,
             visible,
-            last_seen_ms: clock::now_ms(),
+            last_seen_ms: now_ms,
             is_self: true,
         });
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        self.state.tabs.set(rows);
+        Some(rows)
     }
 }
 
@@ -362,13 +468,29 @@ impl Driver {
 /// are shown to a tenth of a second, and every tab is heard from at least once a second).
 const SEEN_RESOLUTION: Duration = Duration::from_millis(500);
 
-/// A row of the Tabs panel as last shown, in the core's terms (compared before any formatting).
+/// A row of the Tabs panel as last shown, in the core's terms.
 #[derive(Debug, Clone, Copy)]
 struct SeenTab {
     id: coord::TabId,
     role: Role,
     visible: bool,
     last_seen: Instant,
+}
+
+/// What [`Driver::publish`] mirrors, read out of the core.
+struct View {
+    role: Role,
+    leader_id: Option<String>,
+    term: u64,
+    stream: coord::StreamState,
+    next_attempt_ms: Option<f64>,
+    /// A follower's (a leader's is its own, set when it beats).
+    heartbeat_at_ms: Option<Option<f64>>,
+    /// When it changed since the last turn.
+    timeline: Option<Vec<crate::ui::timeline::ChangeRow>>,
+    ignored_messages: u64,
+    /// When they changed since the last turn ([`Driver::changed_tab_rows`]).
+    tabs: Option<Vec<TabRow>>,
 }
 
 /// A change of leader for the timeline panel (times on the shared clock, in ms).

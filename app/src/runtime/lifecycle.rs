@@ -1,11 +1,11 @@
 //! Page Lifecycle and network signals, fed to the core.
 //!
-//! `pagehide` / `pageshow` / `online` use Leptos' `window_event_listener_untyped`. `freeze`,
-//! `resume` and `visibilitychange` are fired at the document, which Leptos has no helper for.
+//! `pagehide` / `pageshow` / `online` are fired at the window; `freeze`, `resume` and
+//! `visibilitychange` at the document. Leptos' `window_event_listener_untyped` is not used: its
+//! listeners are `FnMut` (see [`add`]).
 
 use super::driver::Driver;
 use coord::Input;
-use leptos::prelude::window_event_listener_untyped;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -32,32 +32,29 @@ pub fn listen(driver: &Rc<Driver>) {
             }
         }
     };
-    // The handles are dropped on purpose: these listeners live as long as the tab.
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let hide = Rc::clone(driver);
-    let _ = window_event_listener_untyped("pagehide", move |event| {
+    add(&window, "pagehide", move |event| {
         // Resign, release the lock, say goodbye; into the bfcache: close the channel after that.
         hide.leave(is_persisted(&event));
     });
     let show = Rc::clone(driver);
-    let _ = window_event_listener_untyped("pageshow", move |event| {
+    add(&window, "pageshow", move |event| {
         // A first load also fires `pageshow`; only a return from the bfcache is news.
         if is_persisted(&event) {
             show.channel().resume(&show);
             show.input(Input::PageShow); // hello with this tab's position: it catches up by id
         }
     });
-    let _ = window_event_listener_untyped("online", on(|_| Some(Input::NetworkOnline)));
+    add(&window, "online", on(|_| Some(Input::NetworkOnline)));
 
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+    let Some(document) = window.document() else {
         return;
     };
-    let add = |name: &str, handler: Box<dyn FnMut(web_sys::Event)>| {
-        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
-        let _ = document.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        closure.forget();
-    };
-    add("freeze", Box::new(on(|_| Some(Input::Frozen))));
-    add("resume", Box::new(on(|_| Some(Input::Resumed))));
+    add(&document, "freeze", on(|_| Some(Input::Frozen)));
+    add(&document, "resume", on(|_| Some(Input::Resumed)));
     let visibility = {
         let driver = Rc::clone(driver);
         let document = document.clone();
@@ -67,5 +64,13 @@ pub fn listen(driver: &Rc<Driver>) {
             })
         }
     };
-    add("visibilitychange", Box::new(visibility));
+    add(&document, "visibilitychange", visibility);
+}
+
+/// Adds `listener` for `name` at `target` for the tab's life. An `Fn`: Firefox may fire a
+/// lifecycle event from inside a browser call this very listener makes (see `Driver::run`).
+fn add(target: &web_sys::EventTarget, name: &str, listener: impl Fn(web_sys::Event) + 'static) {
+    let closure = Closure::<dyn Fn(web_sys::Event)>::new(listener);
+    let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    closure.forget();
 }

@@ -18,7 +18,10 @@
 //! | [`http`]    | `fetch` for the device resync and the inject form                           |
 //!
 //! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
-//! except the stream's, which are freed with the stream.
+//! except the stream's, which are freed with the stream. Those that feed the driver are `Fn`: a
+//! browser may fire an event from inside a call made by that very listener (Firefox does, while it
+//! closes a tab), and wasm-bindgen throws "closure invoked recursively" for an `FnMut` called
+//! again while it runs; the driver queues what arrives during a turn (`Driver::run`).
 
 mod channel;
 mod clock;
@@ -255,7 +258,7 @@ pub fn start(
     if options.auto_connect {
         driver.input(Input::Connect);
     }
-    driver.pump();
+    driver.run();
     Some(driver)
 }
 

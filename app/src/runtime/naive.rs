@@ -134,7 +134,8 @@ pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
                 // Dropping it closes the connection: the server's count goes down at once.
                 // Not before the stream said where it starts (`hello`): without a position,
                 // the next open could not resume, and what was published meanwhile is lost.
-                stream.borrow_mut().take();
+                let closed = stream.borrow_mut().take();
+                drop(closed); // after the borrow: `EventSource.close` may call back in
             }
         })
     };

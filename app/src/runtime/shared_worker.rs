@@ -91,7 +91,8 @@ pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStor
     if let Some(document) = web_sys::window().and_then(|w| w.document()) {
         let ping = {
             let client = Rc::clone(&client);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| client.send("ping"))
+            // An `Fn`: it may be called again from inside its own `postMessage` (see `lifecycle::add`).
+            Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| client.send("ping"))
         };
         let _ = document
             .add_event_listener_with_callback("visibilitychange", ping.as_ref().unchecked_ref());
@@ -131,7 +132,9 @@ impl Client {
     }
 
     fn disconnect(&self) {
-        if let Some(port) = self.port.borrow_mut().take() {
+        // Taken out before it is closed: a browser call may call back in (see `Driver::run`).
+        let taken = self.port.borrow_mut().take();
+        if let Some(port) = taken {
             port.set_onmessage(None);
             port.close();
         }
@@ -162,17 +165,21 @@ impl Client {
 
     fn send(&self, kind: &str) {
         let tab = self.state.tab_id.get_untracked();
-        let epoch = self.epoch.borrow();
-        let message = ToWorker {
-            kind,
-            tab: &tab,
-            visible: is_visible(),
-            last_id: self.last_id.get(),
-            epoch: epoch.as_deref(),
+        let visible = is_visible();
+        let text = {
+            let epoch = self.epoch.borrow();
+            let message = ToWorker {
+                kind,
+                tab: &tab,
+                visible,
+                last_id: self.last_id.get(),
+                epoch: epoch.as_deref(),
+            };
+            serde_json::to_string(&message).unwrap_or_default()
         };
-        let text = serde_json::to_string(&message).unwrap_or_default();
-        let port = self.port.borrow();
-        let Some(port) = port.as_ref() else { return };
+        // Cloned out: `postMessage` may call back in (see `Driver::run`).
+        let port = self.port.borrow().clone();
+        let Some(port) = port else { return };
         if let Err(err) = port.post_message(&JsValue::from_str(&text)) {
             leptos::logging::warn!("tabrelay: posting to the worker failed: {err:?}");
         }

@@ -76,9 +76,9 @@ impl StorageChannel {
     }
 
     /// Calls `deliver` with the value of every message key another tab writes.
-    pub fn listen(&self, mut deliver: impl FnMut(Option<String>) + 'static) {
+    pub fn listen(&self, deliver: impl Fn(Option<String>) + 'static) {
         let prefix = self.prefix;
-        let on_storage = Closure::<dyn FnMut(StorageEvent)>::new(move |event: StorageEvent| {
+        let on_storage = Closure::<dyn Fn(StorageEvent)>::new(move |event: StorageEvent| {
             if let Some(value) =
                 crate::inbox::storage_message(prefix, event.key().as_deref(), event.new_value())
             {

@@ -24,9 +24,9 @@ const EVENT_NAMES: [&str; 5] = [
 pub struct Stream {
     source: EventSource,
     // Kept so they are freed with the stream rather than leaked.
-    _listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
-    _on_open: Closure<dyn FnMut()>,
-    _on_error: Closure<dyn FnMut()>,
+    _listeners: Vec<Closure<dyn Fn(MessageEvent)>>,
+    _on_open: Closure<dyn Fn()>,
+    _on_error: Closure<dyn Fn()>,
 }
 
 impl Stream {
@@ -37,7 +37,7 @@ impl Stream {
             .iter()
             .map(|&name| {
                 let driver = Rc::clone(driver);
-                let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
+                let listener = Closure::<dyn Fn(MessageEvent)>::new(move |msg: MessageEvent| {
                     let data = msg.data().as_string().unwrap_or_default();
                     // `lastEventId` repeats the last id the stream carried, also on events without
                     // an `id:` line, so only device events take it.
@@ -52,13 +52,13 @@ impl Stream {
             .collect();
         let on_open = {
             let driver = Rc::clone(driver);
-            Closure::<dyn FnMut()>::new(move || driver.input(Input::StreamOpened))
+            Closure::<dyn Fn()>::new(move || driver.input(Input::StreamOpened))
         };
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         let on_error = {
             let driver = Rc::clone(driver);
             let source = source.clone();
-            Closure::<dyn FnMut()>::new(move || {
+            Closure::<dyn Fn()>::new(move || {
                 // Stop EventSource's own retry: the core schedules the next attempt.
                 source.close();
                 driver.input(Input::StreamError);

@@ -16,7 +16,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, LockManager, LockOptions};
 
 /// The Web Lock whose holder is the leader, one per mode: tabs of `?mode=leader` and
@@ -106,39 +105,56 @@ impl WebLock {
         let settled = manager.request_with_options(self.name, &options, on_granted.unchecked_ref());
 
         // The request's promise settles when we release the lock (resolved), when the queued
-        // request is aborted, or when another tab steals the lock (both rejected).
-        let driver = Rc::clone(driver);
-        leptos::task::spawn_local(async move {
-            let rejected = JsFuture::from(settled).await.is_err();
-            let lost = {
-                let mut current = driver.lock.current.borrow_mut();
-                match current.as_mut() {
-                    Some(c) if c.generation == generation => {
-                        c.settled = true;
-                        rejected && c.release.take().is_some()
-                    }
-                    _ => false,
-                }
-            };
-            if lost {
-                driver.input(Input::LockLost);
+        // request is aborted, or when another tab steals the lock (both rejected). Its reactions
+        // call in directly rather than through wasm-bindgen's executor: a closing leader's release
+        // settles it while Firefox tears the tab down, and the executor does not survive being
+        // woken from the microtask checkpoints Firefox runs nested then (see `Driver::run`).
+        let on_settled = |rejected: bool| {
+            let driver = Rc::clone(driver);
+            Closure::once(move |_: JsValue| driver.lock.settled(&driver, generation, rejected))
+        };
+        let (on_resolved, on_rejected) = (on_settled(false), on_settled(true));
+        let _ = settled.then2(&on_resolved, &on_rejected);
+        // Owned by the promise from here; the one never called goes when it is collected.
+        on_resolved.forget();
+        on_rejected.forget();
+    }
+
+    /// Request `generation` settled: `LockLost` if it was held and taken from us.
+    fn settled(&self, driver: &Rc<Driver>, generation: u64, rejected: bool) {
+        let lost = match self.current.borrow_mut().as_mut() {
+            Some(c) if c.generation == generation => {
+                c.settled = true;
+                rejected && c.release.take().is_some()
             }
-        });
+            _ => false,
+        };
+        if lost {
+            driver.input(Input::LockLost);
+        }
     }
 
     /// The browser granted request `generation`: hold it if it is still wanted, else give it back.
     fn granted(&self, driver: &Rc<Driver>, generation: u64) -> js_sys::Promise {
-        let mut current = self.current.borrow_mut();
-        let wanted = match current.as_mut() {
-            Some(c) if c.generation == generation && !c.settled => c,
+        let wanted = matches!(
+            self.current.borrow().as_ref(),
+            Some(c) if c.generation == generation && !c.settled
+        );
+        if !wanted {
             // Abandoned, or stolen before this callback ran: the lock is not ours to keep.
-            _ => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
-        };
-        wanted.queued = None;
+            return js_sys::Promise::resolve(&JsValue::UNDEFINED);
+        }
+        // Made before `current` is borrowed: no borrow is held across a browser call (see
+        // `Driver::run`).
         let mut resolver = None;
         let held = js_sys::Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
-        wanted.release = resolver;
-        drop(current);
+        match self.current.borrow_mut().as_mut() {
+            Some(c) if c.generation == generation && !c.settled => {
+                c.queued = None;
+                c.release = resolver;
+            }
+            _ => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
+        }
         driver.input(Input::LockGranted);
         held
     }
@@ -146,21 +162,28 @@ impl WebLock {
     /// Ends a request that has not been granted yet (queued, or a steal in flight, whose grant
     /// will then be handed back). A held lock is left alone: that is `release`.
     pub fn abort(&self) {
-        let mut current = self.current.borrow_mut();
-        if current.as_ref().is_some_and(|c| c.release.is_some()) {
+        if self
+            .current
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.release.is_some())
+        {
             leptos::logging::warn!(
                 "tabrelay: asked to abort the lock request, but the lock is held"
             );
             return;
         }
-        if let Some(controller) = current.take().and_then(|c| c.queued) {
+        // Taken out first: `abort()` fires the signal's `abort` event right away.
+        let ended = self.current.borrow_mut().take();
+        if let Some(controller) = ended.and_then(|c| c.queued) {
             controller.abort();
         }
     }
 
     /// Releases the held lock (and ends a request still waiting, if that is all there is).
     pub fn release(&self) {
-        let Some(current) = self.current.borrow_mut().take() else {
+        let ended = self.current.borrow_mut().take();
+        let Some(current) = ended else {
             return;
         };
         if let Some(resolve) = current.release {

@@ -1,0 +1,226 @@
+/**
+ * The page's code is re-entered while a tab closes, and must survive it (#16).
+ *
+ * While Firefox closes a tab it fires `pagehide` at the top level, then dispatches the rest of the
+ * teardown (`visibilitychange`, `unload`) synchronously from inside whatever browser call the
+ * page's script makes next, and runs a microtask checkpoint there. Seen with the page's calls
+ * wrapped: inside `BroadcastChannel.postMessage`, inside `EventSource.close`, and inside
+ * wasm-bindgen's executor microtask while it ran. The runtime's `visibilitychange` listener then
+ * ran a whole driver turn nested in whatever was under way. Inside the executor's microtask, that
+ * turn's Leptos effects were scheduled from within it and Firefox ran it again, nested: "closure
+ * invoked recursively or after being dropped", after which the executor never runs again (the
+ * first test, real closes). Inside a driver turn that holds the core (`publish`,
+ * `handle(clock::now())`), it panics with `RefCell already borrowed` in `Driver::input`, as #16
+ * reported; the second test re-enters from inside each browser call the runtime makes, which
+ * shows that one at once.
+ *
+ * Every page here records its errors (console.error, where the panic hook writes, uncaught
+ * errors, unhandled rejections) in `window.__errors` and posts them on a BroadcastChannel to a
+ * collector page of the same origin, so errors of pages that are closing are seen too.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  BASE,
+  Tab,
+  datasetOf,
+  expectEveryEventOnce,
+  inject,
+  launchFirefox,
+  notYet,
+  serverUp,
+  uniqueDevice,
+  until,
+  waitForOneHolder,
+  withContext,
+} from "./lib.mjs";
+
+const COLLECTOR = "tabrelay-test-errors";
+
+let browser;
+before(async () => {
+  await serverUp();
+  browser = await launchFirefox();
+});
+after(async () => browser?.close());
+
+/**
+ * Runs in every test page before its own scripts: records errors, here and on the collector, and
+ * tells the collector when the page unloads (after its errors: one sender's messages arrive in
+ * order).
+ */
+function recordErrors(collector) {
+  const channel = new BroadcastChannel(collector);
+  window.__errors = [];
+  const record = (what) => {
+    const line = `${document.body?.dataset.tabId ?? "?"}: ${what}`.slice(0, 2000);
+    window.__errors.push(line);
+    channel.postMessage({ error: line });
+  };
+  // A first message once loaded, so the channel is set up before the page closes.
+  addEventListener("load", () => channel.postMessage({}));
+  addEventListener("unload", () => channel.postMessage({ unloaded: document.body?.dataset.tabId }));
+  const error = console.error.bind(console);
+  console.error = (...args) => {
+    record(`console.error ${args.map(String).join(" ")}`);
+    error(...args);
+  };
+  addEventListener("error", (e) => record(`uncaught ${e.message} ${e.error?.stack ?? ""}`));
+  addEventListener("unhandledrejection", (e) => record(`unhandled rejection ${e.reason} ${e.reason?.stack ?? ""}`));
+}
+
+/**
+ * Runs in every page of the re-entry test: what Firefox does to a closing page, at any time. The
+ * browser calls the runtime makes dispatch a `visibilitychange` at the document synchronously,
+ * from inside the call: at most 3 per 100 ms (a budget refilled by an interval, so every kind of
+ * call gets hit over the test and nothing loops), none inside one already under way.
+ */
+function reenterFromBrowserCalls() {
+  let budget = 0;
+  let dispatching = false;
+  setInterval(() => (budget = 3), 100);
+  const reenter = () => {
+    if (budget <= 0 || dispatching) return;
+    budget--;
+    dispatching = true;
+    try {
+      document.dispatchEvent(new Event("visibilitychange"));
+    } finally {
+      dispatching = false;
+    }
+  };
+  const wrap = (target, name) => {
+    const original = target[name];
+    target[name] = function (...args) {
+      try {
+        return original.apply(this, args);
+      } finally {
+        reenter();
+      }
+    };
+  };
+  wrap(Performance.prototype, "now");
+  wrap(window, "setTimeout");
+  wrap(window, "clearTimeout");
+  wrap(window, "queueMicrotask");
+  wrap(BroadcastChannel.prototype, "postMessage");
+  wrap(BroadcastChannel.prototype, "close");
+  wrap(EventSource.prototype, "close");
+  wrap(EventTarget.prototype, "addEventListener");
+  wrap(EventTarget.prototype, "removeEventListener");
+  wrap(AbortController.prototype, "abort");
+}
+
+/** A page of the origin that collects what the test pages post on the collector channel. */
+async function collector(context) {
+  const page = await context.newPage();
+  await page.goto(`${BASE}/api/stats`);
+  await page.evaluate((name) => {
+    window.collected = { errors: [], unloaded: [] };
+    new BroadcastChannel(name).onmessage = ({ data }) => {
+      if (data.error) window.collected.errors.push(data.error);
+      if (data.unloaded) window.collected.unloaded.push(data.unloaded);
+    };
+  }, COLLECTOR);
+  return {
+    errors: () => page.evaluate(() => window.collected.errors),
+    /** Waits until every tab of `ids` has unloaded, and with it posted all its errors. */
+    unloaded: (ids) =>
+      until(`tabs ${ids.join(", ")} to unload`, async () => {
+        const unloaded = await page.evaluate(() => window.collected.unloaded);
+        const missing = ids.filter((id) => !unloaded.includes(id));
+        return missing.length === 0 || notYet(`${missing.join(", ")} not yet`);
+      }),
+  };
+}
+
+/** Opens `n` tabs of `path` with `scripts` run before the page's own, and waits until each hydrated. */
+async function openTabs(context, n, path, scripts) {
+  const pages = [];
+  for (let i = 0; i < n; i++) {
+    const page = await context.newPage();
+    for (const [script, arg] of scripts) await page.evaluateOnNewDocument(script, arg);
+    await page.goto(`${BASE}${path}`, { waitUntil: "load", timeout: 30_000 });
+    pages.push(page);
+  }
+  const tabs = [];
+  for (const page of pages) {
+    const d = await until("the tab hydrated and picked an id", async () => {
+      const d = await datasetOf(page);
+      return d?.tabId ? d : null;
+    });
+    tabs.push(new Tab(page, d.tabId));
+  }
+  return tabs;
+}
+
+/** Every error the tabs recorded, the closed ones' included. */
+async function errorsOf(collected, tabs) {
+  const live = await Promise.all(tabs.map((t) => t.page.evaluate(() => window.__errors).catch(() => [])));
+  return [...new Set([...(await collected.errors()), ...live.flat()])];
+}
+
+/**
+ * Runs `body`; if it fails, the failure says what the tabs logged (a tab whose wasm died from a
+ * panic fails later checks by timing out, which alone would not say why).
+ */
+async function explained(collected, tabs, body) {
+  try {
+    return await body();
+  } catch (err) {
+    err.message += `\nerrors the tabs logged: ${JSON.stringify(await errorsOf(collected, tabs()), null, 1)}`;
+    throw err;
+  }
+}
+
+for (const election of ["protocol", "locks"]) {
+  describe(`leader, election=${election}`, () => {
+    test("closing the leader ten times: no tab logs an error, the closing ones included", { timeout: 240_000 }, async () => {
+      await withContext(browser, async (context) => {
+        const collected = await collector(context);
+        const path = `/?mode=leader&election=${election}`;
+        const scripts = [[recordErrors, COLLECTOR]];
+        let alive = await openTabs(context, 8, path, scripts);
+        const closed = [];
+        await explained(collected, () => alive, async () => {
+          for (let round = 0; round < 10; round++) {
+            const { leader } = await waitForOneHolder(alive, "leader");
+            alive = alive.filter((t) => t !== leader);
+            await leader.page.close();
+            closed.push(leader.tabId);
+            await waitForOneHolder(alive, "leader");
+            if (alive.length < 5) alive = [...alive, ...(await openTabs(context, 3, path, scripts))];
+          }
+          await collected.unloaded(closed);
+        });
+        assert.deepEqual(await errorsOf(collected, alive), []);
+      });
+    });
+  });
+}
+
+test("lifecycle events dispatched from inside the runtime's browser calls break nothing", { timeout: 120_000 }, async () => {
+  await withContext(browser, async (context) => {
+    const collected = await collector(context);
+    const scripts = [
+      [recordErrors, COLLECTOR],
+      [reenterFromBrowserCalls, null],
+    ];
+    let tabs = await openTabs(context, 3, "/?mode=leader", scripts);
+    await explained(collected, () => tabs, async () => {
+      const { leader } = await waitForOneHolder(tabs, "leader");
+      const device = uniqueDevice("reentry");
+      const first = await inject(device, "online");
+      for (const tab of tabs) await expectEveryEventOnce(tab, [first]);
+
+      await leader.page.close();
+      tabs = tabs.filter((t) => t !== leader);
+      const { leader: next } = await waitForOneHolder(tabs, "leader");
+      assert.notEqual(next.tabId, leader.tabId);
+      const second = await inject(device, "offline");
+      for (const tab of tabs) await expectEveryEventOnce(tab, [first, second]);
+      await collected.unloaded([leader.tabId]);
+    });
+    assert.deepEqual(await errorsOf(collected, tabs), []);
+  });
+});
