@@ -173,6 +173,14 @@ impl Tab {
         self.claim = None;
         self.candidate_at = None;
         self.leader = (term.tab != self.id).then_some(term.tab);
+        if self.probe_deadline.take().is_some() {
+            // The probe was for the leader of the old term: its silence says nothing of the new
+            // one, which gets a silence of its own (else the probe's deadline would presume the
+            // new term's leader dead, and elect around it).
+            self.probe_sent_at = None;
+            self.leader_deadline
+                .get_or_insert(now + self.config.leader_timeout);
+        }
         if self.my_term.is_some() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);

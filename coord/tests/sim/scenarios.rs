@@ -490,6 +490,90 @@ fn timeouts_are_exposed_and_drive_the_election() {
     assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
 }
 
+#[test]
+fn a_probe_of_the_old_leader_does_not_presume_the_new_terms_claimant_dead() {
+    // A follower probes its silent leader (8); before the probe times out, another tab's presence
+    // reports a higher term, claimed by tab 9. The unanswered probe was for 8: it must not make
+    // the follower take 9 for dead and claim over it (a second, needless change of leader).
+    let cfg = Config::default();
+    let me = TabId(5);
+    let mut tab = coord::Tab::new(me, Mechanism::Protocol, cfg.clone(), Instant(0), 0);
+    let old = Term {
+        n: 1,
+        tab: TabId(8),
+    };
+    let info = |term, role| coord::PeerInfo {
+        role,
+        visible: true,
+        highest_id: None,
+        epoch: None,
+        term,
+    };
+    let heartbeat = |term| Body::Heartbeat {
+        term,
+        stream: StreamState::Open,
+        info: info(term, Role::Leader),
+    };
+    tab.handle(
+        Instant(1_000),
+        Input::Channel(Message::new(TabId(8), heartbeat(old))),
+    );
+    assert_eq!(tab.leader(), Some(TabId(8)));
+    drain(&mut tab);
+    // Silence: the follower probes 8.
+    let probe_at = tab.poll_timeout().unwrap();
+    tab.handle_timeout(probe_at);
+    assert!(drain(&mut tab).iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Probe { .. },
+            ..
+        })
+    )));
+    // Tab 7 reports the term tab 9 claimed (tab 9's claim itself is still on its way).
+    let new = Term {
+        n: 2,
+        tab: TabId(9),
+    };
+    let report = Body::Presence {
+        info: info(new, Role::Electing),
+    };
+    tab.handle(
+        probe_at + std::time::Duration::from_millis(100),
+        Input::Channel(Message::new(TabId(7), report)),
+    );
+    assert_eq!(tab.leader(), Some(TabId(9)));
+    // Past the probe's deadline: nobody is presumed dead, nothing is claimed.
+    let until = probe_at + cfg.probe_timeout + cfg.busy_allowance;
+    while let Some(t) = tab.poll_timeout().filter(|&t| t <= until) {
+        tab.handle_timeout(t);
+        let out = drain(&mut tab);
+        assert!(
+            !out.iter().any(|o| matches!(
+                o,
+                Output::Post(Message {
+                    body: Body::Claim { .. },
+                    ..
+                })
+            )),
+            "claimed over the new term's claimant: {out:?}"
+        );
+    }
+    assert_eq!(tab.leader(), Some(TabId(9)));
+    // 9 leads: the change the timeline shows is from 8 to 9.
+    tab.handle(
+        until,
+        Input::Channel(Message::new(TabId(9), heartbeat(new))),
+    );
+    assert_eq!(tab.role(), Role::Follower);
+    let change = tab.leader_changes().next().expect("a change").clone();
+    assert_eq!(
+        (change.from, change.to),
+        (Some(TabId(8)), Some(TabId(9))),
+        "{change:?}"
+    );
+}
+
 fn emitted_ids(out: &[Output]) -> Vec<u64> {
     out.iter()
         .filter_map(|o| match o {
