@@ -42,7 +42,9 @@ pub struct Config {
     pub candidate_stagger: Duration,
     /// How long followers wait for the successor named in a `Resign` before they elect.
     pub resign_timeout: Duration,
-    /// How often every tab posts its presence (role, visibility, highest event id).
+    /// How often every tab posts its presence (role, visibility, highest event id). A follower
+    /// also answers a new tab's `Hello` with it, but not within this interval of its last one
+    /// (a burst of new tabs would otherwise cost every tab n² messages).
     pub presence_interval: Duration,
     /// A visible tab not heard from for this long is dropped from the registry.
     pub tab_expiry: Duration,

@@ -251,7 +251,7 @@ impl Tab {
         self.probe_deadline = None;
         self.leader_deadline = Some(now + self.config.leader_timeout);
         // Our presence, now carrying the claimed term, is the claimant's ack.
-        self.post(Body::Presence { info: self.info() });
+        self.post_presence(now);
     }
 
     /// A tab reported `term` as the highest it has seen. When every tab we know of (but the

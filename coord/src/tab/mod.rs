@@ -131,6 +131,9 @@ pub struct Tab {
 
     next_heartbeat: Option<Instant>,
     next_presence: Option<Instant>,
+    /// When we last posted our presence (a `Hello` is answered only if not within
+    /// `presence_interval`).
+    last_presence_at: Option<Instant>,
 
     /// Our own stream (leader), or `Closed`.
     stream: StreamState,
@@ -187,6 +190,7 @@ impl Tab {
             lock: LockState::Idle,
             next_heartbeat: None,
             next_presence: None,
+            last_presence_at: None,
             stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
             reconnect_at: None,
@@ -363,8 +367,7 @@ impl Tab {
             }
         }
         if due(self.next_presence, now) {
-            self.post(Body::Presence { info: self.info() });
-            self.next_presence = Some(now + self.config.presence_interval);
+            self.post_presence(now);
         }
         if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
             if self.max_term == claim.term {
@@ -453,7 +456,7 @@ impl Tab {
                 if visible != self.visible {
                     self.visible = visible;
                     self.visible_since = visible.then_some(now);
-                    self.post(Body::Presence { info: self.info() });
+                    self.post_presence(now);
                 }
             }
             Input::NetworkOnline => self.retry_now(now),
@@ -665,6 +668,13 @@ impl Tab {
             self.role = role;
             self.emit(AppEvent::RoleChanged(role));
         }
+    }
+
+    /// Posts our presence now; the periodic one is due a full interval later.
+    fn post_presence(&mut self, now: Instant) {
+        self.post(Body::Presence { info: self.info() });
+        self.last_presence_at = Some(now);
+        self.next_presence = Some(now + self.config.presence_interval);
     }
 
     fn post(&mut self, body: Body) {
