@@ -14,7 +14,8 @@ use std::time::Duration;
 pub struct Config {
     /// How often the leader posts a heartbeat (when its timers are not throttled).
     pub heartbeat_interval: Duration,
-    /// Silence from the leader after which a follower probes it.
+    /// Silence from the leader after which a follower probes it (a visible follower of a hidden
+    /// leader: `heartbeat_interval`, see `Tab::leader_timeout`).
     pub leader_timeout: Duration,
     /// How long a probed leader has to answer before it is presumed dead or frozen (plus the
     /// busy allowance, see `busy_allowance`).

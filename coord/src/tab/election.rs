@@ -238,7 +238,12 @@ impl Tab {
         if term.tab != from {
             return;
         }
-        if term <= self.max_term {
+        // Another tab's ack (a presence with this term) may overtake the claim itself: the
+        // claim is still news then, and the claimant waits for our ack to lead at once.
+        let known_from_an_ack = term == self.max_term
+            && self.my_term.is_none()
+            && self.heard_leader != Some((from, term));
+        if term < self.max_term || (term == self.max_term && !known_from_an_ack) {
             self.stats.stale += 1;
             if self.role == Role::Leader {
                 self.send_heartbeat(now); // tell the late claimant who leads

@@ -374,7 +374,15 @@ impl Tab {
                 self.become_leader(now, claim.term);
             }
         }
-        if due(self.probe_deadline, now) {
+        // Judged with the slowness known now, which includes this very timer firing late: the
+        // answer may be queued behind it on our own busy main thread.
+        let probe_deadline = self
+            .probe_deadline
+            .zip(self.probe_sent_at)
+            .map(|(d, sent)| d.max(sent + self.probe_timeout(now)));
+        if probe_deadline.is_some_and(|d| d > now) {
+            self.probe_deadline = probe_deadline;
+        } else if due(self.probe_deadline, now) {
             // The probed leader did not answer: dead, frozen, or cut off.
             self.probe_deadline = None;
             self.probe_sent_at = None; // a later answer is no round trip sample
@@ -503,12 +511,8 @@ impl Tab {
     /// within a second.
     pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
         let cap = self.config.busy_allowance;
-        let leader_hidden = self
-            .leader
-            .and_then(|l| self.registry.iter().find(|t| t.id == l))
-            .is_some_and(|t| !t.info.visible);
         let seen = (self.slowness(now) * 2).min(cap);
-        let extra = if leader_hidden {
+        let extra = if self.leader_hidden() {
             seen.max(cap / 2)
         } else {
             seen
@@ -517,9 +521,27 @@ impl Tab {
     }
 
     /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
-    /// seen.
+    /// seen. A hidden leader heartbeats once a second at best (its timers are throttled), so
+    /// its silence says nothing and only the probe tells: a visible follower (whose timers run)
+    /// asks for the heartbeat after one `heartbeat_interval` of silence instead, the rate a
+    /// visible leader heartbeats at by itself. Its crash is then found a probe timeout after
+    /// at most one interval, not after `leader_timeout` (#16: Firefox, where the leader is
+    /// mostly a background tab). Hidden followers keep `leader_timeout`: their own timers fire
+    /// once a second anyway.
     pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
-        self.config.leader_timeout + self.slowness(now).min(self.config.busy_allowance)
+        let silence = if self.visible && self.leader_hidden() {
+            self.config.heartbeat_interval
+        } else {
+            self.config.leader_timeout
+        };
+        silence + self.slowness(now).min(self.config.busy_allowance)
+    }
+
+    /// Whether the leader we follow said it is hidden (its timers are throttled).
+    fn leader_hidden(&self) -> bool {
+        self.leader
+            .and_then(|l| self.registry.iter().find(|t| t.id == l))
+            .is_some_and(|t| !t.info.visible)
     }
 
     /// The slowness estimate now: the largest recent observation, fading linearly to zero over

@@ -286,6 +286,48 @@ fn hidden_leader_with_throttled_timers_keeps_its_job() {
 }
 
 #[test]
+fn a_crashed_hidden_protocol_leader_is_replaced_in_about_half_a_second() {
+    // #16, Firefox: background tabs are really hidden (timers at most once a second) and only the
+    // newest tab is visible, so the leader is hidden. Its crash is found by the visible follower:
+    // silence, then an unanswered probe (which a hidden leader gets at least half the busy
+    // allowance to answer: its throttled heartbeats say nothing of how busy it is).
+    let mut took = Vec::new();
+    for seed in 0..40 {
+        let mut w = settled(Mechanism::Protocol, 8, 300 + seed);
+        let leader = w.leader().unwrap();
+        let visible = (leader + 1) % w.tabs.len();
+        for i in (0..w.tabs.len()).filter(|&i| i != visible) {
+            w.act(Action::SetVisible(i, false));
+        }
+        publish(&mut w, 2);
+        let phase = w.rng.range(0, SEC);
+        w.run_for(3 * SEC + phase);
+        w.act(Action::CrashLeader);
+        publish(&mut w, 2);
+        w.run_for(3 * SEC);
+        publish(&mut w, 2);
+        assert_eq!(w.elections.len(), 1, "seed {seed}: {:?}", w.elections);
+        took.push(w.elections[0].1);
+        assert_all_caught_up(&w);
+        let crashed_at = w.now - 3 * SEC;
+        check_end(&mut w, crashed_at);
+        assert!(w.violations.is_empty(), "seed {seed}: {:#?}", w.violations);
+    }
+    took.sort_unstable();
+    let q = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+    let (p50, p99) = (q(0.5), q(0.99));
+    println!(
+        "hidden protocol leader crashed, visible follower: n={} p50={} ms p99={} ms max={} ms",
+        took.len(),
+        p50 / MS,
+        p99 / MS,
+        took.last().unwrap() / MS
+    );
+    assert!(p50 <= 560 * MS, "p50 {p50} µs");
+    assert!(p99 <= 800 * MS, "p99 {p99} µs");
+}
+
+#[test]
 fn leader_hidden_for_minutes_with_timers_once_a_minute_keeps_its_job() {
     for mechanism in BOTH {
         let mut w = settled(mechanism, 3, 11);
