@@ -14,7 +14,8 @@ use std::time::Duration;
 pub struct Config {
     /// How often the leader posts a heartbeat (when its timers are not throttled).
     pub heartbeat_interval: Duration,
-    /// Silence from the leader after which a follower probes it.
+    /// Silence from the leader after which a follower probes it (a visible follower of a hidden
+    /// leader: `heartbeat_interval`, see `Tab::leader_timeout`).
     pub leader_timeout: Duration,
     /// How long a probed leader has to answer before it is presumed dead or frozen (plus the
     /// busy allowance, see `busy_allowance`).
@@ -42,7 +43,9 @@ pub struct Config {
     pub candidate_stagger: Duration,
     /// How long followers wait for the successor named in a `Resign` before they elect.
     pub resign_timeout: Duration,
-    /// How often every tab posts its presence (role, visibility, highest event id).
+    /// How often every tab posts its presence (role, visibility, highest event id). A follower
+    /// also answers a new tab's `Hello` with it, but not within this interval of its last one
+    /// (a burst of new tabs would otherwise cost every tab n² messages).
     pub presence_interval: Duration,
     /// A visible tab not heard from for this long is dropped from the registry.
     pub tab_expiry: Duration,

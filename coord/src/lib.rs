@@ -53,7 +53,11 @@
 //! they observe (their own late timers while visible, a visible leader's late heartbeats, probe
 //! round trips) to the silence and probe timeouts, bounded by `Config::busy_allowance`, and a
 //! hidden leader (whose throttled heartbeats say nothing about its main thread) always gets at
-//! least half the allowance when probed.
+//! least half the allowance when probed. A probe's deadline is judged with the slowness known
+//! when it fires (its own lateness included: the answer may be queued behind it). A visible
+//! follower of a hidden leader probes after one `heartbeat_interval` of silence rather than
+//! `leader_timeout` (it asks for the heartbeats a hidden leader's throttled timers cannot send),
+//! so the leader's crash is found a probe timeout after at most one interval.
 //!
 //! * [`Mechanism::Locks`]: leadership is holding the Web Lock (`RequestLock { steal: false }` at
 //!   start, held with a never-resolving promise). Close and crash: the browser grants the lock to

@@ -20,8 +20,16 @@ impl Tab {
                 self.registry.update(from, info.clone(), now);
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
-                } else {
-                    self.post(Body::Presence { info: self.info() });
+                } else if self
+                    .last_presence_at
+                    .is_none_or(|at| now.saturating_since(at) >= self.config.presence_interval)
+                {
+                    // Answered at most once per presence interval, like the periodic presence
+                    // (which it replaces): a burst of new tabs must not make every tab post once
+                    // per newcomer, n² messages that back up every busy main thread (#18). A
+                    // newcomer hears the others within an interval anyway; an answer at once
+                    // comes from tabs whose own presence is rare (hidden, throttled timers).
+                    self.post_presence(now);
                 }
             }
             Body::Presence { info } => {
@@ -95,6 +103,16 @@ impl Tab {
             Body::Probe { .. } => {
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
+                } else if self
+                    .last_presence_at
+                    .is_none_or(|at| now.saturating_since(at) >= self.config.presence_interval)
+                {
+                    // Answered at most once per presence interval, like the periodic presence
+                    // (which it replaces): a burst of new tabs must not make every tab post once
+                    // per newcomer, n² messages that back up every busy main thread (#18). A
+                    // newcomer hears the others within an interval anyway; an answer at once
+                    // comes from tabs whose own presence is rare (hidden, throttled timers).
+                    self.post_presence(now);
                 }
             }
             Body::Status { term, status } => {

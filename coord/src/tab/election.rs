@@ -173,6 +173,14 @@ impl Tab {
         self.claim = None;
         self.candidate_at = None;
         self.leader = (term.tab != self.id).then_some(term.tab);
+        if self.probe_deadline.take().is_some() {
+            // The probe was for the leader of the old term: its silence says nothing of the new
+            // one, which gets a silence of its own (else the probe's deadline would presume the
+            // new term's leader dead, and elect around it).
+            self.probe_sent_at = None;
+            self.leader_deadline
+                .get_or_insert(now + self.config.leader_timeout);
+        }
         if self.my_term.is_some() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
@@ -230,7 +238,12 @@ impl Tab {
         if term.tab != from {
             return;
         }
-        if term <= self.max_term {
+        // Another tab's ack (a presence with this term) may overtake the claim itself: the
+        // claim is still news then, and the claimant waits for our ack to lead at once.
+        let known_from_an_ack = term == self.max_term
+            && self.my_term.is_none()
+            && self.heard_leader != Some((from, term));
+        if term < self.max_term || (term == self.max_term && !known_from_an_ack) {
             self.stats.stale += 1;
             if self.role == Role::Leader {
                 self.send_heartbeat(now); // tell the late claimant who leads
@@ -243,7 +256,7 @@ impl Tab {
         self.probe_deadline = None;
         self.leader_deadline = Some(now + self.config.leader_timeout);
         // Our presence, now carrying the claimed term, is the claimant's ack.
-        self.post(Body::Presence { info: self.info() });
+        self.post_presence(now);
     }
 
     /// A tab reported `term` as the highest it has seen. When every tab we know of (but the

@@ -131,6 +131,9 @@ pub struct Tab {
 
     next_heartbeat: Option<Instant>,
     next_presence: Option<Instant>,
+    /// When we last posted our presence (a `Hello` is answered only if not within
+    /// `presence_interval`).
+    last_presence_at: Option<Instant>,
 
     /// Our own stream (leader), or `Closed`.
     stream: StreamState,
@@ -187,6 +190,7 @@ impl Tab {
             lock: LockState::Idle,
             next_heartbeat: None,
             next_presence: None,
+            last_presence_at: None,
             stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
             reconnect_at: None,
@@ -363,15 +367,22 @@ impl Tab {
             }
         }
         if due(self.next_presence, now) {
-            self.post(Body::Presence { info: self.info() });
-            self.next_presence = Some(now + self.config.presence_interval);
+            self.post_presence(now);
         }
         if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
             if self.max_term == claim.term {
                 self.become_leader(now, claim.term);
             }
         }
-        if due(self.probe_deadline, now) {
+        // Judged with the slowness known now, which includes this very timer firing late: the
+        // answer may be queued behind it on our own busy main thread.
+        let probe_deadline = self
+            .probe_deadline
+            .zip(self.probe_sent_at)
+            .map(|(d, sent)| d.max(sent + self.probe_timeout(now)));
+        if probe_deadline.is_some_and(|d| d > now) {
+            self.probe_deadline = probe_deadline;
+        } else if due(self.probe_deadline, now) {
             // The probed leader did not answer: dead, frozen, or cut off.
             self.probe_deadline = None;
             self.probe_sent_at = None; // a later answer is no round trip sample
@@ -453,7 +464,7 @@ impl Tab {
                 if visible != self.visible {
                     self.visible = visible;
                     self.visible_since = visible.then_some(now);
-                    self.post(Body::Presence { info: self.info() });
+                    self.post_presence(now);
                 }
             }
             Input::NetworkOnline => self.retry_now(now),
@@ -500,12 +511,8 @@ impl Tab {
     /// within a second.
     pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
         let cap = self.config.busy_allowance;
-        let leader_hidden = self
-            .leader
-            .and_then(|l| self.registry.iter().find(|t| t.id == l))
-            .is_some_and(|t| !t.info.visible);
         let seen = (self.slowness(now) * 2).min(cap);
-        let extra = if leader_hidden {
+        let extra = if self.leader_hidden() {
             seen.max(cap / 2)
         } else {
             seen
@@ -514,9 +521,27 @@ impl Tab {
     }
 
     /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
-    /// seen.
+    /// seen. A hidden leader heartbeats once a second at best (its timers are throttled), so
+    /// its silence says nothing and only the probe tells: a visible follower (whose timers run)
+    /// asks for the heartbeat after one `heartbeat_interval` of silence instead, the rate a
+    /// visible leader heartbeats at by itself. Its crash is then found a probe timeout after
+    /// at most one interval, not after `leader_timeout` (#16: Firefox, where the leader is
+    /// mostly a background tab). Hidden followers keep `leader_timeout`: their own timers fire
+    /// once a second anyway.
     pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
-        self.config.leader_timeout + self.slowness(now).min(self.config.busy_allowance)
+        let silence = if self.visible && self.leader_hidden() {
+            self.config.heartbeat_interval
+        } else {
+            self.config.leader_timeout
+        };
+        silence + self.slowness(now).min(self.config.busy_allowance)
+    }
+
+    /// Whether the leader we follow said it is hidden (its timers are throttled).
+    fn leader_hidden(&self) -> bool {
+        self.leader
+            .and_then(|l| self.registry.iter().find(|t| t.id == l))
+            .is_some_and(|t| !t.info.visible)
     }
 
     /// The slowness estimate now: the largest recent observation, fading linearly to zero over
@@ -665,6 +690,13 @@ impl Tab {
             self.role = role;
             self.emit(AppEvent::RoleChanged(role));
         }
+    }
+
+    /// Posts our presence now; the periodic one is due a full interval later.
+    fn post_presence(&mut self, now: Instant) {
+        self.post(Body::Presence { info: self.info() });
+        self.last_presence_at = Some(now);
+        self.next_presence = Some(now + self.config.presence_interval);
     }
 
     fn post(&mut self, body: Body) {

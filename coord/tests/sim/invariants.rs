@@ -44,7 +44,11 @@ pub fn check_step(w: &mut World) {
                 Some(_) => {}
                 None => {
                     w.term_leaders.insert(term, t.tab.id());
-                    w.term_started.push((w.now, term, w.stable_since.is_some()));
+                    let settled = w
+                        .settled_leader
+                        .is_some_and(|(_, since)| w.now - since >= SETTLED_LEADER);
+                    w.term_started
+                        .push((w.now, term, w.stable_since.is_some() || settled));
                 }
             }
         }
@@ -68,6 +72,13 @@ pub fn check_step(w: &mut World) {
             w.leader_loss = None;
         }
     }
+    w.settled_leader = match (w.leader(), w.settled_leader) {
+        (Some(l), Some((s, since))) if s == l && w.tabs[l].stream == ServerStream::Open => {
+            Some((l, since))
+        }
+        (Some(l), _) if w.tabs[l].stream == ServerStream::Open => Some((l, w.now)),
+        _ => None,
+    };
     let stable = stable(w);
     match (stable, w.stable_since) {
         (true, None) => {
@@ -95,12 +106,17 @@ pub fn stable(w: &World) -> bool {
         .all(|t| t.tab.leader() == Some(id))
 }
 
+/// A leader is settled once it has been the sole live leader, with its stream open, this long
+/// (simulated µs), even while new tabs are still joining it.
+pub const SETTLED_LEADER: u64 = SEC;
+
 /// A new term may start at most this long after a fault that hit the leader (its crash, close,
 /// freeze, bfcache, step-down, or a partition of the channel).
 pub const FAULT_WINDOW: u64 = 5 * SEC;
 
 /// **No leadership change without a fault**: a term never starts while a leader is stable (one
-/// live leader with an open stream, followed by every live tab) unless a fault hit that leader
+/// live leader with an open stream, followed by every live tab) or settled (the sole live leader
+/// with an open stream for [`SETTLED_LEADER`], while tabs may still be joining) unless a fault hit that leader
 /// within [`FAULT_WINDOW`] before. Busy tabs, new tabs, hidden tabs, server outages and restarts
 /// never move the leadership. (Filling a vacancy, when no leader is stable, is always allowed.)
 pub fn check_no_needless_change(w: &mut World) {

@@ -286,6 +286,48 @@ fn hidden_leader_with_throttled_timers_keeps_its_job() {
 }
 
 #[test]
+fn a_crashed_hidden_protocol_leader_is_replaced_in_about_half_a_second() {
+    // #16, Firefox: background tabs are really hidden (timers at most once a second) and only the
+    // newest tab is visible, so the leader is hidden. Its crash is found by the visible follower:
+    // silence, then an unanswered probe (which a hidden leader gets at least half the busy
+    // allowance to answer: its throttled heartbeats say nothing of how busy it is).
+    let mut took = Vec::new();
+    for seed in 0..40 {
+        let mut w = settled(Mechanism::Protocol, 8, 300 + seed);
+        let leader = w.leader().unwrap();
+        let visible = (leader + 1) % w.tabs.len();
+        for i in (0..w.tabs.len()).filter(|&i| i != visible) {
+            w.act(Action::SetVisible(i, false));
+        }
+        publish(&mut w, 2);
+        let phase = w.rng.range(0, SEC);
+        w.run_for(3 * SEC + phase);
+        w.act(Action::CrashLeader);
+        publish(&mut w, 2);
+        w.run_for(3 * SEC);
+        publish(&mut w, 2);
+        assert_eq!(w.elections.len(), 1, "seed {seed}: {:?}", w.elections);
+        took.push(w.elections[0].1);
+        assert_all_caught_up(&w);
+        let crashed_at = w.now - 3 * SEC;
+        check_end(&mut w, crashed_at);
+        assert!(w.violations.is_empty(), "seed {seed}: {:#?}", w.violations);
+    }
+    took.sort_unstable();
+    let q = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+    let (p50, p99) = (q(0.5), q(0.99));
+    println!(
+        "hidden protocol leader crashed, visible follower: n={} p50={} ms p99={} ms max={} ms",
+        took.len(),
+        p50 / MS,
+        p99 / MS,
+        took.last().unwrap() / MS
+    );
+    assert!(p50 <= 560 * MS, "p50 {p50} µs");
+    assert!(p99 <= 800 * MS, "p99 {p99} µs");
+}
+
+#[test]
 fn leader_hidden_for_minutes_with_timers_once_a_minute_keeps_its_job() {
     for mechanism in BOTH {
         let mut w = settled(mechanism, 3, 11);
@@ -488,6 +530,133 @@ fn timeouts_are_exposed_and_drive_the_election() {
     tab.handle_timeout(t2);
     assert_eq!(tab.role(), Role::Leader);
     assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
+}
+
+#[test]
+fn a_probe_of_the_old_leader_does_not_presume_the_new_terms_claimant_dead() {
+    // A follower probes its silent leader (8); before the probe times out, another tab's presence
+    // reports a higher term, claimed by tab 9. The unanswered probe was for 8: it must not make
+    // the follower take 9 for dead and claim over it (a second, needless change of leader).
+    let cfg = Config::default();
+    let me = TabId(5);
+    let mut tab = coord::Tab::new(me, Mechanism::Protocol, cfg.clone(), Instant(0), 0);
+    let old = Term {
+        n: 1,
+        tab: TabId(8),
+    };
+    let info = |term, role| coord::PeerInfo {
+        role,
+        visible: true,
+        highest_id: None,
+        epoch: None,
+        term,
+    };
+    let heartbeat = |term| Body::Heartbeat {
+        term,
+        stream: StreamState::Open,
+        info: info(term, Role::Leader),
+    };
+    tab.handle(
+        Instant(1_000),
+        Input::Channel(Message::new(TabId(8), heartbeat(old))),
+    );
+    assert_eq!(tab.leader(), Some(TabId(8)));
+    drain(&mut tab);
+    // Silence: the follower probes 8.
+    let probe_at = tab.poll_timeout().unwrap();
+    tab.handle_timeout(probe_at);
+    assert!(drain(&mut tab).iter().any(|o| matches!(
+        o,
+        Output::Post(Message {
+            body: Body::Probe { .. },
+            ..
+        })
+    )));
+    // Tab 7 reports the term tab 9 claimed (tab 9's claim itself is still on its way).
+    let new = Term {
+        n: 2,
+        tab: TabId(9),
+    };
+    let report = Body::Presence {
+        info: info(new, Role::Electing),
+    };
+    tab.handle(
+        probe_at + std::time::Duration::from_millis(100),
+        Input::Channel(Message::new(TabId(7), report)),
+    );
+    assert_eq!(tab.leader(), Some(TabId(9)));
+    // Past the probe's deadline: nobody is presumed dead, nothing is claimed.
+    let until = probe_at + cfg.probe_timeout + cfg.busy_allowance;
+    while let Some(t) = tab.poll_timeout().filter(|&t| t <= until) {
+        tab.handle_timeout(t);
+        let out = drain(&mut tab);
+        assert!(
+            !out.iter().any(|o| matches!(
+                o,
+                Output::Post(Message {
+                    body: Body::Claim { .. },
+                    ..
+                })
+            )),
+            "claimed over the new term's claimant: {out:?}"
+        );
+    }
+    assert_eq!(tab.leader(), Some(TabId(9)));
+    // 9 leads: the change the timeline shows is from 8 to 9.
+    tab.handle(
+        until,
+        Input::Channel(Message::new(TabId(9), heartbeat(new))),
+    );
+    assert_eq!(tab.role(), Role::Follower);
+    let change = tab.leader_changes().next().expect("a change").clone();
+    assert_eq!(
+        (change.from, change.to),
+        (Some(TabId(8)), Some(TabId(9))),
+        "{change:?}"
+    );
+}
+
+#[test]
+fn a_follower_answers_new_tabs_at_most_once_per_presence_interval() {
+    // #18: every tab answering every `Hello` costs a burst of n new tabs n² messages.
+    let cfg = Config::default();
+    let mut tab = coord::Tab::new(TabId(5), Mechanism::Protocol, cfg.clone(), Instant(0), 0);
+    drain(&mut tab);
+    let presences = |out: Vec<Output>| {
+        out.iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Post(Message {
+                        body: Body::Presence { .. },
+                        ..
+                    })
+                )
+            })
+            .count()
+    };
+    let hello = |from| {
+        let info = coord::PeerInfo {
+            role: Role::Electing,
+            visible: true,
+            highest_id: None,
+            epoch: None,
+            term: Term::ZERO,
+        };
+        Input::Channel(Message::new(TabId(from), Body::Hello { info }))
+    };
+    let ms = std::time::Duration::from_millis;
+    // The first newcomer is answered at once (our last presence is an interval old).
+    let t = Instant(0) + cfg.presence_interval;
+    tab.handle(t, hello(10));
+    assert_eq!(presences(drain(&mut tab)), 1);
+    // More newcomers within the interval are not: they hear our next presence.
+    for k in 1..5 {
+        tab.handle(t + ms(100 * k), hello(10 + k));
+        assert_eq!(presences(drain(&mut tab)), 0, "newcomer {k}");
+    }
+    tab.handle(t + cfg.presence_interval, hello(20));
+    assert_eq!(presences(drain(&mut tab)), 1);
 }
 
 fn emitted_ids(out: &[Output]) -> Vec<u64> {
@@ -1086,11 +1255,13 @@ fn a_quiet_run_has_an_empty_timeline() {
 }
 
 #[test]
-#[ignore = "#18, open: reproduces the burst bug (the hidden leader's backlog outgrows the busy allowance); run with --ignored"]
 fn a_burst_of_twenty_new_tabs_in_a_slow_build_moves_no_leadership() {
     // #18: 20 tabs opened back to back in the demo's debug build moved leadership twice with no
     // fault. There every message costs each tab real main-thread time, so the leader's answer to
-    // a new tab's probe waits behind the burst of hellos, presences and heartbeats.
+    // a new tab's probe waits behind the burst of hellos, presences and heartbeats. It did because
+    // every tab answered every `Hello` with a presence: n² messages per burst, seconds of backlog
+    // on every main thread (the hidden leader's among them) where the busy allowance is 0.5 s.
+    // Now a tab answers a `Hello` at most once per presence interval (the leader: its heartbeat).
     for mechanism in BOTH {
         for seed in 0..3 {
             let mut w = settled(mechanism, 1, 70 + seed);

@@ -311,6 +311,9 @@ pub struct World {
     pub overlap_since: Option<u64>,
     pub overlaps: Vec<u64>,
     pub stable_since: Option<u64>,
+    /// The sole live leader with an open stream, and since when (followers may still be
+    /// joining: a burst of new tabs keeps the world from being `stable`).
+    pub settled_leader: Option<(usize, u64)>,
     /// The first moment the world was stable.
     pub first_stable: Option<u64>,
     /// Simulated-time bound on two non-frozen tabs holding a server stream at once.
@@ -358,6 +361,7 @@ impl World {
             overlap_since: None,
             overlaps: Vec::new(),
             stable_since: None,
+            settled_leader: None,
             first_stable: None,
             handoff_bound: crate::invariants::HANDOFF_BOUND,
             leader_loss: None,
