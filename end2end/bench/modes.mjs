@@ -36,7 +36,8 @@
  * CDP: connections, interruption on close and crash, relay latency and wasm memory. Only the newest
  * tab is visible there, so the leader (the first tab) and most followers are hidden; a crash
  * (about:crashcontent) may take other tabs of its content process with it, and the interruption
- * is then timed over the tabs that still answer.
+ * is then timed over the tabs that still answer. For hidden-close that leaves a single visible tab
+ * with a stream, so Firefox has no failover, relay or memory run for it.
  */
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -375,6 +376,12 @@ for (const engine of ENGINES) {
           const c = row[`tabs${n}`];
           const h = Object.entries(c.byVersion).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ");
           progress(`  ${c.open} streams (${h || "none"}), ${c.tcp} TCP, ${c.live}/${n} live, ${c.hydrated} loaded, RSS ${mb(c.rss)}`);
+        }
+        if (mode === "hidden-close" && engine === "firefox") {
+          // Firefox hides every tab but the newest, so only that one holds a stream: there is no
+          // "every tab visible" run to time there.
+          progress(`${engine} ${row.label}: no failover, relay or memory run (Firefox hides all tabs but one)`);
+          continue;
         }
         for (const fault of ["close", "crash"]) {
           progress(`${engine} ${row.label}: ${TRIALS} × ${fault}`);
