@@ -15,10 +15,20 @@ import puppeteer from "puppeteer-core";
 export const args = Object.fromEntries(
   process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")).map(([k, v]) => [k, v ?? "true"]),
 );
-export const BASE = args.base ?? "http://127.0.0.1:3000";
+export let BASE = args.base ?? "http://127.0.0.1:3000";
 const POLL_MS = 2;
 
-export const api = await http.newContext({ baseURL: BASE });
+export let api = await http.newContext({ baseURL: BASE });
+
+/**
+ * Points `BASE`, `api` and every helper here at another server (an `https://` one with a
+ * self-signed certificate is accepted).
+ */
+export async function useServer(base) {
+  await api.dispose();
+  BASE = base;
+  api = await http.newContext({ baseURL: base, ignoreHTTPSErrors: true });
+}
 
 export function launchChromium() {
   return chromium.launch({
@@ -51,6 +61,8 @@ export async function launchBrowser(engine) {
     args: ["-remote-allow-system-access"],
     // Budget-based throttling of background tabs at once, not 30 s after load (as in the suite).
     extraPrefsFirefox: { "dom.timeout.throttling_delay": 0 },
+    // The self-signed certificate of a `--tls self-signed` server (bench-modes' HTTP/2 runs).
+    acceptInsecureCerts: true,
   });
   // The initial blank tab stays open: closing a Firefox window's last tab does nothing.
   return {
