@@ -44,6 +44,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER: usize = 64 * 1024;
 
 /// What became of a connection after its first request head.
+// The stream's `Pump` is the connection task's state for the stream's whole life: it stays
+// inline (boxed it would be one more allocation per stream, not less memory).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Next {
     /// A stream: run it to the end.
     Stream(Pump),
@@ -317,9 +320,8 @@ fn format_hex(n: usize, out: &mut [u8; 18]) -> usize {
     } else {
         (usize::BITS - n.leading_zeros()).div_ceil(4) as usize
     };
-    for i in 0..digits {
-        let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
-        out[i] = b"0123456789abcdef"[nibble];
+    for (i, digit) in out.iter_mut().take(digits).enumerate() {
+        *digit = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i))) & 0xf];
     }
     out[digits] = b'\r';
     out[digits + 1] = b'\n';

@@ -70,9 +70,6 @@ async fn heap_per_idle_stream_is_bounded() {
     // ~1.8 KB today: a plain-TCP stream is written by the server's `direct` path, without
     // hyper's per-connection read (16 KiB) and header (8 KiB) buffers (~29 KB through hyper).
     // A per-stream queue, a copied replay or a stream back on hyper would blow past this bound.
-    assert!(
-        per_stream < 6_000,
-        "{per_stream} B of heap per idle stream"
-    );
+    assert!(per_stream < 6_000, "{per_stream} B of heap per idle stream");
     drop(streams);
 }
