@@ -12,6 +12,7 @@
 //! loadgen --streams 1000 --pid $(pgrep -n server) --addr 127.0.0.1:3000
 //! ```
 
+mod holder;
 mod sse;
 
 use std::io::{Read, Write};
@@ -98,6 +99,72 @@ struct Args {
     /// Seconds to wait for every stream to receive every event.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
+    /// Source addresses to connect from: 127.0.0.1 to 127.0.0.N, stream i from the (i mod N)-th
+    /// (loopback allows ~28k ephemeral ports per source address and destination). 0: as many
+    /// as keep each under 10,000 streams (1, the kernel's pick, up to 10,000 streams).
+    #[arg(long, default_value_t = 0)]
+    sources: usize,
+    /// Processes holding the streams (each needs a descriptor per stream, and the open-file
+    /// limit is per process). 0: as many as the limit requires (1 up to the limit minus 200).
+    /// With more than one there is no throughput phase.
+    #[arg(long, default_value_t = 0)]
+    procs: usize,
+    /// Internal: run as one of the holder processes of `--procs` (streams `--first-index` ..
+    /// `+ --streams`), driven through stdin / stdout by the main process.
+    #[arg(long, hide = true)]
+    holder: bool,
+    #[arg(long, hide = true, default_value_t = 0)]
+    first_index: usize,
+}
+
+/// Streams per source address at most. Loopback has ~28k ephemeral ports per source address,
+/// but a `bind` to port 0 (how a source address is chosen) takes the odd half first and then
+/// crawls: 50,000 streams from 3 sources stalled at ~14,000 each. 10,000 stays clear of that.
+const STREAMS_PER_SOURCE: usize = 10_000;
+
+/// The source address of stream `i` (`None`: one source, the kernel's pick).
+fn source_of(sources: usize, i: usize) -> Option<std::net::IpAddr> {
+    (sources > 1).then(|| std::net::Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8).into())
+}
+
+/// How many source addresses `streams` need (`requested` unless 0).
+fn sources_for(requested: usize, streams: usize) -> usize {
+    if requested > 0 {
+        requested.min(254)
+    } else {
+        streams.div_ceil(STREAMS_PER_SOURCE).max(1)
+    }
+}
+
+/// How many holder processes `streams` need under an open-file limit of `limit` (`requested`
+/// unless 0).
+fn procs_for(requested: usize, streams: usize, limit: u64) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    let per_proc = (limit.saturating_sub(200) as usize).max(1);
+    streams.div_ceil(per_proc).max(1)
+}
+
+/// The soft open-file limit of this process.
+fn open_file_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Nanoseconds since the Unix epoch: one clock for the main process and its holders.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -139,11 +206,17 @@ struct Cpu {
 }
 
 impl Cpu {
-    fn now(servers: &[u32], redis: Option<u32>) -> Self {
+    /// `holders`: the loadgen's holder processes, counted as its own.
+    fn now(servers: &[u32], redis: Option<u32>, holders: &[u32]) -> Self {
+        let holders = if holders.is_empty() {
+            Some(0)
+        } else {
+            cpu_sum_ms(holders)
+        };
         Self {
             servers: cpu_sum_ms(servers),
             redis: redis.and_then(|p| cpu_ms(&p.to_string())),
-            own: cpu_ms("self"),
+            own: cpu_ms("self").zip(holders).map(|(a, b)| a + b),
         }
     }
 
@@ -299,6 +372,9 @@ struct Burst {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if args.holder {
+        return holder::run(&args).await;
+    }
     if args.addr.iter().any(|a| !a.ip().is_loopback()) {
         return Err("loopback only".into());
     }
@@ -369,27 +445,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let rss_before = rss_sum_kib(&pids);
 
-    // Ramp up: stream i on address i mod n.
+    let sources = sources_for(args.sources, args.streams);
+    let procs = procs_for(args.procs, args.streams, open_file_limit());
+    // Ramp up: stream i on address i mod n, from source address i mod `sources`; with several
+    // processes, each connects its share and reports.
     let started = Instant::now();
-    let connected: Vec<_> = stream::iter(0..args.streams)
-        .map(|i| sse::SseStream::connect(round_robin(&addrs, i), "/api/events?mode=naive"))
-        .buffer_unordered(args.connect_concurrency)
-        .collect()
-        .await;
-    let ramp = started.elapsed();
+    let mut holders = holder::Holders::default();
     let mut streams = Vec::with_capacity(args.streams);
     let mut failed = 0;
-    for c in connected {
-        match c {
-            Ok(s) => streams.push(s),
-            Err(e) => {
-                failed += 1;
-                if failed <= 3 {
-                    eprintln!("connect failed: {e}");
+    if procs > 1 {
+        holders = holder::Holders::spawn(&args, &addrs, procs, sources)?;
+        failed = holders.connected().await?;
+    } else {
+        let connected: Vec<_> = stream::iter(0..args.streams)
+            .map(|i| {
+                sse::SseStream::connect(
+                    round_robin(&addrs, i),
+                    source_of(sources, i),
+                    "/api/events?mode=naive",
+                )
+            })
+            .buffer_unordered(args.connect_concurrency)
+            .collect()
+            .await;
+        for c in connected {
+            match c {
+                Ok(s) => streams.push(s),
+                Err(e) => {
+                    failed += 1;
+                    if failed <= 3 {
+                        eprintln!("connect failed: {e}");
+                    }
                 }
             }
         }
     }
+    let ramp = started.elapsed();
+    let opened = args.streams - failed;
 
     // Wait until the deployment counts them all and the ramp-up's stats bursts have drained.
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
@@ -398,7 +490,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
             .and_then(|s| s["open_connections"].as_u64())
             .unwrap_or(0);
-        if open as usize >= streams.len() || Instant::now() > deadline {
+        if open as usize >= opened || Instant::now() > deadline {
             break open;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -419,7 +511,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> =
         Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
-    let burst_ranges = Arc::new(bursts(args.tput_events, args.tput_burst));
+    let burst_ranges = Arc::new(bursts(
+        if procs > 1 { 0 } else { args.tput_events },
+        args.tput_burst,
+    ));
     let burst_state: Arc<Vec<Burst>> = Arc::new(
         burst_ranges
             .iter()
@@ -432,7 +527,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let resets = Arc::new(AtomicUsize::new(0));
     let rounds = args.rounds;
-    let tput_events = args.tput_events;
+    // Bursts wait for every stream: only when they are all in this process.
+    let tput_events = if procs > 1 { 0 } else { args.tput_events };
     let tput_burst = args.tput_burst.max(1);
     let readers_total = streams.len();
     let readers: Vec<_> = streams
@@ -506,9 +602,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PublishOn::First => addrs[0],
         PublishOn::Alternate => round_robin(&addrs, k),
     };
-    let cpu_before = Cpu::now(&pids, redis_pid);
+    let cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     for round in 0..args.rounds {
         sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
+        holders.sent(round, wall_ns()).await?;
         let res = http
             .post(format!(
                 "http://{}/api/devices/bench-{round}/online",
@@ -519,11 +616,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         refused(res, "latency").await?;
         tokio::time::sleep(Duration::from_millis(args.round_interval_ms)).await;
     }
-    let latency_cpu = Cpu::now(&pids, redis_pid).since(cpu_before);
+    let latency_cpu = Cpu::now(&pids, redis_pid, &holders.pids()).since(cpu_before);
+    holders.done().await?;
 
     // Throughput phase: each burst's events published with `tput_concurrency` POSTs in flight;
     // the burst ends when the last stream has the last of its events.
-    let tput_cpu_before = Cpu::now(&pids, redis_pid);
+    let tput_cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     let mut delivering = Duration::ZERO;
     let mut publishing = Duration::ZERO;
     for (b, range) in burst_ranges.iter().enumerate() {
@@ -561,7 +659,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let last = Duration::from_nanos(state.last_receipt.load(Ordering::Acquire));
         delivering += last.saturating_sub(first_sent);
     }
-    let tput_cpu = Cpu::now(&pids, redis_pid).since(tput_cpu_before);
+    let tput_cpu = Cpu::now(&pids, redis_pid, &holders.pids()).since(tput_cpu_before);
 
     let mut all = Vec::new();
     let mut incomplete = 0;
@@ -589,6 +687,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(_) => return Err("timed out waiting for streams to receive every event".into()),
     }
+    let from_holders = holders.results().await?;
+    all.extend(from_holders.latencies);
+    incomplete += from_holders.incomplete;
+    for (sum, n) in frames.iter_mut().zip(from_holders.frames) {
+        *sum += n;
+    }
+    resets.fetch_add(from_holders.resets as usize, Ordering::Relaxed);
     all.sort();
     let rss_after = rss_sum_kib(&pids);
     let mut lagged = 0;
@@ -672,11 +777,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             per_event(ms, args.rounds)
         );
     }
-    if args.tput_events > 0 {
-        let events = args.tput_events as f64;
+    println!(
+        "source addresses       {sources} (127.0.0.1{})",
+        if sources > 1 {
+            format!(" to 127.0.0.{sources}")
+        } else {
+            String::new()
+        }
+    );
+    println!("loadgen processes      {procs}");
+    if tput_events > 0 {
+        let events = tput_events as f64;
         println!(
             "tput events            {} ({} bursts of <= {tput_burst}, {} POSTs in flight)",
-            args.tput_events,
+            tput_events,
             burst_ranges.len(),
             args.tput_concurrency.max(1)
         );
@@ -691,19 +805,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(ms) = tput_cpu.servers {
             println!(
                 "tput server CPU/event  {:.2} ms",
-                per_event(ms, args.tput_events)
+                per_event(ms, tput_events)
             );
         }
         if let Some(ms) = tput_cpu.redis {
             println!(
                 "tput redis CPU/event   {:.2} ms",
-                per_event(ms, args.tput_events)
+                per_event(ms, tput_events)
             );
         }
         if let Some(ms) = tput_cpu.own {
             println!(
                 "tput loadgen CPU/event {:.2} ms",
-                per_event(ms, args.tput_events)
+                per_event(ms, tput_events)
             );
         }
     }
@@ -716,6 +830,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         resets.load(Ordering::Relaxed)
     );
     drop(kept);
+    holders.stop().await;
     Ok(())
 }
 

@@ -2,10 +2,10 @@
 //! an SSE frame splitter. Lighter than a full HTTP client, which matters at 10,000 streams in
 //! the same machine as the server under test.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// One SSE event as seen on the wire.
 #[derive(Debug, Default)]
@@ -25,8 +25,21 @@ pub struct SseStream {
 }
 
 impl SseStream {
-    pub async fn connect(addr: SocketAddr, path: &str) -> std::io::Result<Self> {
-        let mut tcp = TcpStream::connect(addr).await?;
+    /// `source`: the local address to connect from (loopback allows ~28k ephemeral ports per
+    /// source address and destination; several sources go beyond). `None`: the kernel's pick.
+    pub async fn connect(
+        addr: SocketAddr,
+        source: Option<IpAddr>,
+        path: &str,
+    ) -> std::io::Result<Self> {
+        let mut tcp = match source {
+            None => TcpStream::connect(addr).await?,
+            Some(ip) => {
+                let socket = TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(addr).await?
+            }
+        };
         tcp.set_nodelay(true)?;
         let req =
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");

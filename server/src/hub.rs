@@ -3,9 +3,10 @@
 //! Every device event enters through [`Hub::publish_next`] (numbered here) or [`Hub::ingest`]
 //! (numbered elsewhere, e.g. by a multi-replica [`crate::bus::Bus`]). Under one short lock it
 //! updates the device snapshot, encodes the SSE frame once, appends it to the replay buffer and
-//! sends it on a `tokio::sync::broadcast` channel that every stream holds a receiver of.
+//! sends it on a [`crate::fanout`] channel (`tokio::sync::broadcast`'s design, without its
+//! per-receiver lock on every wait) that every stream holds a receiver of.
 //!
-//! Why `broadcast`: it is one shared ring of `capacity` slots, not a queue per receiver, so a
+//! Why a broadcast ring: it is one shared ring of `capacity` slots, not a queue per receiver, so a
 //! stream that stops reading costs no memory beyond its cursor; the publisher never waits for
 //! anyone; and a receiver that falls more than `capacity` behind gets `Lagged`, which the stream
 //! turns into a `reset` (see [`crate::sse`]). Each slot holds a [`Frame`] whose `Bytes` are
@@ -34,9 +35,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use bytes::Bytes;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use wire::{LogView, Resume, ResumeRequest};
 
+use crate::fanout;
 use crate::frame;
 use crate::metrics::Metrics;
 use crate::replay::{Frame, ReplayBuffer};
@@ -93,7 +95,7 @@ impl ResetCause {
 
 pub struct Hub {
     state: Mutex<State>,
-    tx: broadcast::Sender<Live>,
+    tx: fanout::Sender<Live>,
     metrics: Arc<Metrics>,
     /// The head, for waiting on it ([`Hub::wait_for_head`]); written under the state's lock.
     head_tx: watch::Sender<u64>,
@@ -129,7 +131,7 @@ struct State {
 
 /// A new stream's starting point: what to send first, then `rx` for live frames.
 pub struct Subscription {
-    pub rx: broadcast::Receiver<Live>,
+    pub rx: fanout::Receiver<Live>,
     /// Frames to send before going live (a replay, or a single `reset`).
     pub first: Vec<Bytes>,
     /// Live frames with an id at or below this were already covered by `first`.
@@ -172,7 +174,7 @@ impl Hub {
         epoch: impl Into<Arc<str>>,
         floor: u64,
     ) -> Self {
-        let (tx, _) = broadcast::channel(lag_capacity.max(1));
+        let tx = fanout::channel(lag_capacity.max(1));
         Self {
             state: Mutex::new(State {
                 epoch: epoch.into(),
@@ -273,8 +275,7 @@ impl Hub {
             bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
         };
         state.replay.push(frame.clone());
-        // An error only means no stream is listening right now.
-        let _ = self.tx.send(Live::Event(frame));
+        self.tx.send(Live::Event(frame));
         self.metrics.published(event.kind);
     }
 
@@ -329,7 +330,7 @@ impl Hub {
         self.head_tx.send_replace(snapshot.head);
         drop(state);
         self.reset_cache().clear();
-        let _ = self.tx.send(Live::Reset(cause));
+        self.tx.send(Live::Reset(cause));
         LoadOutcome::Replaced(cause)
     }
 
@@ -352,6 +353,12 @@ impl Hub {
         // The snapshot changed without the head moving: cached resets are stale.
         drop(state);
         self.reset_cache().clear();
+    }
+
+    /// Wakes every open stream without an event, to look at what else it watches (a new
+    /// `stats` frame): see [`crate::fanout`].
+    pub fn wake_streams(&self) {
+        self.tx.wake_all();
     }
 
     pub fn head_id(&self) -> u64 {

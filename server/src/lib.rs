@@ -8,6 +8,9 @@
 //! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from ([`wire::resume`] decides) |
 //! | [`frame`] | SSE framing, done once per event and shared by every stream |
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
+//! | [`fanout`] | the hub's broadcast ring: one cursor and one persistent waker per stream |
+//! | `direct` | plain-TCP connections whose first request is a stream: written without hyper |
+//! | [`serve`] | accepting connections, TLS, HTTP/1.1 and HTTP/2 through hyper |
 //! | [`conn`] | exact count of open streams (a drop guard) and the global / per-IP caps |
 //! | [`stats`] | the stats snapshot and the coalescer that pushes `stats` events |
 //! | [`history`] | the open-connection count over the last minutes, for a new page's sparkline |
@@ -54,7 +57,9 @@ pub mod bus;
 pub mod cluster;
 pub mod config;
 pub mod conn;
+mod direct;
 pub mod error;
+pub mod fanout;
 pub mod frame;
 pub mod history;
 pub mod hub;

@@ -2,8 +2,9 @@
 //! ALPN offering HTTP/2 and HTTP/1.1 (`--tls`), on the main port and on the shard ports
 //! (`--shard-ports`, for `?mode=sharded`).
 //!
-//! Built on hyper-util's auto builder rather than `axum::serve` so the per-connection settings
-//! (socket options, TLS, HTTP/2 keep-alive) are ours. Every connection is a tracked task; on
+//! Built on hyper's connection builders rather than `axum::serve` so the per-connection settings
+//! (socket options, TLS, HTTP/2 keep-alive) are ours, and so that a plain-TCP connection whose
+//! first request is a stream is written by [`crate::direct`] instead of hyper. Every connection is a tracked task; on
 //! shutdown each is asked to finish (streams end on the same token) and the server waits for
 //! them, at most the grace period.
 
@@ -26,6 +27,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+
+use crate::direct;
 
 /// Socket options every accepted connection gets.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,12 +133,18 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Every connection's task holds this future, so its size is each idle stream's memory: the TLS
-/// and HTTP/2 paths (a rustls session, an h2 connection: kilobytes) are boxed, so that a plain
-/// HTTP/1.1 connection carries only its own state.
+/// Every connection's task holds this future, so its size is each idle stream's memory: all but
+/// a plain-TCP stream's [`direct::Pump`] is boxed (reading and routing the first request, hyper,
+/// the TLS and HTTP/2 paths: a rustls session, an h2 connection are kilobytes), so that a
+/// stream's task carries only its own state.
 async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
     match &server.tls {
-        None => speak_http(&server, tcp, false, peer).await,
+        None => match Box::pin(direct::accept(&server, tcp, peer)).await {
+            // The stream ends on the shutdown token itself.
+            direct::Next::Stream(pump) => pump.await,
+            direct::Next::Hyper(io) => Box::pin(speak_http(&server, io, false, peer)).await,
+            direct::Next::Close => {}
+        },
         Some(acceptor) => {
             Box::pin(async {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

@@ -165,7 +165,7 @@ mod tests {
         shutdown.cancel();
         task.await.unwrap();
         let mut out = Vec::new();
-        while let Ok(live) = rx.try_recv() {
+        while let Some(Ok(live)) = rx.try_recv() {
             let crate::hub::Live::Event(frame) = live else {
                 panic!("the simulator never resets streams")
             };

@@ -1,9 +1,11 @@
 //! `GET /api/events`: one SSE stream.
 //!
-//! A stream is a small state machine polled by hyper only when the socket can take more data,
-//! so a client that stops reading simply stops being polled: its broadcast cursor falls behind,
-//! and when it reads again it gets `Lagged`, answered with a `reset` snapshot before going live.
-//! Nothing is queued per stream beyond hyper's bounded write queue of shared frames.
+//! A stream is a small state machine polled only when the socket can take more data (by
+//! `crate::direct` on a plain-TCP connection opened for it, by hyper otherwise), so a client
+//! that stops reading simply stops being polled: its broadcast cursor falls behind, and when it
+//! reads again it gets `Lagged`, answered with a `reset` snapshot before going live. Nothing is
+//! queued per stream beyond the frame being written (hyper: its bounded write queue of shared
+//! frames).
 //!
 //! Order on the wire: `hello` (with `retry:`), then the replay or a `reset`, then the current
 //! `stats`, then live device events interleaved with coalesced `stats` and keep-alive comments.
@@ -15,26 +17,26 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use app::model::{event_name, Hello};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use tokio_stream::wrappers::{BroadcastStream, WatchStream};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
+use crate::fanout::{self, RecvError};
 use crate::frame;
 use crate::hub::{Hub, Live, ResetCause};
 use crate::metrics::{RejectReason, ResetReason};
@@ -187,6 +189,7 @@ pub async fn events(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     version: axum::http::Version,
+    handover: Option<Extension<Handover>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -245,16 +248,22 @@ pub async fn events(
 
     let stream = EventStream {
         pending,
-        live: BroadcastStream::new(sub.rx),
+        live: sub.rx,
         skip_through: sub.skip_through,
-        stats: Some(WatchStream::from_changes(stats_rx)),
+        stats: Some(stats_rx),
         keep_alive,
-        shutdown: Box::pin(app.shutdown.clone().cancelled_owned()),
+        shutdown: ShutdownWatch::new(app.shutdown.clone()),
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
         _guard: guard,
     };
-    let body = Body::new(stream);
+    let body = match handover {
+        Some(Extension(handover)) => {
+            handover.put(stream);
+            Body::empty()
+        }
+        None => Body::new(stream),
+    };
     Ok((
         [
             (
@@ -272,20 +281,72 @@ pub async fn events(
         .into_response())
 }
 
-/// One stream's response body, polled by hyper only when the socket can take more data.
+/// Put in a request's extensions by [`crate::direct`], which writes the stream itself: the
+/// handler leaves its [`EventStream`] here (and answers with an empty body) instead of handing
+/// it to hyper as the response body.
+#[derive(Clone, Default)]
+pub struct Handover(Arc<Mutex<Option<EventStream>>>);
+
+impl Handover {
+    fn put(&self, stream: EventStream) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(stream);
+    }
+
+    pub(crate) fn take(&self) -> Option<EventStream> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The server's shutdown token, as a stream watches it: an atomic load per poll. The token's
+/// wait (a lock on its waiter list at every poll) is polled only to register a waker, once,
+/// and again only if another task polls the stream.
+struct ShutdownWatch {
+    token: CancellationToken,
+    wait: Pin<Box<WaitForCancellationFutureOwned>>,
+    registered: Option<Waker>,
+}
+
+impl ShutdownWatch {
+    fn new(token: CancellationToken) -> Self {
+        Self {
+            wait: Box::pin(token.clone().cancelled_owned()),
+            token,
+            registered: None,
+        }
+    }
+
+    /// `true` once the server is shutting down; otherwise this task will be woken when it does.
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.token.is_cancelled() {
+            return true;
+        }
+        if matches!(&self.registered, Some(w) if w.will_wake(cx.waker())) {
+            return false;
+        }
+        if self.wait.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        self.registered = Some(cx.waker().clone());
+        false
+    }
+}
+
+/// One stream: polled (as a response body by hyper, or by [`crate::direct`]) only when the
+/// socket can take more data.
 ///
-/// A hand-written [`http_body::Body`] rather than an async loop: its waits (the shutdown token,
-/// the live channel, the stats watch, the keep-alive timer) are futures kept across polls, so
-/// after sending a frame a stream re-registers only with the channel that woke it, not with all
-/// four. Per event and stream that is the difference between one lock and half a dozen.
-struct EventStream {
+/// A hand-written state machine rather than an async loop: what it waits on is checked with
+/// atomic loads and woken through one waker registered for the stream's life (the hub's
+/// [`crate::fanout`] receiver; the `stats` frame's changes are announced through the hub as
+/// well; the shutdown token's waiter is registered once). Per event and stream that is no lock
+/// beyond the ring slot's shared one.
+pub(crate) struct EventStream {
     pending: VecDeque<Bytes>,
-    live: BroadcastStream<Live>,
+    live: fanout::Receiver<Live>,
     skip_through: u64,
     /// `None` once the stats channel closed (the server is shutting down).
-    stats: Option<WatchStream<Bytes>>,
+    stats: Option<watch::Receiver<Bytes>>,
     keep_alive: Interval,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    shutdown: ShutdownWatch,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
     _guard: StreamGuard,
@@ -302,7 +363,7 @@ impl EventStream {
 
     /// The next chunk to write, `Ready(None)` to end the stream (shutdown), in this order of
     /// priority: what is queued (hello, replay), shutdown, live events, stats, keep-alive.
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if let Some(bytes) = self.pending.pop_front() {
             if self.pending.is_empty() {
                 // A replay may have been long: give its slots back for the stream's lifetime.
@@ -310,31 +371,29 @@ impl EventStream {
             }
             return Poll::Ready(Some(bytes));
         }
-        if self.shutdown.as_mut().poll(cx).is_ready() {
+        if self.shutdown.poll(cx) {
             return Poll::Ready(None);
         }
         loop {
-            match self.live.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(Live::Event(frame)))) if frame.id <= self.skip_through => {}
+            match self.live.poll_recv(cx) {
+                Poll::Ready(Ok(Live::Event(frame))) if frame.id <= self.skip_through => {}
                 // The keep-alive timer is deliberately not reset here: at 10,000 streams that
                 // would be 10,000 timer-wheel updates per event, for saving 3 bytes.
-                Poll::Ready(Some(Ok(Live::Event(frame)))) => return Poll::Ready(Some(frame.bytes)),
-                Poll::Ready(Some(Ok(Live::Reset(cause)))) => {
-                    return Poll::Ready(Some(self.reset(cause)))
-                }
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                Poll::Ready(Ok(Live::Event(frame))) => return Poll::Ready(Some(frame.bytes)),
+                Poll::Ready(Ok(Live::Reset(cause))) => return Poll::Ready(Some(self.reset(cause))),
+                Poll::Ready(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "slow stream fell behind; sending reset");
                     return Poll::Ready(Some(self.reset(ResetCause::Lagged)));
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Err(RecvError::Closed)) => return Poll::Ready(None),
                 Poll::Pending => break,
             }
         }
         if let Some(stats) = &mut self.stats {
-            match stats.poll_next_unpin(cx) {
-                Poll::Ready(Some(bytes)) => return Poll::Ready(Some(bytes)),
-                Poll::Ready(None) => self.stats = None,
-                Poll::Pending => {}
+            match stats.has_changed() {
+                Ok(true) => return Poll::Ready(Some(stats.borrow_and_update().clone())),
+                Ok(false) => {}
+                Err(_) => self.stats = None,
             }
         }
         if self.keep_alive.poll_tick(cx).is_ready() {

@@ -107,6 +107,8 @@ pub async fn run(
             }
             last = Some(shown);
             tx.send_replace(stats_frame(&StatsEvent::from(&report)));
+            // Streams check the stats frame when woken, and are woken through the hub.
+            state.hub.wake_streams();
         }
         tokio::select! {
             _ = tokio::time::sleep(window) => {}
