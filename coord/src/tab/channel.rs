@@ -107,11 +107,10 @@ impl Tab {
                     .last_presence_at
                     .is_none_or(|at| now.saturating_since(at) >= self.config.presence_interval)
                 {
-                    // Answered at most once per presence interval, like the periodic presence
-                    // (which it replaces): a burst of new tabs must not make every tab post once
-                    // per newcomer, n² messages that back up every busy main thread (#18). A
-                    // newcomer hears the others within an interval anyway; an answer at once
-                    // comes from tabs whose own presence is rare (hidden, throttled timers).
+                    // A follower answers a probe with its presence, under the same limit as a
+                    // `Hello` (at most once per presence interval, in place of the periodic
+                    // one): a newcomer that probes before it heard the term learns it from
+                    // these (and the leader's heartbeat) rather than from a claim of its own.
                     self.post_presence(now);
                 }
             }

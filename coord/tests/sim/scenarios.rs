@@ -1018,6 +1018,45 @@ fn opening_tabs_next_to_a_busy_leader_does_not_depose_it() {
 }
 
 #[test]
+fn tabs_opened_one_by_one_next_to_a_busy_leader_learn_its_term_and_do_not_depose_it() {
+    // end2end/tests/stability.spec.ts in the simulator: only the leader is busy (its answers come
+    // 100-300 ms late), 15 tabs open one by one. A newcomer that does not know the term yet when
+    // its probe goes unanswered claims a term below the fence: it must learn the fence, not lead
+    // that stale term for a moment (a second stream, a new term).
+    for mechanism in BOTH {
+        for seed in 0..10 {
+            let mut w = settled(mechanism, 1, 400 + seed);
+            let leader = w.leader().unwrap();
+            let term = w.tabs[leader].tab.leading_term().unwrap();
+            let opens = w.stream_opens;
+            w.act(Action::Busy {
+                tab: Some(leader),
+                until: w.now + 20 * SEC,
+            });
+            for _ in 0..15 {
+                w.open_tab(true);
+                let gap = w.rng.range(100 * MS, 600 * MS);
+                w.run_for(gap);
+            }
+            w.run_for(20 * SEC);
+            publish(&mut w, 3);
+            w.run_for(SEC);
+            crate::invariants::check_no_needless_change(&mut w);
+            assert_eq!(
+                w.tabs[leader].tab.leading_term(),
+                Some(term),
+                "{mechanism:?} seed {seed}: the busy leader lost its job"
+            );
+            assert_eq!(
+                w.stream_opens, opens,
+                "{mechanism:?} seed {seed}: a second stream"
+            );
+            assert_all_caught_up(&w);
+        }
+    }
+}
+
+#[test]
 fn back_forward_cache_round_trip_of_the_leader() {
     for mechanism in BOTH {
         let mut w = settled(mechanism, 3, 40);
