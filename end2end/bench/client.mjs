@@ -29,7 +29,7 @@
  *        [--visibility=visible,hidden] [--ui=on,off] [--seconds=3]
  */
 import { cpus, loadavg } from "node:os";
-import { args, api, launchChromium, until, oneLeader, openTabs, quiet, stats, quantile, sleep } from "./lib.mjs";
+import { args, api, launchChromium, until, oneLeader, openTabs, quiet, stats, quantile, sleep, HIDE_SCRIPT } from "./lib.mjs";
 
 const TAB_COUNTS = (args.tabs ?? "1,2,8").split(",").map(Number);
 const RATES = (args.rates ?? "20,100").split(",").map(Number);
@@ -37,17 +37,6 @@ const VISIBILITY = (args.visibility ?? "visible,hidden").split(",");
 const UI = (args.ui ?? "on,off").split(",");
 /** How long each measurement publishes events (the idle window before it is as long). */
 const SECONDS = Number(args.seconds ?? 3);
-
-/** Installed before the page's scripts: `window.__benchHide(bool)` hides or shows the page. */
-const HIDE_SCRIPT = () => {
-  let hidden = false;
-  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
-  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
-  window.__benchHide = (value) => {
-    hidden = value;
-    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
-  };
-};
 
 const METRICS = ["TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"];
 

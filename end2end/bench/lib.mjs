@@ -188,3 +188,14 @@ export function quantile(values, q) {
 }
 export const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : "n/a");
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Installed before the page's scripts: `window.__benchHide(bool)` hides or shows the page. */
+export const HIDE_SCRIPT = () => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
+  window.__benchHide = (value) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+  };
+};

@@ -4,21 +4,12 @@
  * next lever of issue #19; prints self time by function, top 25. Not a benchmark figure.
  *   node end2end/bench/profile-tab.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--events=300] [--rate=100]
  */
-import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep } from "./lib.mjs";
+import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep, HIDE_SCRIPT } from "./lib.mjs";
 
 const TABS = Number(args.tabs ?? 8);
 const EVENTS = Number(args.events ?? 300);
 const RATE = Number(args.rate ?? 100);
 const path = args.ui === "off" ? "/?ui=off" : "/";
-const HIDE_SCRIPT = () => {
-  let hidden = false;
-  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
-  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
-  window.__benchHide = (value) => {
-    hidden = value;
-    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
-  };
-};
 
 await quiet();
 const browser = await launchChromium();

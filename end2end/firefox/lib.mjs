@@ -162,10 +162,15 @@ export class Tab {
 }
 
 /** Opens `n` tabs of `path` in `context`, one after the other, and waits until each hydrated. */
-export async function openTabs(context, n, path) {
+/**
+ * Opens `n` tabs of `path` (each with `scripts`, `[fn, arg]` pairs run before the page's own) and
+ * waits until each hydrated.
+ */
+export async function openTabs(context, n, path, scripts = []) {
   const pages = [];
   for (let i = 0; i < n; i++) {
     const page = await context.newPage();
+    for (const [script, arg] of scripts) await page.evaluateOnNewDocument(script, arg);
     await page.goto(`${BASE}${path}`, { waitUntil: "load", timeout: 30_000 });
     pages.push(page);
   }

@@ -28,6 +28,7 @@ import {
   inject,
   launchFirefox,
   notYet,
+  openTabs,
   serverUp,
   uniqueDevice,
   until,
@@ -134,25 +135,6 @@ async function collector(context) {
   };
 }
 
-/** Opens `n` tabs of `path` with `scripts` run before the page's own, and waits until each hydrated. */
-async function openTabs(context, n, path, scripts) {
-  const pages = [];
-  for (let i = 0; i < n; i++) {
-    const page = await context.newPage();
-    for (const [script, arg] of scripts) await page.evaluateOnNewDocument(script, arg);
-    await page.goto(`${BASE}${path}`, { waitUntil: "load", timeout: 30_000 });
-    pages.push(page);
-  }
-  const tabs = [];
-  for (const page of pages) {
-    const d = await until("the tab hydrated and picked an id", async () => {
-      const d = await datasetOf(page);
-      return d?.tabId ? d : null;
-    });
-    tabs.push(new Tab(page, d.tabId));
-  }
-  return tabs;
-}
 
 /** Every error the tabs recorded, the closed ones' included. */
 async function errorsOf(collected, tabs) {
