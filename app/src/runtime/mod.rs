@@ -16,6 +16,7 @@
 //! | `naive`     | `?mode=naive`: a tab with its own `EventSource`, the baseline (no core)      |
 //! | `shared_worker` | `?mode=sharedworker`: a client of `public/tabrelay-worker.js` (no core)  |
 //! | [`http`]    | `fetch` for the device resync and the inject form                           |
+//! | [`executor`] | the tasks of every effect and `spawn_local`, run from a re-entrant microtask |
 //!
 //! Closures handed to the browser live as long as the tab (they are leaked with `forget`),
 //! except the stream's, which are freed with the stream. Those that feed the driver are `Fn`: a
@@ -26,6 +27,7 @@
 mod channel;
 mod clock;
 mod driver;
+pub mod executor;
 pub mod http;
 mod lifecycle;
 mod naive;
@@ -115,7 +117,7 @@ fn flush_when_shown(state: TabState) {
         return;
     };
     let shown = document.clone();
-    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+    let listener = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
         if lifecycle::is_visible(&shown) {
             state.flush_events();
         }

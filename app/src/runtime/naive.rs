@@ -32,7 +32,7 @@ type Callback = Rc<dyn Fn()>;
 /// An open `EventSource` and its listeners; dropping it closes the stream.
 struct Stream {
     source: EventSource,
-    _listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    _listeners: Vec<Closure<dyn Fn(MessageEvent)>>,
 }
 
 impl Drop for Stream {
@@ -55,7 +55,7 @@ pub fn start(state: TabState, handlers: Handlers_, url: &str) {
 /// evenly; without storage, a random one).
 pub fn start_sharded(state: TabState, handlers: Handlers_, path: String) {
     lead_alone(state);
-    wasm_bindgen_futures::spawn_local(async move {
+    leptos::task::spawn_local(async move {
         let ports = match super::http::send("GET", "/api/stats", &[]).await {
             Ok(reply) if reply.ok() => serde_json::from_str::<ShardPorts>(&reply.body)
                 .map(|s| s.shard_ports)
@@ -141,7 +141,7 @@ pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
     };
     *slot.borrow_mut() = Some(Rc::clone(&sync));
     sync();
-    let listener = Closure::<dyn FnMut()>::new(move || sync());
+    let listener = Closure::<dyn Fn()>::new(move || sync());
     let _ = document
         .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
     listener.forget();
@@ -182,7 +182,7 @@ fn open(
         let numbered = DeviceEventKind::from_event_name(name).is_some();
         let position = position.clone();
         let positioned = positioned.clone();
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
+        let listener = Closure::<dyn Fn(MessageEvent)>::new(move |msg: MessageEvent| {
             let data = msg.data().as_string().unwrap_or_default();
             super::deliver(state, name, &data, false, None);
             // `lastEventId` repeats the last id on events without one: only device events own it.

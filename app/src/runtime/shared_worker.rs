@@ -115,7 +115,7 @@ impl Client {
         let on_message = {
             let client = Rc::clone(self);
             let state = self.state;
-            Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            Closure::<dyn Fn(MessageEvent)>::new(move |message: MessageEvent| {
                 match FromWorker::decode(message.data().as_string().as_deref()) {
                     Some(message) => client.receive(message),
                     None => state.ignored_messages.update(|n| *n += 1),

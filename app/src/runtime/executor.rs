@@ -1,0 +1,159 @@
+//! The page's task executor: wasm-bindgen's, made safe to re-enter.
+//!
+//! Every Leptos effect and every `spawn_local` runs as a task of this executor. wasm-bindgen's
+//! own runs its queue from one `FnMut` closure handed to `queueMicrotask`. A closing Firefox page
+//! runs a microtask checkpoint from inside a browser call the page makes (a `postMessage`, an
+//! `EventSource.close`, a DOM write), so a task that scheduled another and then made such a call
+//! has that closure called again while it runs: wasm-bindgen throws "closure invoked recursively
+//! or after being dropped" (CI, a closing Web Locks leader). Here the queue runs from an `Fn`
+//! closure that returns at once when it finds a run under way: that run goes on with the tasks
+//! woken meanwhile, and no task is ever polled inside another.
+//!
+//! Installed once, before hydration ([`install`]); Leptos' own `init_wasm_bindgen` then finds an
+//! executor set and leaves it.
+
+use any_spawner::{CustomExecutor, Executor, PinnedFuture, PinnedLocalFuture};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+/// Makes this executor the one `leptos::task::spawn_local` and every effect use. Call it before
+/// `hydrate_body`; a second call changes nothing.
+pub fn install() {
+    if Executor::init_local_custom_executor(MicrotaskExecutor).is_err() {
+        leptos::logging::warn!("tabrelay: an executor was already set; re-entry is not guarded");
+    }
+}
+
+/// The [`CustomExecutor`] face of the thread's [`Queue`].
+struct MicrotaskExecutor;
+
+impl CustomExecutor for MicrotaskExecutor {
+    fn spawn(&self, fut: PinnedFuture<()>) {
+        QUEUE.with(|queue| queue.spawn(fut));
+    }
+
+    fn spawn_local(&self, fut: PinnedLocalFuture<()>) {
+        QUEUE.with(|queue| queue.spawn(fut));
+    }
+
+    /// Tasks run in the microtask after they are woken, never from inside a caller.
+    fn poll_local(&self) {}
+}
+
+thread_local! {
+    static QUEUE: Queue = Queue::default();
+    /// The microtask that runs the queue. `Fn`, so calling it while it runs is allowed.
+    static RUN: Closure<dyn Fn()> = Closure::new(|| QUEUE.with(Queue::run));
+}
+
+/// One task: its future while it waits (taken out while it is polled), and whether it is queued.
+struct Task {
+    future: Option<PinnedLocalFuture<()>>,
+    queued: bool,
+}
+
+#[derive(Default)]
+struct Queue {
+    tasks: RefCell<HashMap<u64, Task>>,
+    ready: RefCell<VecDeque<u64>>,
+    next_id: Cell<u64>,
+    /// A microtask that runs the queue is pending.
+    scheduled: Cell<bool>,
+    /// The queue is running (further up the stack, when a run is re-entered).
+    running: Cell<bool>,
+}
+
+impl Queue {
+    fn spawn(&self, future: PinnedLocalFuture<()>) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        self.tasks.borrow_mut().insert(
+            id,
+            Task {
+                future: Some(future),
+                queued: true,
+            },
+        );
+        self.ready.borrow_mut().push_back(id);
+        self.schedule();
+    }
+
+    /// Queues the task `id` once, however often it is woken before it runs; a task that has
+    /// finished is not woken.
+    fn wake(&self, id: u64) {
+        let newly_queued = match self.tasks.borrow_mut().get_mut(&id) {
+            Some(task) if !task.queued => {
+                task.queued = true;
+                true
+            }
+            _ => false,
+        };
+        if newly_queued {
+            self.ready.borrow_mut().push_back(id);
+            self.schedule();
+        }
+    }
+
+    fn schedule(&self) {
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        RUN.with(|run| window.queue_microtask(run.as_ref().unchecked_ref()));
+    }
+
+    /// Polls the tasks that were ready when it started (tasks woken meanwhile wait for the next
+    /// microtask, so a task that wakes itself cannot starve the page).
+    fn run(&self) {
+        // This call is the pending microtask, whether it runs at the top or nested.
+        self.scheduled.set(false);
+        if self.running.replace(true) {
+            return;
+        }
+        let mut left = self.ready.borrow().len();
+        while left > 0 {
+            left -= 1;
+            let Some(id) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            let future = self.tasks.borrow_mut().get_mut(&id).and_then(|task| {
+                task.queued = false;
+                task.future.take()
+            });
+            let Some(mut future) = future else {
+                continue;
+            };
+            let waker = Waker::from(Arc::new(TaskWaker(id)));
+            match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(()) => {
+                    self.tasks.borrow_mut().remove(&id);
+                }
+                Poll::Pending => {
+                    if let Some(task) = self.tasks.borrow_mut().get_mut(&id) {
+                        task.future = Some(future);
+                    }
+                }
+            }
+        }
+        self.running.set(false);
+        if !self.ready.borrow().is_empty() {
+            self.schedule();
+        }
+    }
+}
+
+/// Wakes a task by its id. `Send + Sync` as [`Wake`] requires; the page has one thread, and the
+/// queue is that thread's.
+struct TaskWaker(u64);
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        QUEUE.with(|queue| queue.wake(self.0));
+    }
+}
