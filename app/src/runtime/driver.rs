@@ -4,7 +4,9 @@
 use super::channel::Channel;
 use super::clock;
 use super::http;
+use super::lifecycle;
 use super::stream::Stream;
+use super::timer;
 use super::web_lock::WebLock;
 use crate::model::{Device, Stats, EPOCH_HEADER, HEAD_ID_HEADER};
 use crate::shared::Handler;
@@ -27,7 +29,7 @@ pub struct Driver {
     pub(super) lock: WebLock,
     channel: Channel,
     stream: RefCell<Option<Stream>>,
-    timer: RefCell<Option<(Instant, TimeoutHandle)>>,
+    timer: RefCell<Option<(Instant, timer::Armed)>>,
     /// What happened and is not handled yet, oldest first (see [`Driver::run`]).
     inbox: RefCell<VecDeque<Step>>,
     /// A turn is under way: whatever arrives now waits in `inbox` for it.
@@ -305,24 +307,33 @@ impl Driver {
         }
     }
 
-    /// One timer at the core's earliest deadline is enough; it is re-armed after every turn.
+    /// One timer at the core's earliest deadline is enough; it is re-armed after every turn, and
+    /// when the page hid or showed since it was armed (a hidden page's timer runs in the worker,
+    /// see `timer`).
     fn arm_timer(self: &Rc<Self>) {
         let deadline = self.core.borrow().poll_timeout();
-        let armed = self.timer.borrow().as_ref().map(|(at, _)| *at);
-        if armed == deadline {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| !lifecycle::is_visible(&d));
+        let armed = self
+            .timer
+            .borrow()
+            .as_ref()
+            .map(|(at, armed)| (*at, armed.in_worker() || !hidden));
+        if armed == deadline.map(|at| (at, true)) {
             return;
         }
         let replaced = self.timer.borrow_mut().take();
-        if let Some((_, handle)) = replaced {
-            handle.clear();
+        if let Some((_, armed)) = replaced {
+            armed.clear();
         }
         let Some(deadline) = deadline else { return };
         // Rounded up: a timer that fires a fraction of a millisecond early finds nothing due.
         let delay = deadline.saturating_since(clock::now());
         let delay = Duration::from_millis(delay.as_micros().div_ceil(1000) as u64);
         let driver = Rc::clone(self);
-        match set_timeout_with_handle(move || driver.on_timer(deadline), delay) {
-            Ok(handle) => *self.timer.borrow_mut() = Some((deadline, handle)),
+        match timer::arm(delay, hidden, move || driver.on_timer(deadline)) {
+            Ok(armed) => *self.timer.borrow_mut() = Some((deadline, armed)),
             Err(err) => leptos::logging::error!("tabrelay: cannot set a timer: {err:?}"),
         }
     }

@@ -13,6 +13,7 @@
 //! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N`                     |
 //! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
 //! | `clock`     | microseconds on a time line shared by every tab                             |
+//! | `timer`     | the driver's timer; while hidden also in a worker (`public/tabrelay-timer.js`) |
 //! | `naive`     | `?mode=naive`: a tab with its own `EventSource`, the baseline (no core)      |
 //! | `shared_worker` | `?mode=sharedworker`: a client of `public/tabrelay-worker.js` (no core)  |
 //! | [`http`]    | `fetch` for the device resync and the inject form                           |
@@ -34,6 +35,7 @@ mod naive;
 mod shared_worker;
 mod storage_channel;
 mod stream;
+mod timer;
 mod web_lock;
 
 use crate::model::{event_name, DeviceEvent, DeviceEventKind, Hello, Reset, Stats};
