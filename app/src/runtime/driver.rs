@@ -307,20 +307,21 @@ impl Driver {
         }
     }
 
-    /// One timer at the core's earliest deadline is enough; it is re-armed after every turn, and
-    /// when the page hid or showed since it was armed (a hidden page's timer runs in the worker,
-    /// see `timer`).
+    /// One timer at the core's earliest deadline is enough. After every turn it is re-armed when
+    /// that deadline came sooner, or when the page hid since it was armed (a hidden page's timer
+    /// runs in the worker too, see `timer`). A deadline that moved later keeps the timer: it fires
+    /// early, finds nothing due, and the turn arms the next one. Every message from the leader
+    /// moves a follower's silence deadline, so re-arming on every change cost a timer per event.
     fn arm_timer(self: &Rc<Self>) {
         let deadline = self.core.borrow().poll_timeout();
         let hidden = web_sys::window()
             .and_then(|w| w.document())
             .is_some_and(|d| !lifecycle::is_visible(&d));
-        let armed = self
-            .timer
-            .borrow()
-            .as_ref()
-            .map(|(at, armed)| (*at, armed.in_worker() || !hidden));
-        if armed == deadline.map(|at| (at, true)) {
+        let kept = self.timer.borrow().as_ref().is_some_and(|(at, armed)| {
+            let keeps_time = armed.in_worker() || !hidden;
+            keeps_time && deadline.is_none_or(|deadline| *at <= deadline)
+        });
+        if kept {
             return;
         }
         let replaced = self.timer.borrow_mut().take();

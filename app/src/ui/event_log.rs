@@ -1,7 +1,7 @@
 //! "Events": what this tab received, newest first, with how it got here. Filter by kind; pause the
 //! view (events keep arriving and counting while it is paused).
 
-use super::format::clock_time;
+use super::format::{clock_time, decimal};
 use super::frame::Paced;
 use crate::state::{ReceivedEvent, TabState};
 use leptos::prelude::*;
@@ -119,15 +119,15 @@ fn event_row(received: Arc<ReceivedEvent>) -> impl IntoView {
             role="row"
             data-event-id=event.id.to_string()
             data-kind=kind
-            data-received-at=received_at_ms.to_string()
-            data-latency=relay_latency_ms.map(|ms| ms.to_string())
+            data-received-at=decimal(received_at_ms, 3)
+            data-latency=relay_latency_ms.map(|ms| decimal(ms, 3))
         >
             <span role="cell" class="mono one-line">{event.id}</span>
             <span role="cell" class="kind">{kind}</span>
             <span role="cell" class="event-device one-line" title=title>{device_label}</span>
             <span role="cell" class="mono one-line">{clock_time(event.at_ms as f64)}</span>
             <span role="cell" class="via">{if relayed { "relayed" } else { "direct" }}</span>
-            <span role="cell" class="mono one-line">{relay_latency_ms.map(|ms| format!("{ms:.2} ms"))}</span>
+            <span role="cell" class="mono one-line">{relay_latency_ms.map(|ms| decimal(ms, 2) + " ms")}</span>
         </div>
     }
 }
