@@ -14,7 +14,7 @@
 
 use any_spawner::{CustomExecutor, Executor, PinnedFuture, PinnedLocalFuture};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use wasm_bindgen::closure::Closure;
@@ -56,11 +56,39 @@ struct Task {
     queued: bool,
 }
 
+/// A task's place in [`Queue::slots`] and the generation of that slot: a waker of a finished
+/// task does not wake the next task to use the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TaskId {
+    index: u32,
+    generation: u32,
+}
+
+impl TaskId {
+    fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    fn from_bits(bits: u64) -> Self {
+        Self {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    task: Option<Task>,
+}
+
+/// The tasks in a slab (a page has a few dozen at most; no hash map in the wasm for them).
 #[derive(Default)]
 struct Queue {
-    tasks: RefCell<HashMap<u64, Task>>,
-    ready: RefCell<VecDeque<u64>>,
-    next_id: Cell<u64>,
+    slots: RefCell<Vec<Slot>>,
+    free: RefCell<Vec<u32>>,
+    ready: RefCell<VecDeque<TaskId>>,
     /// A microtask that runs the queue is pending.
     scheduled: Cell<bool>,
     /// The queue is running (further up the stack, when a run is re-entered).
@@ -69,30 +97,45 @@ struct Queue {
 
 impl Queue {
     fn spawn(&self, future: PinnedLocalFuture<()>) {
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        self.tasks.borrow_mut().insert(
-            id,
-            Task {
-                future: Some(future),
-                queued: true,
-            },
-        );
+        let task = Task {
+            future: Some(future),
+            queued: true,
+        };
+        let mut slots = self.slots.borrow_mut();
+        let index = match self.free.borrow_mut().pop() {
+            Some(index) => index,
+            None => {
+                slots.push(Slot::default());
+                (slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.task = Some(task);
+        let id = TaskId {
+            index,
+            generation: slot.generation,
+        };
+        drop(slots);
         self.ready.borrow_mut().push_back(id);
         self.schedule();
     }
 
+    /// The task `id`, if it has not finished.
+    fn with_task<R>(&self, id: TaskId, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
+        let mut slots = self.slots.borrow_mut();
+        let slot = slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.task.as_mut().map(f)
+    }
+
     /// Queues the task `id` once, however often it is woken before it runs; a task that has
     /// finished is not woken.
-    fn wake(&self, id: u64) {
-        let newly_queued = match self.tasks.borrow_mut().get_mut(&id) {
-            Some(task) if !task.queued => {
-                task.queued = true;
-                true
-            }
-            _ => false,
-        };
-        if newly_queued {
+    fn wake(&self, id: TaskId) {
+        let newly_queued = self.with_task(id, |task| !std::mem::replace(&mut task.queued, true));
+        if newly_queued == Some(true) {
             self.ready.borrow_mut().push_back(id);
             self.schedule();
         }
@@ -122,22 +165,24 @@ impl Queue {
             let Some(id) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            let future = self.tasks.borrow_mut().get_mut(&id).and_then(|task| {
+            let future = self.with_task(id, |task| {
                 task.queued = false;
                 task.future.take()
             });
-            let Some(mut future) = future else {
+            let Some(mut future) = future.flatten() else {
                 continue;
             };
-            let waker = Waker::from(Arc::new(TaskWaker(id)));
+            let waker = Waker::from(Arc::new(TaskWaker(id.to_bits())));
             match future.as_mut().poll(&mut Context::from_waker(&waker)) {
                 Poll::Ready(()) => {
-                    self.tasks.borrow_mut().remove(&id);
+                    let finished = self.with_task(id, |_| ()).is_some();
+                    if finished {
+                        self.slots.borrow_mut()[id.index as usize].task = None;
+                        self.free.borrow_mut().push(id.index);
+                    }
                 }
                 Poll::Pending => {
-                    if let Some(task) = self.tasks.borrow_mut().get_mut(&id) {
-                        task.future = Some(future);
-                    }
+                    self.with_task(id, |task| task.future = Some(future));
                 }
             }
         }
@@ -154,6 +199,6 @@ struct TaskWaker(u64);
 
 impl Wake for TaskWaker {
     fn wake(self: Arc<Self>) {
-        QUEUE.with(|queue| queue.wake(self.0));
+        QUEUE.with(|queue| queue.wake(TaskId::from_bits(self.0)));
     }
 }

@@ -12,7 +12,6 @@
 
 use leptos::prelude::{set_timeout_with_handle, TimeoutHandle};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -37,7 +36,7 @@ impl Armed {
     pub fn clear(self) {
         self.timeout.clear();
         TIMERS.with(|timers| {
-            timers.due.borrow_mut().remove(&self.token);
+            timers.take(self.token);
             if self.in_worker {
                 timers.post(self.token, -1.0);
             }
@@ -51,7 +50,7 @@ pub fn arm(delay: Duration, hidden: bool, fire: impl FnOnce() + 'static) -> Resu
     let timeout = match set_timeout_with_handle(move || run(token), delay) {
         Ok(timeout) => timeout,
         Err(err) => {
-            TIMERS.with(|timers| timers.due.borrow_mut().remove(&token));
+            TIMERS.with(|timers| timers.take(token));
             return Err(err);
         }
     };
@@ -66,7 +65,7 @@ pub fn arm(delay: Duration, hidden: bool, fire: impl FnOnce() + 'static) -> Resu
 /// Runs the timer `token`, unless it ran (the worker and the page both fire it) or was cleared.
 /// No borrow is held while it runs: it may arm the next timer.
 fn run(token: u64) {
-    let fire = TIMERS.with(|timers| timers.due.borrow_mut().remove(&token));
+    let fire = TIMERS.with(|timers| timers.take(token));
     if let Some(fire) = fire {
         fire();
     }
@@ -76,20 +75,30 @@ thread_local! {
     static TIMERS: Timers = Timers::default();
 }
 
+/// What a timer runs when it fires.
+type Fire = Box<dyn FnOnce()>;
+
 #[derive(Default)]
 struct Timers {
-    due: RefCell<HashMap<u64, Box<dyn FnOnce()>>>,
+    /// The armed timers (one or two: the driver's, and one cleared but not yet removed).
+    due: RefCell<Vec<(u64, Fire)>>,
     next_token: Cell<u64>,
     /// Started at the first timer of a hidden page; `None` inside once it could not be.
     worker: RefCell<Option<Option<Worker>>>,
 }
 
 impl Timers {
-    fn add(&self, fire: Box<dyn FnOnce()>) -> u64 {
+    fn add(&self, fire: Fire) -> u64 {
         let token = self.next_token.get();
         self.next_token.set(token + 1);
-        self.due.borrow_mut().insert(token, fire);
+        self.due.borrow_mut().push((token, fire));
         token
+    }
+
+    fn take(&self, token: u64) -> Option<Fire> {
+        let mut due = self.due.borrow_mut();
+        let at = due.iter().position(|(t, _)| *t == token)?;
+        Some(due.swap_remove(at).1)
     }
 
     /// Sends `[token, delay_ms]` to the worker (a negative delay clears); whether it was sent.
