@@ -1328,3 +1328,57 @@ fn a_burst_of_twenty_new_tabs_in_a_slow_build_moves_no_leadership() {
         }
     }
 }
+
+/// Channel messages each live tab received per second over the next `d` µs.
+fn received_per_tab_per_sec(w: &mut World, d: u64) -> f64 {
+    let live: Vec<usize> = (0..w.tabs.len()).filter(|&i| w.tabs[i].is_live()).collect();
+    let before: Vec<u64> = live.iter().map(|&i| w.tabs[i].received).collect();
+    w.run_for(d);
+    let got: u64 = live
+        .iter()
+        .zip(before)
+        .map(|(&i, b)| w.tabs[i].received - b)
+        .sum();
+    got as f64 / live.len() as f64 / (d as f64 / SEC as f64)
+}
+
+#[test]
+fn coordination_chatter_per_tab_stays_flat_as_tabs_grow() {
+    // Session 7: 50 tabs of one browser (leader and storage modes) collapsed, every renderer
+    // busy for minutes. Every tab posted its presence each second, and a broadcast reaches every
+    // other tab: each tab handled n messages a second (n² in all), each one a driver turn. The
+    // messages a tab handles per second must not grow with the number of tabs: the leader's
+    // heartbeats, plus a bounded share of everyone's presence. Counted, not timed.
+    for mechanism in BOTH {
+        for n in [10, 50] {
+            let mut w = World::new(WorldConfig::new(mechanism), 7 + n as u64);
+            // A burst: n tabs opened 30 ms apart (headless Chromium shows every tab visible).
+            let start = w.now;
+            for _ in 0..n {
+                w.open_tab(true);
+                w.run_for(30 * MS);
+            }
+            w.run_for(5 * SEC);
+            let burst_secs = (w.now - start) as f64 / SEC as f64;
+            let burst = w.tabs.iter().map(|t| t.received).sum::<u64>() as f64
+                / n as f64
+                / burst_secs;
+            w.run_for(10 * SEC);
+            let steady = received_per_tab_per_sec(&mut w, 20 * SEC);
+            println!(
+                "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening \
+                 (+5 s), {steady:.1} in steady state"
+            );
+            assert!(stable(&w), "{mechanism:?} {n}: one leader, followed by all");
+            assert!(w.violations.is_empty(), "{:#?}", w.violations);
+            assert!(
+                steady <= 15.0,
+                "{mechanism:?}, {n} tabs: {steady:.1} messages per tab per second in steady state"
+            );
+            assert!(
+                burst <= 20.0,
+                "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening"
+            );
+        }
+    }
+}

@@ -143,6 +143,8 @@ pub struct SimTab {
     pub busy_last: u64,
     /// A timer task is queued (busy tab): do not fire it again.
     pub timer_queued: bool,
+    /// Channel messages of other tabs delivered to this tab (coordination chatter and relays).
+    pub received: u64,
 }
 
 impl SimTab {
@@ -773,6 +775,7 @@ impl World {
             let fifo = self.channel_fifo.entry((from, to)).or_default();
             let at = (self.now + delay).max(*fifo);
             *fifo = at;
+            self.tabs[to].received += 1;
             self.push(
                 at,
                 Ev::Input {
@@ -1146,6 +1149,7 @@ impl World {
             busy_until: 0,
             busy_last: 0,
             timer_queued: false,
+            received: 0,
         });
         self.drain(i);
         self.deliver(i, Input::Connect);
