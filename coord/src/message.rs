@@ -137,11 +137,15 @@ pub enum Body {
     Presence { info: PeerInfo },
     /// The tab is going away (pagehide).
     Bye,
-    /// The leader is alive. Also the answer to `Hello` and `Probe`.
+    /// The leader is alive. Also the answer to `Hello` and `Probe`. `crowd`: how many tabs the
+    /// leader knows of, itself included (every tab's presence reaches it): a new tab stretches
+    /// its presence interval by it at once (see `Config::presence_budget`). Absent: not known.
     Heartbeat {
         term: Term,
         stream: StreamState,
         info: PeerInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crowd: Option<u32>,
     },
     /// Protocol mechanism: a candidate claims `term`; the highest claim wins.
     Claim { term: Term },
@@ -303,6 +307,13 @@ mod tests {
                 term,
                 stream: StreamState::Backoff,
                 info: info(),
+                crowd: Some(50),
+            },
+            Body::Heartbeat {
+                term,
+                stream: StreamState::Open,
+                info: info(),
+                crowd: None,
             },
             Body::Claim { term },
             Body::Resign {

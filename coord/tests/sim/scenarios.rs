@@ -422,6 +422,7 @@ fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
         term: higher,
         stream: StreamState::Open,
         info: tab.info(),
+        crowd: None,
     };
     tab.handle(Instant(30), Input::Channel(Message::new(TabId(2), hb)));
     let out = drain(&mut tab);
@@ -489,6 +490,7 @@ fn relays_from_a_stale_term_are_ignored() {
                 term: old,
                 stream: StreamState::Open,
                 info,
+                crowd: None,
             },
         )),
     );
@@ -555,6 +557,7 @@ fn a_probe_of_the_old_leader_does_not_presume_the_new_terms_claimant_dead() {
         term,
         stream: StreamState::Open,
         info: info(term, Role::Leader),
+        crowd: None,
     };
     tab.handle(
         Instant(1_000),
@@ -927,6 +930,7 @@ fn undecodable_and_foreign_channel_strings_are_counted_not_fatal() {
             },
             stream: StreamState::Open,
             info: tab.info(),
+            crowd: None,
         },
     );
     tab.handle_channel(Instant(3), &hb.encode());
@@ -1359,15 +1363,15 @@ fn coordination_chatter_per_tab_stays_flat_as_tabs_grow() {
                 w.run_for(30 * MS);
             }
             w.run_for(5 * SEC);
+            let burst_kinds = w.sent_by_kind.clone();
             let burst_secs = (w.now - start) as f64 / SEC as f64;
-            let burst = w.tabs.iter().map(|t| t.received).sum::<u64>() as f64
-                / n as f64
-                / burst_secs;
+            let burst =
+                w.tabs.iter().map(|t| t.received).sum::<u64>() as f64 / n as f64 / burst_secs;
             w.run_for(10 * SEC);
             let steady = received_per_tab_per_sec(&mut w, 20 * SEC);
             println!(
                 "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening \
-                 (+5 s), {steady:.1} in steady state"
+                 (+5 s), {steady:.1} in steady state; posted while opening: {burst_kinds:?}"
             );
             assert!(stable(&w), "{mechanism:?} {n}: one leader, followed by all");
             assert!(w.violations.is_empty(), "{:#?}", w.violations);
