@@ -25,13 +25,18 @@ const SETTLE = Number(args.settle ?? 5);
 await useServer(BASE_URL);
 
 function countChatter() {
-  const c = { in: 0, out: 0 };
+  const c = { in: 0, out: 0, kinds: {} };
   window.__chatter = c;
+  const received = (text) => {
+    c.in++;
+    const kind = typeof text === "string" ? (/"type":"([a-z-]+)"/.exec(text)?.[1] ?? "other") : "other";
+    c.kinds[kind] = (c.kinds[kind] ?? 0) + 1;
+  };
   const Native = window.BroadcastChannel;
   window.BroadcastChannel = class extends Native {
     constructor(name) {
       super(name);
-      this.addEventListener("message", () => c.in++);
+      this.addEventListener("message", (e) => received(e.data));
     }
     postMessage(m) {
       c.out++;
@@ -39,7 +44,7 @@ function countChatter() {
     }
   };
   window.addEventListener("storage", (e) => {
-    if (e.newValue !== null) c.in++;
+    if (e.newValue !== null) received(e.newValue);
   });
   const setItem = Storage.prototype.setItem;
   Storage.prototype.setItem = function (k, v) {
@@ -67,7 +72,8 @@ for (const mode of MODES) {
       pages.push(page);
     }
     const opened = (Date.now() - t0) / 1000;
-    const snapshot = () => Promise.all(pages.map((p) => answer(p, () => ({ ...window.__chatter }))));
+    const snapshot = () =>
+      Promise.all(pages.map((p) => answer(p, () => ({ ...window.__chatter, kinds: { ...window.__chatter.kinds } }))));
     // The burst: messages counted from the first open until every tab is open.
     const burst = await snapshot();
     await sleep(SETTLE * 1000);
@@ -83,6 +89,16 @@ for (const mode of MODES) {
     const rin = per((c) => c.in);
     const rout = per((c) => c.out);
     const burstIn = burst.filter(Boolean).map((c) => c.in);
+    // Received per tab per second, by message type (the steady-state window).
+    const kinds = {};
+    pages.forEach((_, i) => {
+      if (!a[i] || !b[i]) return;
+      for (const [k, v] of Object.entries(b[i].kinds)) kinds[k] = (kinds[k] ?? 0) + v - (a[i].kinds[k] ?? 0);
+    });
+    const answeredTabs = pages.filter((_, i) => a[i] && b[i]).length;
+    const byKind = Object.entries(kinds)
+      .map(([k, v]) => `${k} ${(v / Math.max(1, answeredTabs) / secs).toFixed(1)}`)
+      .join(", ");
     const id = await inject(`chatter-${mode}-${n}`);
     const got = await Promise.all(
       pages.map((page) =>
@@ -105,6 +121,7 @@ for (const mode of MODES) {
       answered: `${rin.answered}/${n}`,
       live: `${live}/${n}`,
       streams,
+      byKind,
     };
     rows.push(row);
     console.error(JSON.stringify(row));

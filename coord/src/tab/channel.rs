@@ -59,7 +59,7 @@ impl Tab {
             } => {
                 self.registry.update(from, info.clone(), now);
                 if !self.accept_leader_message(now, from, term) {
-                    if term < self.max_term {
+                    if term < self.max_term && self.fences(now, from, term) {
                         self.post(Body::Fence {
                             term: self.max_term,
                         });
@@ -148,6 +148,26 @@ impl Tab {
                 }
             }
         }
+    }
+
+    /// Whether we answer a stale heartbeat of `from` (term `term`) with a `Fence`. Every tab
+    /// hears it, and a thawed leader may answer a backlog of probes with one stale heartbeat
+    /// each: every follower fencing every one cost n² messages per stale heartbeat. The current
+    /// leader fences (it hears the heartbeat too); a follower only when that leader has not been
+    /// heard for two heartbeat intervals (it may be gone: a claim in progress, or frozen itself).
+    /// Each of them once per stale leader and term: the stale leader steps down on the first
+    /// fence it reads, and if that one is lost, on the current leader's next heartbeat.
+    fn fences(&mut self, now: Instant, from: TabId, term: Term) -> bool {
+        let leader_heard = self.role != Role::Leader
+            && self.heard_leader.is_some_and(|(_, t)| t == self.max_term)
+            && self
+                .last_heartbeat_at
+                .is_some_and(|at| now.saturating_since(at) <= self.config.heartbeat_interval * 2);
+        if leader_heard || self.fenced == Some((from, term)) {
+            return false;
+        }
+        self.fenced = Some((from, term));
+        true
     }
 
     /// Whether our last presence is a presence interval old (or there was none): only then does

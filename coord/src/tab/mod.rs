@@ -136,6 +136,8 @@ pub struct Tab {
     last_presence_at: Option<Instant>,
     /// How many tabs the leader said it knows of (its heartbeat's `crowd`), itself included.
     leader_crowd: usize,
+    /// The stale leader and term we last answered with a `Fence` (a follower fences each once).
+    fenced: Option<(TabId, Term)>,
 
     /// Our own stream (leader), or `Closed`.
     stream: StreamState,
@@ -194,6 +196,7 @@ impl Tab {
             next_presence: None,
             last_presence_at: None,
             leader_crowd: 0,
+            fenced: None,
             stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
             reconnect_at: None,

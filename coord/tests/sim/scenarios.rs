@@ -5,6 +5,8 @@ use coord::{
     Term,
 };
 
+use std::time::Duration;
+
 use crate::invariants::{check_end, stable, HANDOFF_BOUND};
 use crate::world::{Action, Life, ServerStream, World, WorldConfig, MS, SEC, T0};
 
@@ -480,24 +482,31 @@ fn relays_from_a_stale_term_are_ignored() {
     assert_eq!(delivered, [1]);
     assert_eq!(tab.stats().stale, 1);
     assert_eq!(tab.leader(), Some(TabId(9)));
-    // And a stale heartbeat is answered with a fence naming the current term.
-    let info = tab.info();
-    tab.handle(
-        Instant(3),
-        Input::Channel(Message::new(
-            TabId(8),
-            Body::Heartbeat {
-                term: old,
-                stream: StreamState::Open,
-                info,
-                crowd: None,
-            },
-        )),
-    );
-    assert!(drain(&mut tab).contains(&Output::Post(Message::new(
-        TabId(5),
-        Body::Fence { term: new }
-    ))));
+    // A stale heartbeat is the current leader's to fence (it hears it too) while that leader
+    // is heard from; after two heartbeat intervals of its silence a follower fences it, once.
+    let stale = |tab: &mut coord::Tab, at: Instant| {
+        let info = tab.info();
+        tab.handle(
+            at,
+            Input::Channel(Message::new(
+                TabId(8),
+                Body::Heartbeat {
+                    term: old,
+                    stream: StreamState::Open,
+                    info,
+                    crowd: None,
+                },
+            )),
+        );
+        drain(tab).contains(&Output::Post(Message::new(
+            TabId(5),
+            Body::Fence { term: new },
+        )))
+    };
+    assert!(!stale(&mut tab, Instant(3)));
+    let silent = Instant(1) + tab.config().heartbeat_interval * 2 + Duration::from_millis(1);
+    assert!(stale(&mut tab, silent));
+    assert!(!stale(&mut tab, silent + Duration::from_millis(1)));
 }
 
 #[test]
@@ -1384,5 +1393,33 @@ fn coordination_chatter_per_tab_stays_flat_as_tabs_grow() {
                 "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening"
             );
         }
+    }
+}
+
+#[test]
+fn a_thawed_stale_leader_is_fenced_by_a_few_tabs_not_by_all() {
+    // Session 7, 50 tabs of `?mode=storage` on a loaded machine: leadership churned and every
+    // follower answered every stale heartbeat with a `Fence`, n² messages per stale heartbeat
+    // (58 fences a second reached each tab). The current leader hears the stale heartbeat too
+    // and fences it; a follower adds its own only when that leader has been silent.
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 50, 11);
+        let old = w.leader().unwrap();
+        let fences = |w: &World| w.sent_by_kind.get("fence").copied().unwrap_or(0);
+        let before = fences(&w);
+        // Frozen past the failure detector: another tab leads; thawed, the old leader heartbeats
+        // with its stale term once before it hears of the new one.
+        w.act(Action::FreezeLeader {
+            announced: false,
+            for_us: 3 * SEC,
+        });
+        w.run_for(5 * SEC);
+        let new = w.leader().expect("a new leader");
+        assert_ne!(new, old);
+        let posted = fences(&w) - before;
+        println!("{mechanism:?}: {posted} fences for a thawed stale leader among 50 tabs");
+        assert_eq!(w.leaders(), vec![new], "{mechanism:?}");
+        assert!(w.violations.is_empty(), "{:#?}", w.violations);
+        assert!(posted <= 3, "{mechanism:?}: {posted} fences");
     }
 }
