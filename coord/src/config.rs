@@ -43,11 +43,22 @@ pub struct Config {
     pub candidate_stagger: Duration,
     /// How long followers wait for the successor named in a `Resign` before they elect.
     pub resign_timeout: Duration,
-    /// How often every tab posts its presence (role, visibility, highest event id). A follower
-    /// also answers a new tab's `Hello` with it, but not within this interval of its last one
-    /// (a burst of new tabs would otherwise cost every tab n² messages).
+    /// How often every tab posts its presence (role, visibility, highest event id) while there
+    /// are at most `presence_budget` tabs. A follower also answers a new tab's `Hello` with it,
+    /// but not within this interval of its last one (a burst of new tabs would otherwise cost
+    /// every tab n² messages).
     pub presence_interval: Duration,
-    /// A visible tab not heard from for this long is dropped from the registry.
+    /// How many presences all tabs together post per `presence_interval`, at most (in steady
+    /// state). Every message on the channel reaches every other tab, so with `n` tabs each
+    /// posting once per interval each tab would handle `n` presences per interval (`n²` in all:
+    /// 50 tabs of one browser spent their main threads on it). Beyond `presence_budget` tabs each
+    /// tab's interval (and the expiry of silent tabs, and the age of usable position reports)
+    /// stretches by `n / presence_budget`, so a tab handles about `presence_budget` presences per
+    /// interval plus the leader's heartbeats, whatever `n`. `n` is the larger of the tabs a tab
+    /// knows and the count the leader reports in its heartbeat.
+    pub presence_budget: u32,
+    /// A visible tab not heard from for this long is dropped from the registry (stretched like
+    /// the presence interval beyond `presence_budget` tabs).
     pub tab_expiry: Duration,
     /// Same for a hidden tab (its timers may fire only once a minute).
     pub hidden_tab_expiry: Duration,
@@ -84,6 +95,7 @@ impl Default for Config {
             candidate_stagger: Duration::from_millis(100),
             resign_timeout: Duration::from_millis(200),
             presence_interval: Duration::from_secs(1),
+            presence_budget: 8,
             tab_expiry: Duration::from_millis(3_500),
             hidden_tab_expiry: Duration::from_secs(150),
             resend_timeout: Duration::from_millis(300),

@@ -137,11 +137,15 @@ pub enum Body {
     Presence { info: PeerInfo },
     /// The tab is going away (pagehide).
     Bye,
-    /// The leader is alive. Also the answer to `Hello` and `Probe`.
+    /// The leader is alive. Also the answer to `Hello` and `Probe`. `crowd`: how many tabs the
+    /// leader knows of, itself included (every tab's presence reaches it): a new tab stretches
+    /// its presence interval by it at once (see `Config::presence_budget`). Absent: not known.
     Heartbeat {
         term: Term,
         stream: StreamState,
         info: PeerInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crowd: Option<u32>,
     },
     /// Protocol mechanism: a candidate claims `term`; the highest claim wins.
     Claim { term: Term },
@@ -219,17 +223,188 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-#[derive(Serialize)]
+/// The wire form of a message: `{"app","v","from","type",<the body's fields>}`, written field by
+/// field (the derive's `#[serde(flatten)]` goes through a generic map adapter).
 struct WireOut<'a> {
-    app: &'static str,
-    v: u32,
     from: TabId,
-    #[serde(flatten)]
     body: &'a Body,
 }
 
+impl Body {
+    /// The `type` of the message on the wire.
+    fn kind(&self) -> &'static str {
+        match self {
+            Body::Hello { .. } => "hello",
+            Body::Presence { .. } => "presence",
+            Body::Bye => "bye",
+            Body::Heartbeat { .. } => "heartbeat",
+            Body::Claim { .. } => "claim",
+            Body::Resign { .. } => "resign",
+            Body::Relay { .. } => "relay",
+            Body::Probe { .. } => "probe",
+            Body::Status { .. } => "status",
+            Body::Resend { .. } => "resend",
+            Body::Fence { .. } => "fence",
+        }
+    }
+}
+
+impl Serialize for WireOut<'_> {
+    /// The same text as `Body`'s derived, internally tagged form flattened next to the header:
+    /// fields in declaration order, `None` as `null` except where the derive skips it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("app", APP_MARKER)?;
+        m.serialize_entry("v", &PROTOCOL_VERSION)?;
+        m.serialize_entry("from", &self.from)?;
+        m.serialize_entry("type", self.body.kind())?;
+        match self.body {
+            Body::Hello { info } | Body::Presence { info } => m.serialize_entry("info", info)?,
+            Body::Bye => {}
+            Body::Heartbeat {
+                term,
+                stream,
+                info,
+                crowd,
+            } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("stream", stream)?;
+                m.serialize_entry("info", info)?;
+                if let Some(crowd) = crowd {
+                    m.serialize_entry("crowd", crowd)?;
+                }
+            }
+            Body::Claim { term } | Body::Probe { term } | Body::Fence { term } => {
+                m.serialize_entry("term", term)?
+            }
+            Body::Resign {
+                term,
+                successor,
+                reason,
+            } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("successor", successor)?;
+                if let Some(reason) = reason {
+                    m.serialize_entry("reason", reason)?;
+                }
+            }
+            Body::Relay {
+                term,
+                event,
+                sent_at,
+                epoch,
+            } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("event", event)?;
+                m.serialize_entry("sent_at", sent_at)?;
+                m.serialize_entry("epoch", epoch)?;
+            }
+            Body::Status { term, status } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("status", status)?;
+            }
+            Body::Resend { term, epoch, after } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("epoch", epoch)?;
+                m.serialize_entry("after", after)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Every field of every message kind, read in one pass over the text straight into typed fields
+/// (no `serde_json::Value` tree, no buffering for a tag or a flatten); strings of the header are
+/// borrowed from the text unless escaped. Unknown fields are skipped, as before.
 #[derive(Deserialize)]
-struct WireIn {
+struct WireIn<'a> {
+    #[serde(borrow, default)]
+    app: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    v: Option<u64>,
+    #[serde(default)]
+    from: Option<TabId>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    info: Option<PeerInfo>,
+    #[serde(default)]
+    term: Option<Term>,
+    #[serde(default)]
+    stream: Option<StreamState>,
+    #[serde(default)]
+    crowd: Option<u32>,
+    #[serde(default)]
+    successor: Option<TabId>,
+    #[serde(default)]
+    reason: Option<ResignReason>,
+    #[serde(default)]
+    event: Option<ServerEvent>,
+    #[serde(default)]
+    sent_at: Option<Instant>,
+    #[serde(default)]
+    epoch: Option<String>,
+    #[serde(default)]
+    status: Option<StreamStatus>,
+    #[serde(default)]
+    after: Option<u64>,
+}
+
+impl WireIn<'_> {
+    /// The message, if this is a well-formed one of ours and of this version.
+    fn into_message(self) -> Option<Message> {
+        if self.app.as_deref() != Some(APP_MARKER) || self.v != Some(u64::from(PROTOCOL_VERSION)) {
+            return None;
+        }
+        let term = self.term;
+        let body = match self.kind.as_deref()? {
+            "hello" => Body::Hello { info: self.info? },
+            "presence" => Body::Presence { info: self.info? },
+            "bye" => Body::Bye,
+            "heartbeat" => Body::Heartbeat {
+                term: term?,
+                stream: self.stream?,
+                info: self.info?,
+                crowd: self.crowd,
+            },
+            "claim" => Body::Claim { term: term? },
+            "resign" => Body::Resign {
+                term: term?,
+                successor: self.successor,
+                reason: self.reason,
+            },
+            "relay" => Body::Relay {
+                term: term?,
+                event: self.event?,
+                sent_at: self.sent_at?,
+                epoch: self.epoch,
+            },
+            "probe" => Body::Probe { term: term? },
+            "status" => Body::Status {
+                term: term?,
+                status: self.status?,
+            },
+            "resend" => Body::Resend {
+                term: term?,
+                epoch: self.epoch,
+                after: self.after?,
+            },
+            "fence" => Body::Fence { term: term? },
+            _ => return None,
+        };
+        Some(Message {
+            from: self.from?,
+            body,
+        })
+    }
+}
+
+/// The general decoder: a JSON tree first, then the header, then the body. Slow (a tree, and
+/// the derive's tag and flatten buffer the fields again), so only rejected input takes it, to
+/// say why it was rejected.
+#[derive(Deserialize)]
+struct WireTree {
     from: TabId,
     #[serde(flatten)]
     body: Body,
@@ -243,8 +418,6 @@ impl Message {
     /// The JSON string the shell posts on the channel.
     pub fn encode(&self) -> String {
         let wire = WireOut {
-            app: APP_MARKER,
-            v: PROTOCOL_VERSION,
             from: self.from,
             body: &self.body,
         };
@@ -253,7 +426,25 @@ impl Message {
     }
 
     /// Parses a string received on the channel. Never panics.
+    ///
+    /// A well-formed message is read in one typed pass ([`WireIn`]); anything that pass does not
+    /// accept (not JSON, not an object, foreign, another version, a missing or mistyped field,
+    /// a duplicate key) goes through the general decoder, which names the reason. Both accept
+    /// exactly the same messages (a test compares them on mutated and random input).
     pub fn decode(s: &str) -> Result<Message, DecodeError> {
+        // An object only: a derived struct would also read a JSON array, field by field.
+        if s.trim_start().starts_with('{') {
+            if let Some(m) = serde_json::from_str::<WireIn>(s)
+                .ok()
+                .and_then(WireIn::into_message)
+            {
+                return Ok(m);
+            }
+        }
+        Self::decode_general(s)
+    }
+
+    fn decode_general(s: &str) -> Result<Message, DecodeError> {
         let value: serde_json::Value = serde_json::from_str(s).map_err(|_| DecodeError::NotJson)?;
         let obj = value.as_object().ok_or(DecodeError::NotJson)?;
         if obj.get("app").and_then(|a| a.as_str()) != Some(APP_MARKER) {
@@ -264,7 +455,7 @@ impl Message {
             Some(v) => return Err(DecodeError::Version(v)),
             None => return Err(DecodeError::Malformed("missing version".into())),
         }
-        let wire: WireIn =
+        let wire: WireTree =
             serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         Ok(Message {
             from: wire.from,
@@ -303,6 +494,13 @@ mod tests {
                 term,
                 stream: StreamState::Backoff,
                 info: info(),
+                crowd: Some(50),
+            },
+            Body::Heartbeat {
+                term,
+                stream: StreamState::Open,
+                info: info(),
+                crowd: None,
             },
             Body::Claim { term },
             Body::Resign {
@@ -348,6 +546,67 @@ mod tests {
         }
     }
 
+    /// The text the derive wrote (`Body`'s tagged form flattened next to the header): tabs of
+    /// an older build on the same channel read the hand-written encoding as before.
+    #[test]
+    fn the_encoding_is_the_derived_one() {
+        #[derive(Serialize)]
+        struct Derived<'a> {
+            app: &'static str,
+            v: u32,
+            from: TabId,
+            #[serde(flatten)]
+            body: &'a Body,
+        }
+        for m in samples() {
+            let derived = serde_json::to_string(&Derived {
+                app: APP_MARKER,
+                v: PROTOCOL_VERSION,
+                from: m.from,
+                body: &m.body,
+            })
+            .unwrap();
+            assert_eq!(m.encode(), derived);
+        }
+    }
+
+    /// The typed decoder and the general one agree: on every message, and on every input of the
+    /// garbage test below (same message, or same error).
+    fn agrees(s: &str) {
+        assert_eq!(Message::decode(s), Message::decode_general(s), "{s:?}");
+    }
+
+    #[test]
+    fn the_typed_decoder_agrees_with_the_general_one_on_edge_cases() {
+        let cases = [
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye","term":"not a term"}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye","from":2}"#,
+            r#"{"app":"tabr\u0065lay","v":2,"from":1,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":2.0,"from":1,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"claim","term":null}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"claim"}"#,
+            r#"{"app":"tabrelay","v":2,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":2,"from":1}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":7}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"hello","crowd":-1,"info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"heartbeat","crowd":-1,"term":{"n":1,"tab":1},"stream":"open","info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"relay","term":{"n":1,"tab":1},"event":{"name":"x","data":""},"sent_at":5}"#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"resign","term":{"n":1,"tab":1},"successor":null}"#,
+            r#"["tabrelay",2,1,"bye"]"#,
+            r#" {"app":"tabrelay","v":2,"from":1,"type":"bye"} "#,
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye"} x"#,
+            "\u{a0}{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\"}",
+            "",
+            "{",
+        ];
+        for c in cases {
+            agrees(c);
+        }
+        for m in samples() {
+            agrees(&m.encode());
+        }
+    }
+
     #[test]
     fn foreign_and_versioned_messages_are_recognised() {
         assert_eq!(Message::decode("hello"), Err(DecodeError::NotJson));
@@ -374,7 +633,8 @@ mod tests {
         ));
     }
 
-    /// Garbage, truncations and byte flips of valid messages: decode returns, never panics.
+    /// Garbage, truncations and byte flips of valid messages: decode returns, never panics, and
+    /// the typed decoder says what the general one says.
     #[test]
     fn decode_never_panics_on_garbage() {
         let mut rng = crate::time::Rng::new(42);
@@ -382,7 +642,7 @@ mod tests {
         for s in &valid {
             for cut in 0..s.len() {
                 if s.is_char_boundary(cut) {
-                    let _ = Message::decode(&s[..cut]);
+                    agrees(&s[..cut]);
                 }
             }
         }
@@ -393,12 +653,12 @@ mod tests {
                 let at = rng.below_or_eq(bytes.len() as u64 - 1) as usize;
                 bytes[at] = alphabet[rng.below_or_eq(alphabet.len() as u64 - 1) as usize];
             }
-            let _ = Message::decode(&String::from_utf8_lossy(&bytes));
+            agrees(&String::from_utf8_lossy(&bytes));
             let len = rng.below_or_eq(40) as usize;
             let junk: Vec<u8> = (0..len)
                 .map(|_| alphabet[rng.below_or_eq(alphabet.len() as u64 - 1) as usize])
                 .collect();
-            let _ = Message::decode(&String::from_utf8_lossy(&junk));
+            agrees(&String::from_utf8_lossy(&junk));
         }
         // Deep nesting must not overflow the stack either (serde_json limits recursion).
         let deep = "[".repeat(100_000);

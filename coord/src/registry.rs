@@ -43,26 +43,32 @@ impl Registry {
     }
 
     /// Drops tabs silent for longer than their expiry (longer for hidden tabs, whose timers may
-    /// fire only once a minute).
-    pub(crate) fn expire(&mut self, now: Instant, config: &Config) {
+    /// fire only once a minute). `stretch`: how much a crowd stretches presence intervals (see
+    /// `Config::presence_budget`), and so the visible tabs' expiry.
+    pub(crate) fn expire(&mut self, now: Instant, config: &Config, stretch: f64) {
         self.tabs
-            .retain(|_, t| now.saturating_since(t.last_seen) < Self::expiry(t, config));
+            .retain(|_, t| now.saturating_since(t.last_seen) < Self::expiry(t, config, stretch));
     }
 
     /// When the next entry expires.
-    pub(crate) fn next_expiry(&self, config: &Config) -> Option<Instant> {
+    pub(crate) fn next_expiry(&self, config: &Config, stretch: f64) -> Option<Instant> {
         self.tabs
             .values()
-            .map(|t| t.last_seen + Self::expiry(t, config))
+            .map(|t| t.last_seen + Self::expiry(t, config, stretch))
             .min()
     }
 
-    fn expiry(t: &TabInfo, config: &Config) -> std::time::Duration {
+    fn expiry(t: &TabInfo, config: &Config, stretch: f64) -> std::time::Duration {
+        let visible = config.tab_expiry.mul_f64(stretch.max(1.0));
         if t.info.visible {
-            config.tab_expiry
+            visible
         } else {
-            config.hidden_tab_expiry
+            config.hidden_tab_expiry.max(visible)
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tabs.len()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &TabInfo> {

@@ -108,10 +108,13 @@ fn body() -> impl Strategy<Value = Body> {
         info().prop_map(|info| Body::Hello { info }),
         info().prop_map(|info| Body::Presence { info }),
         Just(Body::Bye),
-        (term(), stream, info()).prop_map(|(term, stream, info)| Body::Heartbeat {
-            term,
-            stream,
-            info
+        (term(), stream, info(), any::<Option<u32>>()).prop_map(|(term, stream, info, crowd)| {
+            Body::Heartbeat {
+                term,
+                stream,
+                info,
+                crowd,
+            }
         }),
         term().prop_map(|term| Body::Claim { term }),
         (term(), any::<Option<u64>>(), 0..4u8).prop_map(|(term, s, r)| Body::Resign {

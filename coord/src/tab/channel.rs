@@ -20,10 +20,7 @@ impl Tab {
                 self.registry.update(from, info.clone(), now);
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
-                } else if self
-                    .last_presence_at
-                    .is_none_or(|at| now.saturating_since(at) >= self.config.presence_interval)
-                {
+                } else if self.presence_overdue(now) {
                     // Answered at most once per presence interval, like the periodic presence
                     // (which it replaces): a burst of new tabs must not make every tab post once
                     // per newcomer, n² messages that back up every busy main thread (#18). A
@@ -54,16 +51,22 @@ impl Tab {
                     }
                 }
             }
-            Body::Heartbeat { term, stream, info } => {
+            Body::Heartbeat {
+                term,
+                stream,
+                info,
+                crowd,
+            } => {
                 self.registry.update(from, info.clone(), now);
                 if !self.accept_leader_message(now, from, term) {
-                    if term < self.max_term {
+                    if term < self.max_term && self.fences(now, from, term) {
                         self.post(Body::Fence {
                             term: self.max_term,
                         });
                     }
                     return;
                 }
+                self.leader_crowd = crowd.map_or(0, |c| c as usize);
                 self.leader_stream = stream;
                 if stream == StreamState::Open {
                     self.set_connected(true);
@@ -103,14 +106,12 @@ impl Tab {
             Body::Probe { .. } => {
                 if self.role == Role::Leader {
                     self.send_heartbeat(now);
-                } else if self
-                    .last_presence_at
-                    .is_none_or(|at| now.saturating_since(at) >= self.config.presence_interval)
-                {
+                } else if self.presence_overdue(now) {
                     // A follower answers a probe with its presence, under the same limit as a
                     // `Hello` (at most once per presence interval, in place of the periodic
-                    // one): a newcomer that probes before it heard the term learns it from
-                    // these (and the leader's heartbeat) rather than from a claim of its own.
+                    // one, so the answers add nothing to the presence budget): a newcomer that
+                    // probes before it heard the term learns it from these (and the leader's
+                    // heartbeat) rather than from a claim of its own.
                     self.post_presence(now);
                 }
             }
@@ -147,6 +148,33 @@ impl Tab {
                 }
             }
         }
+    }
+
+    /// Whether we answer a stale heartbeat of `from` (term `term`) with a `Fence`. Every tab
+    /// hears it, and a thawed leader may answer a backlog of probes with one stale heartbeat
+    /// each: every follower fencing every one cost n² messages per stale heartbeat. The current
+    /// leader fences (it hears the heartbeat too); a follower only when that leader has not been
+    /// heard for two heartbeat intervals (it may be gone: a claim in progress, or frozen itself).
+    /// Each of them once per stale leader and term: the stale leader steps down on the first
+    /// fence it reads, and if that one is lost, on the current leader's next heartbeat.
+    fn fences(&mut self, now: Instant, from: TabId, term: Term) -> bool {
+        let leader_heard = self.role != Role::Leader
+            && self.heard_leader.is_some_and(|(_, t)| t == self.max_term)
+            && self
+                .last_heartbeat_at
+                .is_some_and(|at| now.saturating_since(at) <= self.config.heartbeat_interval * 2);
+        if leader_heard || self.fenced == Some((from, term)) {
+            return false;
+        }
+        self.fenced = Some((from, term));
+        true
+    }
+
+    /// Whether our last presence is a presence interval old (or there was none): only then does
+    /// an answer to another tab's `Hello` or `Probe` take the periodic one's place.
+    fn presence_overdue(&self, now: Instant) -> bool {
+        self.last_presence_at
+            .is_none_or(|at| now.saturating_since(at) >= self.presence_every())
     }
 
     /// Another tab reports the highest term it has seen: a follower (or a tab that just opened)

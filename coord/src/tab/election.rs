@@ -230,6 +230,7 @@ impl Tab {
             term,
             stream: self.stream,
             info: self.info(),
+            crowd: Some(u32::try_from(self.registry.len() + 1).unwrap_or(u32::MAX)),
         });
         self.next_heartbeat = Some(now + self.config.heartbeat_interval);
     }

@@ -132,8 +132,12 @@ pub struct Tab {
     next_heartbeat: Option<Instant>,
     next_presence: Option<Instant>,
     /// When we last posted our presence (a `Hello` is answered only if not within
-    /// `presence_interval`).
+    /// our presence interval).
     last_presence_at: Option<Instant>,
+    /// How many tabs the leader said it knows of (its heartbeat's `crowd`), itself included.
+    leader_crowd: usize,
+    /// The stale leader and term we last answered with a `Fence` (a follower fences each once).
+    fenced: Option<(TabId, Term)>,
 
     /// Our own stream (leader), or `Closed`.
     stream: StreamState,
@@ -191,6 +195,8 @@ impl Tab {
             next_heartbeat: None,
             next_presence: None,
             last_presence_at: None,
+            leader_crowd: 0,
+            fenced: None,
             stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
             reconnect_at: None,
@@ -338,7 +344,8 @@ impl Tab {
                 self.leader_deadline,
                 self.candidate_at,
                 self.resend_deadline,
-                self.registry.next_expiry(&self.config),
+                self.registry
+                    .next_expiry(&self.config, self.crowd_stretch()),
             ])
             .flatten()
             .min()
@@ -356,7 +363,8 @@ impl Tab {
                 self.note_slowness(now, now.saturating_since(due));
             }
         }
-        self.registry.expire(now, &self.config);
+        let stretch = self.crowd_stretch();
+        self.registry.expire(now, &self.config, stretch);
         if self.role == Role::Leader {
             if due(self.next_heartbeat, now) {
                 self.send_heartbeat(now);
@@ -367,7 +375,13 @@ impl Tab {
             }
         }
         if due(self.next_presence, now) {
-            self.post_presence(now);
+            // The crowd may have grown since it was scheduled (a new tab learns it from the
+            // leader's first heartbeat): then it is due a stretched interval after the last.
+            let stretched = self.last_presence_at.map(|at| at + self.presence_every());
+            match stretched.filter(|&at| at > now) {
+                Some(later) => self.next_presence = Some(later),
+                None => self.post_presence(now),
+            }
         }
         if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
             if self.max_term == claim.term {
@@ -692,11 +706,39 @@ impl Tab {
         }
     }
 
-    /// Posts our presence now; the periodic one is due a full interval later.
+    /// Posts our presence now; the periodic one is due a full interval later (beyond
+    /// `presence_budget` tabs: the stretched interval, ±25 % at random so that tabs opened in one
+    /// burst do not keep posting in one burst).
     fn post_presence(&mut self, now: Instant) {
         self.post(Body::Presence { info: self.info() });
         self.last_presence_at = Some(now);
-        self.next_presence = Some(now + self.config.presence_interval);
+        let every = self.presence_every();
+        let every = if every > self.config.presence_interval {
+            let jitter = self.rng.below_or_eq(500) as f64 / 1000.0; // 0 ..= 0.5
+            every.mul_f64(0.75 + jitter)
+        } else {
+            every
+        };
+        self.next_presence = Some(now + every);
+    }
+
+    /// How many tabs share the channel, this one included, as far as we know: those in our
+    /// registry, or the leader's count when it knows more (a new tab has heard of few yet).
+    pub(super) fn crowd(&self) -> usize {
+        (self.registry.len() + 1).max(self.leader_crowd)
+    }
+
+    /// How much the crowd stretches the presence interval, the expiry of silent tabs and the age
+    /// of usable position reports: 1 up to `presence_budget` tabs, then `crowd / budget`, so
+    /// that all tabs together post about `presence_budget` presences per `presence_interval`.
+    pub(super) fn crowd_stretch(&self) -> f64 {
+        let budget = self.config.presence_budget.max(1) as f64;
+        (self.crowd() as f64 / budget).max(1.0)
+    }
+
+    /// Our presence interval: `presence_interval` stretched by the crowd.
+    pub(super) fn presence_every(&self) -> Duration {
+        self.config.presence_interval.mul_f64(self.crowd_stretch())
     }
 
     fn post(&mut self, body: Body) {

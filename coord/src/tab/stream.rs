@@ -13,7 +13,11 @@ impl Tab {
     /// out so that one sleeping tab does not make every new leader replay from far back: when it
     /// wakes up it sees the gap and asks for a resend like any follower.
     pub(super) fn resume_point(&self, now: Instant) -> Option<wire::Position> {
-        let max_age = self.config.resume_report_max_age;
+        // Beyond `presence_budget` tabs a report may be a stretched presence interval old.
+        let max_age = self
+            .config
+            .resume_report_max_age
+            .max(self.presence_every().mul_f64(1.5));
         let fresh = || {
             self.registry
                 .iter()

@@ -5,6 +5,8 @@ use coord::{
     Term,
 };
 
+use std::time::Duration;
+
 use crate::invariants::{check_end, stable, HANDOFF_BOUND};
 use crate::world::{Action, Life, ServerStream, World, WorldConfig, MS, SEC, T0};
 
@@ -422,6 +424,7 @@ fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
         term: higher,
         stream: StreamState::Open,
         info: tab.info(),
+        crowd: None,
     };
     tab.handle(Instant(30), Input::Channel(Message::new(TabId(2), hb)));
     let out = drain(&mut tab);
@@ -479,23 +482,31 @@ fn relays_from_a_stale_term_are_ignored() {
     assert_eq!(delivered, [1]);
     assert_eq!(tab.stats().stale, 1);
     assert_eq!(tab.leader(), Some(TabId(9)));
-    // And a stale heartbeat is answered with a fence naming the current term.
-    let info = tab.info();
-    tab.handle(
-        Instant(3),
-        Input::Channel(Message::new(
-            TabId(8),
-            Body::Heartbeat {
-                term: old,
-                stream: StreamState::Open,
-                info,
-            },
-        )),
-    );
-    assert!(drain(&mut tab).contains(&Output::Post(Message::new(
-        TabId(5),
-        Body::Fence { term: new }
-    ))));
+    // A stale heartbeat is the current leader's to fence (it hears it too) while that leader
+    // is heard from; after two heartbeat intervals of its silence a follower fences it, once.
+    let stale = |tab: &mut coord::Tab, at: Instant| {
+        let info = tab.info();
+        tab.handle(
+            at,
+            Input::Channel(Message::new(
+                TabId(8),
+                Body::Heartbeat {
+                    term: old,
+                    stream: StreamState::Open,
+                    info,
+                    crowd: None,
+                },
+            )),
+        );
+        drain(tab).contains(&Output::Post(Message::new(
+            TabId(5),
+            Body::Fence { term: new },
+        )))
+    };
+    assert!(!stale(&mut tab, Instant(3)));
+    let silent = Instant(1) + tab.config().heartbeat_interval * 2 + Duration::from_millis(1);
+    assert!(stale(&mut tab, silent));
+    assert!(!stale(&mut tab, silent + Duration::from_millis(1)));
 }
 
 #[test]
@@ -555,6 +566,7 @@ fn a_probe_of_the_old_leader_does_not_presume_the_new_terms_claimant_dead() {
         term,
         stream: StreamState::Open,
         info: info(term, Role::Leader),
+        crowd: None,
     };
     tab.handle(
         Instant(1_000),
@@ -927,6 +939,7 @@ fn undecodable_and_foreign_channel_strings_are_counted_not_fatal() {
             },
             stream: StreamState::Open,
             info: tab.info(),
+            crowd: None,
         },
     );
     tab.handle_channel(Instant(3), &hb.encode());
@@ -1326,5 +1339,87 @@ fn a_burst_of_twenty_new_tabs_in_a_slow_build_moves_no_leadership() {
                 w.violations
             );
         }
+    }
+}
+
+/// Channel messages each live tab received per second over the next `d` µs.
+fn received_per_tab_per_sec(w: &mut World, d: u64) -> f64 {
+    let live: Vec<usize> = (0..w.tabs.len()).filter(|&i| w.tabs[i].is_live()).collect();
+    let before: Vec<u64> = live.iter().map(|&i| w.tabs[i].received).collect();
+    w.run_for(d);
+    let got: u64 = live
+        .iter()
+        .zip(before)
+        .map(|(&i, b)| w.tabs[i].received - b)
+        .sum();
+    got as f64 / live.len() as f64 / (d as f64 / SEC as f64)
+}
+
+#[test]
+fn coordination_chatter_per_tab_stays_flat_as_tabs_grow() {
+    // Session 7: 50 tabs of one browser (leader and storage modes) collapsed, every renderer
+    // busy for minutes. Every tab posted its presence each second, and a broadcast reaches every
+    // other tab: each tab handled n messages a second (n² in all), each one a driver turn. The
+    // messages a tab handles per second must not grow with the number of tabs: the leader's
+    // heartbeats, plus a bounded share of everyone's presence. Counted, not timed.
+    for mechanism in BOTH {
+        for n in [10, 50] {
+            let mut w = World::new(WorldConfig::new(mechanism), 7 + n as u64);
+            // A burst: n tabs opened 30 ms apart (headless Chromium shows every tab visible).
+            let start = w.now;
+            for _ in 0..n {
+                w.open_tab(true);
+                w.run_for(30 * MS);
+            }
+            w.run_for(5 * SEC);
+            let burst_kinds = w.sent_by_kind.clone();
+            let burst_secs = (w.now - start) as f64 / SEC as f64;
+            let burst =
+                w.tabs.iter().map(|t| t.received).sum::<u64>() as f64 / n as f64 / burst_secs;
+            w.run_for(10 * SEC);
+            let steady = received_per_tab_per_sec(&mut w, 20 * SEC);
+            println!(
+                "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening \
+                 (+5 s), {steady:.1} in steady state; posted while opening: {burst_kinds:?}"
+            );
+            assert!(stable(&w), "{mechanism:?} {n}: one leader, followed by all");
+            assert!(w.violations.is_empty(), "{:#?}", w.violations);
+            assert!(
+                steady <= 15.0,
+                "{mechanism:?}, {n} tabs: {steady:.1} messages per tab per second in steady state"
+            );
+            assert!(
+                burst <= 20.0,
+                "{mechanism:?}, {n} tabs: {burst:.1} messages per tab per second while opening"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_thawed_stale_leader_is_fenced_by_a_few_tabs_not_by_all() {
+    // Session 7, 50 tabs of `?mode=storage` on a loaded machine: leadership churned and every
+    // follower answered every stale heartbeat with a `Fence`, n² messages per stale heartbeat
+    // (58 fences a second reached each tab). The current leader hears the stale heartbeat too
+    // and fences it; a follower adds its own only when that leader has been silent.
+    for mechanism in BOTH {
+        let mut w = settled(mechanism, 50, 11);
+        let old = w.leader().unwrap();
+        let fences = |w: &World| w.sent_by_kind.get("fence").copied().unwrap_or(0);
+        let before = fences(&w);
+        // Frozen past the failure detector: another tab leads; thawed, the old leader heartbeats
+        // with its stale term once before it hears of the new one.
+        w.act(Action::FreezeLeader {
+            announced: false,
+            for_us: 3 * SEC,
+        });
+        w.run_for(5 * SEC);
+        let new = w.leader().expect("a new leader");
+        assert_ne!(new, old);
+        let posted = fences(&w) - before;
+        println!("{mechanism:?}: {posted} fences for a thawed stale leader among 50 tabs");
+        assert_eq!(w.leaders(), vec![new], "{mechanism:?}");
+        assert!(w.violations.is_empty(), "{:#?}", w.violations);
+        assert!(posted <= 3, "{mechanism:?}: {posted} fences");
     }
 }

@@ -143,6 +143,8 @@ pub struct SimTab {
     pub busy_last: u64,
     /// A timer task is queued (busy tab): do not fire it again.
     pub timer_queued: bool,
+    /// Channel messages of other tabs delivered to this tab (coordination chatter and relays).
+    pub received: u64,
 }
 
 impl SimTab {
@@ -284,6 +286,8 @@ pub struct World {
     loss_p: f64,
     pub messages_sent: u64,
     pub messages_lost: u64,
+    /// Messages posted, by kind (`Body` variant).
+    pub sent_by_kind: BTreeMap<&'static str, u64>,
     // Locks.
     lock_holder: Option<usize>,
     lock_queue: VecDeque<usize>,
@@ -341,6 +345,7 @@ impl World {
             loss_p: 0.0,
             messages_sent: 0,
             messages_lost: 0,
+            sent_by_kind: BTreeMap::new(),
             lock_holder: None,
             lock_queue: VecDeque::new(),
             head: 0,
@@ -752,6 +757,7 @@ impl World {
 
     fn broadcast(&mut self, from: usize, m: Message) {
         self.messages_sent += 1;
+        *self.sent_by_kind.entry(kind_of(&m.body)).or_default() += 1;
         let m = if self.cfg.encode_every > 0
             && self.messages_sent.is_multiple_of(self.cfg.encode_every)
         {
@@ -773,6 +779,7 @@ impl World {
             let fifo = self.channel_fifo.entry((from, to)).or_default();
             let at = (self.now + delay).max(*fifo);
             *fifo = at;
+            self.tabs[to].received += 1;
             self.push(
                 at,
                 Ev::Input {
@@ -1146,6 +1153,7 @@ impl World {
             busy_until: 0,
             busy_last: 0,
             timer_queued: false,
+            received: 0,
         });
         self.drain(i);
         self.deliver(i, Input::Connect);
@@ -1190,6 +1198,24 @@ impl World {
     fn check(&mut self) {
         self.sync_baselines();
         crate::invariants::check_step(self);
+    }
+}
+
+/// The name of a message's kind, for counting.
+pub fn kind_of(body: &coord::Body) -> &'static str {
+    use coord::Body::*;
+    match body {
+        Hello { .. } => "hello",
+        Presence { .. } => "presence",
+        Bye => "bye",
+        Heartbeat { .. } => "heartbeat",
+        Claim { .. } => "claim",
+        Resign { .. } => "resign",
+        Relay { .. } => "relay",
+        Probe { .. } => "probe",
+        Status { .. } => "status",
+        Resend { .. } => "resend",
+        Fence { .. } => "fence",
     }
 }
 
