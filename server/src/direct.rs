@@ -339,6 +339,12 @@ pub(crate) struct Pump {
     end_after: bool,
     /// The stream ended: the last chunk is being written.
     ending: usize,
+    /// The stream answered `Pending` while the chunk being written was gathered, in this very
+    /// poll: everything it waits on has this task's waker, so once the chunk is out there is
+    /// nothing to ask it until the task is woken again. Asking anyway (shutdown, the ring,
+    /// stats, the keep-alive timer) would repeat that whole check once per event and stream.
+    /// Cleared at every poll: a wake-up spent on a full socket must not be lost.
+    drained: bool,
 }
 
 impl Pump {
@@ -349,6 +355,7 @@ impl Pump {
             chunk: None,
             end_after: false,
             ending: usize::MAX,
+            drained: false,
         }
     }
 
@@ -357,6 +364,7 @@ impl Pump {
     /// (the socket was full, a burst) catches up in large writes, not one small segment per
     /// frame. `None`: nothing ready (or the stream ended: `end_after`).
     fn gather(&mut self, cx: &mut Context<'_>) -> Option<Chunk> {
+        self.drained = false;
         let first = match self.stream.poll_chunk(cx) {
             Poll::Ready(Some(data)) => data,
             Poll::Ready(None) => {
@@ -371,7 +379,10 @@ impl Pump {
                 self.end_after = true;
                 return Some(Chunk::new(first));
             }
-            Poll::Pending => return Some(Chunk::new(first)),
+            Poll::Pending => {
+                self.drained = true;
+                return Some(Chunk::new(first));
+            }
         };
         let mut batch = BytesMut::with_capacity(first.len() + second.len() + 64);
         Chunk::frame_into(&first, &mut batch);
@@ -383,7 +394,10 @@ impl Pump {
                     self.end_after = true;
                     break;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.drained = true;
+                    break;
+                }
             }
         }
         Some(Chunk::framed(batch.freeze()))
@@ -413,6 +427,7 @@ impl Future for Pump {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        this.drained = false;
         if this.peer_gone(cx) {
             return Poll::Ready(());
         }
@@ -441,6 +456,10 @@ impl Future for Pump {
             }
             let chunk = this.chunk.as_mut().expect("set above");
             match chunk.poll_write(&this.tcp, cx) {
+                Poll::Ready(Ok(_)) if this.drained && !this.end_after => {
+                    this.chunk = None;
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(_)) => this.chunk = None,
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
