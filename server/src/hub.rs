@@ -273,6 +273,7 @@ impl Hub {
         let frame = Frame {
             id: event.id,
             bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
+            at: tokio::time::Instant::now(),
         };
         state.replay.push(frame.clone());
         self.tx.send(Live::Event(frame));
@@ -325,6 +326,7 @@ impl Hub {
             state.replay.push(Frame {
                 id: event.id,
                 bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
+                at: tokio::time::Instant::now(),
             });
         }
         self.head_tx.send_replace(snapshot.head);

@@ -12,6 +12,10 @@ use bytes::Bytes;
 pub struct Frame {
     pub id: u64,
     pub bytes: Bytes,
+    /// When this replica published it: a stream's next keep-alive is due a period after the
+    /// last event it was sent (see [`crate::sse`]), read from here rather than from the clock
+    /// once per stream.
+    pub at: tokio::time::Instant,
 }
 
 /// The newest `capacity` frames. Ids are consecutive, so a lookup is an index computation.
@@ -73,6 +77,7 @@ mod tests {
             b.push(Frame {
                 id,
                 bytes: Bytes::from(id.to_string()),
+                at: tokio::time::Instant::now(),
             });
         }
         b

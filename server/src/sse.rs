@@ -252,6 +252,7 @@ pub async fn events(
         skip_through: sub.skip_through,
         stats: Some(stats_rx),
         keep_alive,
+        last_live: Instant::now(),
         shutdown: ShutdownWatch::new(app.shutdown.clone()),
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
@@ -345,7 +346,10 @@ pub(crate) struct EventStream {
     skip_through: u64,
     /// `None` once the stats channel closed (the server is shutting down).
     stats: Option<watch::Receiver<Bytes>>,
+    /// Ticks a keep-alive period after the last write it knows of; see [`Self::poll_chunk`].
     keep_alive: Interval,
+    /// When the last live event this stream was sent was published.
+    last_live: Instant,
     shutdown: ShutdownWatch,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -377,9 +381,13 @@ impl EventStream {
         loop {
             match self.live.poll_recv(cx) {
                 Poll::Ready(Ok(Live::Event(frame))) if frame.id <= self.skip_through => {}
-                // The keep-alive timer is deliberately not reset here: at 10,000 streams that
-                // would be 10,000 timer-wheel updates per event, for saving 3 bytes.
-                Poll::Ready(Ok(Live::Event(frame))) => return Poll::Ready(Some(frame.bytes)),
+                // The keep-alive timer is not reset here (at 10,000 streams that would be
+                // 10,000 timer-wheel updates per event): when it ticks, it is moved to a
+                // period after this event instead, once.
+                Poll::Ready(Ok(Live::Event(frame))) => {
+                    self.last_live = frame.at;
+                    return Poll::Ready(Some(frame.bytes));
+                }
                 Poll::Ready(Ok(Live::Reset(cause))) => return Poll::Ready(Some(self.reset(cause))),
                 Poll::Ready(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "slow stream fell behind; sending reset");
@@ -396,8 +404,16 @@ impl EventStream {
                 Err(_) => self.stats = None,
             }
         }
-        if self.keep_alive.poll_tick(cx).is_ready() {
-            return Poll::Ready(Some(frame::KEEP_ALIVE));
+        // A keep-alive only keeps an idle connection open: one that was sent an event less than a
+        // period ago gets none (while events flow, a fixed beat would be one more write per
+        // stream and period: 667 a second at 10,000 streams and 15 s), and the timer is moved
+        // to a period after that event, so no gap between writes exceeds the period.
+        while let Poll::Ready(tick) = self.keep_alive.poll_tick(cx) {
+            let due = self.last_live + self.keep_alive.period();
+            if due <= tick {
+                return Poll::Ready(Some(frame::KEEP_ALIVE));
+            }
+            self.keep_alive.reset_at(due);
         }
         Poll::Pending
     }
@@ -420,6 +436,71 @@ impl http_body::Body for EventStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::model::DeviceEventKind;
+    use std::time::Duration;
+
+    /// A stream of its own hub, as the handler builds one, with the keep-alive `period`.
+    fn stream(hub: &Arc<Hub>, period: Duration) -> EventStream {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let conns = Arc::new(crate::conn::Connections::new(0, 0, Arc::clone(&metrics)));
+        let sub = hub.subscribe(None);
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
+        keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        EventStream {
+            pending: VecDeque::new(),
+            live: sub.rx,
+            skip_through: sub.skip_through,
+            stats: None,
+            keep_alive,
+            last_live: Instant::now(),
+            shutdown: ShutdownWatch::new(CancellationToken::new()),
+            hub: Arc::clone(hub),
+            metrics,
+            _guard: conns
+                .try_open([127, 0, 0, 1].into(), Mode::Naive, "http/1.1")
+                .unwrap(),
+        }
+    }
+
+    fn next_now(stream: &mut EventStream) -> Poll<Option<Bytes>> {
+        stream.poll_chunk(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// A keep-alive only keeps an idle connection open: a stream that was sent an event less
+    /// than a period ago gets none (at 10,000 streams and a 15 s period, that is 667 writes a
+    /// second for nothing while events flow), and an idle one still gets one a period after
+    /// its last write.
+    #[tokio::test(start_paused = true)]
+    async fn keep_alives_come_a_period_after_the_last_event_not_on_a_fixed_beat() {
+        let hub = Arc::new(Hub::new(
+            8,
+            8,
+            Arc::new(crate::metrics::Metrics::new()),
+            "e",
+            0,
+        ));
+        let period = Duration::from_secs(10);
+        let mut s = stream(&hub, period);
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(6)).await;
+        hub.publish_next("d", DeviceEventKind::DeviceOnline, None);
+        assert!(matches!(next_now(&mut s), Poll::Ready(Some(b)) if b.starts_with(b"id: 1\n")));
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(
+            next_now(&mut s).is_pending(),
+            "an event went out 5 s ago: no keep-alive yet"
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(next_now(&mut s), Poll::Ready(Some(frame::KEEP_ALIVE)));
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            next_now(&mut s),
+            Poll::Ready(Some(frame::KEEP_ALIVE)),
+            "idle: one per period"
+        );
+    }
 
     #[test]
     fn last_event_id_parsing_is_strict() {
