@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::task::Waker;
 
 use app::model::{event_name, Hello};
 use axum::body::Body;
@@ -27,12 +26,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
@@ -220,6 +217,7 @@ pub async fn events(
             app.hub.wait_for_head(request.last_id, TAIL_CATCH_UP).await;
         }
     }
+    app.hub.watch_shutdown(&app.shutdown);
     let sub = app.hub.subscribe(request);
     if let Some(reason) = sub.reset {
         app.metrics.reset(ResetReason::of_resume(reason));
@@ -253,7 +251,6 @@ pub async fn events(
         stats: Some(stats_rx),
         keep_alive,
         last_live: Instant::now(),
-        shutdown: ShutdownWatch::new(app.shutdown.clone()),
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
         _guard: guard,
@@ -298,48 +295,14 @@ impl Handover {
     }
 }
 
-/// The server's shutdown token, as a stream watches it: an atomic load per poll. The token's
-/// wait (a lock on its waiter list at every poll) is polled only to register a waker, once,
-/// and again only if another task polls the stream.
-struct ShutdownWatch {
-    token: CancellationToken,
-    wait: Pin<Box<WaitForCancellationFutureOwned>>,
-    registered: Option<Waker>,
-}
-
-impl ShutdownWatch {
-    fn new(token: CancellationToken) -> Self {
-        Self {
-            wait: Box::pin(token.clone().cancelled_owned()),
-            token,
-            registered: None,
-        }
-    }
-
-    /// `true` once the server is shutting down; otherwise this task will be woken when it does.
-    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.token.is_cancelled() {
-            return true;
-        }
-        if matches!(&self.registered, Some(w) if w.will_wake(cx.waker())) {
-            return false;
-        }
-        if self.wait.as_mut().poll(cx).is_ready() {
-            return true;
-        }
-        self.registered = Some(cx.waker().clone());
-        false
-    }
-}
-
 /// One stream: polled (as a response body by hyper, or by [`crate::direct`]) only when the
 /// socket can take more data.
 ///
 /// A hand-written state machine rather than an async loop: what it waits on is checked with
 /// atomic loads and woken through one waker registered for the stream's life (the hub's
-/// [`crate::fanout`] receiver; the `stats` frame's changes are announced through the hub as
-/// well; the shutdown token's waiter is registered once). Per event and stream that is no lock
-/// beyond the ring slot's shared one.
+/// [`crate::fanout`] receiver; the `stats` frame's changes and the shutdown are announced
+/// through the hub as well: [`Hub::end_streams`]). Per event and stream that is no lock beyond
+/// the ring slot's shared one.
 pub(crate) struct EventStream {
     pending: VecDeque<Bytes>,
     live: fanout::Receiver<Live>,
@@ -350,7 +313,6 @@ pub(crate) struct EventStream {
     keep_alive: Interval,
     /// When the last live event this stream was sent was published.
     last_live: Instant,
-    shutdown: ShutdownWatch,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
     _guard: StreamGuard,
@@ -375,7 +337,7 @@ impl EventStream {
             }
             return Poll::Ready(Some(bytes));
         }
-        if self.shutdown.poll(cx) {
+        if self.hub.ending() {
             return Poll::Ready(None);
         }
         loop {
@@ -453,7 +415,6 @@ mod tests {
             stats: None,
             keep_alive,
             last_live: Instant::now(),
-            shutdown: ShutdownWatch::new(CancellationToken::new()),
             hub: Arc::clone(hub),
             metrics,
             _guard: conns
