@@ -220,7 +220,25 @@ const MAX_BATCH: usize = 16 * 1024;
 /// The last chunk of a body.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
+/// `sse` as one HTTP/1.1 chunk, and the slice of it that is `sse`.
+pub(crate) fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
+    let mut out = BytesMut::with_capacity(sse.len() + 20);
+    Chunk::frame_into(sse, &mut out);
+    let out = out.freeze();
+    let from = out.len() - sse.len() - 2;
+    let inner = out.slice(from..from + sse.len());
+    (out, inner)
+}
+
 impl Chunk {
+    /// One frame: as the hub framed it if it did, else framed on the way out.
+    fn of(piece: crate::sse::Piece) -> Self {
+        match piece.chunked {
+            Some(chunked) => Self::framed(chunked),
+            None => Self::new(piece.sse),
+        }
+    }
+
     fn new(data: Bytes) -> Self {
         let mut size = [0u8; 18];
         let hex = format_hex(data.len(), &mut size);
@@ -304,8 +322,11 @@ fn poll_send(
 ) -> Poll<io::Result<usize>> {
     loop {
         std::task::ready!(tcp.poll_write_ready(cx))?;
-        match tcp.try_io(Interest::WRITABLE, || {
-            socket2::SockRef::from(tcp).send_vectored(parts)
+        match tcp.try_io(Interest::WRITABLE, || match parts {
+            // One part (a frame the hub framed, a batch): `send`, without a message header
+            // and an iovec array to copy in.
+            [one] => socket2::SockRef::from(tcp).send(one),
+            _ => socket2::SockRef::from(tcp).send_vectored(parts),
         }) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             done => return Poll::Ready(done),
@@ -365,7 +386,7 @@ impl Pump {
     /// frame. `None`: nothing ready (or the stream ended: `end_after`).
     fn gather(&mut self, cx: &mut Context<'_>) -> Option<Chunk> {
         self.drained = false;
-        let first = match self.stream.poll_chunk(cx) {
+        let first = match self.stream.poll_piece(cx) {
             Poll::Ready(Some(data)) => data,
             Poll::Ready(None) => {
                 self.end_after = true;
@@ -377,13 +398,14 @@ impl Pump {
             Poll::Ready(Some(data)) => data,
             Poll::Ready(None) => {
                 self.end_after = true;
-                return Some(Chunk::new(first));
+                return Some(Chunk::of(first));
             }
             Poll::Pending => {
                 self.drained = true;
-                return Some(Chunk::new(first));
+                return Some(Chunk::of(first));
             }
         };
+        let first = first.sse;
         let mut batch = BytesMut::with_capacity(first.len() + second.len() + 64);
         Chunk::frame_into(&first, &mut batch);
         Chunk::frame_into(&second, &mut batch);
@@ -545,6 +567,17 @@ mod tests {
             let len = format_hex(n, &mut out);
             assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn a_frame_framed_once_is_the_same_chunk_and_holds_the_frame() {
+        let sse = b"id: 7\nevent: x\ndata: {}\n\n".repeat(20);
+        let (chunk, inner) = chunked(&sse);
+        let mut want = BytesMut::new();
+        Chunk::frame_into(&sse, &mut want);
+        assert_eq!(chunk, want);
+        assert!(chunk.starts_with(format!("{:x}\r\n", sse.len()).as_bytes()));
+        assert_eq!(inner, sse[..]);
     }
 
     #[test]

@@ -281,11 +281,11 @@ impl Hub {
                 changed_at_ms: event.at_ms,
                 name: event.name.clone(),
             });
-        let frame = Frame {
-            id: event.id,
-            bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
-            at: tokio::time::Instant::now(),
-        };
+        let frame = Frame::new(
+            event.id,
+            &frame::event(event.kind.event_name(), Some(event.id), None, event),
+            tokio::time::Instant::now(),
+        );
         state.replay.push(frame.clone());
         self.tx.send(Live::Event(frame));
         self.metrics.published(event.kind);
@@ -334,11 +334,11 @@ impl Hub {
             .collect();
         state.replay.clear();
         for event in &snapshot.recent {
-            state.replay.push(Frame {
-                id: event.id,
-                bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
-                at: tokio::time::Instant::now(),
-            });
+            state.replay.push(Frame::new(
+                event.id,
+                &frame::event(event.kind.event_name(), Some(event.id), None, event),
+                tokio::time::Instant::now(),
+            ));
         }
         self.head_tx.send_replace(snapshot.head);
         drop(state);

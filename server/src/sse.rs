@@ -251,6 +251,7 @@ pub async fn events(
         stats: Some(stats_rx),
         keep_alive,
         last_live: Instant::now(),
+        chunked: None,
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
         _guard: guard,
@@ -277,6 +278,13 @@ pub async fn events(
         body,
     )
         .into_response())
+}
+
+/// One frame from [`EventStream::poll_piece`].
+pub(crate) struct Piece {
+    pub sse: Bytes,
+    /// `sse` already framed as an HTTP/1.1 chunk, when the hub did it (live events).
+    pub chunked: Option<Bytes>,
 }
 
 /// Put in a request's extensions by [`crate::direct`], which writes the stream itself: the
@@ -313,6 +321,8 @@ pub(crate) struct EventStream {
     keep_alive: Interval,
     /// When the last live event this stream was sent was published.
     last_live: Instant,
+    /// The chunk of the frame [`Self::poll_sse`] just returned, if the hub framed one.
+    chunked: Option<Bytes>,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
     _guard: StreamGuard,
@@ -327,9 +337,25 @@ impl EventStream {
         bytes
     }
 
-    /// The next chunk to write, `Ready(None)` to end the stream (shutdown), in this order of
-    /// priority: what is queued (hello, replay), shutdown, live events, stats, keep-alive.
+    /// The next frame to write, `Ready(None)` to end the stream (shutdown).
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.poll_piece(cx).map(|piece| piece.map(|p| p.sse))
+    }
+
+    /// The next frame to write (with its HTTP/1.1 chunk when the hub framed one: a live
+    /// event), `Ready(None)` to end the stream (shutdown), in this order of priority: what is
+    /// queued (hello, replay), shutdown, live events, stats, keep-alive.
+    pub(crate) fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Piece>> {
+        self.poll_sse(cx).map(|piece| {
+            piece.map(|sse| Piece {
+                sse,
+                chunked: self.chunked.take(),
+            })
+        })
+    }
+
+    fn poll_sse(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.chunked = None;
         if let Some(bytes) = self.pending.pop_front() {
             if self.pending.is_empty() {
                 // A replay may have been long: give its slots back for the stream's lifetime.
@@ -348,6 +374,7 @@ impl EventStream {
                 // period after this event instead, once.
                 Poll::Ready(Ok(Live::Event(frame))) => {
                     self.last_live = frame.at;
+                    self.chunked = Some(frame.chunked);
                     return Poll::Ready(Some(frame.bytes));
                 }
                 Poll::Ready(Ok(Live::Reset(cause))) => return Poll::Ready(Some(self.reset(cause))),
@@ -415,6 +442,7 @@ mod tests {
             stats: None,
             keep_alive,
             last_live: Instant::now(),
+            chunked: None,
             hub: Arc::clone(hub),
             metrics,
             _guard: conns
