@@ -251,7 +251,6 @@ pub async fn events(
         stats: Some(stats_rx),
         keep_alive,
         last_live: Instant::now(),
-        chunked: None,
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
         _guard: guard,
@@ -321,8 +320,6 @@ pub(crate) struct EventStream {
     keep_alive: Interval,
     /// When the last live event this stream was sent was published.
     last_live: Instant,
-    /// The chunk of the frame [`Self::poll_sse`] just returned, if the hub framed one.
-    chunked: Option<Bytes>,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
     _guard: StreamGuard,
@@ -346,22 +343,13 @@ impl EventStream {
     /// event), `Ready(None)` to end the stream (shutdown), in this order of priority: what is
     /// queued (hello, replay), shutdown, live events, stats, keep-alive.
     pub(crate) fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Piece>> {
-        self.poll_sse(cx).map(|piece| {
-            piece.map(|sse| Piece {
-                sse,
-                chunked: self.chunked.take(),
-            })
-        })
-    }
-
-    fn poll_sse(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        self.chunked = None;
+        let plain = |sse| Poll::Ready(Some(Piece { sse, chunked: None }));
         if let Some(bytes) = self.pending.pop_front() {
             if self.pending.is_empty() {
                 // A replay may have been long: give its slots back for the stream's lifetime.
                 self.pending = VecDeque::new();
             }
-            return Poll::Ready(Some(bytes));
+            return plain(bytes);
         }
         if self.hub.ending() {
             return Poll::Ready(None);
@@ -374,13 +362,15 @@ impl EventStream {
                 // period after this event instead, once.
                 Poll::Ready(Ok(Live::Event(frame))) => {
                     self.last_live = frame.at;
-                    self.chunked = Some(frame.chunked);
-                    return Poll::Ready(Some(frame.bytes));
+                    return Poll::Ready(Some(Piece {
+                        sse: frame.bytes,
+                        chunked: Some(frame.chunked),
+                    }));
                 }
-                Poll::Ready(Ok(Live::Reset(cause))) => return Poll::Ready(Some(self.reset(cause))),
+                Poll::Ready(Ok(Live::Reset(cause))) => return plain(self.reset(cause)),
                 Poll::Ready(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "slow stream fell behind; sending reset");
-                    return Poll::Ready(Some(self.reset(ResetCause::Lagged)));
+                    return plain(self.reset(ResetCause::Lagged));
                 }
                 Poll::Ready(Err(RecvError::Closed)) => return Poll::Ready(None),
                 Poll::Pending => break,
@@ -388,7 +378,7 @@ impl EventStream {
         }
         if let Some(stats) = &mut self.stats {
             match stats.has_changed() {
-                Ok(true) => return Poll::Ready(Some(stats.borrow_and_update().clone())),
+                Ok(true) => return plain(stats.borrow_and_update().clone()),
                 Ok(false) => {}
                 Err(_) => self.stats = None,
             }
@@ -400,7 +390,7 @@ impl EventStream {
         while let Poll::Ready(tick) = self.keep_alive.poll_tick(cx) {
             let due = self.last_live + self.keep_alive.period();
             if due <= tick {
-                return Poll::Ready(Some(frame::KEEP_ALIVE));
+                return plain(frame::KEEP_ALIVE);
             }
             self.keep_alive.reset_at(due);
         }
@@ -442,7 +432,6 @@ mod tests {
             stats: None,
             keep_alive,
             last_live: Instant::now(),
-            chunked: None,
             hub: Arc::clone(hub),
             metrics,
             _guard: conns
