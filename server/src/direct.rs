@@ -220,7 +220,25 @@ const MAX_BATCH: usize = 16 * 1024;
 /// The last chunk of a body.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
+/// `sse` as one HTTP/1.1 chunk, and the slice of it that is `sse`.
+pub(crate) fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
+    let mut out = BytesMut::with_capacity(sse.len() + 20);
+    Chunk::frame_into(sse, &mut out);
+    let out = out.freeze();
+    let from = out.len() - sse.len() - 2;
+    let inner = out.slice(from..from + sse.len());
+    (out, inner)
+}
+
 impl Chunk {
+    /// One frame: as the hub framed it if it did, else framed on the way out.
+    fn of(piece: crate::sse::Piece) -> Self {
+        match piece.chunked {
+            Some(chunked) => Self::framed(chunked),
+            None => Self::new(piece.sse),
+        }
+    }
+
     fn new(data: Bytes) -> Self {
         let mut size = [0u8; 18];
         let hex = format_hex(data.len(), &mut size);
@@ -304,8 +322,11 @@ fn poll_send(
 ) -> Poll<io::Result<usize>> {
     loop {
         std::task::ready!(tcp.poll_write_ready(cx))?;
-        match tcp.try_io(Interest::WRITABLE, || {
-            socket2::SockRef::from(tcp).send_vectored(parts)
+        match tcp.try_io(Interest::WRITABLE, || match parts {
+            // One part (a frame the hub framed, a batch): `send`, without a message header
+            // and an iovec array to copy in.
+            [one] => socket2::SockRef::from(tcp).send(one),
+            _ => socket2::SockRef::from(tcp).send_vectored(parts),
         }) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             done => return Poll::Ready(done),
@@ -339,6 +360,12 @@ pub(crate) struct Pump {
     end_after: bool,
     /// The stream ended: the last chunk is being written.
     ending: usize,
+    /// The stream answered `Pending` while the chunk being written was gathered, in this very
+    /// poll: everything it waits on has this task's waker, so once the chunk is out there is
+    /// nothing to ask it until the task is woken again. Asking anyway (shutdown, the ring,
+    /// stats, the keep-alive timer) would repeat that whole check once per event and stream.
+    /// Cleared at every poll: a wake-up spent on a full socket must not be lost.
+    drained: bool,
 }
 
 impl Pump {
@@ -349,6 +376,7 @@ impl Pump {
             chunk: None,
             end_after: false,
             ending: usize::MAX,
+            drained: false,
         }
     }
 
@@ -357,7 +385,8 @@ impl Pump {
     /// (the socket was full, a burst) catches up in large writes, not one small segment per
     /// frame. `None`: nothing ready (or the stream ended: `end_after`).
     fn gather(&mut self, cx: &mut Context<'_>) -> Option<Chunk> {
-        let first = match self.stream.poll_chunk(cx) {
+        self.drained = false;
+        let first = match self.stream.poll_piece(cx) {
             Poll::Ready(Some(data)) => data,
             Poll::Ready(None) => {
                 self.end_after = true;
@@ -369,10 +398,14 @@ impl Pump {
             Poll::Ready(Some(data)) => data,
             Poll::Ready(None) => {
                 self.end_after = true;
-                return Some(Chunk::new(first));
+                return Some(Chunk::of(first));
             }
-            Poll::Pending => return Some(Chunk::new(first)),
+            Poll::Pending => {
+                self.drained = true;
+                return Some(Chunk::of(first));
+            }
         };
+        let first = first.sse;
         let mut batch = BytesMut::with_capacity(first.len() + second.len() + 64);
         Chunk::frame_into(&first, &mut batch);
         Chunk::frame_into(&second, &mut batch);
@@ -383,7 +416,10 @@ impl Pump {
                     self.end_after = true;
                     break;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.drained = true;
+                    break;
+                }
             }
         }
         Some(Chunk::framed(batch.freeze()))
@@ -413,6 +449,7 @@ impl Future for Pump {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        this.drained = false;
         if this.peer_gone(cx) {
             return Poll::Ready(());
         }
@@ -441,6 +478,10 @@ impl Future for Pump {
             }
             let chunk = this.chunk.as_mut().expect("set above");
             match chunk.poll_write(&this.tcp, cx) {
+                Poll::Ready(Ok(_)) if this.drained && !this.end_after => {
+                    this.chunk = None;
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(_)) => this.chunk = None,
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
@@ -526,6 +567,17 @@ mod tests {
             let len = format_hex(n, &mut out);
             assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn a_frame_framed_once_is_the_same_chunk_and_holds_the_frame() {
+        let sse = b"id: 7\nevent: x\ndata: {}\n\n".repeat(20);
+        let (chunk, inner) = chunked(&sse);
+        let mut want = BytesMut::new();
+        Chunk::frame_into(&sse, &mut want);
+        assert_eq!(chunk, want);
+        assert!(chunk.starts_with(format!("{:x}\r\n", sse.len()).as_bytes()));
+        assert_eq!(inner, sse[..]);
     }
 
     #[test]

@@ -30,12 +30,14 @@
 //! never waits for JSON.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use bytes::Bytes;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use wire::{LogView, Resume, ResumeRequest};
 
 use crate::fanout;
@@ -103,6 +105,13 @@ pub struct Hub {
     /// before (never while holding) the state's, and serialises the encoding: streams that lag
     /// together wait for the one encoding instead of each doing their own.
     resets: Mutex<Vec<CachedReset>>,
+    /// Set (and every stream woken) once the server's shutdown token is cancelled; see
+    /// [`Hub::watch_shutdown`]. Streams read it at every poll: an atomic load, where the
+    /// token's own `is_cancelled` locks the token's mutex (one mutex for every stream, fought
+    /// over by every worker thread, once per stream and event).
+    ending: AtomicBool,
+    /// A task waits for the token ([`Hub::watch_shutdown`]).
+    watching: AtomicBool,
 }
 
 /// What every stream receives on the fan-out channel.
@@ -187,6 +196,8 @@ impl Hub {
             metrics,
             head_tx: watch::Sender::new(floor),
             resets: Mutex::new(Vec::new()),
+            ending: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -270,10 +281,11 @@ impl Hub {
                 changed_at_ms: event.at_ms,
                 name: event.name.clone(),
             });
-        let frame = Frame {
-            id: event.id,
-            bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
-        };
+        let frame = Frame::new(
+            event.id,
+            &frame::event(event.kind.event_name(), Some(event.id), None, event),
+            tokio::time::Instant::now(),
+        );
         state.replay.push(frame.clone());
         self.tx.send(Live::Event(frame));
         self.metrics.published(event.kind);
@@ -322,10 +334,11 @@ impl Hub {
             .collect();
         state.replay.clear();
         for event in &snapshot.recent {
-            state.replay.push(Frame {
-                id: event.id,
-                bytes: frame::event(event.kind.event_name(), Some(event.id), None, event),
-            });
+            state.replay.push(Frame::new(
+                event.id,
+                &frame::event(event.kind.event_name(), Some(event.id), None, event),
+                tokio::time::Instant::now(),
+            ));
         }
         self.head_tx.send_replace(snapshot.head);
         drop(state);
@@ -359,6 +372,32 @@ impl Hub {
     /// `stats` frame): see [`crate::fanout`].
     pub fn wake_streams(&self) {
         self.tx.wake_all();
+    }
+
+    /// Ends every stream once `shutdown` is cancelled (and at once if it is): the first call
+    /// starts a task that waits for it, later calls do nothing. Called by each stream's
+    /// handler, so whatever serves the router (ours, or an embedding app's) gets it.
+    pub fn watch_shutdown(self: &Arc<Self>, shutdown: &CancellationToken) {
+        if self.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let hub = Arc::clone(self);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            hub.end_streams();
+        });
+    }
+
+    /// Ends every stream: each one ends its body when it is next polled (they are all woken).
+    pub fn end_streams(&self) {
+        self.ending.store(true, Ordering::Release);
+        self.tx.wake_all();
+    }
+
+    /// `true` once streams are to end ([`Hub::end_streams`]).
+    pub fn ending(&self) -> bool {
+        self.ending.load(Ordering::Acquire)
     }
 
     pub fn head_id(&self) -> u64 {

@@ -7,11 +7,33 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+impl Frame {
+    /// `sse`: the encoded frame ([`crate::frame::event`]).
+    pub fn new(id: u64, sse: &[u8], at: tokio::time::Instant) -> Self {
+        let (chunked, bytes) = crate::direct::chunked(sse);
+        Self {
+            id,
+            bytes,
+            chunked,
+            at,
+        }
+    }
+}
+
 /// One device event, already encoded as an SSE frame (see [`crate::frame`]).
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub id: u64,
+    /// The SSE frame: a slice of [`Frame::chunked`].
     pub bytes: Bytes,
+    /// The same frame as an HTTP/1.1 chunk (size, CRLF, frame, CRLF), for the streams
+    /// [`crate::direct`] writes: framed once per event, then written with one plain `send` per
+    /// stream instead of a three-part `sendmsg`.
+    pub chunked: Bytes,
+    /// When this replica published it: a stream's next keep-alive is due a period after the
+    /// last event it was sent (see [`crate::sse`]), read from here rather than from the clock
+    /// once per stream.
+    pub at: tokio::time::Instant,
 }
 
 /// The newest `capacity` frames. Ids are consecutive, so a lookup is an index computation.
@@ -70,10 +92,11 @@ mod tests {
     fn buf(cap: usize, ids: std::ops::RangeInclusive<u64>) -> ReplayBuffer {
         let mut b = ReplayBuffer::new(cap);
         for id in ids {
-            b.push(Frame {
+            b.push(Frame::new(
                 id,
-                bytes: Bytes::from(id.to_string()),
-            });
+                id.to_string().as_bytes(),
+                tokio::time::Instant::now(),
+            ));
         }
         b
     }

@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::task::Waker;
 
 use app::model::{event_name, Hello};
 use axum::body::Body;
@@ -27,12 +26,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
@@ -220,6 +217,7 @@ pub async fn events(
             app.hub.wait_for_head(request.last_id, TAIL_CATCH_UP).await;
         }
     }
+    app.hub.watch_shutdown(&app.shutdown);
     let sub = app.hub.subscribe(request);
     if let Some(reason) = sub.reset {
         app.metrics.reset(ResetReason::of_resume(reason));
@@ -252,7 +250,7 @@ pub async fn events(
         skip_through: sub.skip_through,
         stats: Some(stats_rx),
         keep_alive,
-        shutdown: ShutdownWatch::new(app.shutdown.clone()),
+        last_live: Instant::now(),
         hub: Arc::clone(&app.hub),
         metrics: Arc::clone(&app.metrics),
         _guard: guard,
@@ -281,6 +279,13 @@ pub async fn events(
         .into_response())
 }
 
+/// One frame from [`EventStream::poll_piece`].
+pub(crate) struct Piece {
+    pub sse: Bytes,
+    /// `sse` already framed as an HTTP/1.1 chunk, when the hub did it (live events).
+    pub chunked: Option<Bytes>,
+}
+
 /// Put in a request's extensions by [`crate::direct`], which writes the stream itself: the
 /// handler leaves its [`EventStream`] here (and answers with an empty body) instead of handing
 /// it to hyper as the response body.
@@ -297,56 +302,24 @@ impl Handover {
     }
 }
 
-/// The server's shutdown token, as a stream watches it: an atomic load per poll. The token's
-/// wait (a lock on its waiter list at every poll) is polled only to register a waker, once,
-/// and again only if another task polls the stream.
-struct ShutdownWatch {
-    token: CancellationToken,
-    wait: Pin<Box<WaitForCancellationFutureOwned>>,
-    registered: Option<Waker>,
-}
-
-impl ShutdownWatch {
-    fn new(token: CancellationToken) -> Self {
-        Self {
-            wait: Box::pin(token.clone().cancelled_owned()),
-            token,
-            registered: None,
-        }
-    }
-
-    /// `true` once the server is shutting down; otherwise this task will be woken when it does.
-    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.token.is_cancelled() {
-            return true;
-        }
-        if matches!(&self.registered, Some(w) if w.will_wake(cx.waker())) {
-            return false;
-        }
-        if self.wait.as_mut().poll(cx).is_ready() {
-            return true;
-        }
-        self.registered = Some(cx.waker().clone());
-        false
-    }
-}
-
 /// One stream: polled (as a response body by hyper, or by [`crate::direct`]) only when the
 /// socket can take more data.
 ///
 /// A hand-written state machine rather than an async loop: what it waits on is checked with
 /// atomic loads and woken through one waker registered for the stream's life (the hub's
-/// [`crate::fanout`] receiver; the `stats` frame's changes are announced through the hub as
-/// well; the shutdown token's waiter is registered once). Per event and stream that is no lock
-/// beyond the ring slot's shared one.
+/// [`crate::fanout`] receiver; the `stats` frame's changes and the shutdown are announced
+/// through the hub as well: [`Hub::end_streams`]). Per event and stream that is no lock beyond
+/// the ring slot's shared one.
 pub(crate) struct EventStream {
     pending: VecDeque<Bytes>,
     live: fanout::Receiver<Live>,
     skip_through: u64,
     /// `None` once the stats channel closed (the server is shutting down).
     stats: Option<watch::Receiver<Bytes>>,
+    /// Ticks a keep-alive period after the last write it knows of; see [`Self::poll_chunk`].
     keep_alive: Interval,
-    shutdown: ShutdownWatch,
+    /// When the last live event this stream was sent was published.
+    last_live: Instant,
     hub: Arc<Hub>,
     metrics: Arc<crate::metrics::Metrics>,
     _guard: StreamGuard,
@@ -361,29 +334,43 @@ impl EventStream {
         bytes
     }
 
-    /// The next chunk to write, `Ready(None)` to end the stream (shutdown), in this order of
-    /// priority: what is queued (hello, replay), shutdown, live events, stats, keep-alive.
+    /// The next frame to write, `Ready(None)` to end the stream (shutdown).
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.poll_piece(cx).map(|piece| piece.map(|p| p.sse))
+    }
+
+    /// The next frame to write (with its HTTP/1.1 chunk when the hub framed one: a live
+    /// event), `Ready(None)` to end the stream (shutdown), in this order of priority: what is
+    /// queued (hello, replay), shutdown, live events, stats, keep-alive.
+    pub(crate) fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Piece>> {
+        let plain = |sse| Poll::Ready(Some(Piece { sse, chunked: None }));
         if let Some(bytes) = self.pending.pop_front() {
             if self.pending.is_empty() {
                 // A replay may have been long: give its slots back for the stream's lifetime.
                 self.pending = VecDeque::new();
             }
-            return Poll::Ready(Some(bytes));
+            return plain(bytes);
         }
-        if self.shutdown.poll(cx) {
+        if self.hub.ending() {
             return Poll::Ready(None);
         }
         loop {
             match self.live.poll_recv(cx) {
                 Poll::Ready(Ok(Live::Event(frame))) if frame.id <= self.skip_through => {}
-                // The keep-alive timer is deliberately not reset here: at 10,000 streams that
-                // would be 10,000 timer-wheel updates per event, for saving 3 bytes.
-                Poll::Ready(Ok(Live::Event(frame))) => return Poll::Ready(Some(frame.bytes)),
-                Poll::Ready(Ok(Live::Reset(cause))) => return Poll::Ready(Some(self.reset(cause))),
+                // The keep-alive timer is not reset here (at 10,000 streams that would be
+                // 10,000 timer-wheel updates per event): when it ticks, it is moved to a
+                // period after this event instead, once.
+                Poll::Ready(Ok(Live::Event(frame))) => {
+                    self.last_live = frame.at;
+                    return Poll::Ready(Some(Piece {
+                        sse: frame.bytes,
+                        chunked: Some(frame.chunked),
+                    }));
+                }
+                Poll::Ready(Ok(Live::Reset(cause))) => return plain(self.reset(cause)),
                 Poll::Ready(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "slow stream fell behind; sending reset");
-                    return Poll::Ready(Some(self.reset(ResetCause::Lagged)));
+                    return plain(self.reset(ResetCause::Lagged));
                 }
                 Poll::Ready(Err(RecvError::Closed)) => return Poll::Ready(None),
                 Poll::Pending => break,
@@ -391,13 +378,21 @@ impl EventStream {
         }
         if let Some(stats) = &mut self.stats {
             match stats.has_changed() {
-                Ok(true) => return Poll::Ready(Some(stats.borrow_and_update().clone())),
+                Ok(true) => return plain(stats.borrow_and_update().clone()),
                 Ok(false) => {}
                 Err(_) => self.stats = None,
             }
         }
-        if self.keep_alive.poll_tick(cx).is_ready() {
-            return Poll::Ready(Some(frame::KEEP_ALIVE));
+        // A keep-alive only keeps an idle connection open: one that was sent an event less than a
+        // period ago gets none (while events flow, a fixed beat would be one more write per
+        // stream and period: 667 a second at 10,000 streams and 15 s), and the timer is moved
+        // to a period after that event, so no gap between writes exceeds the period.
+        while let Poll::Ready(tick) = self.keep_alive.poll_tick(cx) {
+            let due = self.last_live + self.keep_alive.period();
+            if due <= tick {
+                return plain(frame::KEEP_ALIVE);
+            }
+            self.keep_alive.reset_at(due);
         }
         Poll::Pending
     }
@@ -420,6 +415,70 @@ impl http_body::Body for EventStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::model::DeviceEventKind;
+    use std::time::Duration;
+
+    /// A stream of its own hub, as the handler builds one, with the keep-alive `period`.
+    fn stream(hub: &Arc<Hub>, period: Duration) -> EventStream {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let conns = Arc::new(crate::conn::Connections::new(0, 0, Arc::clone(&metrics)));
+        let sub = hub.subscribe(None);
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
+        keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        EventStream {
+            pending: VecDeque::new(),
+            live: sub.rx,
+            skip_through: sub.skip_through,
+            stats: None,
+            keep_alive,
+            last_live: Instant::now(),
+            hub: Arc::clone(hub),
+            metrics,
+            _guard: conns
+                .try_open([127, 0, 0, 1].into(), Mode::Naive, "http/1.1")
+                .unwrap(),
+        }
+    }
+
+    fn next_now(stream: &mut EventStream) -> Poll<Option<Bytes>> {
+        stream.poll_chunk(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// A keep-alive only keeps an idle connection open: a stream that was sent an event less
+    /// than a period ago gets none (at 10,000 streams and a 15 s period, that is 667 writes a
+    /// second for nothing while events flow), and an idle one still gets one a period after
+    /// its last write.
+    #[tokio::test(start_paused = true)]
+    async fn keep_alives_come_a_period_after_the_last_event_not_on_a_fixed_beat() {
+        let hub = Arc::new(Hub::new(
+            8,
+            8,
+            Arc::new(crate::metrics::Metrics::new()),
+            "e",
+            0,
+        ));
+        let period = Duration::from_secs(10);
+        let mut s = stream(&hub, period);
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(6)).await;
+        hub.publish_next("d", DeviceEventKind::DeviceOnline, None);
+        assert!(matches!(next_now(&mut s), Poll::Ready(Some(b)) if b.starts_with(b"id: 1\n")));
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(
+            next_now(&mut s).is_pending(),
+            "an event went out 5 s ago: no keep-alive yet"
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(next_now(&mut s), Poll::Ready(Some(frame::KEEP_ALIVE)));
+        assert!(next_now(&mut s).is_pending());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            next_now(&mut s),
+            Poll::Ready(Some(frame::KEEP_ALIVE)),
+            "idle: one per period"
+        );
+    }
 
     #[test]
     fn last_event_id_parsing_is_strict() {

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The kernel's floor for the hub's fan-out on this machine: what one small write to each of N
+loopback TCP sockets costs the writing process, with a reader process draining them with epoll
+(as the load generator does), no HTTP, no runtime, no scheduler.
+
+    python3 loadgen/floor.py 10000 [rounds] [port]
+
+Prints the writer's system CPU per write (the kernel's part: `sendmsg` and, on loopback, the
+receiving socket's TCP input and the reader's wake-up, all charged to the writer) and its user
+CPU per write (Python's overhead, not part of the floor). Compare the first with the server's
+"server CPU / event" divided by the number of streams (`loadgen/bench.sh N`).
+"""
+
+import os
+import resource
+import selectors
+import socket
+import sys
+import time
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+PORT = int(sys.argv[3]) if len(sys.argv) > 3 else 3390
+# The size of a device event frame as an HTTP/1.1 chunk, about.
+FRAME = b"6e\r\n" + b"id: 1001\nevent: device-online\ndata: " + b"x" * 60 + b"\n\n" + b"\r\n"
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", PORT))
+listener.listen(4096)
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+
+pid = os.fork()
+if pid == 0:
+    # The reader: N connections, drained with epoll until every one saw every round.
+    listener.close()
+    sel = selectors.EpollSelector()
+    conns = []
+    for _ in range(N):
+        c = socket.create_connection(("127.0.0.1", PORT))
+        c.setblocking(False)
+        sel.register(c, selectors.EVENT_READ)
+        conns.append(c)
+    os.write(ready_w, b"x")
+    want = len(FRAME) * ROUNDS * N
+    got = 0
+    while got < want:
+        for key, _ in sel.select():
+            try:
+                data = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            got += len(data)
+    os._exit(0)
+
+accepted = []
+for _ in range(N):
+    s, _ = listener.accept()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.setblocking(False)
+    accepted.append(s)
+os.read(ready_r, 1)
+time.sleep(0.5)
+
+before = resource.getrusage(resource.RUSAGE_SELF)
+wall = time.perf_counter()
+for r in range(ROUNDS):
+    for s in accepted:
+        s.send(FRAME)
+    time.sleep(0.05)
+wall = time.perf_counter() - wall - 0.05 * ROUNDS
+after = resource.getrusage(resource.RUSAGE_SELF)
+os.waitpid(pid, 0)
+writes = N * ROUNDS
+print(f"streams                {N}")
+print(f"writes                 {writes} ({ROUNDS} rounds of {len(FRAME)} B)")
+print(f"writer sys CPU / write {(after.ru_stime - before.ru_stime) / writes * 1e6:.2f} us")
+print(f"writer usr CPU / write {(after.ru_utime - before.ru_utime) / writes * 1e6:.2f} us")
+print(f"writer wall / round    {wall / ROUNDS * 1e3:.1f} ms")
