@@ -224,7 +224,7 @@ impl Driver {
                 if now.saturating_since(due) > LONG_PAUSE {
                     self.core.borrow_mut().handle(now, Input::Resumed);
                 }
-                self.core.borrow_mut().handle_timeout(now);
+                self.core.borrow_mut().handle_timer(now, due);
             }
             Step::Leave { persisted } => {
                 // What earlier steps of this turn asked for goes out first, as it would have.
@@ -312,6 +312,8 @@ impl Driver {
     /// runs in the worker too, see `timer`). A deadline that moved later keeps the timer: it fires
     /// early, finds nothing due, and the turn arms the next one. Every message from the leader
     /// moves a follower's silence deadline, so re-arming on every change cost a timer per event.
+    /// The core measures how busy the tab is by the lateness of the timer it was armed for
+    /// (`Tab::handle_timer`), so a kept timer hides nothing.
     fn arm_timer(self: &Rc<Self>) {
         let deadline = self.core.borrow().poll_timeout();
         let hidden = web_sys::window()

@@ -351,16 +351,32 @@ impl Tab {
             .min()
     }
 
-    /// Runs every timer that is due at `now`.
+    /// Runs every timer that is due at `now`, the shell's timer having been armed for
+    /// [`Tab::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        let armed_for = self.poll_timeout();
+        self.fire_timers(now, armed_for);
+    }
+
+    /// Runs every timer that is due at `now`, the shell's timer having been armed for
+    /// `armed_for`. A shell may keep a timer armed for a deadline that has since moved later (a
+    /// browser shell re-arming for every later deadline sets a timer per relayed event): that
+    /// timer fires early, nothing is due, and its lateness still tells how busy this tab is. Measured
+    /// against the deadline of the moment instead, the lateness of such a timer would be hidden,
+    /// and with it the allowance a busy tab gives a busy leader.
+    pub fn handle_timer(&mut self, now: Instant, armed_for: Instant) {
+        self.fire_timers(now, Some(armed_for));
+    }
+
+    fn fire_timers(&mut self, now: Instant, armed_for: Option<Instant>) {
         if !self.active || self.frozen {
             return;
         }
         // A visible tab's timers are not throttled: firing late means a busy main thread (not
         // for a deadline that passed while hidden: that timer was throttled).
-        if let (Some(due), Some(since)) = (self.poll_timeout(), self.visible_since) {
-            if due >= since {
-                self.note_slowness(now, now.saturating_since(due));
+        if let (Some(armed_for), Some(since)) = (armed_for, self.visible_since) {
+            if armed_for >= since {
+                self.note_slowness(now, now.saturating_since(armed_for));
             }
         }
         let stretch = self.crowd_stretch();

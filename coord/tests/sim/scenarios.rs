@@ -510,6 +510,38 @@ fn relays_from_a_stale_term_are_ignored() {
 }
 
 #[test]
+fn a_timer_kept_for_an_earlier_deadline_still_measures_a_busy_tab() {
+    // The browser shell keeps its timer when the core's deadline moves later (a follower's
+    // silence deadline moves with every relayed event) rather than set a browser timer per
+    // event. Such a timer fires before anything is due; how late it fired is how busy the tab
+    // is, and the allowance a busy tab gives a busy leader depends on it.
+    let cfg = Config::default();
+    let new_tab = || {
+        let mut tab = coord::Tab::new(TabId(1), Mechanism::Protocol, cfg.clone(), Instant(0), 0);
+        drain(&mut tab);
+        tab
+    };
+    let deadline = new_tab().poll_timeout().unwrap();
+    let armed_for = Instant(0) + Duration::from_millis(20);
+    let fired = armed_for + Duration::from_millis(90);
+    assert!(
+        fired < deadline,
+        "the kept timer fires before anything is due"
+    );
+
+    let mut kept = new_tab();
+    kept.handle_timer(fired, armed_for);
+    assert!(drain(&mut kept).is_empty(), "nothing was due");
+    assert_eq!(kept.poll_timeout(), Some(deadline));
+    assert!(kept.slowness_estimate(fired) >= Duration::from_millis(89));
+
+    // Measured against the deadline of the moment, the same timer would say nothing.
+    let mut measured_late = new_tab();
+    measured_late.handle_timeout(fired);
+    assert_eq!(measured_late.slowness_estimate(fired), Duration::ZERO);
+}
+
+#[test]
 fn timeouts_are_exposed_and_drive_the_election() {
     // A lone Protocol tab: waits `startup_wait` for a leader, probes (a busy leader may have been
     // slow to answer the hello), claims when the probe goes unanswered, and leads after the window.
