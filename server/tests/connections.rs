@@ -147,11 +147,12 @@ async fn a_stalled_reader_does_not_delay_others_and_ends_up_with_a_reset() {
             received = id;
         }
     }
-    assert_eq!(
-        t.stats().await["resets_lagged"],
-        0,
-        "nobody has read the lag yet"
-    );
+    // No count of resets is asserted here: the stalled socket is not guaranteed to stay full.
+    // The kernel at times lets more into an unread socket (with 4 KiB buffers, for instance
+    // once it has collapsed the receive queue), and the stream then writes, finds itself lagged
+    // and is reset before its reader reads: seen under load, 1–3 resets during the flood (it
+    // failed 4 of 6 runs at a load average of 10–26). What the test is about is asserted around
+    // it: the healthy reader never lagged, and the stalled one finds a reset, then live events.
 
     // Now the stalled client reads: it must find a reset, then live events after it.
     let mut text = String::new();
