@@ -74,26 +74,88 @@ function recordErrors(collector) {
 }
 
 /**
- * Runs in every page of the re-entry test: what Firefox does to a closing page, at any time. The
- * browser calls the runtime makes dispatch a `visibilitychange` at the document synchronously,
- * from inside the call: at most 3 per 100 ms (a budget refilled by an interval, so every kind of
- * call gets hit over the test and nothing loops), none inside one already under way.
+ * Runs in every page of the re-entry tests: what Firefox does to a closing page, at any time, from
+ * inside the browser calls the runtime makes (`how`):
+ * - `"lifecycle"`: dispatch a `visibilitychange` at the document synchronously, at most 3 per
+ *   100 ms (a budget refilled by an interval, so every kind of call gets hit over the test and
+ *   nothing loops), none inside one already under way.
+ * - `"checkpoint"`: run a microtask checkpoint. A closing Firefox page runs one from inside a
+ *   browser call its script makes, so microtasks queued earlier run nested in that call,
+ *   wasm-bindgen's executor microtask among them while it is already running (CI, 2026-11-29:
+ *   "closure invoked recursively or after being dropped" in a closing Web Locks leader). Here
+ *   `queueMicrotask` callbacks are kept as they are queued and the calls run the ones still
+ *   pending, in every call once the page has hydrated (a page closes once it has loaded:
+ *   hydration itself is never re-entered this way), never inside a checkpoint under way. A
+ *   callback that throws is reported as an uncaught error, as a microtask's would be. The DOM
+ *   writes of effects, which run as executor tasks, are wrapped too.
  */
-function reenterFromBrowserCalls() {
-  let budget = 0;
-  let dispatching = false;
-  setInterval(() => (budget = 3), 100);
-  const reenter = () => {
-    if (budget <= 0 || dispatching) return;
-    budget--;
-    dispatching = true;
-    try {
-      document.dispatchEvent(new Event("visibilitychange"));
-    } finally {
-      dispatching = false;
-    }
-  };
-  const wrap = (target, name) => {
+function reenterFromBrowserCalls(how) {
+  let reenter;
+  const calls = [
+    [Performance.prototype, "now"],
+    [window, "setTimeout"],
+    [window, "clearTimeout"],
+    [BroadcastChannel.prototype, "postMessage"],
+    [BroadcastChannel.prototype, "close"],
+    [EventSource.prototype, "close"],
+    [EventTarget.prototype, "addEventListener"],
+    [EventTarget.prototype, "removeEventListener"],
+    [AbortController.prototype, "abort"],
+  ];
+  if (how === "lifecycle") {
+    let budget = 0;
+    let dispatching = false;
+    setInterval(() => (budget = 3), 100);
+    reenter = () => {
+      if (budget <= 0 || dispatching) return;
+      budget--;
+      dispatching = true;
+      try {
+        document.dispatchEvent(new Event("visibilitychange"));
+      } finally {
+        dispatching = false;
+      }
+    };
+    calls.push([window, "queueMicrotask"]);
+  } else {
+    const queue = window.queueMicrotask.bind(window);
+    let pending = [];
+    const run = (task) => {
+      if (task.ran) return;
+      task.ran = true;
+      try {
+        task.callback();
+      } catch (err) {
+        reportError(err);
+      }
+    };
+    window.queueMicrotask = (callback) => {
+      const task = { callback, ran: false };
+      pending.push(task);
+      queue(() => run(task));
+    };
+    const hydrated = () => document.body?.dataset.tabId !== undefined;
+    let checkpointing = false;
+    reenter = () => {
+      if (checkpointing || pending.length === 0 || !hydrated()) return;
+      checkpointing = true;
+      try {
+        const due = pending;
+        pending = [];
+        for (const task of due) run(task);
+      } finally {
+        checkpointing = false;
+      }
+    };
+    calls.push(
+      [Element.prototype, "setAttribute"],
+      [Element.prototype, "removeAttribute"],
+      [Node.prototype, "insertBefore"],
+      [Node.prototype, "appendChild"],
+      [Node.prototype, "removeChild"],
+    );
+  }
+  for (const [target, name] of calls) {
     const original = target[name];
     target[name] = function (...args) {
       try {
@@ -102,85 +164,7 @@ function reenterFromBrowserCalls() {
         reenter();
       }
     };
-  };
-  wrap(Performance.prototype, "now");
-  wrap(window, "setTimeout");
-  wrap(window, "clearTimeout");
-  wrap(window, "queueMicrotask");
-  wrap(BroadcastChannel.prototype, "postMessage");
-  wrap(BroadcastChannel.prototype, "close");
-  wrap(EventSource.prototype, "close");
-  wrap(EventTarget.prototype, "addEventListener");
-  wrap(EventTarget.prototype, "removeEventListener");
-  wrap(AbortController.prototype, "abort");
-}
-
-/**
- * Runs in every page of the checkpoint test: what Firefox does to a closing page, at any time. A
- * closing page runs a microtask checkpoint from inside a browser call its script makes, so
- * microtasks queued earlier run nested in that call, wasm-bindgen's executor microtask among them
- * while it is already running (CI, 2026-11-29: "closure invoked recursively or after being
- * dropped" in a closing Web Locks leader). Here `queueMicrotask` callbacks are kept as they are
- * queued, and the browser calls the runtime makes run the ones still pending, nested in the call,
- * as such a checkpoint does: in every such call once the page has hydrated, never inside a
- * checkpoint under way. A callback that
- * throws is reported as an uncaught error, as a microtask's would be.
- */
-function checkpointInsideBrowserCalls() {
-  const queue = window.queueMicrotask.bind(window);
-  let pending = [];
-  window.queueMicrotask = (callback) => {
-    const task = { callback, ran: false };
-    pending.push(task);
-    queue(() => run(task));
-  };
-  const run = (task) => {
-    if (task.ran) return;
-    task.ran = true;
-    try {
-      task.callback();
-    } catch (err) {
-      reportError(err);
-    }
-  };
-  let checkpointing = false;
-  // A page closes once it has loaded: hydration itself is never re-entered this way.
-  const hydrated = () => document.body?.dataset.tabId !== undefined;
-  const checkpoint = () => {
-    if (checkpointing || pending.length === 0 || !hydrated()) return;
-    checkpointing = true;
-    try {
-      const due = pending;
-      pending = [];
-      for (const task of due) run(task);
-    } finally {
-      checkpointing = false;
-    }
-  };
-  const wrap = (target, name) => {
-    const original = target[name];
-    target[name] = function (...args) {
-      try {
-        return original.apply(this, args);
-      } finally {
-        checkpoint();
-      }
-    };
-  };
-  wrap(Performance.prototype, "now");
-  wrap(window, "setTimeout");
-  wrap(window, "clearTimeout");
-  wrap(BroadcastChannel.prototype, "postMessage");
-  wrap(EventSource.prototype, "close");
-  wrap(EventTarget.prototype, "addEventListener");
-  wrap(EventTarget.prototype, "removeEventListener");
-  wrap(AbortController.prototype, "abort");
-  // What effects, which run as executor tasks, call.
-  wrap(Element.prototype, "setAttribute");
-  wrap(Element.prototype, "removeAttribute");
-  wrap(Node.prototype, "insertBefore");
-  wrap(Node.prototype, "appendChild");
-  wrap(Node.prototype, "removeChild");
+  }
 }
 
 /** A page of the origin that collects what the test pages post on the collector channel. */
@@ -253,16 +237,16 @@ for (const election of ["protocol", "locks"]) {
 }
 
 const reentries = {
-  "lifecycle events dispatched": reenterFromBrowserCalls,
-  "microtask checkpoints run": checkpointInsideBrowserCalls,
+  "lifecycle events dispatched": "lifecycle",
+  "microtask checkpoints run": "checkpoint",
 };
-for (const [what, reenter] of Object.entries(reentries)) {
+for (const [what, how] of Object.entries(reentries)) {
   test(`${what} from inside the runtime's browser calls break nothing`, { timeout: 120_000 }, async () => {
     await withContext(browser, async (context) => {
       const collected = await collector(context);
       const scripts = [
         [recordErrors, COLLECTOR],
-        [reenter, null],
+        [reenterFromBrowserCalls, how],
       ];
       let tabs = await openTabs(context, 3, "/?mode=leader", scripts);
       await explained(collected, () => tabs, async () => {
