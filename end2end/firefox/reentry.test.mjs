@@ -63,6 +63,7 @@ function recordErrors(collector) {
   };
   // A first message once loaded, so the channel is set up before the page closes.
   addEventListener("load", () => channel.postMessage({}));
+  addEventListener("pagehide", (e) => e.persisted || channel.postMessage({ left: document.body?.dataset.tabId }));
   addEventListener("unload", () => channel.postMessage({ unloaded: document.body?.dataset.tabId }));
   const error = console.error.bind(console);
   console.error = (...args) => {
@@ -172,21 +173,37 @@ async function collector(context) {
   const page = await context.newPage();
   await page.goto(`${BASE}/api/stats`);
   await page.evaluate((name) => {
-    window.collected = { errors: [], unloaded: [] };
+    window.collected = { errors: [], unloaded: [], left: [] };
     new BroadcastChannel(name).onmessage = ({ data }) => {
       if (data.error) window.collected.errors.push(data.error);
       if (data.unloaded) window.collected.unloaded.push(data.unloaded);
+      if (data.left) window.collected.left.push(data.left);
     };
   }, COLLECTOR);
   return {
     errors: () => page.evaluate(() => window.collected.errors),
-    /** Waits until every tab of `ids` has unloaded, and with it posted all its errors. */
-    unloaded: (ids) =>
-      until(`tabs ${ids.join(", ")} to unload`, async () => {
-        const unloaded = await page.evaluate(() => window.collected.unloaded);
-        const missing = ids.filter((id) => !unloaded.includes(id));
-        return missing.length === 0 || notYet(`${missing.join(", ")} not yet`);
-      }),
+    /**
+     * Waits until every tab of `ids` has unloaded, and with it posted all its errors. Firefox does
+     * not always deliver what a closing page posts from `unload` (once in CI, 2026-11-30: no
+     * error, no unload message, 20 s): a tab whose `pagehide` message came is then taken as gone,
+     * with what it posted up to there; one that never said either fails the test.
+     */
+    unloaded: async (ids) => {
+      const missing = async (list) => {
+        const seen = await page.evaluate((list) => window.collected[list], list);
+        return ids.filter((id) => !seen.includes(id));
+      };
+      try {
+        await until(
+          `tabs ${ids.join(", ")} to unload`,
+          async () => (await missing("unloaded")).length === 0 || notYet(`${await missing("unloaded")} not yet`),
+          { timeoutMs: 10_000 },
+        );
+      } catch (err) {
+        if ((await missing("left")).length > 0) throw err;
+        console.log(`ℹ no unload message from ${await missing("unloaded")}, which did post at pagehide`);
+      }
+    },
   };
 }
 
