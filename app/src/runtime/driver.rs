@@ -4,7 +4,6 @@
 use super::channel::Channel;
 use super::clock;
 use super::http;
-use super::lifecycle;
 use super::stream::Stream;
 use super::timer;
 use super::web_lock::WebLock;
@@ -315,10 +314,11 @@ impl Driver {
     /// The core measures how busy the tab is by the lateness of the timer it was armed for
     /// (`Tab::handle_timer`), so a kept timer hides nothing.
     fn arm_timer(self: &Rc<Self>) {
-        let deadline = self.core.borrow().poll_timeout();
-        let hidden = web_sys::window()
-            .and_then(|w| w.document())
-            .is_some_and(|d| !lifecycle::is_visible(&d));
+        // The core's view of the page (fed by `visibilitychange`): no DOM read per turn.
+        let (deadline, hidden) = {
+            let core = self.core.borrow();
+            (core.poll_timeout(), !core.is_visible())
+        };
         let kept = self.timer.borrow().as_ref().is_some_and(|(at, armed)| {
             let keeps_time = armed.in_worker() || !hidden;
             keeps_time && deadline.is_none_or(|deadline| *at <= deadline)
