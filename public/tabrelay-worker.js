@@ -35,8 +35,16 @@
 // its position is followed by a `reset`, which becomes its position.
 "use strict";
 
-const STREAM_URL = "/api/events?mode=sharedworker";
-const EVENT_NAMES = ["device-online", "device-offline", "hello", "stats", "reset"];
+/**
+ * The stream and the event names to listen for come in the worker script's query
+ * (`tabrelay-worker.js?url=/api/events%3Fmode%3Dsharedworker&events=a,b,hello,reset`, written by
+ * the tabrelay crate): one worker per stream. Without them, the dashboard's defaults.
+ */
+const QUERY = new URLSearchParams(typeof self !== "undefined" && self.location ? self.location.search : "");
+const STREAM_URL = QUERY.get("url") || "/api/events?mode=sharedworker";
+const EVENT_NAMES = QUERY.has("events")
+  ? QUERY.get("events").split(",").filter((name) => name !== "")
+  : ["device-online", "device-offline", "hello", "stats", "reset"];
 /**
  * A tab silent this long is left out of the registry the tabs show (it crashed, froze, or is a
  * hidden tab whose timers Chrome throttles to once a minute). It still gets every event: a
@@ -82,6 +90,8 @@ function createHub(io) {
    */
   const tabs = new Map();
   let stream = null;
+  /** The stream's `lastEventId` as of its last event ("" when it opened): see `receive`. */
+  let streamEventId = "";
   let streamState = "closed";
   /**
    * The worker's position: the server run (`epoch`) and the last id it forwarded, or the head it
@@ -152,6 +162,7 @@ function createHub(io) {
 
   function open() {
     retry = null;
+    streamEventId = "";
     nextAttempt = null;
     const url = streamUrl();
     // Callbacks of a stream already replaced (a late error or event) must change nothing.
@@ -196,7 +207,11 @@ function createHub(io) {
   function receive(name, lastEventId, data) {
     if (name === "hello") takeHello(data);
     let id = null;
-    if (name === "device-online" || name === "device-offline") {
+    // `lastEventId` repeats the stream's last id on events without an `id:` line; an event with
+    // one always changes it (ids increase). Any name may carry an id; hello and reset never do.
+    const numbered = lastEventId !== streamEventId && name !== "hello" && name !== "reset";
+    streamEventId = lastEventId;
+    if (numbered) {
       id = /^\d+$/.test(lastEventId) ? Number(lastEventId) : null;
       // Beyond 2^53 a JavaScript number is not the id any more.
       if (!isId(id)) id = null;

@@ -1,27 +1,23 @@
-//! tabrelay's shared crate: compiled into the server (feature `ssr`) and into the wasm bundle
-//! (feature `hydrate`).
+//! tabrelay's dashboard: compiled into the server (feature `ssr`) and into the wasm bundle
+//! (feature `hydrate`). One consumer of the `tabrelay` library among others.
 //!
-//! | module      | job                                                                          |
-//! |-------------|------------------------------------------------------------------------------|
-//! | [`inbox`]   | decoding what a tab receives from the SharedWorker and `storage` events     |
-//! | [`model`]   | the wire model: every SSE payload and API body, shared with the server        |
-//! | [`shared`]  | the app-facing API: `use_shared_event_source`, `on` / `off` / `connect`     |
-//! | [`snapshot`]| the state the page is first rendered with (devices, counters), from the server|
-//! | [`state`]   | the reactive view of this tab (role, leader, received events) the UI renders  |
-//! | [`ui`]      | Leptos components: the shell and the dashboard                                |
-//! | `runtime`   | (hydrate only) the browser shell of the core: Web Locks, `BroadcastChannel`,  |
-//! |             | `EventSource`, Page Lifecycle; it fills [`state::TabState`]                   |
-//! | [`coord`]   | re-export of the sans-IO tab-coordination core                                |
+//! | module       | job                                                                          |
+//! |--------------|------------------------------------------------------------------------------|
+//! | [`model`]    | the wire model: every SSE payload and API body, shared with the server        |
+//! | [`source`]   | the dashboard's options for `tabrelay` and its page query                     |
+//! | [`data`]     | the dashboard's data (event log, devices, counters) the UI renders            |
+//! | [`snapshot`] | the state the page is first rendered with (devices, counters), from the server|
+//! | [`ui`]       | Leptos components: the shell and the dashboard                                |
+//! | `browser`    | (hydrate only) the handlers that fill [`data`], resync, `document.body.dataset`|
 
-pub mod inbox;
+pub mod data;
 pub mod model;
-pub mod shared;
 pub mod snapshot;
-pub mod state;
+pub mod source;
 pub mod ui;
 
 #[cfg(feature = "hydrate")]
-pub mod runtime;
+mod browser;
 
-pub use coord;
+pub use tabrelay;
 pub use ui::{not_found_shell, shell, App};

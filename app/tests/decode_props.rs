@@ -10,13 +10,13 @@
 //! CI runs a few thousand cases per property. Longer:
 //! `PROPTEST_CASES=100000 cargo test -p app --test decode_props --release`.
 
-use app::inbox::{storage_message, FromWorker, WorkerTab};
 use app::model::{
     validate_device_id, validate_device_name, InjectRequest, MAX_DEVICE_ID_LEN,
     MAX_DEVICE_NAME_CHARS,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
+use tabrelay::inbox::{storage_message, FromWorker, WorkerTab};
 
 // ---- a per-thread allocation counter --------------------------------------------------------
 

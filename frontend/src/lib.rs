@@ -4,6 +4,6 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    app::runtime::executor::install();
+    app::tabrelay::runtime::executor::install();
     leptos::mount::hydrate_body(app::App);
 }

@@ -192,7 +192,7 @@ impl AppState {
         ));
         let (stats_tx, _) = watch::channel(stats::stats_frame(&stats::StatsEvent::default()));
         let connection_history = Arc::new(ConnectionHistory::new(
-            Duration::from_millis(app::state::HISTORY_WINDOW_MS as u64),
+            Duration::from_millis(app::data::HISTORY_WINDOW_MS as u64),
             HISTORY_CAPACITY,
         ));
         connection_history.record(hub::now_ms(), 0);

@@ -1,14 +1,14 @@
 //! "Controls": open another tab, hand leadership away, inject a device event.
 
 use crate::model::validate_device_id;
-use crate::shared::{Mode, SharedEventSource};
 use coord::Role;
 use leptos::either::Either;
 use leptos::prelude::*;
+use tabrelay::{Mode, SharedEventSource};
 
 #[component]
 pub fn Controls(source: SharedEventSource) -> impl IntoView {
-    let state = source.state;
+    let state = source.view;
     let mode = source.mode;
     let device = RwSignal::new("lamp-1".to_string());
     let outcome: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
@@ -93,7 +93,7 @@ fn ModeLinks(current: Mode) -> impl IntoView {
                                     {mode.as_str()}
                                 </a>
                                 " "
-                                <span class="caption">{mode.describe()}</span>
+                                <span class="caption">{crate::source::describe(mode)}</span>
                             </li>
                         }
                     })
@@ -145,7 +145,7 @@ fn post_inject(id: String, verb: &'static str, outcome: RwSignal<Option<Result<S
     use crate::model::ApiError;
     leptos::task::spawn_local(async move {
         let url = format!("/api/devices/{id}/{verb}");
-        let result = match crate::runtime::http::send("POST", &url, &[]).await {
+        let result = match tabrelay::runtime::http::send("POST", &url, &[]).await {
             Ok(reply) if reply.ok() => Ok(format!("Injected: {id} is {verb}.")),
             Ok(reply) => {
                 let reason =

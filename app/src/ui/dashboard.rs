@@ -10,24 +10,19 @@ use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
 use super::timeline::LeadershipTimeline;
 use crate::model::decode_history;
-use crate::shared::{
-    page_query, query_value, use_shared_event_source, Election, Mode, SharedEventSourceOptions,
-};
 use crate::snapshot::{use_snapshot, Snapshot};
+use crate::source::{page_query, query_value, use_dashboard};
 use leptos::either::Either;
 use leptos::prelude::*;
+use tabrelay::{Election, Mode};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let query = page_query();
     let election = Election::from_query(query_value(&query, "election"));
     let mode = Mode::from_query(query_value(&query, "mode"));
-    let source = use_shared_event_source(SharedEventSourceOptions {
-        election,
-        mode,
-        ..SharedEventSourceOptions::default()
-    });
-    let state = source.state;
+    let dashboard = use_dashboard(election, mode);
+    let (source, state, view) = (dashboard.source, dashboard.data, dashboard.source.view);
     provide_page_visible();
     if query_value(&query, "ui") == Some("off") {
         return Either::Left(view! { <UiOff/> });
@@ -62,11 +57,11 @@ pub fn Dashboard() -> impl IntoView {
                     "leader: another tab takes over at once and resumes the stream, so no event is lost."
                 </p>
             </section>
-            <ThisTab state mode=source.mode now/>
-            <ServerPanel state stats now/>
+            <ThisTab state=view mode=source.mode now/>
+            <ServerPanel view state stats now/>
             <Controls source/>
-            <TabsPanel state now/>
-            <LeadershipTimeline state/>
+            <TabsPanel state=view now/>
+            <LeadershipTimeline state=view/>
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>

@@ -3,13 +3,13 @@
 
 use super::format::age;
 use super::frame::Paced;
+use crate::data::DashboardData;
 use crate::model::Device;
-use crate::state::TabState;
 use leptos::prelude::*;
 
 #[component]
 pub fn DevicesPanel(
-    state: TabState,
+    state: DashboardData,
     /// The devices the page was rendered with (`None` if the server had no snapshot).
     snapshot: Option<Vec<Device>>,
     now: ReadSignal<f64>,

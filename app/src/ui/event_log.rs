@@ -3,7 +3,7 @@
 
 use super::format::{clock_time, decimal};
 use super::frame::Paced;
-use crate::state::{ReceivedEvent, TabState};
+use crate::data::{DashboardData, ReceivedEvent};
 use leptos::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ enum KindFilter {
 }
 
 #[component]
-pub fn EventLog(state: TabState) -> impl IntoView {
+pub fn EventLog(state: DashboardData) -> impl IntoView {
     let filter = RwSignal::new(KindFilter::All);
     let paused = RwSignal::new(false);
     // The log and the count as of the last frame: a burst of events renders once.

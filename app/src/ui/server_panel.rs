@@ -2,17 +2,19 @@
 
 use super::format::countdown;
 use super::frame::Paced;
+use crate::data::{DashboardData, HISTORY_WINDOW_MS};
 use crate::model::Stats;
-use crate::state::{stream_word, TabState, HISTORY_WINDOW_MS};
 use coord::StreamState;
 use leptos::prelude::*;
+use tabrelay::{stream_word, TabView};
 
 const SPARK_W: f64 = 240.0;
 const SPARK_H: f64 = 40.0;
 
 #[component]
 pub fn ServerPanel(
-    state: TabState,
+    view: TabView,
+    state: DashboardData,
     stats: Signal<Option<Stats>>,
     now: ReadSignal<f64>,
 ) -> impl IntoView {
@@ -21,8 +23,8 @@ pub fn ServerPanel(
             .get()
             .map_or_else(|| "–".to_string(), |s| s.open_connections.to_string())
     };
-    let stream = move || stream_word(state.stream.get());
-    let retry = move || match (state.stream.get(), state.next_attempt_ms.get()) {
+    let stream = move || stream_word(view.stream.get());
+    let retry = move || match (view.stream.get(), view.next_attempt_ms.get()) {
         (StreamState::Backoff, Some(due)) => {
             Some(format!("next try {}", countdown(now.get(), due)))
         }
@@ -52,14 +54,14 @@ pub fn ServerPanel(
                 {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
             </p>
             <p class="caption" id="server-totals">{totals}</p>
-            <super::timeline::LastFailover state/>
+            <super::timeline::LastFailover state=view/>
         </section>
     }
 }
 
 /// The connection count over the last five minutes, as a step line.
 #[component]
-fn Sparkline(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+fn Sparkline(state: DashboardData, now: ReadSignal<f64>) -> impl IntoView {
     let points = move || {
         let now = now.get();
         state.connection_history.with(|history| {

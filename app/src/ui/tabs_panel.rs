@@ -2,11 +2,11 @@
 
 use super::format::age;
 use super::frame::Paced;
-use crate::state::{role_word, TabRow, TabState};
 use leptos::prelude::*;
+use tabrelay::{role_word, TabRow, TabView};
 
 #[component]
-pub fn TabsPanel(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+pub fn TabsPanel(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
     let tabs = Paced::new(state.tabs);
     view! {
         <section class="panel tabs" aria-labelledby="tabs-title">

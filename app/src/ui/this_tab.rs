@@ -2,16 +2,15 @@
 
 use super::format::age;
 use super::frame::Paced;
-use crate::shared::Mode;
-use crate::state::{role_word, TabState};
 use coord::Role;
 use leptos::prelude::*;
+use tabrelay::{role_word, Mode, TabView};
 
 /// A heartbeat older than this is shown as late (the core probes the leader after 500 ms).
 const LATE_HEARTBEAT_MS: f64 = 750.0;
 
 #[component]
-pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoView {
+pub fn ThisTab(state: TabView, mode: Mode, now: ReadSignal<f64>) -> impl IntoView {
     // The page's `?mode=`, until the runtime says which mode this browser can run.
     let running = move || state.mode.get().unwrap_or(mode);
     let role = move || role_word(state.role.get());
@@ -60,7 +59,7 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
                 <dd>
                     <span class="mono" id="mode">{move || running().as_str()}</span>
                     ": "
-                    {move || running().describe()}
+                    {move || crate::source::describe(running())}
                     <Show when=move || running() != mode>
                         <span class="warning" id="mode-fallback">
                             " (" {mode.as_str()} " needs what this browser lacks)"
@@ -80,7 +79,7 @@ pub fn ThisTab(state: TabState, mode: Mode, now: ReadSignal<f64>) -> impl IntoVi
 }
 
 #[component]
-fn Heartbeat(state: TabState, now: ReadSignal<f64>) -> impl IntoView {
+fn Heartbeat(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
     let heartbeat_at_ms = Paced::new(state.heartbeat_at_ms);
     let age_ms = move || heartbeat_at_ms.get().map(|at| now.get() - at);
     let late = move || age_ms().is_some_and(|ms| ms > LATE_HEARTBEAT_MS);

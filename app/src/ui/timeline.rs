@@ -4,24 +4,16 @@
 //! `tab/timeline.rs`). Also the one-line "last failover" summary of the Server panel.
 
 use super::format::clock_time;
-use crate::state::TabState;
 use leptos::prelude::*;
+use tabrelay::{LeaderChangeRow, TabView};
 
-/// One change of leader, as the core saw it (`coord::LeaderChange`), for the view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
-    /// When this tab had the first evidence (ms since the epoch).
-    pub at_ms: f64,
-    /// `closed`, `crashed`, `frozen`, `step-down`, `server-restart` or `lost-lock`.
-    pub cause: &'static str,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub leaderless_ms: Option<f64>,
-    pub until_delivering_ms: Option<f64>,
-    pub replayed: u64,
+/// How the timeline words and figures a change of leader.
+trait Described {
+    fn what(&self) -> &'static str;
+    fn figures(&self) -> String;
 }
 
-impl ChangeRow {
+impl Described for LeaderChangeRow {
     fn what(&self) -> &'static str {
         match self.cause {
             "closed" => "leader closed",
@@ -35,7 +27,7 @@ impl ChangeRow {
     }
 
     /// "12 ms without a leader · stream back after 80 ms · 3 events replayed".
-    pub fn figures(&self) -> String {
+    fn figures(&self) -> String {
         let ms = |d: Option<f64>| d.map_or_else(|| "…".to_string(), |d| format!("{d:.0} ms"));
         format!(
             "{} without a leader · stream back after {} · {} replayed",
@@ -57,7 +49,7 @@ fn short(id: &Option<String>) -> String {
 }
 
 #[component]
-pub fn LeadershipTimeline(state: TabState) -> impl IntoView {
+pub fn LeadershipTimeline(state: TabView) -> impl IntoView {
     let rows = move || {
         state.timeline.with(|rows| {
             rows.iter()
@@ -103,7 +95,7 @@ pub fn LeadershipTimeline(state: TabState) -> impl IntoView {
 
 /// The Server panel's "last failover" line (nothing before the first change).
 #[component]
-pub fn LastFailover(state: TabState) -> impl IntoView {
+pub fn LastFailover(state: TabView) -> impl IntoView {
     let line = move || {
         state.timeline.with(|rows| {
             rows.first()

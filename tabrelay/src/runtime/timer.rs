@@ -18,7 +18,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{MessageEvent, Worker};
 
 /// Served from `public/`.
-const WORKER_URL: &str = "/tabrelay-timer.js";
 
 /// A timer armed with [`arm`]; [`Armed::clear`] cancels it.
 pub struct Armed {
@@ -73,6 +72,16 @@ fn run(token: u64) {
 
 thread_local! {
     static TIMERS: Timers = Timers::default();
+    /// The worker's script (`Names::timer_script`): the first runtime of the page names it.
+    static SCRIPT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Where the timer worker's script is served (`public/tabrelay-timer.js` of this crate). The
+/// page's runtimes share one worker: the first script named is the one used.
+pub fn set_script(url: &str) {
+    SCRIPT.with(|script| {
+        script.borrow_mut().get_or_insert_with(|| url.to_owned());
+    });
 }
 
 /// What a timer runs when it fires.
@@ -117,7 +126,8 @@ impl Timers {
 }
 
 fn start_worker() -> Option<Worker> {
-    let worker = match Worker::new(WORKER_URL) {
+    let url = SCRIPT.with(|script| script.borrow().clone())?;
+    let worker = match Worker::new(&url) {
         Ok(worker) => worker,
         Err(err) => {
             leptos::logging::warn!("tabrelay: no timer worker, hidden timers run late: {err:?}");

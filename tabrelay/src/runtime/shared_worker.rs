@@ -4,12 +4,11 @@
 //! leader of every tab, and it outlives any one of them. The wire format is documented in the
 //! worker.
 
-use super::{call_handlers, clock, deliver};
+use super::{clock, Shared};
 use crate::inbox::FromWorker;
-use crate::model::{event_name, Reset};
-use crate::shared::Handler;
-use crate::state::{set_if_changed, TabRow, TabState};
-use coord::handlers::Handlers;
+use crate::options::{Options, ResyncReason};
+use crate::protocol::{Head, RESET};
+use crate::view::{set_if_changed, TabRow};
 use coord::{AppEvent, Role, ServerEvent, StreamState};
 use leptos::prelude::*;
 use serde::Serialize;
@@ -21,11 +20,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, MessagePort, SharedWorker};
 
-/// Served from `public/`; the name makes every tab of the origin share one instance.
-const WORKER_URL: &str = "/tabrelay-worker.js";
-/// Versioned with the wire format: a worker started by tabs of the previous release (still open
-/// after a deploy) keeps running its old code, and tabs of this one must not talk to it.
-const WORKER_NAME: &str = "tabrelay-v2";
 /// The worker lists a tab it has heard from in the last 5 s; a ping a second keeps it listed.
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// What the dashboard shows as the leader: the worker holds the connection.
@@ -44,8 +38,11 @@ struct ToWorker<'a> {
 struct Client {
     /// `None` while the page is in the back/forward cache.
     port: RefCell<Option<MessagePort>>,
-    state: TabState,
-    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    shared: Rc<Shared>,
+    /// The worker's script with the stream and the event names in its query: one worker per
+    /// stream.
+    script: String,
+    name: String,
     /// The newest device event id this tab has, and its run; the worker replays newer ones on
     /// `hello`, or sends a `reset` or `resync` when it cannot.
     last_id: Cell<Option<u64>>,
@@ -53,13 +50,15 @@ struct Client {
     resynced: Cell<bool>,
 }
 
-pub fn start(state: TabState, handlers: StoredValue<Handlers<Handler>, LocalStorage>) {
-    state.role.set(Role::Follower);
-    state.leader_id.set(Some(LEADER_NAME.to_string()));
+pub fn start(shared: &Rc<Shared>, options: &Options) {
+    let view = shared.view();
+    view.role.set(Role::Follower);
+    view.leader_id.set(Some(LEADER_NAME.to_string()));
     let client = Rc::new(Client {
         port: RefCell::new(None),
-        state,
-        handlers,
+        shared: Rc::clone(shared),
+        script: worker_script(options),
+        name: options.names.worker_for_protocol(),
         last_id: Cell::new(None),
         epoch: RefCell::new(None),
         resynced: Cell::new(false),
@@ -104,7 +103,7 @@ impl Client {
     /// Connects to the worker (the one every tab of the origin shares) and registers; `false`
     /// when this browser cannot start it.
     fn connect(self: &Rc<Self>) -> bool {
-        let worker = match SharedWorker::new_with_str(WORKER_URL, WORKER_NAME) {
+        let worker = match SharedWorker::new_with_str(&self.script, &self.name) {
             Ok(worker) => worker,
             Err(err) => {
                 leptos::logging::error!("tabrelay: no SharedWorker: {err:?}");
@@ -114,11 +113,11 @@ impl Client {
         let port = worker.port();
         let on_message = {
             let client = Rc::clone(self);
-            let state = self.state;
+            let ignored = self.shared.view().ignored_messages;
             Closure::<dyn Fn(MessageEvent)>::new(move |message: MessageEvent| {
                 match FromWorker::decode(message.data().as_string().as_deref()) {
                     Some(message) => client.receive(message),
-                    None => state.ignored_messages.update(|n| *n += 1),
+                    None => ignored.update(|n| *n += 1),
                 }
             })
         };
@@ -143,9 +142,9 @@ impl Client {
     /// Moves this tab's position past an event from the worker; `false` for a duplicate (a
     /// replay after `hello` may overlap what already arrived: each id once per run).
     fn advance(&self, name: &str, id: Option<u64>, data: &str, epoch: Option<String>) -> bool {
-        if name == event_name::RESET {
+        if name == RESET {
             // The snapshot's head is the position from now on, in the snapshot's run.
-            if let Ok(reset) = serde_json::from_str::<Reset>(data) {
+            if let Some(reset) = Head::decode(data) {
                 self.last_id.set(Some(reset.head_id));
                 *self.epoch.borrow_mut() = Some(reset.epoch);
             }
@@ -164,7 +163,7 @@ impl Client {
     }
 
     fn send(&self, kind: &str) {
-        let tab = self.state.tab_id.get_untracked();
+        let tab = self.shared.view().tab_id.get_untracked();
         let visible = is_visible();
         let text = {
             let epoch = self.epoch.borrow();
@@ -186,7 +185,7 @@ impl Client {
     }
 
     fn receive(&self, message: FromWorker) {
-        let state = self.state;
+        let state = self.shared.view();
         match message {
             FromWorker::Event {
                 name,
@@ -199,10 +198,9 @@ impl Client {
                     return;
                 }
                 let latency_ms = (clock::now_ms() - at).max(0.0);
-                deliver(state, &name, &data, true, Some(latency_ms));
                 let latency = Duration::from_micros((latency_ms * 1000.0) as u64);
                 let event = ServerEvent::new(id, name, data);
-                call_handlers(self.handlers, &relayed(event, latency));
+                self.shared.emit(&relayed(event, latency));
             }
             FromWorker::Resync {
                 epoch,
@@ -210,12 +208,12 @@ impl Client {
                 reason,
             } => {
                 leptos::logging::warn!("tabrelay: resync from the server: {reason}");
+                let from = self.last_id.get().map_or(0, |last| last + 1);
                 self.last_id.set(Some(head_id));
-                if let Some(epoch) = &epoch {
-                    state.enter_run(epoch);
-                }
                 *self.epoch.borrow_mut() = epoch;
-                leptos::task::spawn_local(super::driver::resync_devices(state));
+                let (from, to) = (from, head_id);
+                self.shared.emit(&AppEvent::Lost { from, to });
+                self.shared.resync(ResyncReason::Lost { from, to });
             }
             FromWorker::Status {
                 stream,
@@ -242,7 +240,7 @@ impl Client {
                 // Statuses come 4 times a second; the registry changes on pings (1/s per tab).
                 set_if_changed(state.tabs, rows);
                 if !self.resynced.replace(true) {
-                    super::driver::resync_with_server(state);
+                    self.shared.resync(ResyncReason::FirstConnect);
                 }
             }
         }
@@ -250,7 +248,7 @@ impl Client {
 }
 
 fn relayed(event: ServerEvent, latency: Duration) -> AppEvent {
-    if event.name == event_name::RESET {
+    if event.name == RESET {
         AppEvent::Reset {
             event,
             relayed: true,
@@ -277,4 +275,18 @@ fn is_visible() -> bool {
     web_sys::window()
         .and_then(|w| w.document())
         .is_some_and(|d| super::lifecycle::is_visible(&d))
+}
+
+/// The worker's script URL with the stream (`url`) and the event names (`events`, comma
+/// separated) in its query: a SharedWorker is one per script URL and name, so two streams get two
+/// workers, and the worker reads what to open from its own `location`.
+fn worker_script(options: &Options) -> String {
+    let encode = |text: &str| String::from(js_sys::encode_uri_component(text));
+    let script = &options.names.worker_script;
+    let sep = if script.contains('?') { '&' } else { '?' };
+    format!(
+        "{script}{sep}url={}&events={}",
+        encode(&options.stream_url()),
+        encode(&options.listened_names().join(","))
+    )
 }

@@ -1,15 +1,16 @@
-//! The reactive view of one tab, written by the browser runtime and read by the UI. Server-side
+//! The dashboard's data in one tab: the event log, the device grid, the server's counters. The
+//! handlers `source` registers on the shared stream fill it; the UI renders it. Server-side
 //! rendering sees the initial values only.
 //!
-//! Deduplication and ordering of events are the coordination core's job (`coord`): by the time an
-//! event reaches [`TabState::record_event`] it is new and in id order.
+//! Deduplication and ordering of events are tabrelay's job: by the time an event reaches
+//! [`DashboardData::queue_event`] it is new and in id order. This tab's coordination (role,
+//! leader, tabs) is `tabrelay::TabView`.
 
 use crate::model::{CountSample, Device, DeviceEvent, Stats};
-use crate::shared::Mode;
-use coord::{Role, StreamState};
 use leptos::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use tabrelay::view::set_if_changed;
 use wire::Position;
 
 /// How many device events the log keeps (the testing contract asks for at least 500).
@@ -18,32 +19,13 @@ pub const EVENT_LOG_CAPACITY: usize = 500;
 /// How long the connection-count sparkline looks back.
 pub const HISTORY_WINDOW_MS: f64 = 5.0 * 60.0 * 1000.0;
 
-/// The word for a role, used in the page and in `document.body.dataset.role`.
-pub fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Electing => "electing",
-        Role::Leader => "leader",
-        Role::Follower => "follower",
-    }
-}
-
-/// The word for the leader's stream state.
-pub fn stream_word(stream: StreamState) -> &'static str {
-    match stream {
-        StreamState::Closed => "closed",
-        StreamState::Connecting => "connecting",
-        StreamState::Open => "open",
-        StreamState::Backoff => "reconnecting",
-    }
-}
-
 /// A device event as this tab received it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedEvent {
     /// Local sequence number: a stable list key whatever the ids.
     pub seq: u64,
     /// The run of the event log (the server's epoch) this event belongs to, as a local number
-    /// ([`TabState::enter_run`]): ids of different runs are never compared.
+    /// ([`DashboardData::enter_run`]): ids of different runs are never compared.
     pub run: u64,
     pub event: DeviceEvent,
     /// `true` when it came over the BroadcastChannel from the leader, `false` when this tab read
@@ -55,38 +37,9 @@ pub struct ReceivedEvent {
     pub received_at_ms: f64,
 }
 
-/// Another tab as the registry knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TabRow {
-    pub id: String,
-    pub role: Role,
-    pub visible: bool,
-    /// Milliseconds since the Unix epoch.
-    pub last_seen_ms: f64,
-    pub is_self: bool,
-}
-
 /// The signals the dashboard renders. `Copy`: signals are arena handles.
 #[derive(Debug, Clone, Copy)]
-pub struct TabState {
-    pub tab_id: RwSignal<String>,
-    pub role: RwSignal<Role>,
-    /// When this tab last became leader (ms since epoch); benchmarks measure failover with it.
-    pub leader_since_ms: RwSignal<Option<f64>>,
-    pub leader_id: RwSignal<Option<String>>,
-    pub term: RwSignal<u64>,
-    /// `"locks"` or `"protocol"` once the runtime started.
-    pub mechanism: RwSignal<Option<&'static str>>,
-    /// The mode this tab runs in, once the runtime started: the page's `?mode=`, unless this
-    /// browser lacks what that mode needs (see `runtime::available_mode`).
-    pub mode: RwSignal<Option<Mode>>,
-    pub stream: RwSignal<StreamState>,
-    /// When the next reconnect attempt is due (ms since epoch), while the leader backs off.
-    pub next_attempt_ms: RwSignal<Option<f64>>,
-    /// When the last leader heartbeat arrived (ms since epoch); the leader counts its own.
-    pub heartbeat_at_ms: RwSignal<Option<f64>>,
-    /// The tab registry, this tab included.
-    pub tabs: RwSignal<Vec<TabRow>>,
+pub struct DashboardData {
     /// Newest first, at most [`EVENT_LOG_CAPACITY`]. Shared (`Arc`): the log view lists all of
     /// them on every render, which then copies pointers, not 500 events.
     pub events: RwSignal<VecDeque<Arc<ReceivedEvent>>>,
@@ -105,31 +58,16 @@ pub struct TabState {
     /// Whether `devices` holds this tab's own state yet (until then the page shows the snapshot
     /// it was rendered with). An empty list can be the truth, so it cannot say this itself.
     pub devices_seeded: RwSignal<bool>,
-    /// Channel messages that were not ours or did not decode, and stale-term messages ignored.
-    pub ignored_messages: RwSignal<u64>,
-    /// Every change of leader this tab has seen, newest first (from the core).
-    pub timeline: RwSignal<Vec<crate::ui::timeline::ChangeRow>>,
     next_seq: StoredValue<u64>,
     /// The epoch of the run this tab's events belong to, and its local number.
     run: StoredValue<(Option<String>, u64)>,
-    /// Received but not rendered yet (see [`TabState::queue_event`]).
+    /// Received but not rendered yet (see [`DashboardData::queue_event`]).
     pending: StoredValue<Vec<ReceivedEvent>>,
 }
 
-impl TabState {
+impl DashboardData {
     pub fn new() -> Self {
         Self {
-            tab_id: RwSignal::new(String::new()),
-            role: RwSignal::new(Role::Electing),
-            leader_since_ms: RwSignal::new(None),
-            leader_id: RwSignal::new(None),
-            term: RwSignal::new(0),
-            mechanism: RwSignal::new(None),
-            mode: RwSignal::new(None),
-            stream: RwSignal::new(StreamState::Closed),
-            next_attempt_ms: RwSignal::new(None),
-            heartbeat_at_ms: RwSignal::new(None),
-            tabs: RwSignal::new(Vec::new()),
             events: RwSignal::new(VecDeque::new()),
             events_received: RwSignal::new(0),
             stats: RwSignal::new(None),
@@ -137,8 +75,6 @@ impl TabState {
             connection_history: RwSignal::new(VecDeque::new()),
             devices: RwSignal::new(Vec::new()),
             devices_seeded: RwSignal::new(false),
-            ignored_messages: RwSignal::new(0),
-            timeline: RwSignal::new(Vec::new()),
             next_seq: StoredValue::new(0),
             run: StoredValue::new((None, 0)),
             pending: StoredValue::new(Vec::new()),
@@ -158,7 +94,7 @@ impl TabState {
     }
 
     /// Takes a device event in without rendering it; returns `true` when it is the first of a
-    /// new batch, so the caller schedules one [`TabState::flush_events`] for the whole batch.
+    /// new batch, so the caller schedules one [`DashboardData::flush_events`] for the whole batch.
     ///
     /// Rendering one event re-diffs a 500-row list. Done per message, a burst keeps the main
     /// thread busy and the next relayed message waits behind it; batched, a tab takes messages in
@@ -214,7 +150,7 @@ impl TabState {
     }
 }
 
-impl TabState {
+impl DashboardData {
     /// Replaces the device grid with a server snapshot (first render, or a `reset`).
     pub fn set_devices(&self, mut devices: Vec<Device>) {
         devices.sort_by(|a, b| a.id.cmp(&b.id));
@@ -321,16 +257,9 @@ fn apply_to_devices(devices: &mut Vec<Device>, event: &DeviceEvent) {
     }
 }
 
-impl Default for TabState {
+impl Default for DashboardData {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Sets a signal only when the value differs, so unchanged state wakes no effect.
-pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
-    if signal.with_untracked(|current| *current != value) {
-        signal.set(value);
     }
 }
 
@@ -353,7 +282,7 @@ mod tests {
     fn the_log_is_newest_first_and_capped_but_the_count_is_not() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             for id in 1..=(EVENT_LOG_CAPACITY as u64 + 10) {
                 state.record_event(event(id), id % 2 == 0, None, 0.0);
             }
@@ -377,7 +306,7 @@ mod tests {
     fn queued_events_render_together_in_order() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             assert!(
                 state.queue_event(event(1), false, None, 0.0),
                 "first of a batch"
@@ -407,7 +336,7 @@ mod tests {
     fn device_events_keep_the_grid_sorted_and_current() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             state.set_devices(vec![
                 Device {
                     id: "b".into(),
@@ -445,7 +374,7 @@ mod tests {
     fn a_resync_replays_the_events_newer_than_the_snapshot() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             state.enter_run("run");
             let mut e5 = event(5);
             e5.device = "a".into();
@@ -474,7 +403,7 @@ mod tests {
     fn a_snapshot_of_a_new_run_replays_no_event_of_the_old_one() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             assert!(state.enter_run("old"));
             assert!(!state.enter_run("old"), "the same run again is no change");
             // Old run: "a" went offline at id 6.
@@ -501,7 +430,7 @@ mod tests {
     fn connection_history_forgets_what_is_older_than_the_window() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             let stats = |n| Stats {
                 open_connections: n,
                 ..Stats::default()
@@ -525,7 +454,7 @@ mod tests {
     fn the_servers_history_goes_before_the_tabs_own() {
         let owner = Owner::new();
         owner.with(|| {
-            let state = TabState::new();
+            let state = DashboardData::new();
             state.record_stats(
                 Stats {
                     open_connections: 2,

@@ -12,21 +12,19 @@
 //! judges that id alone, and after a restart an id of the old run is answered with a `reset`
 //! snapshot, applied like in every other mode.
 
+use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::model::{event_name, DeviceEventKind, Hello, Reset};
-use crate::shared::Handler;
-use crate::state::TabState;
-use coord::handlers::Handlers;
+use super::Shared;
+use crate::options::Options;
+use crate::protocol::{Head, HELLO, RESET};
 use coord::{AppEvent, Role, ServerEvent};
-use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, MessageEvent};
 use wire::Position;
 
-type Handlers_ = StoredValue<Handlers<Handler>, LocalStorage>;
 type Callback = Rc<dyn Fn()>;
 
 /// An open `EventSource` and its listeners; dropping it closes the stream.
@@ -42,9 +40,9 @@ impl Drop for Stream {
 }
 
 /// `?mode=naive`: one stream for the tab's whole life.
-pub fn start(state: TabState, handlers: Handlers_, url: &str) {
-    lead_alone(state);
-    if let Some(stream) = open(state, handlers, url, None, None) {
+pub fn start(shared: &Rc<Shared>, options: &Options) {
+    lead_alone(shared);
+    if let Some(stream) = open(shared, options, &options.stream_url(), None, None) {
         // The stream and its listeners live as long as the tab.
         std::mem::forget(stream);
     }
@@ -53,14 +51,20 @@ pub fn start(state: TabState, handlers: Handlers_, url: &str) {
 /// `?mode=sharded`: asks the server for its shard ports, then opens the stream on one of them
 /// (the next in turn for this browser, counted in `localStorage`, so a burst of tabs spreads
 /// evenly; without storage, a random one).
-pub fn start_sharded(state: TabState, handlers: Handlers_, path: String) {
-    lead_alone(state);
+pub fn start_sharded(shared: &Rc<Shared>, options: &Options) {
+    lead_alone(shared);
+    let shared = Rc::clone(shared);
+    let options = options.clone();
+    let path = options.stream_url();
     leptos::task::spawn_local(async move {
-        let ports = match super::http::send("GET", "/api/stats", &[]).await {
-            Ok(reply) if reply.ok() => serde_json::from_str::<ShardPorts>(&reply.body)
-                .map(|s| s.shard_ports)
-                .unwrap_or_default(),
-            _ => Vec::new(),
+        let ports = match &options.shard_ports_url {
+            Some(url) => match super::http::send("GET", url, &[]).await {
+                Ok(reply) if reply.ok() => serde_json::from_str::<ShardPorts>(&reply.body)
+                    .map(|s| s.shard_ports)
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
         };
         let url = match (pick(&ports), web_sys::window()) {
             (Some(port), Some(window)) => {
@@ -74,7 +78,7 @@ pub fn start_sharded(state: TabState, handlers: Handlers_, path: String) {
                 path
             }
         };
-        if let Some(stream) = open(state, handlers, &url, None, None) {
+        if let Some(stream) = open(&shared, &options, &url, None, None) {
             std::mem::forget(stream);
         }
     });
@@ -109,8 +113,11 @@ fn pick(ports: &[u16]) -> Option<u16> {
 }
 
 /// `?mode=hidden-close`: the stream is open only while the page is visible.
-pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
-    lead_alone(state);
+pub fn start_hidden_close(shared: &Rc<Shared>, options: &Options) {
+    lead_alone(shared);
+    let url = options.stream_url();
+    let shared = Rc::clone(shared);
+    let options = options.clone();
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
@@ -129,7 +136,7 @@ pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
                 let url = super::driver::stream_url(&url, resume.as_ref());
                 let again = slot.borrow().clone();
                 *stream.borrow_mut() =
-                    open(state, handlers, &url, Some(Rc::clone(&position)), again);
+                    open(&shared, &options, &url, Some(Rc::clone(&position)), again);
             } else if !visible && open_now && position.borrow().is_some() {
                 // Dropping it closes the connection: the server's count goes down at once.
                 // Not before the stream said where it starts (`hello`): without a position,
@@ -148,9 +155,10 @@ pub fn start_hidden_close(state: TabState, handlers: Handlers_, url: String) {
 }
 
 /// In these modes the tab is its own leader: nobody else delivers its events.
-fn lead_alone(state: TabState) {
-    state.role.set(Role::Leader);
-    state.leader_id.set(Some(state.tab_id.get_untracked()));
+fn lead_alone(shared: &Shared) {
+    let view = shared.view();
+    view.role.set(Role::Leader);
+    view.leader_id.set(Some(view.tab_id.get_untracked()));
 }
 
 /// Opens `url` and delivers what it sends. With `position`, keeps it current (the run from
@@ -158,8 +166,8 @@ fn lead_alone(state: TabState) {
 /// `positioned` runs (soon after, never inside the listener, which it may drop) whenever the
 /// position is set from `hello` or `reset`.
 fn open(
-    state: TabState,
-    handlers: Handlers_,
+    shared: &Rc<Shared>,
+    options: &Options,
     url: &str,
     position: Option<Rc<RefCell<Option<Position>>>>,
     positioned: Option<Callback>,
@@ -172,45 +180,39 @@ fn open(
         }
     };
     let mut listeners = Vec::new();
-    for name in [
-        event_name::DEVICE_ONLINE,
-        event_name::DEVICE_OFFLINE,
-        event_name::STATS,
-        event_name::HELLO,
-        event_name::RESET,
-    ] {
-        let numbered = DeviceEventKind::from_event_name(name).is_some();
+    let ids = Rc::new(crate::protocol::IdReader::default());
+    for name in options.listened_names() {
         let position = position.clone();
         let positioned = positioned.clone();
+        let ids = Rc::clone(&ids);
+        let shared = Rc::clone(shared);
+        let target = name.clone();
         let listener = Closure::<dyn Fn(MessageEvent)>::new(move |msg: MessageEvent| {
             let data = msg.data().as_string().unwrap_or_default();
-            super::deliver(state, name, &data, false, None);
-            // `lastEventId` repeats the last id on events without one: only device events own it.
-            let id = msg.last_event_id().parse::<u64>().ok().filter(|_| numbered);
+            let id = ids.read(&name, &msg.last_event_id());
             if let Some(position) = &position {
-                track(position, name, &data, id);
-                if let (Some(positioned), event_name::HELLO | event_name::RESET) =
-                    (&positioned, name)
-                {
+                track(position, &name, &data, id);
+                if let (Some(positioned), HELLO | RESET) = (&positioned, name.as_str()) {
                     let positioned = Rc::clone(positioned);
                     leptos::prelude::set_timeout(move || positioned(), std::time::Duration::ZERO);
                 }
             }
-            let event = if name == event_name::RESET {
+            let event = ServerEvent::new(id, name.as_str(), data);
+            let event = if name == RESET {
                 AppEvent::Reset {
-                    event: ServerEvent::new(None, name, data),
+                    event,
                     relayed: false,
                 }
             } else {
                 AppEvent::Event {
-                    event: ServerEvent::new(id, name, data),
+                    event,
                     relayed: false,
                     latency: None,
                 }
             };
-            super::call_handlers(handlers, &event);
+            shared.emit(&event);
         });
-        let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(&target, listener.as_ref().unchecked_ref());
         listeners.push(listener);
     }
     Some(Stream {
@@ -223,18 +225,18 @@ fn open(
 fn track(position: &RefCell<Option<Position>>, name: &str, data: &str, id: Option<u64>) {
     let mut position = position.borrow_mut();
     match name {
-        event_name::HELLO => {
-            if let Ok(hello) = serde_json::from_str::<Hello>(data) {
+        HELLO => {
+            if let Some(hello) = Head::decode(data) {
                 // A stream of the same run continues from where this tab is (a resume); a new
                 // run starts at its head (the `reset` that follows brings the snapshot).
                 if position.as_ref().is_none_or(|p| p.epoch != hello.epoch) {
-                    *position = Some(Position::new(hello.epoch, hello.head_id));
+                    *position = Some(hello.position());
                 }
             }
         }
-        event_name::RESET => {
-            if let Ok(reset) = serde_json::from_str::<Reset>(data) {
-                *position = Some(Position::new(reset.epoch, reset.head_id));
+        RESET => {
+            if let Some(reset) = Head::decode(data) {
+                *position = Some(reset.position());
             }
         }
         _ => {

@@ -1,10 +1,10 @@
 //! What the browser runtime receives from outside this tab, decoded: messages from the
 //! SharedWorker (`?mode=sharedworker`) and `storage` events from other tabs (`?mode=storage`).
-//! Pure and compiled natively as well, so the property tests (`app/tests/decode_props.rs`) run
+//! Pure and compiled natively as well, so the property tests (`tests/decode_props.rs`) run
 //! without a browser; `runtime::shared_worker` and `runtime::storage_channel` call it.
 //!
 //! Anything that does not decode is rejected (the runtime counts it in
-//! [`crate::state::TabState::ignored_messages`]); nothing here panics. The channel messages
+//! [`crate::TabView::ignored_messages`]); nothing here panics. The channel messages
 //! themselves are decoded by [`coord::Message::decode`].
 
 use serde::{Deserialize, Serialize};

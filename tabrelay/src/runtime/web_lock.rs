@@ -10,30 +10,12 @@
 //! so no tab ever sits on the lock without knowing it.
 
 use super::driver::Driver;
-use crate::shared::Mode;
 use coord::Input;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, LockManager, LockOptions};
-
-/// The Web Lock whose holder is the leader, one per mode: tabs of `?mode=leader` and
-/// `?mode=storage` open side by side listen on different channels, so they must not share a lock.
-///
-/// Versioned with the channel protocol: after a deploy, tabs still running the previous release
-/// cannot read this release's messages, so the two generations must not queue for one lock (a
-/// new tab would never hear the old leader, and would steal from it again and again).
-pub fn lock_name(mode: Mode) -> &'static str {
-    const _: () = assert!(
-        coord::PROTOCOL_VERSION == 2,
-        "bump the lock names with the protocol"
-    );
-    match mode {
-        Mode::Storage => "tabrelay-leader-storage-v2",
-        _ => "tabrelay-leader-v2",
-    }
-}
 
 /// `navigator.locks`, or `None` where the page is not a secure context (plain http on a LAN IP).
 pub fn lock_manager() -> Option<LockManager> {
@@ -56,13 +38,14 @@ struct Current {
 #[derive(Default)]
 pub struct WebLock {
     manager: Option<LockManager>,
-    name: &'static str,
+    /// See `Names::lock_for`.
+    name: String,
     current: RefCell<Option<Current>>,
     generations: RefCell<u64>,
 }
 
 impl WebLock {
-    pub fn new(manager: Option<LockManager>, name: &'static str) -> Self {
+    pub fn new(manager: Option<LockManager>, name: String) -> Self {
         Self {
             manager,
             name,
@@ -102,7 +85,8 @@ impl WebLock {
                 driver.lock.granted(&driver, generation)
             })
         };
-        let settled = manager.request_with_options(self.name, &options, on_granted.unchecked_ref());
+        let settled =
+            manager.request_with_options(&self.name, &options, on_granted.unchecked_ref());
 
         // The request's promise settles when we release the lock (resolved), when the queued
         // request is aborted, or when another tab steals the lock (both rejected). Its reactions

@@ -21,6 +21,8 @@ pub enum Channel {
     Broadcast {
         name: String,
         channel: RefCell<Option<BroadcastChannel>>,
+        /// The `onmessage` closure, freed with the channel.
+        on_message: RefCell<Option<Closure<dyn Fn(MessageEvent)>>>,
     },
     Storage(StorageChannel),
 }
@@ -31,6 +33,7 @@ impl Channel {
         Ok(Self::Broadcast {
             name: name.to_owned(),
             channel: RefCell::new(Some(BroadcastChannel::new(name)?)),
+            on_message: RefCell::new(None),
         })
     }
 
@@ -50,7 +53,7 @@ impl Channel {
 
     /// Back from the back/forward cache: open the channel again and listen.
     pub fn resume(&self, driver: &Rc<Driver>) {
-        if let Self::Broadcast { name, channel } = self {
+        if let Self::Broadcast { name, channel, .. } = self {
             if channel.borrow().is_some() {
                 return;
             }
@@ -64,8 +67,20 @@ impl Channel {
         }
     }
 
+    /// Closes the channel for good (the runtime stops).
+    pub fn close(&self) {
+        match self {
+            Self::Broadcast { on_message, .. } => {
+                self.suspend();
+                let closure = on_message.borrow_mut().take();
+                drop(closure);
+            }
+            Self::Storage(channel) => channel.close(),
+        }
+    }
+
     /// `localStorage` keys starting with `prefix`.
-    pub fn storage(prefix: &'static str) -> Result<Self, JsValue> {
+    pub fn storage(prefix: &str) -> Result<Self, JsValue> {
         Ok(Self::Storage(StorageChannel::open(prefix)?))
     }
 
@@ -81,7 +96,11 @@ impl Channel {
             driver.input(input);
         };
         match self {
-            Self::Broadcast { channel, .. } => {
+            Self::Broadcast {
+                channel,
+                on_message: kept,
+                ..
+            } => {
                 let Some(channel) = channel.borrow().clone() else {
                     return;
                 };
@@ -89,8 +108,10 @@ impl Channel {
                     deliver(m.data().as_string())
                 });
                 channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                // Lives as long as the tab (a return from the bfcache adds one more).
-                on_message.forget();
+                // Kept until the channel closes; a return from the bfcache replaces it (the
+                // channel it listened on is closed by then).
+                let replaced = kept.borrow_mut().replace(on_message);
+                drop(replaced);
             }
             Self::Storage(channel) => channel.listen(deliver),
         }

@@ -1,16 +1,17 @@
 //! The driver: feeds browser events to the core, carries out the core's outputs, keeps one timer
-//! armed at the core's next deadline, and mirrors the core's state into [`TabState`].
+//! armed at the core's next deadline, and mirrors the core's state into the [`TabView`].
+//!
+//! [`TabView`]: crate::TabView
 
 use super::channel::Channel;
 use super::clock;
-use super::http;
+use super::listeners::Listeners;
 use super::stream::Stream;
 use super::timer;
 use super::web_lock::WebLock;
-use crate::model::{Device, Stats, EPOCH_HEADER, HEAD_ID_HEADER};
-use crate::shared::Handler;
-use crate::state::{set_if_changed, TabRow, TabState};
-use coord::handlers::Handlers;
+use super::Shared;
+use crate::options::{Options, ResyncReason};
+use crate::view::{set_if_changed, LeaderChangeRow, TabRow};
 use coord::{AppEvent, Body, Input, Instant, Output, Role, Tab};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -21,10 +22,14 @@ use wire::Position;
 
 pub struct Driver {
     core: RefCell<Tab>,
-    state: TabState,
-    handlers: StoredValue<Handlers<Handler>, LocalStorage>,
+    /// The page's runtime: the view to mirror into, the app's handlers.
+    shared: Rc<Shared>,
     /// The stream URL without the resume point, e.g. `/api/events?mode=leader`.
     stream_url: String,
+    /// The event names the stream is listened to for (`Options::listened_names`).
+    event_names: Vec<String>,
+    /// The page lifecycle's listeners, removed when the runtime stops.
+    listeners: RefCell<Option<Listeners>>,
     pub(super) lock: WebLock,
     channel: Channel,
     stream: RefCell<Option<Stream>>,
@@ -33,7 +38,7 @@ pub struct Driver {
     inbox: RefCell<VecDeque<Step>>,
     /// A turn is under way: whatever arrives now waits in `inbox` for it.
     busy: Cell<bool>,
-    /// Devices and counters were resynced with the server after the first connect.
+    /// The app was told to resync after the first connect.
     resynced: Cell<bool>,
     /// The core's goodbye (`Tab::goodbye`) as it stood at the last turn, and the native
     /// `pagehide` listeners that post it (see [`Driver::leave`]).
@@ -64,6 +69,8 @@ enum Step {
     Leave {
         persisted: bool,
     },
+    /// The runtime stops (the last mount went away): leave, and close everything.
+    Stop,
 }
 
 /// A timer this late means the tab did not run (frozen without a `freeze` event, a debugger, a
@@ -73,17 +80,17 @@ const LONG_PAUSE: Duration = Duration::from_secs(5);
 impl Driver {
     pub fn new(
         core: Tab,
-        state: TabState,
-        handlers: StoredValue<Handlers<Handler>, LocalStorage>,
-        stream_url: String,
+        shared: Rc<Shared>,
+        options: &Options,
         lock: WebLock,
         channel: Channel,
     ) -> Self {
         Self {
             core: RefCell::new(core),
-            state,
-            handlers,
-            stream_url,
+            shared,
+            stream_url: options.stream_url(),
+            event_names: options.listened_names(),
+            listeners: RefCell::new(None),
             lock,
             channel,
             stream: RefCell::new(None),
@@ -116,6 +123,19 @@ impl Driver {
     /// closed after it.
     pub fn leave(self: &Rc<Self>, persisted: bool) {
         self.enqueue(Step::Leave { persisted });
+    }
+
+    /// Starts listening to the channel and the page's lifecycle.
+    pub fn listen(self: &Rc<Self>) {
+        self.channel.listen(self);
+        let listeners = super::lifecycle::listen(self);
+        *self.listeners.borrow_mut() = Some(listeners);
+    }
+
+    /// The runtime stops: the tab leaves as on `pagehide` (resigns, releases its lock, says
+    /// goodbye), then closes its stream and channel and removes its listeners.
+    pub fn stop(self: &Rc<Self>) {
+        self.enqueue(Step::Stop);
     }
 
     /// Binds the core's goodbye to native `pagehide` listeners, when it changed.
@@ -244,6 +264,22 @@ impl Driver {
                     self.channel.suspend();
                 }
             }
+            Step::Stop => {
+                self.perform_all();
+                // No `pagehide` will post the armed goodbye: the core's own messages go out.
+                self.disarm_goodbye();
+                self.unloading.set(true);
+                self.core.borrow_mut().handle(now, Input::PageHide);
+                self.perform_all();
+                self.close_stream();
+                self.channel.close();
+                let listeners = self.listeners.borrow_mut().take();
+                drop(listeners);
+                let timer = self.timer.borrow_mut().take();
+                if let Some((_, armed)) = timer {
+                    armed.clear();
+                }
+            }
         }
     }
 
@@ -263,7 +299,7 @@ impl Driver {
             Output::Post(message) => {
                 if matches!(message.body, Body::Heartbeat { .. }) {
                     // The leader's pulse is its own heartbeat; followers' is the one they receive.
-                    self.state.heartbeat_at_ms.set(Some(clock::now_ms()));
+                    self.shared.view.heartbeat_at_ms.set(Some(clock::now_ms()));
                 }
                 let goodbye = matches!(message.body, Body::Resign { .. } | Body::Bye);
                 if !(goodbye && self.goodbye_posted_natively.get()) {
@@ -292,7 +328,7 @@ impl Driver {
     fn open_stream(self: &Rc<Self>, resume: Option<&Position>) {
         self.close_stream();
         let url = stream_url(&self.stream_url, resume);
-        match Stream::open(self, &url) {
+        match Stream::open(self, &url, &self.event_names) {
             Ok(stream) => {
                 let replaced = self.stream.borrow_mut().replace(stream);
                 drop(replaced);
@@ -341,37 +377,33 @@ impl Driver {
         }
     }
 
-    /// Applies an app event to the tab's state, then calls the app's handlers for it.
+    /// Applies an app event to the view, then calls the app's handlers for it. A tab that has
+    /// left for good delivers nothing more: nobody will see it, and its handlers would run while
+    /// the browser tears the page down.
     fn emit(self: &Rc<Self>, event: AppEvent) {
-        if !self.unloading.get() {
-            self.apply(&event);
+        if self.unloading.get() {
+            return;
         }
-        super::call_handlers(self.handlers, &event);
+        self.apply(&event);
+        self.shared.emit(&event);
     }
 
     fn apply(&self, event: &AppEvent) {
-        let state = self.state;
+        let view = self.shared.view;
         match event {
-            AppEvent::Event {
-                event,
-                relayed,
-                latency,
-            } => super::deliver(
-                state,
-                &event.name,
-                &event.data,
-                *relayed,
-                latency.map(|l| l.as_secs_f64() * 1000.0),
-            ),
-            AppEvent::Reset { event, .. } => super::apply_reset(state, &event.data),
-            AppEvent::Connected if !self.resynced.replace(true) => resync_with_server(state),
-            // Events the core could not recover: the grid may be stale.
-            AppEvent::Lost { .. } => leptos::task::spawn_local(resync_devices(state)),
+            AppEvent::Connected if !self.resynced.replace(true) => {
+                self.shared.resync(ResyncReason::FirstConnect)
+            }
+            // Events the core could not recover: the app's state may be stale.
+            AppEvent::Lost { from, to } => self.shared.resync(ResyncReason::Lost {
+                from: *from,
+                to: *to,
+            }),
             AppEvent::RoleChanged(role) => {
                 if *role == Role::Leader {
-                    state.leader_since_ms.set(Some(clock::now_ms()));
+                    view.leader_since_ms.set(Some(clock::now_ms()));
                 }
-                set_if_changed(state.role, *role);
+                set_if_changed(view.role, *role);
             }
             _ => {}
         }
@@ -389,7 +421,7 @@ impl Driver {
             let version = core.leader_changes_version();
             View {
                 role: core.role(),
-                leader_id: core.leader().map(super::tab_id_text),
+                leader_id: core.leader().map(crate::tab_id_text),
                 term: core.term().n,
                 stream: core.stream_state(),
                 next_attempt_ms: core.reconnect().next_attempt.map(clock::to_ms),
@@ -401,7 +433,7 @@ impl Driver {
                 tabs: self.changed_tab_rows(&core, now_ms),
             }
         };
-        let state = self.state;
+        let state = self.shared.view;
         set_if_changed(state.role, view.role);
         set_if_changed(state.leader_id, view.leader_id);
         set_if_changed(state.term, view.term);
@@ -459,7 +491,7 @@ impl Driver {
         let mut rows: Vec<TabRow> = shown
             .iter()
             .map(|tab| TabRow {
-                id: super::tab_id_text(tab.id),
+                id: crate::tab_id_text(tab.id),
                 role: tab.role,
                 visible: tab.visible,
                 last_seen_ms: clock::to_ms(tab.last_seen),
@@ -467,7 +499,7 @@ impl Driver {
             })
             .collect();
         rows.push(TabRow {
-            id: super::tab_id_text(core.id()),
+            id: crate::tab_id_text(core.id()),
             role,
             visible,
             last_seen_ms: now_ms,
@@ -501,68 +533,23 @@ struct View {
     /// A follower's (a leader's is its own, set when it beats).
     heartbeat_at_ms: Option<Option<f64>>,
     /// When it changed since the last turn.
-    timeline: Option<Vec<crate::ui::timeline::ChangeRow>>,
+    timeline: Option<Vec<LeaderChangeRow>>,
     ignored_messages: u64,
     /// When they changed since the last turn ([`Driver::changed_tab_rows`]).
     tabs: Option<Vec<TabRow>>,
 }
 
 /// A change of leader for the timeline panel (times on the shared clock, in ms).
-fn change_row(change: &coord::LeaderChange) -> crate::ui::timeline::ChangeRow {
+fn change_row(change: &coord::LeaderChange) -> LeaderChangeRow {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    crate::ui::timeline::ChangeRow {
+    LeaderChangeRow {
         at_ms: clock::to_ms(change.at),
         cause: change.cause.as_str(),
-        from: change.from.map(super::tab_id_text),
-        to: change.to.map(super::tab_id_text),
+        from: change.from.map(crate::tab_id_text),
+        to: change.to.map(crate::tab_id_text),
         leaderless_ms: change.leaderless.map(ms),
         until_delivering_ms: change.until_delivering.map(ms),
         replayed: change.replayed,
-    }
-}
-
-/// Brings the devices and the counters up to date with the server, once this tab is connected.
-///
-/// The page was rendered from a snapshot a moment before this tab's first event; events and
-/// `stats` pushed in between never reach it (`stats` is only pushed on change, so a tab that joins
-/// later would wait for the next change). The device list is replayed with the events this tab
-/// received after the list was taken.
-pub(super) fn resync_with_server(state: TabState) {
-    leptos::task::spawn_local(async move {
-        match http::send("GET", "/api/stats", &[]).await {
-            Ok(reply) if reply.ok() => match serde_json::from_str::<Stats>(&reply.body) {
-                // Only if no live `stats` arrived meanwhile: those are newer.
-                Ok(stats) if state.stats.get_untracked().is_none() => {
-                    state.record_stats(stats, clock::now_ms())
-                }
-                Ok(_) => {}
-                Err(err) => leptos::logging::warn!("tabrelay: stats resync: {err}"),
-            },
-            Ok(reply) => leptos::logging::warn!("tabrelay: stats resync got {}", reply.status),
-            Err(problem) => leptos::logging::warn!("tabrelay: stats resync: {problem}"),
-        }
-        resync_devices(state).await;
-    });
-}
-
-/// Replaces the device grid with the server's list, replaying on top of it the events this tab
-/// received after the list was taken (in the list's run: `x-tabrelay-epoch`).
-pub(super) async fn resync_devices(state: TabState) {
-    let reply = match http::send("GET", "/api/devices", &[HEAD_ID_HEADER, EPOCH_HEADER]).await {
-        Ok(reply) if reply.ok() => reply,
-        Ok(reply) => return leptos::logging::warn!("tabrelay: device resync got {}", reply.status),
-        Err(problem) => return leptos::logging::warn!("tabrelay: device resync: {problem}"),
-    };
-    let head_id = reply.headers[0]
-        .as_deref()
-        .and_then(|h| h.parse::<u64>().ok());
-    let head = head_id
-        .zip(reply.headers[1].clone())
-        .map(|(id, epoch)| Position::new(epoch, id));
-    match (serde_json::from_str::<Vec<Device>>(&reply.body), head) {
-        (Ok(devices), Some(head)) => state.set_devices_at(devices, &head),
-        (Ok(devices), None) => state.set_devices(devices),
-        (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),
     }
 }
 

@@ -5,21 +5,11 @@
 //! highest id any tab saw). On error this closes the `EventSource` and tells the core.
 
 use super::driver::Driver;
-use crate::model::{event_name, DeviceEventKind};
 use coord::{Input, ServerEvent};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, MessageEvent};
-
-/// Every named event the server sends.
-const EVENT_NAMES: [&str; 5] = [
-    event_name::DEVICE_ONLINE,
-    event_name::DEVICE_OFFLINE,
-    event_name::HELLO,
-    event_name::STATS,
-    event_name::RESET,
-];
 
 pub struct Stream {
     source: EventSource,
@@ -30,23 +20,26 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Opens `url`; `EventSource` cannot set headers, so the resume point is in the query.
-    pub fn open(driver: &Rc<Driver>, url: &str) -> Result<Self, JsValue> {
+    /// Opens `url` and listens for the events `names`; `EventSource` cannot set headers, so the
+    /// resume point is in the query.
+    pub fn open(driver: &Rc<Driver>, url: &str, names: &[String]) -> Result<Self, JsValue> {
         let source = EventSource::new(url)?;
-        let listeners = EVENT_NAMES
+        let ids = Rc::new(crate::protocol::IdReader::default());
+        let listeners = names
             .iter()
-            .map(|&name| {
+            .map(|name| {
                 let driver = Rc::clone(driver);
+                let ids = Rc::clone(&ids);
+                let name = name.clone();
+                let target = name.clone();
                 let listener = Closure::<dyn Fn(MessageEvent)>::new(move |msg: MessageEvent| {
                     let data = msg.data().as_string().unwrap_or_default();
-                    // `lastEventId` repeats the last id the stream carried, also on events without
-                    // an `id:` line, so only device events take it.
-                    let id = DeviceEventKind::from_event_name(name)
-                        .and_then(|_| msg.last_event_id().parse::<u64>().ok());
-                    driver.input(Input::StreamEvent(ServerEvent::new(id, name, data)));
+                    let id = ids.read(&name, &msg.last_event_id());
+                    let event = ServerEvent::new(id, name.as_str(), data);
+                    driver.input(Input::StreamEvent(event));
                 });
                 let _ = source
-                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+                    .add_event_listener_with_callback(&target, listener.as_ref().unchecked_ref());
                 listener
             })
             .collect();

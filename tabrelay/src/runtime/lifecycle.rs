@@ -2,13 +2,13 @@
 //!
 //! `pagehide` / `pageshow` / `online` are fired at the window; `freeze`, `resume` and
 //! `visibilitychange` at the document. Leptos' `window_event_listener_untyped` is not used: its
-//! listeners are `FnMut` (see [`add`]).
+//! listeners are `FnMut` (see `Listeners::add`).
 
 use super::driver::Driver;
+use super::listeners::Listeners;
 use coord::Input;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::{Document, VisibilityState};
 
 pub fn is_visible(document: &Document) -> bool {
@@ -23,7 +23,9 @@ pub fn is_persisted(event: &web_sys::Event) -> bool {
         .unwrap_or(false)
 }
 
-pub fn listen(driver: &Rc<Driver>) {
+/// Feeds the page's lifecycle to `driver` for as long as the returned listeners live.
+pub fn listen(driver: &Rc<Driver>) -> Listeners {
+    let mut listeners = Listeners::default();
     let on = |input: fn(&web_sys::Event) -> Option<Input>| {
         let driver = Rc::clone(driver);
         move |event: web_sys::Event| {
@@ -33,28 +35,28 @@ pub fn listen(driver: &Rc<Driver>) {
         }
     };
     let Some(window) = web_sys::window() else {
-        return;
+        return listeners;
     };
     let hide = Rc::clone(driver);
-    add(&window, "pagehide", move |event| {
+    listeners.add(&window, "pagehide", move |event| {
         // Resign, release the lock, say goodbye; into the bfcache: close the channel after that.
         hide.leave(is_persisted(&event));
     });
     let show = Rc::clone(driver);
-    add(&window, "pageshow", move |event| {
+    listeners.add(&window, "pageshow", move |event| {
         // A first load also fires `pageshow`; only a return from the bfcache is news.
         if is_persisted(&event) {
             show.channel().resume(&show);
             show.input(Input::PageShow); // hello with this tab's position: it catches up by id
         }
     });
-    add(&window, "online", on(|_| Some(Input::NetworkOnline)));
+    listeners.add(&window, "online", on(|_| Some(Input::NetworkOnline)));
 
     let Some(document) = window.document() else {
-        return;
+        return listeners;
     };
-    add(&document, "freeze", on(|_| Some(Input::Frozen)));
-    add(&document, "resume", on(|_| Some(Input::Resumed)));
+    listeners.add(&document, "freeze", on(|_| Some(Input::Frozen)));
+    listeners.add(&document, "resume", on(|_| Some(Input::Resumed)));
     let visibility = {
         let driver = Rc::clone(driver);
         let document = document.clone();
@@ -64,13 +66,6 @@ pub fn listen(driver: &Rc<Driver>) {
             })
         }
     };
-    add(&document, "visibilitychange", visibility);
-}
-
-/// Adds `listener` for `name` at `target` for the tab's life. An `Fn`: Firefox may fire a
-/// lifecycle event from inside a browser call this very listener makes (see `Driver::run`).
-fn add(target: &web_sys::EventTarget, name: &str, listener: impl Fn(web_sys::Event) + 'static) {
-    let closure = Closure::<dyn Fn(web_sys::Event)>::new(listener);
-    let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-    closure.forget();
+    listeners.add(&document, "visibilitychange", visibility);
+    listeners
 }

@@ -7,30 +7,34 @@
 //! event only fires when a value changes), and storage never fills up. The removal fires a
 //! second event with no new value, which is skipped.
 
-use std::cell::Cell;
+use super::listeners::Listeners;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Storage, StorageEvent};
 
 pub struct StorageChannel {
     storage: Storage,
-    prefix: &'static str,
+    prefix: String,
     /// Makes this tab's keys unique among tabs (random) and among its own messages (counter).
     sender: u64,
     next: Cell<u64>,
+    /// The `storage` listener, removed when the channel closes.
+    listening: RefCell<Option<Listeners>>,
 }
 
 impl StorageChannel {
-    pub fn open(prefix: &'static str) -> Result<Self, JsValue> {
+    pub fn open(prefix: &str) -> Result<Self, JsValue> {
         let storage = web_sys::window()
             .ok_or_else(|| JsValue::from_str("no window"))?
             .local_storage()?
             .ok_or_else(|| JsValue::from_str("localStorage is unavailable"))?;
         let channel = Self {
             storage,
-            prefix,
+            prefix: prefix.to_owned(),
             sender: (js_sys::Math::random() * 2f64.powi(53)) as u64,
             next: Cell::new(0),
+            listening: RefCell::new(None),
         };
         channel.sweep();
         Ok(channel)
@@ -42,7 +46,7 @@ impl StorageChannel {
         let len = self.storage.length().unwrap_or(0);
         let orphans: Vec<String> = (0..len)
             .filter_map(|i| self.storage.key(i).ok().flatten())
-            .filter(|key| key.starts_with(self.prefix))
+            .filter(|key| key.starts_with(&self.prefix))
             .collect();
         for key in orphans {
             let _ = self.storage.remove_item(&key);
@@ -75,21 +79,32 @@ impl StorageChannel {
         Some(JsValue::from(bound).unchecked_into())
     }
 
-    /// Calls `deliver` with the value of every message key another tab writes.
+    /// Calls `deliver` with the value of every message key another tab writes, until
+    /// [`StorageChannel::close`].
     pub fn listen(&self, deliver: impl Fn(Option<String>) + 'static) {
-        let prefix = self.prefix;
-        let on_storage = Closure::<dyn Fn(StorageEvent)>::new(move |event: StorageEvent| {
-            if let Some(value) =
-                crate::inbox::storage_message(prefix, event.key().as_deref(), event.new_value())
-            {
-                deliver(Some(value));
-            }
-        });
+        let prefix = self.prefix.clone();
+        let mut listeners = Listeners::default();
         if let Some(window) = web_sys::window() {
-            let _ = window
-                .add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
+            listeners.add(&window, "storage", move |event: web_sys::Event| {
+                let Some(event) = event.dyn_ref::<StorageEvent>() else {
+                    return;
+                };
+                if let Some(value) = crate::inbox::storage_message(
+                    &prefix,
+                    event.key().as_deref(),
+                    event.new_value(),
+                ) {
+                    deliver(Some(value));
+                }
+            });
         }
-        // Lives as long as the tab.
-        on_storage.forget();
+        let replaced = self.listening.borrow_mut().replace(listeners);
+        drop(replaced);
+    }
+
+    /// Stops listening.
+    pub fn close(&self) {
+        let listening = self.listening.borrow_mut().take();
+        drop(listening);
     }
 }

@@ -1,0 +1,293 @@
+//! What an app chooses: the stream, the events it listens for, how tabs elect and talk, the names
+//! they use, and what to do when a tab must resync.
+
+use coord::Config;
+use std::fmt;
+use std::rc::Rc;
+
+pub use crate::mode::Mode;
+
+/// How the leader is elected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Election {
+    /// Web Locks where `navigator.locks` exists (secure contexts), else the protocol.
+    #[default]
+    Auto,
+    /// Force Web Locks.
+    Locks,
+    /// Force the election protocol over the tabs' channel (what `Auto` falls back to on plain
+    /// http origins, where browsers hide `navigator.locks`).
+    Protocol,
+}
+
+impl Election {
+    /// Parses a query value (`locks`, `protocol`; anything else is `Auto`).
+    pub fn from_query(value: Option<&str>) -> Self {
+        match value {
+            Some("locks") => Self::Locks,
+            Some("protocol") => Self::Protocol,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// The names tabs of one app meet under. Two apps on one origin (or two streams of one app) must
+/// use different names, or their tabs would elect one leader for both.
+///
+/// Every name derives from one namespace by default ([`Names::new`]); set a field to override it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The `BroadcastChannel` the tabs talk on ([`Mode::Leader`]). Not versioned: tabs of
+    /// another release open across a deploy post messages of another protocol version, which
+    /// are counted and ignored.
+    pub channel: String,
+    /// The prefix of the `localStorage` keys that carry messages ([`Mode::Storage`]).
+    pub storage_prefix: String,
+    /// The Web Lock whose holder leads; the protocol version and the mode are appended
+    /// ([`Names::lock_for`]), so two releases, or leader and storage tabs, never queue for one.
+    pub lock: String,
+    /// The SharedWorker's script ([`Mode::SharedWorker`]); the stream URL and the event names
+    /// travel in its query, so two streams get two workers.
+    pub worker_script: String,
+    /// The worker's name (versioned with the protocol, like the lock).
+    pub worker: String,
+    /// The dedicated worker that keeps a hidden tab's timers on time (browsers throttle a hidden
+    /// page's `setTimeout` to once a second); without it they only run late.
+    pub timer_script: String,
+}
+
+impl Names {
+    /// Every name under `namespace`: channel `namespace`, lock `namespace-leader`, storage keys
+    /// `namespace-msg:`, worker `namespace`; the scripts are served at `/tabrelay-worker.js` and
+    /// `/tabrelay-timer.js` (shipped in this crate's `public/`).
+    pub fn new(namespace: &str) -> Self {
+        Self {
+            channel: namespace.to_owned(),
+            storage_prefix: format!("{namespace}-msg:"),
+            lock: format!("{namespace}-leader"),
+            worker_script: "/tabrelay-worker.js".into(),
+            worker: namespace.to_owned(),
+            timer_script: "/tabrelay-timer.js".into(),
+        }
+    }
+
+    /// The Web Lock for `mode`: versioned with the channel protocol (tabs of two releases cannot
+    /// read each other's messages, so they must not queue for one lock), and per mode (leader and
+    /// storage tabs listen on different channels).
+    pub fn lock_for(&self, mode: Mode) -> String {
+        let v = coord::PROTOCOL_VERSION;
+        match mode {
+            Mode::Storage => format!("{}-storage-v{v}", self.lock),
+            _ => format!("{}-v{v}", self.lock),
+        }
+    }
+
+    /// The SharedWorker's name for this protocol version.
+    pub fn worker_for_protocol(&self) -> String {
+        format!("{}-v{}", self.worker, coord::PROTOCOL_VERSION)
+    }
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self::new("tabrelay")
+    }
+}
+
+/// Why a tab should fetch its state from the server again (see [`Options::resync`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResyncReason {
+    /// The stream is open for the first time in this tab: the page was rendered from a snapshot
+    /// a moment before, and what was published in between never reaches it.
+    FirstConnect,
+    /// Events with ids `from..=to` cannot be given to this tab any more (its buffer overflowed,
+    /// or the server's log no longer holds them).
+    Lost { from: u64, to: u64 },
+}
+
+/// The app's resync callback.
+#[derive(Clone)]
+pub struct Resync(pub Rc<dyn Fn(ResyncReason)>);
+
+impl fmt::Debug for Resync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resync(..)")
+    }
+}
+
+/// Options of [`crate::use_shared_event_source`]. Start from [`Options::new`] with the stream's
+/// URL and chain what differs from the defaults:
+///
+/// ```
+/// use tabrelay::{Election, Mode, Options};
+/// let options = Options::new("/api/prices")
+///     .events(["price", "halt"])
+///     .namespace("ticker")
+///     .election(Election::Auto)
+///     .mode(Mode::Leader);
+/// assert_eq!(options.names.channel, "ticker");
+/// assert_eq!(options.events, ["price", "halt"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The SSE endpoint, without a resume point (the runtime appends `last_event_id` and
+    /// `epoch`, and `mode` so a server can count streams by mode).
+    pub url: String,
+    /// The event names to listen for. `message` is what a server sends without an `event:`
+    /// line. Events with an `id:` are deduplicated, ordered and resumed whatever their name; the
+    /// stream protocol's `hello` and `reset` are always listened for.
+    pub events: Vec<String>,
+    pub names: Names,
+    pub election: Election,
+    pub mode: Mode,
+    /// Timing of the coordination core (heartbeat, silence, backoff…).
+    pub config: Config,
+    /// Call `connect()` once on start (the usual case).
+    pub auto_connect: bool,
+    /// Called when this tab's state may have missed events and should be fetched again.
+    pub resync: Option<Resync>,
+    /// [`Mode::Sharded`] only: a JSON endpoint whose `shard_ports` lists other ports of the
+    /// server to spread streams over.
+    pub shard_ports_url: Option<String>,
+}
+
+impl Options {
+    /// Shares the stream at `url` (`message` events only, everything else by default).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            events: vec!["message".into()],
+            names: Names::default(),
+            election: Election::Auto,
+            mode: Mode::Leader,
+            config: Config::default(),
+            auto_connect: true,
+            resync: None,
+            shard_ports_url: None,
+        }
+    }
+
+    /// The event names to listen for (replaces the default `message`).
+    pub fn events<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.events = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Every name under one namespace ([`Names::new`]).
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.names = Names::new(namespace);
+        self
+    }
+
+    pub fn names(mut self, names: Names) -> Self {
+        self.names = names;
+        self
+    }
+
+    pub fn election(mut self, election: Election) -> Self {
+        self.election = election;
+        self
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn auto_connect(mut self, auto_connect: bool) -> Self {
+        self.auto_connect = auto_connect;
+        self
+    }
+
+    /// `f` runs when this tab should fetch its state again ([`ResyncReason`]).
+    pub fn on_resync(mut self, f: impl Fn(ResyncReason) + 'static) -> Self {
+        self.resync = Some(Resync(Rc::new(f)));
+        self
+    }
+
+    pub fn shard_ports_url(mut self, url: impl Into<String>) -> Self {
+        self.shard_ports_url = Some(url.into());
+        self
+    }
+
+    /// The stream URL with the mode, so the server can count streams by mode.
+    pub fn stream_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}mode={}", self.url, self.mode.as_str())
+    }
+
+    /// Every event name the stream is listened to for: the app's and the protocol's.
+    pub fn listened_names(&self) -> Vec<String> {
+        let mut names = self.events.clone();
+        for protocol in [crate::protocol::HELLO, crate::protocol::RESET] {
+            if !names.iter().any(|name| name == protocol) {
+                names.push(protocol.to_owned());
+            }
+        }
+        names
+    }
+
+    /// What identifies one shared stream within a page: mounts with the same key share it.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub(crate) fn key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}",
+            self.stream_url(),
+            self.names.channel,
+            self.names.lock
+        )
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new("/api/events")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_events_are_always_listened_for_once() {
+        let options = Options::new("/s").events(["a", "hello"]);
+        assert_eq!(options.listened_names(), ["a", "hello", "reset"]);
+    }
+
+    #[test]
+    fn the_stream_url_carries_the_mode() {
+        assert_eq!(
+            Options::new("/s").mode(Mode::Storage).stream_url(),
+            "/s?mode=storage"
+        );
+        assert_eq!(Options::new("/s?x=1").stream_url(), "/s?x=1&mode=leader");
+    }
+
+    #[test]
+    fn names_derive_from_one_namespace_and_are_versioned_per_mode() {
+        let names = Names::new("ticker");
+        let v = coord::PROTOCOL_VERSION;
+        assert_eq!(names.lock_for(Mode::Leader), format!("ticker-leader-v{v}"));
+        assert_eq!(
+            names.lock_for(Mode::Storage),
+            format!("ticker-leader-storage-v{v}")
+        );
+        assert_eq!(names.storage_prefix, "ticker-msg:");
+        assert_eq!(names.worker_for_protocol(), format!("ticker-v{v}"));
+        // The default keeps the names of earlier releases (tabs open across a deploy meet).
+        assert_eq!(
+            Names::default().lock_for(Mode::Leader),
+            "tabrelay-leader-v2"
+        );
+    }
+}
