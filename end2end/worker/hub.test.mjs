@@ -233,3 +233,20 @@ test("a tab away when a reset came gets that reset when it registers again, then
   assert.deepEqual(b.events().map((e) => [e.name, e.id]), [["reset", null], ["device-online", 41]]);
   assert.deepEqual(a.events().map((e) => [e.name, e.id]).slice(-2), [["reset", null], ["device-online", 41]]);
 });
+
+test("any event name with a new id is numbered and resumed; an event without an id line is not", () => {
+  const sim = simulate();
+  const a = port();
+  hello(sim, a, "a");
+  sim.stream().handlers.onOpen();
+  const on = sim.stream().handlers.onEvent;
+  on("price", "7", `{"cents":1}`);
+  // `lastEventId` repeats the stream's last id on an event without an `id:` line.
+  on("viewers", "7", `{"open":1}`);
+  on("message", "8", `{}`);
+  assert.deepEqual(a.events().map((m) => [m.name, m.id]), [["price", 7], ["viewers", null], ["message", 8]]);
+  // The position moved with every numbered event, whatever its name.
+  sim.stream().handlers.onError();
+  sim.advance(60_000);
+  assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=8`);
+});

@@ -3,7 +3,7 @@
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-export const worker = require("../../public/tabrelay-worker.js");
+export const worker = require("../../tabrelay/public/tabrelay-worker.js");
 const { createHub } = worker;
 
 /** A hub on simulated I/O, and the knobs a test turns. */

@@ -16,13 +16,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
 
+/// A `BroadcastChannel`'s `onmessage` closure.
+type OnMessage = Closure<dyn Fn(MessageEvent)>;
+
 pub enum Channel {
     /// `None` while the page is in the back/forward cache (see [`Channel::suspend`]).
     Broadcast {
         name: String,
         channel: RefCell<Option<BroadcastChannel>>,
         /// The `onmessage` closure, freed with the channel.
-        on_message: RefCell<Option<Closure<dyn Fn(MessageEvent)>>>,
+        on_message: RefCell<Option<OnMessage>>,
     },
     Storage(StorageChannel),
 }

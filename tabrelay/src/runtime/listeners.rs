@@ -5,10 +5,13 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
 
+/// One listener: where, for which event, and the closure.
+type Added = (EventTarget, &'static str, Closure<dyn Fn(web_sys::Event)>);
+
 /// Listeners added through [`Listeners::add`]; all removed on drop.
 #[derive(Default)]
 pub struct Listeners {
-    added: Vec<(EventTarget, &'static str, Closure<dyn Fn(web_sys::Event)>)>,
+    added: Vec<Added>,
 }
 
 impl Listeners {

@@ -17,8 +17,6 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{MessageEvent, Worker};
 
-/// Served from `public/`.
-
 /// A timer armed with [`arm`]; [`Armed::clear`] cancels it.
 pub struct Armed {
     token: u64,

@@ -1,0 +1,110 @@
+/**
+ * The example app (`examples/ticker`) on the tabrelay library alone: its own server, stream
+ * (`/api/prices`), event names (`price` with ids, `viewers` without) and channel / lock names.
+ * 8 tabs share one stream, every tab gets every price once and in order, and when the leader
+ * closes or crashes another tab takes over with nothing lost.
+ */
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+
+async function viewers(request: APIRequestContext): Promise<number> {
+  const reply = await request.get("/api/viewers");
+  expect(reply.ok()).toBeTruthy();
+  return (await reply.json()).open;
+}
+
+async function waitForViewers(request: APIRequestContext, n: number): Promise<void> {
+  await expect.poll(() => viewers(request), { message: `${n} streams open on the ticker` }).toBe(n);
+}
+
+async function publish(request: APIRequestContext, symbol: string, cents: number): Promise<number> {
+  const reply = await request.post(`/api/prices/${symbol}/${cents}`);
+  expect(reply.ok(), await reply.text()).toBeTruthy();
+  return (await reply.json()).id;
+}
+
+const role = (page: Page) => page.locator("#role").innerText();
+
+async function waitForOneLeader(pages: Page[]): Promise<Page> {
+  let leader: Page | undefined;
+  await expect
+    .poll(async () => {
+      const roles = await Promise.all(pages.map(role));
+      const leaders = pages.filter((_, i) => roles[i] === "leader");
+      const followers = roles.filter((r) => r === "follower").length;
+      leader = leaders.length === 1 ? leaders[0] : undefined;
+      return leaders.length === 1 && followers === pages.length - 1;
+    }, { message: "exactly one leader, every other tab a follower" })
+    .toBe(true);
+  // Every follower names the same leader as the leader's own id.
+  const id = await leader!.locator("#tab").innerText();
+  await expect.poll(async () => (await Promise.all(pages.map((p) => p.locator("#leader").innerText()))).every((l) => l === id)).toBe(true);
+  return leader!;
+}
+
+/** The ids this tab shows, newest first. */
+const shownIds = (page: Page) =>
+  page.locator("#ticks li").evaluateAll((items) => items.map((li) => Number(li.getAttribute("data-id"))));
+
+/** Every id in `ids` is shown once, and the tab's ids are in order (newest first). */
+async function expectEveryPriceOnce(pages: Page[], ids: number[]): Promise<void> {
+  for (const page of pages) {
+    await expect
+      .poll(async () => {
+        const shown = new Set(await shownIds(page));
+        return ids.filter((id) => !shown.has(id)).length;
+      }, { message: "every published price reached this tab" })
+      .toBe(0);
+    const shown = await shownIds(page);
+    expect(new Set(shown).size, "no price twice").toBe(shown.length);
+    expect(shown, "newest first, in id order").toEqual([...shown].sort((a, b) => b - a));
+  }
+}
+
+test("8 tabs share one stream; every price reaches every tab; the leader closes, then crashes", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  await waitForViewers(request, 0);
+  const pages: Page[] = [];
+  for (let i = 0; i < 8; i++) {
+    const page = await context.newPage();
+    await page.goto("/");
+    pages.push(page);
+  }
+  let leader = await waitForOneLeader(pages);
+  await waitForViewers(request, 1);
+  // The `viewers` event (no id) reaches followers too: relayed like any other.
+  for (const page of pages) await expect(page.locator("#viewers")).toHaveText("1");
+
+  const first: number[] = [];
+  for (let i = 0; i < 20; i++) first.push(await publish(request, "ACME", 1000 + i));
+  await expectEveryPriceOnce(pages, first);
+
+  // The leader closes: another tab leads, resumes from the newest id, nothing lost.
+  let alive = pages.filter((p) => p !== leader);
+  await leader.close();
+  const during: number[] = [];
+  for (let i = 0; i < 10; i++) during.push(await publish(request, "GLOBEX", 2000 + i));
+  leader = await waitForOneLeader(alive);
+  await waitForViewers(request, 1);
+  await expectEveryPriceOnce(alive, [...first, ...during]);
+
+  // The new leader crashes (its renderer dies): the same again.
+  alive = alive.filter((p) => p !== leader);
+  const cdp = await context.newCDPSession(leader);
+  const crashed = leader.waitForEvent("crash");
+  cdp.send("Page.crash").catch(() => {});
+  await crashed;
+  const after: number[] = [];
+  for (let i = 0; i < 10; i++) after.push(await publish(request, "INITECH", 3000 + i));
+  await waitForOneLeader(alive);
+  await waitForViewers(request, 1);
+  await expectEveryPriceOnce(alive, [...first, ...during, ...after]);
+
+  await context.close();
+  await waitForViewers(request, 0);
+});
+
+test("bad input to the ticker's server gets a clear error", async ({ request }) => {
+  const reply = await request.post("/api/prices/acme!/1");
+  expect(reply.status()).toBe(400);
+  expect((await reply.json()).error).toContain("capital letters");
+});

@@ -1,0 +1,1 @@
+../../../tabrelay/public/tabrelay-worker.js
