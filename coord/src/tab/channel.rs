@@ -42,12 +42,12 @@ impl Tab {
                     self.lost_leader(now, Some(from), ChangeCause::Closed);
                     // Left without resigning: elect now (Locks: the lock queue already did).
                     self.leader = None;
-                    self.probe_deadline = None;
+                    self.timers.stop(Timer::Probe);
                     match self.mechanism {
                         Mechanism::Protocol => self.schedule_candidacy(now, Some(from)),
-                        Mechanism::Locks => {
-                            self.leader_deadline = Some(now + self.config.leader_timeout)
-                        }
+                        Mechanism::Locks => self
+                            .timers
+                            .set(Timer::LeaderSilence, now + self.config.leader_timeout),
                     }
                 }
             }
@@ -80,7 +80,7 @@ impl Tab {
                     } else {
                         true
                     };
-                    if behind && self.resend_deadline.is_none() {
+                    if behind && !self.timers.is_set(Timer::Resend) {
                         self.request_resend(now);
                     }
                 }
@@ -143,7 +143,8 @@ impl Tab {
                 if term > self.max_term {
                     self.observe_term(now, term);
                     if self.role != Role::Leader {
-                        self.leader_deadline = Some(now + self.config.leader_timeout);
+                        self.timers
+                            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
                     }
                 }
             }

@@ -55,7 +55,7 @@ impl Tab {
     pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
         self.close_stream();
         self.my_term = None;
-        self.next_heartbeat = None;
+        self.timers.stop(Timer::Heartbeat);
         if self.lock == LockState::Held {
             self.out.push_back(Output::ReleaseLock);
             self.lock = LockState::Idle;
@@ -71,7 +71,8 @@ impl Tab {
         } else {
             Role::Electing
         });
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.timers
+            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
     }
 
     /// Leave leadership on purpose, naming a successor (Protocol) so it takes over at once.
@@ -88,13 +89,12 @@ impl Tab {
             successor,
             reason: Some(reason),
         });
-        self.leader_deadline = Some(
-            now + if successor.is_some() {
-                self.config.resign_timeout
-            } else {
-                self.config.leader_timeout
-            },
-        );
+        let silence = if successor.is_some() {
+            self.config.resign_timeout
+        } else {
+            self.config.leader_timeout
+        };
+        self.timers.set(Timer::LeaderSilence, now + silence);
     }
 
     /// Whom a `Resign` names: Protocol, the best successor; Locks, nobody (the lock queue picks
@@ -128,11 +128,13 @@ impl Tab {
     }
 
     pub(super) fn schedule_candidacy(&mut self, now: Instant, dead: Option<TabId>) {
-        if self.role == Role::Leader || self.candidate_at.is_some() || self.claim.is_some() {
+        if self.role == Role::Leader || self.timers.is_set(Timer::Candidacy) || self.claim.is_some()
+        {
             return;
         }
         let rank = self.rank(dead);
-        self.candidate_at = Some(now + self.config.candidate_stagger * rank);
+        self.timers
+            .set(Timer::Candidacy, now + self.config.candidate_stagger * rank);
         self.candidate_dead = dead;
         self.set_role(Role::Electing);
     }
@@ -148,16 +150,18 @@ impl Tab {
                 self.out.push_back(Output::RequestLock { steal: true });
                 self.lock = LockState::Stealing;
                 // If the steal is not granted (it always is, at once), elect again later.
-                self.leader_deadline = Some(now + self.config.leader_timeout);
+                self.timers
+                    .set(Timer::LeaderSilence, now + self.config.leader_timeout);
             }
             Mechanism::Protocol => {
                 let term = self.max_term.next(self.id);
                 self.max_term = term;
                 self.claim = Some(Claim {
                     term,
-                    ends: now + self.config.claim_window,
                     acks: BTreeSet::new(),
                 });
+                self.timers
+                    .set(Timer::ClaimWindow, now + self.config.claim_window);
                 self.post(Body::Claim { term });
             }
         }
@@ -171,15 +175,19 @@ impl Tab {
         }
         self.max_term = term;
         self.claim = None;
-        self.candidate_at = None;
+        self.timers.stop(Timer::ClaimWindow);
+        self.timers.stop(Timer::Candidacy);
         self.leader = (term.tab != self.id).then_some(term.tab);
-        if self.probe_deadline.take().is_some() {
+        if self.timers.is_set(Timer::Probe) {
+            self.timers.stop(Timer::Probe);
             // The probe was for the leader of the old term: its silence says nothing of the new
             // one, which gets a silence of its own (else the probe's deadline would presume the
             // new term's leader dead, and elect around it).
             self.probe_sent_at = None;
-            self.leader_deadline
-                .get_or_insert(now + self.config.leader_timeout);
+            if !self.timers.is_set(Timer::LeaderSilence) {
+                self.timers
+                    .set(Timer::LeaderSilence, now + self.config.leader_timeout);
+            }
         }
         if self.my_term.is_some() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
@@ -201,7 +209,7 @@ impl Tab {
         if let Some(sent) = self
             .probe_sent_at
             .take()
-            .filter(|_| self.probe_deadline.is_some())
+            .filter(|_| self.timers.is_set(Timer::Probe))
         {
             self.note_slowness(now, now.saturating_since(sent));
         }
@@ -218,9 +226,10 @@ impl Tab {
         self.leader = Some(from);
         self.set_role(Role::Follower);
         self.last_heartbeat_at = Some(now);
-        self.leader_deadline = Some(now + self.leader_timeout(now));
-        self.probe_deadline = None;
-        self.candidate_at = None;
+        self.timers
+            .set(Timer::LeaderSilence, now + self.leader_timeout(now));
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
         true
     }
 
@@ -232,7 +241,8 @@ impl Tab {
             info: self.info(),
             crowd: Some(u32::try_from(self.registry.len() + 1).unwrap_or(u32::MAX)),
         });
-        self.next_heartbeat = Some(now + self.config.heartbeat_interval);
+        self.timers
+            .set(Timer::Heartbeat, now + self.config.heartbeat_interval);
     }
 
     pub(super) fn on_claim(&mut self, now: Instant, from: TabId, term: Term) {
@@ -254,8 +264,9 @@ impl Tab {
         self.observe_term(now, term);
         self.set_role(Role::Electing);
         self.leader = Some(from);
-        self.probe_deadline = None;
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.timers.stop(Timer::Probe);
+        self.timers
+            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
         // Our presence, now carrying the claimed term, is the claimant's ack.
         self.post_presence(now);
     }
@@ -284,6 +295,7 @@ impl Tab {
         };
         if all_acked {
             self.claim = None;
+            self.timers.stop(Timer::ClaimWindow);
             self.become_leader(now, term);
         }
     }
@@ -312,22 +324,24 @@ impl Tab {
         }
         self.observe_term(now, term);
         self.leader = None;
-        self.probe_deadline = None;
-        self.candidate_at = None;
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
         self.set_role(Role::Electing);
         match (self.mechanism, successor) {
             (Mechanism::Protocol, Some(s)) if s == self.id => {
                 self.become_leader(now, self.max_term.next(self.id))
             }
-            (Mechanism::Protocol, Some(_)) => {
-                self.leader_deadline = Some(now + self.config.resign_timeout)
-            }
+            (Mechanism::Protocol, Some(_)) => self
+                .timers
+                .set(Timer::LeaderSilence, now + self.config.resign_timeout),
             (Mechanism::Protocol, None) => {
-                self.leader_deadline = None;
+                self.timers.stop(Timer::LeaderSilence);
                 self.schedule_candidacy(now, Some(from));
             }
             // The lock queue picks the next leader; wait for its heartbeat.
-            (Mechanism::Locks, _) => self.leader_deadline = Some(now + self.config.leader_timeout),
+            (Mechanism::Locks, _) => self
+                .timers
+                .set(Timer::LeaderSilence, now + self.config.leader_timeout),
         }
     }
 }

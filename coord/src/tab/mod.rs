@@ -9,6 +9,7 @@ mod channel;
 mod election;
 mod stream;
 mod timeline;
+mod timer;
 
 pub use timeline::{ChangeCause, LeaderChange};
 
@@ -23,6 +24,7 @@ use crate::{
     AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, ResignReason, Role,
     ServerEvent, StreamState, StreamStatus, TabId, Term,
 };
+use timer::{Timer, TimerTable};
 
 /// How leadership is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,8 +40,6 @@ pub enum Mechanism {
 #[derive(Debug, Clone)]
 struct Claim {
     term: Term,
-    /// End of the claim window: lead then unless a higher term showed up.
-    ends: Instant,
     /// Tabs that reported our term since we claimed.
     acks: BTreeSet<TabId>,
 }
@@ -117,20 +117,14 @@ pub struct Tab {
     heard_leader: Option<(TabId, Term)>,
     /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
     visible_since: Option<Instant>,
-    /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
-    leader_deadline: Option<Instant>,
-    /// Follower: when an unanswered probe makes us presume the leader dead.
-    probe_deadline: Option<Instant>,
-    /// When our candidacy starts (staggered by rank).
-    candidate_at: Option<Instant>,
     /// Protocol: our pending claim.
     claim: Option<Claim>,
     /// The leader presumed dead when our candidacy was scheduled (not expected to ack).
     candidate_dead: Option<TabId>,
     lock: LockState,
+    /// Every deadline, by name (see [`Timer`]).
+    timers: TimerTable,
 
-    next_heartbeat: Option<Instant>,
-    next_presence: Option<Instant>,
     /// When we last posted our presence (a `Hello` is answered only if not within
     /// our presence interval).
     last_presence_at: Option<Instant>,
@@ -143,14 +137,12 @@ pub struct Tab {
     stream: StreamState,
     /// The leader's stream as its heartbeats report it.
     leader_stream: StreamState,
-    reconnect_at: Option<Instant>,
     backoff: Backoff,
     retry_hint: Option<Duration>,
     /// The app-level "connected" view (leader's stream open), identical on every tab.
     connected: bool,
 
     log: EventLog,
-    resend_deadline: Option<Instant>,
     last_rewind: Option<Instant>,
     /// Leader: the run (epoch) of the stream now open, from its `hello`.
     stream_epoch: Option<String>,
@@ -186,25 +178,19 @@ impl Tab {
             probe_sent_at: None,
             heard_leader: None,
             visible_since: Some(now),
-            leader_deadline: None,
-            probe_deadline: None,
-            candidate_at: None,
             claim: None,
             candidate_dead: None,
             lock: LockState::Idle,
-            next_heartbeat: None,
-            next_presence: None,
+            timers: TimerTable::default(),
             last_presence_at: None,
             leader_crowd: 0,
             fenced: None,
             stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
-            reconnect_at: None,
             backoff: Backoff::default(),
             retry_hint: None,
             connected: false,
             log,
-            resend_deadline: None,
             last_rewind: None,
             stream_epoch: None,
             opened_from: None,
@@ -215,6 +201,7 @@ impl Tab {
             out: VecDeque::new(),
         };
         tab.start(now);
+        tab.sync_expiry();
         tab
     }
 
@@ -297,7 +284,7 @@ impl Tab {
     pub fn reconnect(&self) -> ReconnectInfo {
         ReconnectInfo {
             failures: self.backoff.failures(),
-            next_attempt: self.reconnect_at,
+            next_attempt: self.timers.get(Timer::Reconnect),
             retry_hint: self.retry_hint,
         }
     }
@@ -330,25 +317,7 @@ impl Tab {
         if !self.active || self.frozen {
             return None;
         }
-        let leader_timers = if self.role == Role::Leader {
-            [self.next_heartbeat, self.reconnect_at]
-        } else {
-            [None, None]
-        };
-        leader_timers
-            .into_iter()
-            .chain([
-                self.next_presence,
-                self.claim.as_ref().map(|c| c.ends),
-                self.probe_deadline,
-                self.leader_deadline,
-                self.candidate_at,
-                self.resend_deadline,
-                self.registry
-                    .next_expiry(&self.config, self.crowd_stretch()),
-            ])
-            .flatten()
-            .min()
+        self.timers.next_timeout()
     }
 
     /// Runs every timer that is due at `now`, the shell's timer having been armed for
@@ -379,74 +348,113 @@ impl Tab {
                 self.note_slowness(now, now.saturating_since(armed_for));
             }
         }
-        let stretch = self.crowd_stretch();
-        self.registry.expire(now, &self.config, stretch);
-        if self.role == Role::Leader {
-            if due(self.next_heartbeat, now) {
-                self.send_heartbeat(now);
-            }
-            if due(self.reconnect_at, now) {
-                self.reconnect_at = None;
-                self.open_stream(now);
-            }
+        for timer in Timer::VALUES {
+            self.on_timer(now, timer);
         }
-        if due(self.next_presence, now) {
-            // The crowd may have grown since it was scheduled (a new tab learns it from the
-            // leader's first heartbeat): then it is due a stretched interval after the last.
-            let stretched = self.last_presence_at.map(|at| at + self.presence_every());
-            match stretched.filter(|&at| at > now) {
-                Some(later) => self.next_presence = Some(later),
-                None => self.post_presence(now),
+        self.sync_expiry();
+    }
+
+    /// Runs `timer` if it is due at `now` (the probe's deadline may move later instead).
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Expiry => {
+                if self.timers.expire_before(Timer::Expiry, now) {
+                    let stretch = self.crowd_stretch();
+                    self.registry.expire(now, &self.config, stretch);
+                }
             }
-        }
-        if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
-            if self.max_term == claim.term {
-                self.become_leader(now, claim.term);
+            Timer::Heartbeat => {
+                if self.timers.expire_before(Timer::Heartbeat, now) {
+                    self.send_heartbeat(now);
+                }
             }
-        }
-        // Judged with the slowness known now, which includes this very timer firing late: the
-        // answer may be queued behind it on our own busy main thread.
-        let probe_deadline = self
-            .probe_deadline
-            .zip(self.probe_sent_at)
-            .map(|(d, sent)| d.max(sent + self.probe_timeout(now)));
-        if probe_deadline.is_some_and(|d| d > now) {
-            self.probe_deadline = probe_deadline;
-        } else if due(self.probe_deadline, now) {
-            // The probed leader did not answer: dead, frozen, or cut off.
-            self.probe_deadline = None;
-            self.probe_sent_at = None; // a later answer is no round trip sample
-            let dead = self.leader.take();
-            if dead.is_some() {
-                // Locks: a crashed holder's lock would have passed on by now; it is still held.
-                let cause = match self.mechanism {
-                    Mechanism::Locks => ChangeCause::Frozen,
-                    Mechanism::Protocol => ChangeCause::Crashed,
+            Timer::Reconnect => {
+                if self.timers.expire_before(Timer::Reconnect, now) {
+                    self.open_stream(now);
+                }
+            }
+            Timer::Presence => {
+                if self.timers.is_due(Timer::Presence, now) {
+                    // The crowd may have grown since it was scheduled (a new tab learns it from
+                    // the leader's first heartbeat): then it is due a stretched interval after
+                    // the last.
+                    let stretched = self.last_presence_at.map(|at| at + self.presence_every());
+                    match stretched.filter(|&at| at > now) {
+                        Some(later) => self.timers.set(Timer::Presence, later),
+                        None => self.post_presence(now),
+                    }
+                }
+            }
+            Timer::ClaimWindow => {
+                if self.timers.expire_before(Timer::ClaimWindow, now) {
+                    if let Some(claim) = self.claim.take() {
+                        if self.max_term == claim.term {
+                            self.become_leader(now, claim.term);
+                        }
+                    }
+                }
+            }
+            Timer::Probe => {
+                let Some(deadline) = self.timers.get(Timer::Probe) else {
+                    return;
                 };
-                self.lost_leader(now, dead, cause);
+                // Judged with the slowness known now, which includes this very timer firing
+                // late: the answer may be queued behind it on our own busy main thread.
+                let deadline = match self.probe_sent_at {
+                    Some(sent) => deadline.max(sent + self.probe_timeout(now)),
+                    None => deadline,
+                };
+                if deadline > now {
+                    self.timers.set(Timer::Probe, deadline);
+                    return;
+                }
+                // The probed leader did not answer: dead, frozen, or cut off.
+                self.timers.stop(Timer::Probe);
+                self.probe_sent_at = None; // a later answer is no round trip sample
+                let dead = self.leader.take();
+                if dead.is_some() {
+                    // Locks: a crashed holder's lock would have passed on by now; it is still
+                    // held.
+                    let cause = match self.mechanism {
+                        Mechanism::Locks => ChangeCause::Frozen,
+                        Mechanism::Protocol => ChangeCause::Crashed,
+                    };
+                    self.lost_leader(now, dead, cause);
+                }
+                self.schedule_candidacy(now, dead);
             }
-            self.schedule_candidacy(now, dead);
-        }
-        if due(self.leader_deadline, now) {
-            // Silence: probe whoever leads, also when we never heard of a leader. No leadership
-            // change without a fault: only an unanswered probe makes a tab claim or steal.
-            self.leader_deadline = None;
-            self.post(Body::Probe {
-                term: self.max_term,
-            });
-            self.probe_sent_at = Some(now);
-            self.probe_deadline = Some(now + self.probe_timeout(now));
-        }
-        if due(self.candidate_at, now) {
-            self.candidate_at = None;
-            self.become_candidate(now);
-        }
-        if due(self.resend_deadline, now) {
-            self.resend_deadline = None;
-            if self.log.has_gap() {
-                self.request_resend(now);
+            Timer::LeaderSilence => {
+                if self.timers.expire_before(Timer::LeaderSilence, now) {
+                    // Silence: probe whoever leads, also when we never heard of a leader. No
+                    // leadership change without a fault: only an unanswered probe makes a tab
+                    // claim or steal.
+                    self.post(Body::Probe {
+                        term: self.max_term,
+                    });
+                    self.probe_sent_at = Some(now);
+                    self.timers.set(Timer::Probe, now + self.probe_timeout(now));
+                }
+            }
+            Timer::Candidacy => {
+                if self.timers.expire_before(Timer::Candidacy, now) {
+                    self.become_candidate(now);
+                }
+            }
+            Timer::Resend => {
+                if self.timers.expire_before(Timer::Resend, now) && self.log.has_gap() {
+                    self.request_resend(now);
+                }
             }
         }
+    }
+
+    /// Keeps [`Timer::Expiry`] at the registry's next expiry; run at the end of every entry
+    /// point (the registry and the crowd only change inside them).
+    fn sync_expiry(&mut self) {
+        let next = self
+            .registry
+            .next_expiry(&self.config, self.crowd_stretch());
+        self.timers.set_opt(Timer::Expiry, next);
     }
 
     /// Feeds one string received on the BroadcastChannel: decoded, or counted as undecodable
@@ -461,6 +469,11 @@ impl Tab {
 
     /// Feeds one input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        self.handle_input(now, input);
+        self.sync_expiry();
+    }
+
+    fn handle_input(&mut self, now: Instant, input: Input) {
         if (!self.active || self.frozen) && input == Input::LockGranted {
             // A grant that raced with our abort while leaving or freezing: give it back.
             self.lock = LockState::Idle;
@@ -522,8 +535,10 @@ impl Tab {
         self.set_role(Role::Electing);
         self.post(Body::Hello { info: self.info() });
         self.request_lock();
-        self.leader_deadline = Some(now + self.startup_wait());
-        self.next_presence = Some(now + self.config.presence_interval);
+        self.timers
+            .set(Timer::LeaderSilence, now + self.startup_wait());
+        self.timers
+            .set(Timer::Presence, now + self.config.presence_interval);
     }
 
     /// How long a new tab listens before it probes. Locks: a free lock is granted at once, so a
@@ -612,10 +627,11 @@ impl Tab {
     }
 
     fn clear_follower_timers(&mut self) {
-        self.leader_deadline = None;
-        self.probe_deadline = None;
-        self.candidate_at = None;
+        self.timers.stop(Timer::LeaderSilence);
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
         self.claim = None;
+        self.timers.stop(Timer::ClaimWindow);
     }
 
     /// Announced freeze: hand leadership off now rather than make the others detect it.
@@ -643,13 +659,15 @@ impl Tab {
         }
         self.request_lock();
         self.post(Body::Hello { info: self.info() });
-        if self.leader_deadline.is_none()
-            && self.probe_deadline.is_none()
-            && self.candidate_at.is_none()
+        if !self.timers.is_set(Timer::LeaderSilence)
+            && !self.timers.is_set(Timer::Probe)
+            && !self.timers.is_set(Timer::Candidacy)
         {
-            self.leader_deadline = Some(now + self.startup_wait());
+            self.timers
+                .set(Timer::LeaderSilence, now + self.startup_wait());
         }
-        self.next_presence = Some(now + self.config.presence_interval);
+        self.timers
+            .set(Timer::Presence, now + self.config.presence_interval);
     }
 
     /// What this tab would post if it left now (`pagehide`): its `Resign` when it leads (naming
@@ -686,8 +704,8 @@ impl Tab {
         self.abort_lock_request();
         self.post(Body::Bye);
         self.clear_follower_timers();
-        self.next_presence = None;
-        self.resend_deadline = None;
+        self.timers.stop(Timer::Presence);
+        self.timers.stop(Timer::Resend);
         self.leader = None;
         self.active = false;
         self.frozen = false;
@@ -735,7 +753,7 @@ impl Tab {
         } else {
             every
         };
-        self.next_presence = Some(now + every);
+        self.timers.set(Timer::Presence, now + every);
     }
 
     /// How many tabs share the channel, this one included, as far as we know: those in our
@@ -770,8 +788,4 @@ impl Tab {
             self.out.push_back(Output::Emit(event));
         }
     }
-}
-
-fn due(deadline: Option<Instant>, now: Instant) -> bool {
-    deadline.is_some_and(|d| d <= now)
 }

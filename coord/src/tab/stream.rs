@@ -46,7 +46,7 @@ impl Tab {
     /// Opens (or reopens) the stream from `resume`.
     fn start_stream(&mut self, resume: Option<wire::Position>) {
         self.stream = StreamState::Connecting;
-        self.reconnect_at = None;
+        self.timers.stop(Timer::Reconnect);
         // `stream_epoch` stays until the new connection's `hello`: a late event of the old one
         // still belongs to the old run.
         self.opened_from = resume.clone();
@@ -58,7 +58,7 @@ impl Tab {
             self.out.push_back(Output::CloseStream);
             self.stream = StreamState::Closed;
         }
-        self.reconnect_at = None;
+        self.timers.stop(Timer::Reconnect);
     }
 
     pub(super) fn retry_now(&mut self, now: Instant) {
@@ -117,7 +117,7 @@ impl Tab {
         let delay = self
             .backoff
             .next_delay(&mut self.rng, base, self.config.backoff_cap);
-        self.reconnect_at = Some(now + delay);
+        self.timers.set(Timer::Reconnect, now + delay);
         self.connected = false;
         self.emit(AppEvent::Error);
         self.post_status(StreamStatus::Error);
@@ -180,8 +180,8 @@ impl Tab {
             });
         }
         if !self.log.has_gap() {
-            self.resend_deadline = None;
-        } else if self.resend_deadline.is_none() {
+            self.timers.stop(Timer::Resend);
+        } else if !self.timers.is_set(Timer::Resend) {
             self.request_resend(now);
         }
     }
@@ -192,7 +192,8 @@ impl Tab {
         let Some(position) = self.position() else {
             return;
         };
-        self.resend_deadline = Some(now + self.config.resend_timeout);
+        self.timers
+            .set(Timer::Resend, now + self.config.resend_timeout);
         if self.role == Role::Leader {
             self.rewind(now, position);
         } else if self.leader.is_some() {
