@@ -8,7 +8,7 @@ impl Tab {
             LockState::Queued | LockState::Stealing => {
                 let queued = self.lock == LockState::Queued;
                 self.lock = LockState::Held;
-                if self.mechanism == Mechanism::Locks && self.role != Role::Leader {
+                if self.mechanism == Mechanism::Locks && !self.is_leader() {
                     if let Some((old, _)) =
                         self.heard_leader.filter(|(l, _)| queued && *l != self.id)
                     {
@@ -28,7 +28,7 @@ impl Tab {
             return; // a late rejection of a lock we already gave up
         }
         self.lock = LockState::Idle;
-        if self.role == Role::Leader {
+        if self.is_leader() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
         } else {
@@ -38,23 +38,28 @@ impl Tab {
 
     pub(super) fn become_leader(&mut self, now: Instant, term: Term) {
         self.max_term = self.max_term.max(term);
-        self.my_term = Some(term);
         self.leader = Some(self.id);
         self.clear_follower_timers();
-        self.set_role(Role::Leader);
+        let resume = self.resume_point(now);
+        self.set_phase(Phase::Leader {
+            term,
+            stream: LeaderStream::connecting(resume.clone()),
+        });
         self.found_leader(now, self.id);
         self.stats.elections += 1;
         self.backoff.reset();
-        self.stream_epoch = None;
-        self.open_stream(now);
+        self.timers.stop(Timer::Reconnect);
+        self.out.push_back(Output::OpenStream { resume });
         self.send_heartbeat(now);
     }
 
     /// We lead no more (a higher term exists, or our lock was stolen). `requeue`: Locks, queue
     /// for the lock again (not when freezing or leaving).
     pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
-        self.close_stream();
-        self.my_term = None;
+        if self.is_leader() {
+            self.out.push_back(Output::CloseStream);
+        }
+        self.timers.stop(Timer::Reconnect);
         self.timers.stop(Timer::Heartbeat);
         if self.lock == LockState::Held {
             self.out.push_back(Output::ReleaseLock);
@@ -66,10 +71,10 @@ impl Tab {
         if self.leader == Some(self.id) {
             self.leader = None;
         }
-        self.set_role(if self.leader.is_some() {
-            Role::Follower
+        self.set_phase(if self.leader.is_some() {
+            Phase::Follower
         } else {
-            Role::Electing
+            Phase::Electing
         });
         self.timers
             .set(Timer::LeaderSilence, now + self.config.leader_timeout);
@@ -77,7 +82,9 @@ impl Tab {
 
     /// Leave leadership on purpose, naming a successor (Protocol) so it takes over at once.
     pub(super) fn resign(&mut self, now: Instant, requeue: bool, reason: ResignReason) {
-        let Some(term) = self.my_term else { return };
+        let Some(term) = self.leading_term() else {
+            return;
+        };
         let successor = self.resign_successor();
         self.leader = successor;
         // Locks: the lock goes first (`ReleaseLock` before the `Resign`), so the browser hands it
@@ -128,8 +135,7 @@ impl Tab {
     }
 
     pub(super) fn schedule_candidacy(&mut self, now: Instant, dead: Option<TabId>) {
-        if self.role == Role::Leader || self.timers.is_set(Timer::Candidacy) || self.claim.is_some()
-        {
+        if self.is_leader() || self.timers.is_set(Timer::Candidacy) || self.claim.is_some() {
             return;
         }
         let rank = self.rank(dead);
@@ -140,7 +146,7 @@ impl Tab {
     }
 
     pub(super) fn become_candidate(&mut self, now: Instant) {
-        if self.role == Role::Leader || self.leader.is_some() {
+        if self.is_leader() || self.leader.is_some() {
             return;
         }
         match self.mechanism {
@@ -189,7 +195,7 @@ impl Tab {
                     .set(Timer::LeaderSilence, now + self.config.leader_timeout);
             }
         }
-        if self.my_term.is_some() {
+        if self.is_leader() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
         }
@@ -197,7 +203,7 @@ impl Tab {
 
     /// Heartbeat, relay or status from `from` claiming to lead `term`: `false` if fenced off.
     pub(super) fn accept_leader_message(&mut self, now: Instant, from: TabId, term: Term) -> bool {
-        if term < self.max_term || term.tab != from || Some(term) == self.my_term {
+        if term < self.max_term || term.tab != from || Some(term) == self.leading_term() {
             self.stats.stale += 1;
             return false;
         }
@@ -234,10 +240,13 @@ impl Tab {
     }
 
     pub(super) fn send_heartbeat(&mut self, now: Instant) {
-        let Some(term) = self.my_term else { return };
+        let Phase::Leader { term, stream } = &self.phase else {
+            return;
+        };
+        let (term, stream) = (*term, stream.state());
         self.post(Body::Heartbeat {
             term,
-            stream: self.stream,
+            stream,
             info: self.info(),
             crowd: Some(u32::try_from(self.registry.len() + 1).unwrap_or(u32::MAX)),
         });
@@ -251,12 +260,11 @@ impl Tab {
         }
         // Another tab's ack (a presence with this term) may overtake the claim itself: the
         // claim is still news then, and the claimant waits for our ack to lead at once.
-        let known_from_an_ack = term == self.max_term
-            && self.my_term.is_none()
-            && self.heard_leader != Some((from, term));
+        let known_from_an_ack =
+            term == self.max_term && !self.is_leader() && self.heard_leader != Some((from, term));
         if term < self.max_term || (term == self.max_term && !known_from_an_ack) {
             self.stats.stale += 1;
-            if self.role == Role::Leader {
+            if self.is_leader() {
                 self.send_heartbeat(now); // tell the late claimant who leads
             }
             return;

@@ -7,6 +7,7 @@
 
 mod channel;
 mod election;
+mod phase;
 mod stream;
 mod timeline;
 mod timer;
@@ -24,6 +25,7 @@ use crate::{
     AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, ResignReason, Role,
     ServerEvent, StreamState, StreamStatus, TabId, Term,
 };
+use phase::{LeaderStream, Link, Phase};
 use timer::{Timer, TimerTable};
 
 /// How leadership is decided.
@@ -100,14 +102,13 @@ pub struct Tab {
     /// Between `Frozen` and `Resumed`.
     frozen: bool,
     visible: bool,
-    role: Role,
+    /// Electing, following, or leading (with our term and the server stream).
+    phase: Phase,
 
     /// Highest term seen anywhere: the fence.
     max_term: Term,
-    /// Who we believe leads (or is about to lead) `max_term`.
+    /// Who we believe leads (or is about to lead) `max_term`: ourselves while leading.
     leader: Option<TabId>,
-    /// Our term while we lead.
-    my_term: Option<Term>,
     last_heartbeat_at: Option<Instant>,
     /// Slowness seen (busy main threads), and when: the failure detector's allowance.
     slowness: (Duration, Instant),
@@ -133,8 +134,6 @@ pub struct Tab {
     /// The stale leader and term we last answered with a `Fence` (a follower fences each once).
     fenced: Option<(TabId, Term)>,
 
-    /// Our own stream (leader), or `Closed`.
-    stream: StreamState,
     /// The leader's stream as its heartbeats report it.
     leader_stream: StreamState,
     backoff: Backoff,
@@ -144,10 +143,6 @@ pub struct Tab {
 
     log: EventLog,
     last_rewind: Option<Instant>,
-    /// Leader: the run (epoch) of the stream now open, from its `hello`.
-    stream_epoch: Option<String>,
-    /// Leader: the position the stream was (re)opened from (`None`: live from the head).
-    opened_from: Option<wire::Position>,
 
     registry: Registry,
     timeline: timeline::Timeline,
@@ -169,10 +164,9 @@ impl Tab {
             active: true,
             frozen: false,
             visible: true,
-            role: Role::Electing,
+            phase: Phase::Electing,
             max_term: Term::ZERO,
             leader: None,
-            my_term: None,
             last_heartbeat_at: None,
             slowness: (Duration::ZERO, now),
             probe_sent_at: None,
@@ -185,15 +179,12 @@ impl Tab {
             last_presence_at: None,
             leader_crowd: 0,
             fenced: None,
-            stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
             backoff: Backoff::default(),
             retry_hint: None,
             connected: false,
             log,
             last_rewind: None,
-            stream_epoch: None,
-            opened_from: None,
             registry: Registry::default(),
             timeline: timeline::Timeline::default(),
             refs: 0,
@@ -217,7 +208,7 @@ impl Tab {
         &self.config
     }
     pub fn role(&self) -> Role {
-        self.role
+        self.phase.role()
     }
     /// The tab we believe leads (ourselves when leading); `None` while electing.
     pub fn leader(&self) -> Option<TabId> {
@@ -229,7 +220,14 @@ impl Tab {
     }
     /// Our term while we lead.
     pub fn leading_term(&self) -> Option<Term> {
-        self.my_term
+        match self.phase {
+            Phase::Leader { term, .. } => Some(term),
+            _ => None,
+        }
+    }
+    /// Whether this tab leads.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.phase, Phase::Leader { .. })
     }
     /// Highest event id delivered to the app (the resume point this tab reports).
     pub fn highest_id(&self) -> Option<u64> {
@@ -246,15 +244,14 @@ impl Tab {
     }
     /// Our own stream when leading, else the leader's as last reported.
     pub fn stream_state(&self) -> StreamState {
-        if self.role == Role::Leader {
-            self.stream
-        } else {
-            self.leader_stream
+        match &self.phase {
+            Phase::Leader { stream, .. } => stream.state(),
+            _ => self.leader_stream,
         }
     }
     /// Whether this tab holds (or is opening) the server stream itself.
     pub fn holds_stream(&self) -> bool {
-        matches!(self.stream, StreamState::Open | StreamState::Connecting)
+        matches!(&self.phase, Phase::Leader { stream, .. } if stream.holds())
     }
     /// The app-level connected state (identical on every tab).
     pub fn is_connected(&self) -> bool {
@@ -297,7 +294,7 @@ impl Tab {
     /// What this tab says about itself in presence messages.
     pub fn info(&self) -> PeerInfo {
         PeerInfo {
-            role: self.role,
+            role: self.role(),
             visible: self.visible,
             highest_id: self.log.highest(),
             epoch: self.log.epoch().map(str::to_owned),
@@ -636,7 +633,7 @@ impl Tab {
 
     /// Announced freeze: hand leadership off now rather than make the others detect it.
     fn freeze(&mut self, now: Instant) {
-        if self.role == Role::Leader {
+        if self.is_leader() {
             self.resign(now, false, ResignReason::Freezing);
         }
         self.abort_lock_request();
@@ -652,7 +649,7 @@ impl Tab {
         if self.visible {
             self.visible_since = Some(now);
         }
-        if self.role == Role::Leader {
+        if self.is_leader() {
             // Unannounced freeze: if we were deposed meanwhile, the followers fence this.
             self.send_heartbeat(now);
             return;
@@ -678,14 +675,11 @@ impl Tab {
         if !self.active {
             return Vec::new();
         }
-        let resign = self
-            .my_term
-            .filter(|_| self.role == Role::Leader)
-            .map(|term| Body::Resign {
-                term,
-                successor: self.resign_successor(),
-                reason: Some(ResignReason::Leaving),
-            });
+        let resign = self.leading_term().map(|term| Body::Resign {
+            term,
+            successor: self.resign_successor(),
+            reason: Some(ResignReason::Leaving),
+        });
         resign
             .into_iter()
             .chain([Body::Bye])
@@ -698,7 +692,7 @@ impl Tab {
 
     /// `pagehide`: hand off, say goodbye, go quiet.
     fn leave(&mut self, now: Instant) {
-        if self.role == Role::Leader {
+        if self.is_leader() {
             self.resign(now, false, ResignReason::Leaving);
         }
         self.abort_lock_request();
@@ -713,7 +707,7 @@ impl Tab {
     }
 
     fn step_down_voluntarily(&mut self, now: Instant) {
-        if self.role != Role::Leader {
+        if !self.is_leader() {
             return;
         }
         if self.mechanism == Mechanism::Protocol && self.best_successor().is_none() {
@@ -733,11 +727,28 @@ impl Tab {
         self.connected = connected;
     }
 
-    fn set_role(&mut self, role: Role) {
-        if self.role != role {
-            self.role = role;
+    /// Enters `phase`, telling the app when the role changes.
+    fn set_phase(&mut self, phase: Phase) {
+        let role = phase.role();
+        let changed = self.role() != role;
+        self.phase = phase;
+        if changed {
             self.emit(AppEvent::RoleChanged(role));
         }
+    }
+
+    /// A tab that does not lead enters `role` (`Electing` or `Follower`). A leader leaves its
+    /// phase only through `step_down` (which closes its stream), never through this.
+    fn set_role(&mut self, role: Role) {
+        if self.is_leader() {
+            return;
+        }
+        let phase = match role {
+            Role::Follower => Phase::Follower,
+            Role::Electing => Phase::Electing,
+            Role::Leader => return, // only `become_leader` leads, with a term and a stream
+        };
+        self.set_phase(phase);
     }
 
     /// Posts our presence now; the periodic one is due a full interval later (beyond

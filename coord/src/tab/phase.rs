@@ -1,0 +1,71 @@
+//! Where a tab stands in the election. Only [`Phase::Leader`] has a term and a server stream, so
+//! "we lead, hence our term and our stream exist" is a match, never an `Option` to trust.
+
+use crate::{Role, StreamState, Term};
+
+/// The tab's phase. Who we believe leads is `Tab::leader` (a belief every phase has: an electing
+/// tab may know the claimant, and a follower whose leader said goodbye (Locks) waits for the lock
+/// queue's next holder without knowing it).
+#[derive(Debug)]
+pub(super) enum Phase {
+    /// No leader known, or an election under way.
+    Electing,
+    /// A leader's messages are accepted.
+    Follower,
+    /// We lead `term` and hold the server stream.
+    Leader { term: Term, stream: LeaderStream },
+}
+
+impl Phase {
+    pub(super) fn role(&self) -> Role {
+        match self {
+            Phase::Electing => Role::Electing,
+            Phase::Follower => Role::Follower,
+            Phase::Leader { .. } => Role::Leader,
+        }
+    }
+}
+
+/// The leader's server stream: opened when the tab starts to lead, closed when it stops.
+#[derive(Debug)]
+pub(super) struct LeaderStream {
+    pub(super) link: Link,
+    /// The run (epoch) of the connection now open, from its `hello` (it stays until the next
+    /// connection's `hello`: a late event of the old one still belongs to the old run).
+    pub(super) epoch: Option<String>,
+    /// The position the stream was (re)opened from (`None`: live from the head).
+    pub(super) opened_from: Option<wire::Position>,
+}
+
+/// The state of the leader's connection (a leader's stream is never closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Link {
+    Connecting,
+    Open,
+    /// Failed; a reconnect is scheduled (`Timer::Reconnect`).
+    Backoff,
+}
+
+impl LeaderStream {
+    /// A stream being opened from `resume`.
+    pub(super) fn connecting(resume: Option<wire::Position>) -> Self {
+        Self {
+            link: Link::Connecting,
+            epoch: None,
+            opened_from: resume,
+        }
+    }
+
+    /// Whether the connection is open or being opened (not in backoff).
+    pub(super) fn holds(&self) -> bool {
+        matches!(self.link, Link::Connecting | Link::Open)
+    }
+
+    pub(super) fn state(&self) -> StreamState {
+        match self.link {
+            Link::Connecting => StreamState::Connecting,
+            Link::Open => StreamState::Open,
+            Link::Backoff => StreamState::Backoff,
+        }
+    }
+}
