@@ -352,4 +352,26 @@ impl Tab {
                 .set(Timer::LeaderSilence, now + self.config.leader_timeout),
         }
     }
+
+    pub(super) fn request_lock(&mut self) {
+        if self.mechanism == Mechanism::Locks && self.lock == LockState::Idle {
+            self.out.push_back(Output::RequestLock { steal: false });
+            self.lock = LockState::Queued;
+        }
+    }
+
+    pub(super) fn abort_lock_request(&mut self) {
+        if matches!(self.lock, LockState::Queued | LockState::Stealing) {
+            self.out.push_back(Output::AbortLockRequest);
+            self.lock = LockState::Idle;
+        }
+    }
+
+    pub(super) fn clear_follower_timers(&mut self) {
+        self.timers.stop(Timer::LeaderSilence);
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
+        self.claim = None;
+        self.timers.stop(Timer::ClaimWindow);
+    }
 }

@@ -1,13 +1,27 @@
 //! One tab's coordination state machine: election (both mechanisms), heartbeats, relay, resend,
 //! reconnect and the registry, driven by [`Input`]s and timeouts, producing [`Output`]s.
 //!
-//! This file holds the state, the accessors and the driving entry points; the transitions live in
-//! `election` (who leads), `channel` (messages from other tabs) and `stream` (the leader's server
-//! stream and event delivery).
+//! This file holds the state, the accessors and the driving entry points (`handle`,
+//! `handle_timeout`, `poll_*`); the transitions live by job in:
+//!
+//! | module      | job                                                                          |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `phase`     | [`Phase`]: electing, following, or leading with a term and a stream          |
+//! | `timer`     | the timer table, and what each timer does when it fires                      |
+//! | `lifecycle` | start, visibility, freeze / resume, leaving, step-down, `Connect` refcount   |
+//! | `election`  | who leads: locks, claims, terms and fencing, candidacy, stepping down        |
+//! | `detector`  | the failure detector's silence and probe timeouts, the slowness allowance    |
+//! | `channel`   | messages from other tabs                                                     |
+//! | `presence`  | what this tab says about itself, and the crowd that stretches its interval   |
+//! | `stream`    | the leader's server stream, event delivery, resend and rewind                |
+//! | `timeline`  | the leadership changes this tab saw, with their evidence                     |
 
 mod channel;
+mod detector;
 mod election;
+mod lifecycle;
 mod phase;
+mod presence;
 mod stream;
 mod timeline;
 mod timer;
@@ -351,100 +365,6 @@ impl Tab {
         self.sync_expiry();
     }
 
-    /// Runs `timer` if it is due at `now` (the probe's deadline may move later instead).
-    fn on_timer(&mut self, now: Instant, timer: Timer) {
-        match timer {
-            Timer::Expiry => {
-                if self.timers.expire_before(Timer::Expiry, now) {
-                    let stretch = self.crowd_stretch();
-                    self.registry.expire(now, &self.config, stretch);
-                }
-            }
-            Timer::Heartbeat => {
-                if self.timers.expire_before(Timer::Heartbeat, now) {
-                    self.send_heartbeat(now);
-                }
-            }
-            Timer::Reconnect => {
-                if self.timers.expire_before(Timer::Reconnect, now) {
-                    self.open_stream(now);
-                }
-            }
-            Timer::Presence => {
-                if self.timers.is_due(Timer::Presence, now) {
-                    // The crowd may have grown since it was scheduled (a new tab learns it from
-                    // the leader's first heartbeat): then it is due a stretched interval after
-                    // the last.
-                    let stretched = self.last_presence_at.map(|at| at + self.presence_every());
-                    match stretched.filter(|&at| at > now) {
-                        Some(later) => self.timers.set(Timer::Presence, later),
-                        None => self.post_presence(now),
-                    }
-                }
-            }
-            Timer::ClaimWindow => {
-                if self.timers.expire_before(Timer::ClaimWindow, now) {
-                    if let Some(claim) = self.claim.take() {
-                        if self.max_term == claim.term {
-                            self.become_leader(now, claim.term);
-                        }
-                    }
-                }
-            }
-            Timer::Probe => {
-                let Some(deadline) = self.timers.get(Timer::Probe) else {
-                    return;
-                };
-                // Judged with the slowness known now, which includes this very timer firing
-                // late: the answer may be queued behind it on our own busy main thread.
-                let deadline = match self.probe_sent_at {
-                    Some(sent) => deadline.max(sent + self.probe_timeout(now)),
-                    None => deadline,
-                };
-                if deadline > now {
-                    self.timers.set(Timer::Probe, deadline);
-                    return;
-                }
-                // The probed leader did not answer: dead, frozen, or cut off.
-                self.timers.stop(Timer::Probe);
-                self.probe_sent_at = None; // a later answer is no round trip sample
-                let dead = self.leader.take();
-                if dead.is_some() {
-                    // Locks: a crashed holder's lock would have passed on by now; it is still
-                    // held.
-                    let cause = match self.mechanism {
-                        Mechanism::Locks => ChangeCause::Frozen,
-                        Mechanism::Protocol => ChangeCause::Crashed,
-                    };
-                    self.lost_leader(now, dead, cause);
-                }
-                self.schedule_candidacy(now, dead);
-            }
-            Timer::LeaderSilence => {
-                if self.timers.expire_before(Timer::LeaderSilence, now) {
-                    // Silence: probe whoever leads, also when we never heard of a leader. No
-                    // leadership change without a fault: only an unanswered probe makes a tab
-                    // claim or steal.
-                    self.post(Body::Probe {
-                        term: self.max_term,
-                    });
-                    self.probe_sent_at = Some(now);
-                    self.timers.set(Timer::Probe, now + self.probe_timeout(now));
-                }
-            }
-            Timer::Candidacy => {
-                if self.timers.expire_before(Timer::Candidacy, now) {
-                    self.become_candidate(now);
-                }
-            }
-            Timer::Resend => {
-                if self.timers.expire_before(Timer::Resend, now) && self.log.has_gap() {
-                    self.request_resend(now);
-                }
-            }
-        }
-    }
-
     /// Keeps [`Timer::Expiry`] at the registry's next expiry; run at the end of every entry
     /// point (the registry and the crowd only change inside them).
     fn sync_expiry(&mut self) {
@@ -471,21 +391,7 @@ impl Tab {
     }
 
     fn handle_input(&mut self, now: Instant, input: Input) {
-        if (!self.active || self.frozen) && input == Input::LockGranted {
-            // A grant that raced with our abort while leaving or freezing: give it back.
-            self.lock = LockState::Idle;
-            self.out.push_back(Output::ReleaseLock);
-            return;
-        }
-        if !self.active {
-            if input == Input::PageShow {
-                self.active = true;
-                self.frozen = false;
-                self.start(now);
-            }
-            return;
-        }
-        if self.frozen && !matches!(input, Input::Resumed | Input::PageHide) {
+        if !self.admits(now, &input) {
             return;
         }
         match input {
@@ -500,232 +406,15 @@ impl Tab {
             Input::StreamOpened => self.on_stream_opened(),
             Input::StreamEvent(e) => self.on_stream_event(now, e),
             Input::StreamError => self.on_stream_error(now),
-            Input::VisibilityChanged { visible } => {
-                if visible != self.visible {
-                    self.visible = visible;
-                    self.visible_since = visible.then_some(now);
-                    self.post_presence(now);
-                }
-            }
+            Input::VisibilityChanged { visible } => self.on_visibility(now, visible),
             Input::NetworkOnline => self.retry_now(now),
-            Input::Connect => {
-                self.refs += 1;
-                if self.refs == 1 && self.connected {
-                    self.emit(AppEvent::Connected);
-                }
-                if self.backoff.failures() >= self.config.max_reconnect_attempts {
-                    self.retry_now(now);
-                }
-            }
-            Input::Disconnect => self.refs = self.refs.saturating_sub(1),
+            Input::Connect => self.connect(now),
+            Input::Disconnect => self.disconnect(),
             Input::StepDown => self.step_down_voluntarily(now),
         }
     }
 
-    // ---- lifecycle -------------------------------------------------------------------------
-
-    fn start(&mut self, now: Instant) {
-        // (Also back from the back/forward cache: nothing before counts as slowness.)
-        self.heard_leader = None;
-        self.probe_sent_at = None;
-        self.visible_since = self.visible.then_some(now);
-        self.set_role(Role::Electing);
-        self.post(Body::Hello { info: self.info() });
-        self.request_lock();
-        self.timers
-            .set(Timer::LeaderSilence, now + self.startup_wait());
-        self.timers
-            .set(Timer::Presence, now + self.config.presence_interval);
-    }
-
-    /// How long a new tab listens before it probes. Locks: a free lock is granted at once, so a
-    /// lock request still queued means a tab holds it; it gets the silence a known leader gets.
-    fn startup_wait(&self) -> Duration {
-        match self.mechanism {
-            Mechanism::Locks => self.config.leader_timeout,
-            Mechanism::Protocol => self.config.startup_wait,
-        }
-    }
-
-    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen (at most
-    /// `Config::busy_allowance`), and at least half the allowance for a hidden leader: its
-    /// throttled heartbeats say nothing of how busy it is, and its crash must still be detected
-    /// within a second.
-    pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
-        let cap = self.config.busy_allowance;
-        let seen = (self.slowness(now) * 2).min(cap);
-        let extra = if self.leader_hidden() {
-            seen.max(cap / 2)
-        } else {
-            seen
-        };
-        self.config.probe_timeout + extra
-    }
-
-    /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
-    /// seen. A hidden leader heartbeats once a second at best (its timers are throttled), so
-    /// its silence says nothing and only the probe tells: a visible follower (whose timers run)
-    /// asks for the heartbeat after one `heartbeat_interval` of silence instead, the rate a
-    /// visible leader heartbeats at by itself. Its crash is then found a probe timeout after
-    /// at most one interval, not after `leader_timeout` (#16: Firefox, where the leader is
-    /// mostly a background tab). Hidden followers keep `leader_timeout`: their own timers fire
-    /// once a second anyway.
-    pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
-        let silence = if self.visible && self.leader_hidden() {
-            self.config.heartbeat_interval
-        } else {
-            self.config.leader_timeout
-        };
-        silence + self.slowness(now).min(self.config.busy_allowance)
-    }
-
-    /// Whether the leader we follow said it is hidden (its timers are throttled).
-    fn leader_hidden(&self) -> bool {
-        self.leader
-            .and_then(|l| self.registry.iter().find(|t| t.id == l))
-            .is_some_and(|t| !t.info.visible)
-    }
-
-    /// The slowness estimate now: the largest recent observation, fading linearly to zero over
-    /// `Config::slowness_memory` (a bounded, phi-accrual-like allowance).
-    pub(super) fn slowness(&self, now: Instant) -> Duration {
-        let (value, at) = self.slowness;
-        let memory = self.config.slowness_memory;
-        let age = now.saturating_since(at);
-        if age >= memory || memory.is_zero() {
-            return Duration::ZERO;
-        }
-        value.mul_f64(1.0 - age.as_secs_f64() / memory.as_secs_f64())
-    }
-
-    pub(super) fn note_slowness(&mut self, now: Instant, sample: Duration) {
-        if sample >= self.slowness(now) {
-            self.slowness = (sample.min(self.config.busy_allowance * 2), now);
-        }
-    }
-
-    /// Slowness as the shell sees it (for the UI and tests).
-    pub fn slowness_estimate(&self, now: Instant) -> Duration {
-        self.slowness(now)
-    }
-
-    fn request_lock(&mut self) {
-        if self.mechanism == Mechanism::Locks && self.lock == LockState::Idle {
-            self.out.push_back(Output::RequestLock { steal: false });
-            self.lock = LockState::Queued;
-        }
-    }
-
-    fn abort_lock_request(&mut self) {
-        if matches!(self.lock, LockState::Queued | LockState::Stealing) {
-            self.out.push_back(Output::AbortLockRequest);
-            self.lock = LockState::Idle;
-        }
-    }
-
-    fn clear_follower_timers(&mut self) {
-        self.timers.stop(Timer::LeaderSilence);
-        self.timers.stop(Timer::Probe);
-        self.timers.stop(Timer::Candidacy);
-        self.claim = None;
-        self.timers.stop(Timer::ClaimWindow);
-    }
-
-    /// Announced freeze: hand leadership off now rather than make the others detect it.
-    fn freeze(&mut self, now: Instant) {
-        if self.is_leader() {
-            self.resign(now, false, ResignReason::Freezing);
-        }
-        self.abort_lock_request();
-        self.clear_follower_timers();
-        self.frozen = true;
-    }
-
-    fn resume(&mut self, now: Instant) {
-        self.frozen = false;
-        // Our own pause is no slowness of the leader, nor of our main thread.
-        self.heard_leader = None;
-        self.probe_sent_at = None;
-        if self.visible {
-            self.visible_since = Some(now);
-        }
-        if self.is_leader() {
-            // Unannounced freeze: if we were deposed meanwhile, the followers fence this.
-            self.send_heartbeat(now);
-            return;
-        }
-        self.request_lock();
-        self.post(Body::Hello { info: self.info() });
-        if !self.timers.is_set(Timer::LeaderSilence)
-            && !self.timers.is_set(Timer::Probe)
-            && !self.timers.is_set(Timer::Candidacy)
-        {
-            self.timers
-                .set(Timer::LeaderSilence, now + self.startup_wait());
-        }
-        self.timers
-            .set(Timer::Presence, now + self.config.presence_interval);
-    }
-
-    /// What this tab would post if it left now (`pagehide`): its `Resign` when it leads (naming
-    /// the successor), then `Bye`; nothing once it has left. A shell may post these from a
-    /// listener armed in advance, so the goodbye goes out even when the page's own code cannot
-    /// run at that moment; `leave` posts exactly these, in this order.
-    pub fn goodbye(&self) -> Vec<Message> {
-        if !self.active {
-            return Vec::new();
-        }
-        let resign = self.leading_term().map(|term| Body::Resign {
-            term,
-            successor: self.resign_successor(),
-            reason: Some(ResignReason::Leaving),
-        });
-        resign
-            .into_iter()
-            .chain([Body::Bye])
-            .map(|body| Message {
-                from: self.id,
-                body,
-            })
-            .collect()
-    }
-
-    /// `pagehide`: hand off, say goodbye, go quiet.
-    fn leave(&mut self, now: Instant) {
-        if self.is_leader() {
-            self.resign(now, false, ResignReason::Leaving);
-        }
-        self.abort_lock_request();
-        self.post(Body::Bye);
-        self.clear_follower_timers();
-        self.timers.stop(Timer::Presence);
-        self.timers.stop(Timer::Resend);
-        self.leader = None;
-        self.active = false;
-        self.frozen = false;
-        self.set_role(Role::Electing);
-    }
-
-    fn step_down_voluntarily(&mut self, now: Instant) {
-        if !self.is_leader() {
-            return;
-        }
-        if self.mechanism == Mechanism::Protocol && self.best_successor().is_none() {
-            return; // nobody to hand over to
-        }
-        self.lost_leader(now, Some(self.id), ChangeCause::SteppedDown);
-        self.resign(now, true, ResignReason::StepDown); // Locks: queue behind the others
-    }
-
     // ---- helpers ---------------------------------------------------------------------------
-
-    fn set_connected(&mut self, connected: bool) {
-        if connected && !self.connected {
-            self.connected = true;
-            self.emit(AppEvent::Connected);
-        }
-        self.connected = connected;
-    }
 
     /// Enters `phase`, telling the app when the role changes.
     fn set_phase(&mut self, phase: Phase) {
@@ -749,41 +438,6 @@ impl Tab {
             Role::Leader => return, // only `become_leader` leads, with a term and a stream
         };
         self.set_phase(phase);
-    }
-
-    /// Posts our presence now; the periodic one is due a full interval later (beyond
-    /// `presence_budget` tabs: the stretched interval, ±25 % at random so that tabs opened in one
-    /// burst do not keep posting in one burst).
-    fn post_presence(&mut self, now: Instant) {
-        self.post(Body::Presence { info: self.info() });
-        self.last_presence_at = Some(now);
-        let every = self.presence_every();
-        let every = if every > self.config.presence_interval {
-            let jitter = self.rng.below_or_eq(500) as f64 / 1000.0; // 0 ..= 0.5
-            every.mul_f64(0.75 + jitter)
-        } else {
-            every
-        };
-        self.timers.set(Timer::Presence, now + every);
-    }
-
-    /// How many tabs share the channel, this one included, as far as we know: those in our
-    /// registry, or the leader's count when it knows more (a new tab has heard of few yet).
-    pub(super) fn crowd(&self) -> usize {
-        (self.registry.len() + 1).max(self.leader_crowd)
-    }
-
-    /// How much the crowd stretches the presence interval, the expiry of silent tabs and the age
-    /// of usable position reports: 1 up to `presence_budget` tabs, then `crowd / budget`, so
-    /// that all tabs together post about `presence_budget` presences per `presence_interval`.
-    pub(super) fn crowd_stretch(&self) -> f64 {
-        let budget = self.config.presence_budget.max(1) as f64;
-        (self.crowd() as f64 / budget).max(1.0)
-    }
-
-    /// Our presence interval: `presence_interval` stretched by the crowd.
-    pub(super) fn presence_every(&self) -> Duration {
-        self.config.presence_interval.mul_f64(self.crowd_stretch())
     }
 
     fn post(&mut self, body: Body) {

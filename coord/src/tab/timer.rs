@@ -2,6 +2,7 @@
 //! deadline per [`Timer`], [`Tab::poll_timeout`](super::Tab::poll_timeout) is the earliest, and
 //! `fire_timers` walks the due ones by name.
 
+use super::*;
 use crate::Instant;
 
 /// Every deadline a tab may wait for. The order of [`Timer::VALUES`] is the order in which due
@@ -91,6 +92,102 @@ impl TimerTable {
     /// Whether `timer` is armed for `now` or earlier (without stopping it).
     pub(crate) fn is_due(&self, timer: Timer, now: Instant) -> bool {
         self.get(timer).is_some_and(|t| t <= now)
+    }
+}
+
+impl Tab {
+    /// Runs `timer` if it is due at `now` (the probe's deadline may move later instead).
+    pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Expiry => {
+                if self.timers.expire_before(Timer::Expiry, now) {
+                    let stretch = self.crowd_stretch();
+                    self.registry.expire(now, &self.config, stretch);
+                }
+            }
+            Timer::Heartbeat => {
+                if self.timers.expire_before(Timer::Heartbeat, now) {
+                    self.send_heartbeat(now);
+                }
+            }
+            Timer::Reconnect => {
+                if self.timers.expire_before(Timer::Reconnect, now) {
+                    self.open_stream(now);
+                }
+            }
+            Timer::Presence => {
+                if self.timers.is_due(Timer::Presence, now) {
+                    // The crowd may have grown since it was scheduled (a new tab learns it from
+                    // the leader's first heartbeat): then it is due a stretched interval after
+                    // the last.
+                    let stretched = self.last_presence_at.map(|at| at + self.presence_every());
+                    match stretched.filter(|&at| at > now) {
+                        Some(later) => self.timers.set(Timer::Presence, later),
+                        None => self.post_presence(now),
+                    }
+                }
+            }
+            Timer::ClaimWindow => {
+                if self.timers.expire_before(Timer::ClaimWindow, now) {
+                    if let Some(claim) = self.claim.take() {
+                        if self.max_term == claim.term {
+                            self.become_leader(now, claim.term);
+                        }
+                    }
+                }
+            }
+            Timer::Probe => {
+                let Some(deadline) = self.timers.get(Timer::Probe) else {
+                    return;
+                };
+                // Judged with the slowness known now, which includes this very timer firing
+                // late: the answer may be queued behind it on our own busy main thread.
+                let deadline = match self.probe_sent_at {
+                    Some(sent) => deadline.max(sent + self.probe_timeout(now)),
+                    None => deadline,
+                };
+                if deadline > now {
+                    self.timers.set(Timer::Probe, deadline);
+                    return;
+                }
+                // The probed leader did not answer: dead, frozen, or cut off.
+                self.timers.stop(Timer::Probe);
+                self.probe_sent_at = None; // a later answer is no round trip sample
+                let dead = self.leader.take();
+                if dead.is_some() {
+                    // Locks: a crashed holder's lock would have passed on by now; it is still
+                    // held.
+                    let cause = match self.mechanism {
+                        Mechanism::Locks => ChangeCause::Frozen,
+                        Mechanism::Protocol => ChangeCause::Crashed,
+                    };
+                    self.lost_leader(now, dead, cause);
+                }
+                self.schedule_candidacy(now, dead);
+            }
+            Timer::LeaderSilence => {
+                if self.timers.expire_before(Timer::LeaderSilence, now) {
+                    // Silence: probe whoever leads, also when we never heard of a leader. No
+                    // leadership change without a fault: only an unanswered probe makes a tab
+                    // claim or steal.
+                    self.post(Body::Probe {
+                        term: self.max_term,
+                    });
+                    self.probe_sent_at = Some(now);
+                    self.timers.set(Timer::Probe, now + self.probe_timeout(now));
+                }
+            }
+            Timer::Candidacy => {
+                if self.timers.expire_before(Timer::Candidacy, now) {
+                    self.become_candidate(now);
+                }
+            }
+            Timer::Resend => {
+                if self.timers.expire_before(Timer::Resend, now) && self.log.has_gap() {
+                    self.request_resend(now);
+                }
+            }
+        }
     }
 }
 
