@@ -104,6 +104,58 @@ pub struct ReconnectInfo {
 }
 
 /// One tab's coordination state machine. See the crate docs for the driving loop.
+///
+/// The shell feeds [`Input`]s with [`Tab::handle`], performs every [`Output`] from
+/// [`Tab::poll_output`], and calls [`Tab::handle_timeout`] when the clock reaches
+/// [`Tab::poll_timeout`]. Time is whatever the shell says it is, so a test drives a tab alone:
+///
+/// ```
+/// use coord::{AppEvent, Config, Input, Instant, Mechanism, Output, Role, ServerEvent, Tab, TabId};
+///
+/// let mut now = Instant::from_millis(1_000); // the injected clock
+/// let mut tab = Tab::new(TabId(1), Mechanism::Protocol, Config::default(), now, 42);
+/// tab.handle(now, Input::Connect); // the app wants events
+///
+/// // Alone, the tab says hello, probes for a leader, claims a term and leads: the shell only
+/// // performs outputs and fires the one timer the tab asks for.
+/// let mut opened = None;
+/// while opened.is_none() {
+///     while let Some(output) = tab.poll_output() {
+///         match output {
+///             Output::Post(message) => drop(message.encode()), // BroadcastChannel.postMessage
+///             Output::OpenStream { resume } => opened = Some(resume),
+///             _ => {}
+///         }
+///     }
+///     if opened.is_none() {
+///         now = tab.poll_timeout().expect("an electing tab always waits for something");
+///         tab.handle_timeout(now);
+///     }
+/// }
+/// assert_eq!(tab.role(), Role::Leader);
+/// assert_eq!(opened, Some(None)); // no position yet: the stream opens at the server's head
+///
+/// // The leader's EventSource: what it delivers is relayed to the other tabs and emitted here.
+/// let hello = r#"{"epoch":"run-1","head_id":0,"retry_ms":1000}"#;
+/// tab.handle(now, Input::StreamOpened);
+/// tab.handle(now, Input::StreamEvent(ServerEvent::new(None, "hello", hello)));
+/// tab.handle(now, Input::StreamEvent(ServerEvent::new(Some(1), "device-online", "{}")));
+/// let emitted: Vec<AppEvent> = std::iter::from_fn(|| tab.poll_output())
+///     .filter_map(|output| match output {
+///         Output::Emit(event) => Some(event),
+///         _ => None,
+///     })
+///     .collect();
+/// assert!(emitted.contains(&AppEvent::Connected));
+/// assert!(emitted
+///     .iter()
+///     .any(|e| matches!(e, AppEvent::Event { event, .. } if event.id == Some(1))));
+/// assert_eq!(tab.position(), Some(coord::Position::new("run-1", 1)));
+///
+/// // Leading, the tab heartbeats: its next deadline is at most one interval away.
+/// let next = tab.poll_timeout().expect("a leader heartbeats");
+/// assert!(next.saturating_since(now) <= tab.config().heartbeat_interval);
+/// ```
 #[derive(Debug)]
 pub struct Tab {
     id: TabId,
