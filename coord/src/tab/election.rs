@@ -74,7 +74,7 @@ impl Tab {
         self.set_phase(if self.leader.is_some() {
             Phase::Follower
         } else {
-            Phase::Electing
+            Phase::electing()
         });
         self.timers
             .set(Timer::LeaderSilence, now + self.config.leader_timeout);
@@ -135,14 +135,16 @@ impl Tab {
     }
 
     pub(super) fn schedule_candidacy(&mut self, now: Instant, dead: Option<TabId>) {
-        if self.is_leader() || self.timers.is_set(Timer::Candidacy) || self.claim.is_some() {
+        if self.is_leader() || self.timers.is_set(Timer::Candidacy) || self.claim().is_some() {
             return;
         }
         let rank = self.rank(dead);
         self.timers
             .set(Timer::Candidacy, now + self.config.candidate_stagger * rank);
-        self.candidate_dead = dead;
         self.set_role(Role::Electing);
+        if let Phase::Electing { dead: presumed, .. } = &mut self.phase {
+            *presumed = dead;
+        }
     }
 
     pub(super) fn become_candidate(&mut self, now: Instant) {
@@ -162,10 +164,12 @@ impl Tab {
             Mechanism::Protocol => {
                 let term = self.max_term.next(self.id);
                 self.max_term = term;
-                self.claim = Some(Claim {
-                    term,
-                    acks: BTreeSet::new(),
-                });
+                if let Phase::Electing { claim, .. } = &mut self.phase {
+                    *claim = Some(Claim {
+                        term,
+                        acks: BTreeSet::new(),
+                    });
+                }
                 self.timers
                     .set(Timer::ClaimWindow, now + self.config.claim_window);
                 self.post(Body::Claim { term });
@@ -180,8 +184,7 @@ impl Tab {
             return;
         }
         self.max_term = term;
-        self.claim = None;
-        self.timers.stop(Timer::ClaimWindow);
+        self.drop_claim();
         self.timers.stop(Timer::Candidacy);
         self.leader = (term.tab != self.id).then_some(term.tab);
         if self.timers.is_set(Timer::Probe) {
@@ -284,15 +287,18 @@ impl Tab {
     /// lead at once instead of waiting out the claim window. Hidden tabs answer messages at once,
     /// so this is what makes an all-hidden election fast.
     pub(super) fn on_claim_ack(&mut self, now: Instant, from: TabId, term: Term) {
-        let Some(claim) = self.claim.as_mut() else {
+        let Phase::Electing {
+            dead,
+            claim: Some(claim),
+        } = &mut self.phase
+        else {
             return;
         };
         if term != claim.term {
             return;
         }
         claim.acks.insert(from);
-        let (term, acks) = (claim.term, &claim.acks);
-        let dead = self.candidate_dead;
+        let (dead, term, acks) = (*dead, claim.term, &claim.acks);
         let all_acked = {
             let mut voters = self
                 .registry
@@ -302,8 +308,7 @@ impl Tab {
             voters.peek().is_some() && voters.all(|t| acks.contains(&t.id))
         };
         if all_acked {
-            self.claim = None;
-            self.timers.stop(Timer::ClaimWindow);
+            self.drop_claim();
             self.become_leader(now, term);
         }
     }
@@ -371,7 +376,6 @@ impl Tab {
         self.timers.stop(Timer::LeaderSilence);
         self.timers.stop(Timer::Probe);
         self.timers.stop(Timer::Candidacy);
-        self.claim = None;
-        self.timers.stop(Timer::ClaimWindow);
+        self.drop_claim();
     }
 }

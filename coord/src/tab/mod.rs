@@ -39,7 +39,7 @@ use crate::{
     AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, ResignReason, Role,
     ServerEvent, StreamState, StreamStatus, TabId, Term,
 };
-use phase::{LeaderStream, Link, Phase};
+use phase::{Claim, LeaderStream, Link, Phase};
 use timer::{Timer, TimerTable};
 
 /// How leadership is decided.
@@ -50,14 +50,6 @@ pub enum Mechanism {
     Locks,
     /// No `navigator.locks`: terms claimed over the channel, the highest `(n, tab)` wins.
     Protocol,
-}
-
-/// A pending Protocol claim.
-#[derive(Debug, Clone)]
-struct Claim {
-    term: Term,
-    /// Tabs that reported our term since we claimed.
-    acks: BTreeSet<TabId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,10 +176,6 @@ pub struct Tab {
     heard_leader: Option<(TabId, Term)>,
     /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
     visible_since: Option<Instant>,
-    /// Protocol: our pending claim.
-    claim: Option<Claim>,
-    /// The leader presumed dead when our candidacy was scheduled (not expected to ack).
-    candidate_dead: Option<TabId>,
     lock: LockState,
     /// Every deadline, by name (see [`Timer`]).
     timers: TimerTable,
@@ -230,7 +218,7 @@ impl Tab {
             active: true,
             frozen: false,
             visible: true,
-            phase: Phase::Electing,
+            phase: Phase::electing(),
             max_term: Term::ZERO,
             leader: None,
             last_heartbeat_at: None,
@@ -238,8 +226,6 @@ impl Tab {
             probe_sent_at: None,
             heard_leader: None,
             visible_since: Some(now),
-            claim: None,
-            candidate_dead: None,
             lock: LockState::Idle,
             timers: TimerTable::default(),
             last_presence_at: None,
@@ -472,6 +458,7 @@ impl Tab {
     fn set_phase(&mut self, phase: Phase) {
         let role = phase.role();
         let changed = self.role() != role;
+        self.timers.stop(Timer::ClaimWindow); // a new phase has no claim
         self.phase = phase;
         if changed {
             self.emit(AppEvent::RoleChanged(role));
@@ -480,13 +467,14 @@ impl Tab {
 
     /// A tab that does not lead enters `role` (`Electing` or `Follower`). A leader leaves its
     /// phase only through `step_down` (which closes its stream), never through this.
+    /// Staying in the same role keeps the phase (and an electing tab's candidacy) as it is.
     fn set_role(&mut self, role: Role) {
-        if self.is_leader() {
+        if self.is_leader() || self.role() == role {
             return;
         }
         let phase = match role {
             Role::Follower => Phase::Follower,
-            Role::Electing => Phase::Electing,
+            Role::Electing => Phase::electing(),
             Role::Leader => return, // only `become_leader` leads, with a term and a stream
         };
         self.set_phase(phase);

@@ -1,7 +1,12 @@
 //! Where a tab stands in the election. Only [`Phase::Leader`] has a term and a server stream, so
-//! "we lead, hence our term and our stream exist" is a match, never an `Option` to trust.
+//! "we lead, hence our term and our stream exist" is a match, never an `Option` to trust; only
+//! [`Phase::Electing`] has a candidacy's claim.
 
-use crate::{Role, StreamState, Term};
+use std::collections::BTreeSet;
+
+use super::timer::Timer;
+use super::Tab;
+use crate::{Role, StreamState, TabId, Term};
 
 /// The tab's phase. Who we believe leads is `Tab::leader` (a belief every phase has: an electing
 /// tab may know the claimant, and a follower whose leader said goodbye (Locks) waits for the lock
@@ -9,7 +14,13 @@ use crate::{Role, StreamState, Term};
 #[derive(Debug)]
 pub(super) enum Phase {
     /// No leader known, or an election under way.
-    Electing,
+    Electing {
+        /// The leader presumed dead when our candidacy was scheduled (it is not expected to ack
+        /// our claim).
+        dead: Option<TabId>,
+        /// Protocol: our pending claim (its window is `Timer::ClaimWindow`).
+        claim: Option<Claim>,
+    },
     /// A leader's messages are accepted.
     Follower,
     /// We lead `term` and hold the server stream.
@@ -17,9 +28,17 @@ pub(super) enum Phase {
 }
 
 impl Phase {
+    /// Electing, with no candidacy yet.
+    pub(super) fn electing() -> Phase {
+        Phase::Electing {
+            dead: None,
+            claim: None,
+        }
+    }
+
     pub(super) fn role(&self) -> Role {
         match self {
-            Phase::Electing => Role::Electing,
+            Phase::Electing { .. } => Role::Electing,
             Phase::Follower => Role::Follower,
             Phase::Leader { .. } => Role::Leader,
         }
@@ -66,6 +85,33 @@ impl LeaderStream {
             Link::Connecting => StreamState::Connecting,
             Link::Open => StreamState::Open,
             Link::Backoff => StreamState::Backoff,
+        }
+    }
+}
+
+/// A pending Protocol claim.
+#[derive(Debug, Clone)]
+pub(super) struct Claim {
+    pub(super) term: Term,
+    /// Tabs that reported our term since we claimed.
+    pub(super) acks: BTreeSet<TabId>,
+}
+
+impl Tab {
+    /// Our pending claim, if we are electing and claimed.
+    pub(super) fn claim(&self) -> Option<&Claim> {
+        match &self.phase {
+            Phase::Electing { claim, .. } => claim.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Gives up (or takes) our pending claim, and its window.
+    pub(super) fn drop_claim(&mut self) -> Option<Claim> {
+        self.timers.stop(Timer::ClaimWindow);
+        match &mut self.phase {
+            Phase::Electing { claim, .. } => claim.take(),
+            _ => None,
         }
     }
 }

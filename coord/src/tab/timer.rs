@@ -129,7 +129,7 @@ impl Tab {
             }
             Timer::ClaimWindow => {
                 if self.timers.expire_before(Timer::ClaimWindow, now) {
-                    if let Some(claim) = self.claim.take() {
+                    if let Some(claim) = self.drop_claim() {
                         if self.max_term == claim.term {
                             self.become_leader(now, claim.term);
                         }
