@@ -5,38 +5,41 @@ use super::*;
 impl Tab {
     pub(super) fn on_lock_granted(&mut self, now: Instant) {
         match self.lock {
-            LockState::Queued | LockState::Stealing => {
-                let queued = self.lock == LockState::Queued;
-                self.lock = LockState::Held;
-                if self.mechanism == Mechanism::Locks && !self.is_leader() {
+            LockRequest::Queued | LockRequest::Stealing => {
+                let queued = self.lock == LockRequest::Queued;
+                self.lock = LockRequest::Idle;
+                if let Phase::Leader { holds_lock, .. } = &mut self.phase {
+                    *holds_lock = true; // (a leader requests no lock)
+                } else if self.mechanism == Mechanism::Locks {
                     if let Some((old, _)) =
                         self.heard_leader.filter(|(l, _)| queued && *l != self.id)
                     {
                         // The lock passed on without a word from its holder: it is gone.
                         self.lost_leader(now, Some(old), ChangeCause::Crashed);
                     }
-                    self.become_leader(now, self.max_term.next(self.id));
+                    self.become_leader(now, self.max_term.next(self.id), true);
                 }
             }
-            LockState::Held => {}
-            LockState::Idle => self.out.push_back(Output::ReleaseLock), // a grant we gave up on
+            LockRequest::Idle if self.holds_lock() => {}
+            LockRequest::Idle => self.out.push_back(Output::ReleaseLock), // a grant we gave up on
         }
     }
 
     pub(super) fn on_lock_lost(&mut self, now: Instant) {
-        if self.lock != LockState::Held {
+        let Phase::Leader {
+            holds_lock: held @ true,
+            ..
+        } = &mut self.phase
+        else {
             return; // a late rejection of a lock we already gave up
-        }
-        self.lock = LockState::Idle;
-        if self.is_leader() {
-            self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
-            self.step_down(now, true);
-        } else {
-            self.request_lock();
-        }
+        };
+        *held = false;
+        self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
+        self.step_down(now, true);
     }
 
-    pub(super) fn become_leader(&mut self, now: Instant, term: Term) {
+    /// We lead `term` (`holds_lock`: Locks, the lock was granted).
+    pub(super) fn become_leader(&mut self, now: Instant, term: Term, holds_lock: bool) {
         self.max_term = self.max_term.max(term);
         self.leader = Some(self.id);
         self.clear_follower_timers();
@@ -44,6 +47,7 @@ impl Tab {
         self.set_phase(Phase::Leader {
             term,
             stream: LeaderStream::connecting(resume.clone()),
+            holds_lock,
         });
         self.found_leader(now, self.id);
         self.stats.elections += 1;
@@ -56,14 +60,17 @@ impl Tab {
     /// We lead no more (a higher term exists, or our lock was stolen). `requeue`: Locks, queue
     /// for the lock again (not when freezing or leaving).
     pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
+        let held = match &mut self.phase {
+            Phase::Leader { holds_lock, .. } => std::mem::take(holds_lock),
+            _ => false,
+        };
         if self.is_leader() {
             self.out.push_back(Output::CloseStream);
         }
         self.timers.stop(Timer::Reconnect);
         self.timers.stop(Timer::Heartbeat);
-        if self.lock == LockState::Held {
+        if held {
             self.out.push_back(Output::ReleaseLock);
-            self.lock = LockState::Idle;
         }
         if requeue {
             self.request_lock();
@@ -156,7 +163,7 @@ impl Tab {
                 // The lock is held by a frozen (or unresponsive) tab: take it.
                 self.abort_lock_request();
                 self.out.push_back(Output::RequestLock { steal: true });
-                self.lock = LockState::Stealing;
+                self.lock = LockRequest::Stealing;
                 // If the steal is not granted (it always is, at once), elect again later.
                 self.timers
                     .set(Timer::LeaderSilence, now + self.config.leader_timeout);
@@ -243,7 +250,7 @@ impl Tab {
     }
 
     pub(super) fn send_heartbeat(&mut self, now: Instant) {
-        let Phase::Leader { term, stream } = &self.phase else {
+        let Phase::Leader { term, stream, .. } = &self.phase else {
             return;
         };
         let (term, stream) = (*term, stream.state());
@@ -309,7 +316,7 @@ impl Tab {
         };
         if all_acked {
             self.drop_claim();
-            self.become_leader(now, term);
+            self.become_leader(now, term, false);
         }
     }
 
@@ -342,7 +349,7 @@ impl Tab {
         self.set_role(Role::Electing);
         match (self.mechanism, successor) {
             (Mechanism::Protocol, Some(s)) if s == self.id => {
-                self.become_leader(now, self.max_term.next(self.id))
+                self.become_leader(now, self.max_term.next(self.id), false)
             }
             (Mechanism::Protocol, Some(_)) => self
                 .timers
@@ -359,16 +366,19 @@ impl Tab {
     }
 
     pub(super) fn request_lock(&mut self) {
-        if self.mechanism == Mechanism::Locks && self.lock == LockState::Idle {
+        if self.mechanism == Mechanism::Locks
+            && self.lock == LockRequest::Idle
+            && !self.holds_lock()
+        {
             self.out.push_back(Output::RequestLock { steal: false });
-            self.lock = LockState::Queued;
+            self.lock = LockRequest::Queued;
         }
     }
 
     pub(super) fn abort_lock_request(&mut self) {
-        if matches!(self.lock, LockState::Queued | LockState::Stealing) {
+        if matches!(self.lock, LockRequest::Queued | LockRequest::Stealing) {
             self.out.push_back(Output::AbortLockRequest);
-            self.lock = LockState::Idle;
+            self.lock = LockRequest::Idle;
         }
     }
 

@@ -10,7 +10,7 @@ impl Tab {
     /// grant that raced with our abort while leaving or freezing is given back.
     pub(super) fn admits(&mut self, now: Instant, input: &Input) -> bool {
         if (!self.active || self.frozen) && *input == Input::LockGranted {
-            self.lock = LockState::Idle;
+            self.lock = LockRequest::Idle;
             self.out.push_back(Output::ReleaseLock);
             return false;
         }

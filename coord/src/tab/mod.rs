@@ -52,15 +52,16 @@ pub enum Mechanism {
     Protocol,
 }
 
+/// Locks: our request for the Web Lock. Holding it is part of `Phase::Leader` (a lock is only
+/// held while leading), so this is `Idle` while we lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LockState {
+enum LockRequest {
     /// No request outstanding.
     Idle,
     /// A normal request is queued.
     Queued,
     /// A steal was requested (granted at once by the browser).
     Stealing,
-    Held,
 }
 
 /// Counters for the UI and for tests.
@@ -176,7 +177,7 @@ pub struct Tab {
     heard_leader: Option<(TabId, Term)>,
     /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
     visible_since: Option<Instant>,
-    lock: LockState,
+    lock: LockRequest,
     /// Every deadline, by name (see [`Timer`]).
     timers: TimerTable,
 
@@ -226,7 +227,7 @@ impl Tab {
             probe_sent_at: None,
             heard_leader: None,
             visible_since: Some(now),
-            lock: LockState::Idle,
+            lock: LockRequest::Idle,
             timers: TimerTable::default(),
             last_presence_at: None,
             leader_crowd: 0,

@@ -24,7 +24,12 @@ pub(super) enum Phase {
     /// A leader's messages are accepted.
     Follower,
     /// We lead `term` and hold the server stream.
-    Leader { term: Term, stream: LeaderStream },
+    Leader {
+        term: Term,
+        stream: LeaderStream,
+        /// Locks: we hold the Web Lock (a Protocol leader holds none).
+        holds_lock: bool,
+    },
 }
 
 impl Phase {
@@ -98,6 +103,17 @@ pub(super) struct Claim {
 }
 
 impl Tab {
+    /// Whether we hold the Web Lock (only a leader does).
+    pub(super) fn holds_lock(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Leader {
+                holds_lock: true,
+                ..
+            }
+        )
+    }
+
     /// Our pending claim, if we are electing and claimed.
     pub(super) fn claim(&self) -> Option<&Claim> {
         match &self.phase {

@@ -79,7 +79,7 @@ impl Tab {
 
     pub(super) fn on_stream_event(&mut self, now: Instant, event: ServerEvent) {
         let (term, epoch, connecting) = match &mut self.phase {
-            Phase::Leader { term, stream } if stream.holds() => {
+            Phase::Leader { term, stream, .. } if stream.holds() => {
                 if event.id.is_none() && event.name == relay::names::HELLO {
                     // The run of everything this connection sends: relayed with each event.
                     stream.epoch = relay::parse_hello(&event.data).epoch;

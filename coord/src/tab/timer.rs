@@ -131,7 +131,7 @@ impl Tab {
                 if self.timers.expire_before(Timer::ClaimWindow, now) {
                     if let Some(claim) = self.drop_claim() {
                         if self.max_term == claim.term {
-                            self.become_leader(now, claim.term);
+                            self.become_leader(now, claim.term, false);
                         }
                     }
                 }
