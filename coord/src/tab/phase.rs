@@ -131,3 +131,46 @@ impl Tab {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Body, Config, Input, Instant, Mechanism, Message, Output, Role, Tab, TabId, Term};
+
+    fn drain(tab: &mut Tab) -> Vec<Output> {
+        std::iter::from_fn(|| tab.poll_output()).collect()
+    }
+
+    #[test]
+    fn a_leader_alone_has_a_term_a_stream_and_the_lock_and_gives_all_up_together() {
+        let now = Instant::from_millis(1_000);
+        let mut tab = Tab::new(TabId(5), Mechanism::Locks, Config::default(), now, 1);
+        tab.handle(now, Input::Connect);
+        assert_eq!(tab.leading_term(), None);
+        assert!(!tab.holds_stream() && !tab.holds_lock());
+        drain(&mut tab);
+
+        tab.handle(now, Input::LockGranted);
+        let term = tab.leading_term().expect("a granted lock leads");
+        assert!(tab.is_leader() && tab.holds_stream() && tab.holds_lock());
+        assert!(drain(&mut tab).contains(&Output::OpenStream { resume: None }));
+
+        // A higher term (another tab stole the lock while we were frozen): everything goes at once,
+        // in the order the shell must carry out.
+        let higher = Term {
+            n: term.n + 1,
+            tab: TabId(9),
+        };
+        let fence = Message::new(TabId(9), Body::Fence { term: higher });
+        tab.handle(now, Input::Channel(fence));
+        assert_eq!(tab.leading_term(), None);
+        assert!(!tab.is_leader() && !tab.holds_stream() && !tab.holds_lock());
+        assert_eq!(tab.role(), Role::Follower);
+        let outputs = drain(&mut tab);
+        let at = |wanted: &Output| outputs.iter().position(|o| o == wanted);
+        let close = at(&Output::CloseStream).expect("the stream closes");
+        let release = at(&Output::ReleaseLock).expect("the lock is released");
+        let requeue = at(&Output::RequestLock { steal: false }).expect("and requested again");
+        let role = at(&Output::Emit(crate::AppEvent::RoleChanged(Role::Follower)));
+        assert!(close < release && release < requeue && Some(requeue) < role);
+    }
+}
