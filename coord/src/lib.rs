@@ -37,7 +37,8 @@
 //! | [`config`]        | [`Config`]: every timing constant, with documented defaults         |
 //! | [`message`]       | [`Message`] / [`Body`] on the channel, terms, JSON encode / decode   |
 //! | [`io`]            | [`Input`] (shell → core), [`Output`] (core → shell), [`AppEvent`]    |
-//! | `tab`             | [`Tab`]: its state, accessors and entry points (`handle`, `handle_timeout`, `poll_*`) |
+//! | `tab`             | [`Tab`]: its state and entry points (`handle`, `handle_timeout`, `poll_*`) |
+//! | `tab::view`       | the accessors: role, leader, position, stream, known tabs, stats     |
 //! | `tab::phase`      | electing, following, or leading: only a leader has a term and a stream |
 //! | `tab::timer`      | the timer table (one deadline per named timer) and what each does    |
 //! | `tab::lifecycle`  | start, visibility, freeze / resume, leaving and goodbye, step-down, `Connect` refcount |
