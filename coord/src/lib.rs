@@ -11,7 +11,7 @@
 //! let mut tab = Tab::new(id, Mechanism::Locks, Config::default(), now(), seed);
 //! loop {
 //!     while let Some(out) = tab.poll_output() { perform(out) }   // post, open stream, lock, emit
-//!     arm_timer(tab.poll_timeout());                               // one timer is enough
+//!     arm_timer(tab.poll_timeout());                               // the earliest deadline
 //!     match next_browser_event() {
 //!         Timer      => tab.handle_timeout(now()),
 //!         other      => tab.handle(now(), to_input(other)),      // Input::Channel(Message::decode(s)?) …
@@ -19,25 +19,42 @@
 //! }
 //! ```
 //!
+//! The tab's deadlines (heartbeat, reconnect, presence, claim window, probe, leader silence,
+//! candidacy, resend, registry expiry) live in one timer table, so `poll_timeout` is a single
+//! minimum and the shell needs one timer. A runnable version of this loop, one tab alone with an
+//! injected clock, is the example on [`Tab`].
+//!
 //! Time is an [`Instant`] in microseconds of a clock all tabs share
 //! (`(performance.timeOrigin + performance.now()) * 1000`).
 //!
 //! # Modules
 //!
-//! | module        | job                                                                        |
-//! |---------------|----------------------------------------------------------------------------|
-//! | [`time`]      | [`Instant`], and the seeded PRNG used for backoff jitter                   |
-//! | [`config`]    | [`Config`]: every timing constant, with documented defaults               |
-//! | [`message`]   | [`Message`] / [`Body`] on the channel, terms, JSON encode / decode         |
-//! | [`io`]        | [`Input`] (shell → core), [`Output`] (core → shell), [`AppEvent`] (→ app)  |
-//! | `tab`         | [`Tab`]: state, accessors, `handle` / `handle_timeout` / `poll_*`          |
-//! | `tab::election` | locks, claims, terms and fencing, candidacy, stepping down               |
-//! | `tab::channel`  | messages from other tabs                                                 |
-//! | `tab::stream`   | the leader's stream, reconnect, event delivery, resend and rewind        |
-//! | `relay`       | per-tab event log: runs (epochs), dedupe by id, gaps, resend ring, `reset` |
-//! | `reconnect`   | exponential backoff with full jitter                                       |
-//! | `registry`    | the other tabs: hello / presence / bye / expiry ([`TabInfo`])              |
-//! | [`handlers`]  | a pure `on` / `off` registry by event name for the app-facing API          |
+//! Private modules are listed too: they are where to read (and change) each job.
+//!
+//! | module            | job                                                                  |
+//! |-------------------|----------------------------------------------------------------------|
+//! | [`time`]          | [`Instant`], and the seeded PRNG used for backoff jitter             |
+//! | [`config`]        | [`Config`]: every timing constant, with documented defaults         |
+//! | [`message`]       | [`Message`] / [`Body`] on the channel, terms, JSON encode / decode   |
+//! | [`io`]            | [`Input`] (shell → core), [`Output`] (core → shell), [`AppEvent`]    |
+//! | `tab`             | [`Tab`]: its state and entry points (`handle`, `handle_timeout`, `poll_*`) |
+//! | `tab::view`       | the accessors: role, leader, position, stream, known tabs, stats     |
+//! | `tab::phase`      | electing, following, or leading: only a leader has a term and a stream |
+//! | `tab::timer`      | the timer table (one deadline per named timer) and what each does    |
+//! | `tab::lifecycle`  | start, visibility, freeze / resume, leaving and goodbye, step-down, `Connect` refcount |
+//! | `tab::election`   | locks, claims, terms and fencing, candidacy, stepping down           |
+//! | `tab::detector`   | the failure detector: silence and probe timeouts, slowness allowance |
+//! | `tab::channel`    | messages from other tabs                                             |
+//! | `tab::presence`   | what the tab says about itself; the crowd that stretches intervals   |
+//! | `tab::stream`     | the leader's stream, reconnect, event delivery, resend and rewind    |
+//! | `tab::timeline`   | the leadership changes a tab saw, with their cause ([`LeaderChange`]) |
+//! | `relay`           | per-tab event log: runs (epochs), dedupe by id, gaps, resend ring, `reset` |
+//! | `reconnect`       | exponential backoff with full jitter                                 |
+//! | `registry`        | the other tabs: hello / presence / bye / expiry ([`TabInfo`])        |
+//! | [`handlers`]      | a pure `on` / `off` registry by event name for the app-facing API    |
+//!
+//! The simulator (`tests/sim`) drives many tabs through a deterministic browser; its `world`
+//! module is split the same way (event loop, tabs, channel, locks, server, actions).
 //!
 //! # Election
 //!

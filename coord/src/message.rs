@@ -427,7 +427,7 @@ impl Message {
 
     /// Parses a string received on the channel. Never panics.
     ///
-    /// A well-formed message is read in one typed pass ([`WireIn`]); anything that pass does not
+    /// A well-formed message is read in one typed pass (`WireIn`); anything that pass does not
     /// accept (not JSON, not an object, foreign, another version, a missing or mistyped field,
     /// a duplicate key) goes through the general decoder, which names the reason. Both accept
     /// exactly the same messages (a test compares them on mutated and random input).

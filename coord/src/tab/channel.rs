@@ -18,7 +18,7 @@ impl Tab {
             Body::Hello { info } => {
                 self.learn_term(now, info.term);
                 self.registry.update(from, info.clone(), now);
-                if self.role == Role::Leader {
+                if self.is_leader() {
                     self.send_heartbeat(now);
                 } else if self.presence_overdue(now) {
                     // Answered at most once per presence interval, like the periodic presence
@@ -38,16 +38,16 @@ impl Tab {
             Body::Bye => {
                 self.registry.remove(from);
                 self.late_word_of(from, ChangeCause::Closed);
-                if self.leader == Some(from) && self.role != Role::Leader {
+                if self.leader == Some(from) && !self.is_leader() {
                     self.lost_leader(now, Some(from), ChangeCause::Closed);
                     // Left without resigning: elect now (Locks: the lock queue already did).
                     self.leader = None;
-                    self.probe_deadline = None;
+                    self.timers.stop(Timer::Probe);
                     match self.mechanism {
                         Mechanism::Protocol => self.schedule_candidacy(now, Some(from)),
-                        Mechanism::Locks => {
-                            self.leader_deadline = Some(now + self.config.leader_timeout)
-                        }
+                        Mechanism::Locks => self
+                            .timers
+                            .set(Timer::LeaderSilence, now + self.config.leader_timeout),
                     }
                 }
             }
@@ -80,7 +80,7 @@ impl Tab {
                     } else {
                         true
                     };
-                    if behind && self.resend_deadline.is_none() {
+                    if behind && !self.timers.is_set(Timer::Resend) {
                         self.request_resend(now);
                     }
                 }
@@ -104,7 +104,7 @@ impl Tab {
                 }
             }
             Body::Probe { .. } => {
-                if self.role == Role::Leader {
+                if self.is_leader() {
                     self.send_heartbeat(now);
                 } else if self.presence_overdue(now) {
                     // A follower answers a probe with its presence, under the same limit as a
@@ -135,15 +135,16 @@ impl Tab {
                 }
             }
             Body::Resend { epoch, after, .. } => {
-                if self.role == Role::Leader {
+                if self.is_leader() {
                     self.serve_resend(now, epoch, after);
                 }
             }
             Body::Fence { term } => {
                 if term > self.max_term {
                     self.observe_term(now, term);
-                    if self.role != Role::Leader {
-                        self.leader_deadline = Some(now + self.config.leader_timeout);
+                    if !self.is_leader() {
+                        self.timers
+                            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
                     }
                 }
             }
@@ -158,7 +159,7 @@ impl Tab {
     /// Each of them once per stale leader and term: the stale leader steps down on the first
     /// fence it reads, and if that one is lost, on the current leader's next heartbeat.
     fn fences(&mut self, now: Instant, from: TabId, term: Term) -> bool {
-        let leader_heard = self.role != Role::Leader
+        let leader_heard = !self.is_leader()
             && self.heard_leader.is_some_and(|(_, t)| t == self.max_term)
             && self
                 .last_heartbeat_at
@@ -181,7 +182,7 @@ impl Tab {
     /// learns who leads from it, so that its silence timer probes that leader instead of electing
     /// one. Not a proof of life (the leader's own messages are): the deadline stays as it was.
     fn learn_term(&mut self, now: Instant, term: Term) {
-        if self.role != Role::Leader && term > self.max_term && term.tab != self.id {
+        if !self.is_leader() && term > self.max_term && term.tab != self.id {
             self.observe_term(now, term);
         }
     }

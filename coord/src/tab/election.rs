@@ -5,60 +5,72 @@ use super::*;
 impl Tab {
     pub(super) fn on_lock_granted(&mut self, now: Instant) {
         match self.lock {
-            LockState::Queued | LockState::Stealing => {
-                let queued = self.lock == LockState::Queued;
-                self.lock = LockState::Held;
-                if self.mechanism == Mechanism::Locks && self.role != Role::Leader {
+            LockRequest::Queued | LockRequest::Stealing => {
+                let queued = self.lock == LockRequest::Queued;
+                self.lock = LockRequest::Idle;
+                if let Phase::Leader { holds_lock, .. } = &mut self.phase {
+                    *holds_lock = true; // (a leader requests no lock)
+                } else if self.mechanism == Mechanism::Locks {
                     if let Some((old, _)) =
                         self.heard_leader.filter(|(l, _)| queued && *l != self.id)
                     {
                         // The lock passed on without a word from its holder: it is gone.
                         self.lost_leader(now, Some(old), ChangeCause::Crashed);
                     }
-                    self.become_leader(now, self.max_term.next(self.id));
+                    self.become_leader(now, self.max_term.next(self.id), true);
                 }
             }
-            LockState::Held => {}
-            LockState::Idle => self.out.push_back(Output::ReleaseLock), // a grant we gave up on
+            LockRequest::Idle if self.holds_lock() => {}
+            LockRequest::Idle => self.out.push_back(Output::ReleaseLock), // a grant we gave up on
         }
     }
 
     pub(super) fn on_lock_lost(&mut self, now: Instant) {
-        if self.lock != LockState::Held {
+        let Phase::Leader {
+            holds_lock: held @ true,
+            ..
+        } = &mut self.phase
+        else {
             return; // a late rejection of a lock we already gave up
-        }
-        self.lock = LockState::Idle;
-        if self.role == Role::Leader {
-            self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
-            self.step_down(now, true);
-        } else {
-            self.request_lock();
-        }
+        };
+        *held = false;
+        self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
+        self.step_down(now, true);
     }
 
-    pub(super) fn become_leader(&mut self, now: Instant, term: Term) {
+    /// We lead `term` (`holds_lock`: Locks, the lock was granted).
+    pub(super) fn become_leader(&mut self, now: Instant, term: Term, holds_lock: bool) {
         self.max_term = self.max_term.max(term);
-        self.my_term = Some(term);
         self.leader = Some(self.id);
         self.clear_follower_timers();
-        self.set_role(Role::Leader);
+        let resume = self.resume_point(now);
+        self.set_phase(Phase::Leader {
+            term,
+            stream: LeaderStream::connecting(resume.clone()),
+            holds_lock,
+        });
         self.found_leader(now, self.id);
         self.stats.elections += 1;
         self.backoff.reset();
-        self.stream_epoch = None;
-        self.open_stream(now);
+        self.timers.stop(Timer::Reconnect);
+        self.out.push_back(Output::OpenStream { resume });
         self.send_heartbeat(now);
     }
 
     /// We lead no more (a higher term exists, or our lock was stolen). `requeue`: Locks, queue
     /// for the lock again (not when freezing or leaving).
     pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
-        self.close_stream();
-        self.my_term = None;
-        self.next_heartbeat = None;
-        if self.lock == LockState::Held {
+        let held = match &mut self.phase {
+            Phase::Leader { holds_lock, .. } => std::mem::take(holds_lock),
+            _ => false,
+        };
+        if self.is_leader() {
+            self.out.push_back(Output::CloseStream);
+        }
+        self.timers.stop(Timer::Reconnect);
+        self.timers.stop(Timer::Heartbeat);
+        if held {
             self.out.push_back(Output::ReleaseLock);
-            self.lock = LockState::Idle;
         }
         if requeue {
             self.request_lock();
@@ -66,17 +78,20 @@ impl Tab {
         if self.leader == Some(self.id) {
             self.leader = None;
         }
-        self.set_role(if self.leader.is_some() {
-            Role::Follower
+        self.set_phase(if self.leader.is_some() {
+            Phase::Follower
         } else {
-            Role::Electing
+            Phase::electing()
         });
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.timers
+            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
     }
 
     /// Leave leadership on purpose, naming a successor (Protocol) so it takes over at once.
     pub(super) fn resign(&mut self, now: Instant, requeue: bool, reason: ResignReason) {
-        let Some(term) = self.my_term else { return };
+        let Some(term) = self.leading_term() else {
+            return;
+        };
         let successor = self.resign_successor();
         self.leader = successor;
         // Locks: the lock goes first (`ReleaseLock` before the `Resign`), so the browser hands it
@@ -88,13 +103,12 @@ impl Tab {
             successor,
             reason: Some(reason),
         });
-        self.leader_deadline = Some(
-            now + if successor.is_some() {
-                self.config.resign_timeout
-            } else {
-                self.config.leader_timeout
-            },
-        );
+        let silence = if successor.is_some() {
+            self.config.resign_timeout
+        } else {
+            self.config.leader_timeout
+        };
+        self.timers.set(Timer::LeaderSilence, now + silence);
     }
 
     /// Whom a `Resign` names: Protocol, the best successor; Locks, nobody (the lock queue picks
@@ -128,17 +142,20 @@ impl Tab {
     }
 
     pub(super) fn schedule_candidacy(&mut self, now: Instant, dead: Option<TabId>) {
-        if self.role == Role::Leader || self.candidate_at.is_some() || self.claim.is_some() {
+        if self.is_leader() || self.timers.is_set(Timer::Candidacy) || self.claim().is_some() {
             return;
         }
         let rank = self.rank(dead);
-        self.candidate_at = Some(now + self.config.candidate_stagger * rank);
-        self.candidate_dead = dead;
+        self.timers
+            .set(Timer::Candidacy, now + self.config.candidate_stagger * rank);
         self.set_role(Role::Electing);
+        if let Phase::Electing { dead: presumed, .. } = &mut self.phase {
+            *presumed = dead;
+        }
     }
 
     pub(super) fn become_candidate(&mut self, now: Instant) {
-        if self.role == Role::Leader || self.leader.is_some() {
+        if self.is_leader() || self.leader.is_some() {
             return;
         }
         match self.mechanism {
@@ -146,18 +163,22 @@ impl Tab {
                 // The lock is held by a frozen (or unresponsive) tab: take it.
                 self.abort_lock_request();
                 self.out.push_back(Output::RequestLock { steal: true });
-                self.lock = LockState::Stealing;
+                self.lock = LockRequest::Stealing;
                 // If the steal is not granted (it always is, at once), elect again later.
-                self.leader_deadline = Some(now + self.config.leader_timeout);
+                self.timers
+                    .set(Timer::LeaderSilence, now + self.config.leader_timeout);
             }
             Mechanism::Protocol => {
                 let term = self.max_term.next(self.id);
                 self.max_term = term;
-                self.claim = Some(Claim {
-                    term,
-                    ends: now + self.config.claim_window,
-                    acks: BTreeSet::new(),
-                });
+                if let Phase::Electing { claim, .. } = &mut self.phase {
+                    *claim = Some(Claim {
+                        term,
+                        acks: BTreeSet::new(),
+                    });
+                }
+                self.timers
+                    .set(Timer::ClaimWindow, now + self.config.claim_window);
                 self.post(Body::Claim { term });
             }
         }
@@ -170,18 +191,21 @@ impl Tab {
             return;
         }
         self.max_term = term;
-        self.claim = None;
-        self.candidate_at = None;
+        self.drop_claim();
+        self.timers.stop(Timer::Candidacy);
         self.leader = (term.tab != self.id).then_some(term.tab);
-        if self.probe_deadline.take().is_some() {
+        if self.timers.is_set(Timer::Probe) {
+            self.timers.stop(Timer::Probe);
             // The probe was for the leader of the old term: its silence says nothing of the new
             // one, which gets a silence of its own (else the probe's deadline would presume the
             // new term's leader dead, and elect around it).
             self.probe_sent_at = None;
-            self.leader_deadline
-                .get_or_insert(now + self.config.leader_timeout);
+            if !self.timers.is_set(Timer::LeaderSilence) {
+                self.timers
+                    .set(Timer::LeaderSilence, now + self.config.leader_timeout);
+            }
         }
-        if self.my_term.is_some() {
+        if self.is_leader() {
             self.lost_leader(now, Some(self.id), ChangeCause::LockLost);
             self.step_down(now, true);
         }
@@ -189,7 +213,7 @@ impl Tab {
 
     /// Heartbeat, relay or status from `from` claiming to lead `term`: `false` if fenced off.
     pub(super) fn accept_leader_message(&mut self, now: Instant, from: TabId, term: Term) -> bool {
-        if term < self.max_term || term.tab != from || Some(term) == self.my_term {
+        if term < self.max_term || term.tab != from || Some(term) == self.leading_term() {
             self.stats.stale += 1;
             return false;
         }
@@ -201,7 +225,7 @@ impl Tab {
         if let Some(sent) = self
             .probe_sent_at
             .take()
-            .filter(|_| self.probe_deadline.is_some())
+            .filter(|_| self.timers.is_set(Timer::Probe))
         {
             self.note_slowness(now, now.saturating_since(sent));
         }
@@ -218,21 +242,26 @@ impl Tab {
         self.leader = Some(from);
         self.set_role(Role::Follower);
         self.last_heartbeat_at = Some(now);
-        self.leader_deadline = Some(now + self.leader_timeout(now));
-        self.probe_deadline = None;
-        self.candidate_at = None;
+        self.timers
+            .set(Timer::LeaderSilence, now + self.leader_timeout(now));
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
         true
     }
 
     pub(super) fn send_heartbeat(&mut self, now: Instant) {
-        let Some(term) = self.my_term else { return };
+        let Phase::Leader { term, stream, .. } = &self.phase else {
+            return;
+        };
+        let (term, stream) = (*term, stream.state());
         self.post(Body::Heartbeat {
             term,
-            stream: self.stream,
+            stream,
             info: self.info(),
             crowd: Some(u32::try_from(self.registry.len() + 1).unwrap_or(u32::MAX)),
         });
-        self.next_heartbeat = Some(now + self.config.heartbeat_interval);
+        self.timers
+            .set(Timer::Heartbeat, now + self.config.heartbeat_interval);
     }
 
     pub(super) fn on_claim(&mut self, now: Instant, from: TabId, term: Term) {
@@ -241,12 +270,11 @@ impl Tab {
         }
         // Another tab's ack (a presence with this term) may overtake the claim itself: the
         // claim is still news then, and the claimant waits for our ack to lead at once.
-        let known_from_an_ack = term == self.max_term
-            && self.my_term.is_none()
-            && self.heard_leader != Some((from, term));
+        let known_from_an_ack =
+            term == self.max_term && !self.is_leader() && self.heard_leader != Some((from, term));
         if term < self.max_term || (term == self.max_term && !known_from_an_ack) {
             self.stats.stale += 1;
-            if self.role == Role::Leader {
+            if self.is_leader() {
                 self.send_heartbeat(now); // tell the late claimant who leads
             }
             return;
@@ -254,8 +282,9 @@ impl Tab {
         self.observe_term(now, term);
         self.set_role(Role::Electing);
         self.leader = Some(from);
-        self.probe_deadline = None;
-        self.leader_deadline = Some(now + self.config.leader_timeout);
+        self.timers.stop(Timer::Probe);
+        self.timers
+            .set(Timer::LeaderSilence, now + self.config.leader_timeout);
         // Our presence, now carrying the claimed term, is the claimant's ack.
         self.post_presence(now);
     }
@@ -265,15 +294,18 @@ impl Tab {
     /// lead at once instead of waiting out the claim window. Hidden tabs answer messages at once,
     /// so this is what makes an all-hidden election fast.
     pub(super) fn on_claim_ack(&mut self, now: Instant, from: TabId, term: Term) {
-        let Some(claim) = self.claim.as_mut() else {
+        let Phase::Electing {
+            dead,
+            claim: Some(claim),
+        } = &mut self.phase
+        else {
             return;
         };
         if term != claim.term {
             return;
         }
         claim.acks.insert(from);
-        let (term, acks) = (claim.term, &claim.acks);
-        let dead = self.candidate_dead;
+        let (dead, term, acks) = (*dead, claim.term, &claim.acks);
         let all_acked = {
             let mut voters = self
                 .registry
@@ -283,8 +315,8 @@ impl Tab {
             voters.peek().is_some() && voters.all(|t| acks.contains(&t.id))
         };
         if all_acked {
-            self.claim = None;
-            self.become_leader(now, term);
+            self.drop_claim();
+            self.become_leader(now, term, false);
         }
     }
 
@@ -312,22 +344,48 @@ impl Tab {
         }
         self.observe_term(now, term);
         self.leader = None;
-        self.probe_deadline = None;
-        self.candidate_at = None;
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
         self.set_role(Role::Electing);
         match (self.mechanism, successor) {
             (Mechanism::Protocol, Some(s)) if s == self.id => {
-                self.become_leader(now, self.max_term.next(self.id))
+                self.become_leader(now, self.max_term.next(self.id), false)
             }
-            (Mechanism::Protocol, Some(_)) => {
-                self.leader_deadline = Some(now + self.config.resign_timeout)
-            }
+            (Mechanism::Protocol, Some(_)) => self
+                .timers
+                .set(Timer::LeaderSilence, now + self.config.resign_timeout),
             (Mechanism::Protocol, None) => {
-                self.leader_deadline = None;
+                self.timers.stop(Timer::LeaderSilence);
                 self.schedule_candidacy(now, Some(from));
             }
             // The lock queue picks the next leader; wait for its heartbeat.
-            (Mechanism::Locks, _) => self.leader_deadline = Some(now + self.config.leader_timeout),
+            (Mechanism::Locks, _) => self
+                .timers
+                .set(Timer::LeaderSilence, now + self.config.leader_timeout),
         }
+    }
+
+    pub(super) fn request_lock(&mut self) {
+        if self.mechanism == Mechanism::Locks
+            && self.lock == LockRequest::Idle
+            && !self.holds_lock()
+        {
+            self.out.push_back(Output::RequestLock { steal: false });
+            self.lock = LockRequest::Queued;
+        }
+    }
+
+    pub(super) fn abort_lock_request(&mut self) {
+        if matches!(self.lock, LockRequest::Queued | LockRequest::Stealing) {
+            self.out.push_back(Output::AbortLockRequest);
+            self.lock = LockRequest::Idle;
+        }
+    }
+
+    pub(super) fn clear_follower_timers(&mut self) {
+        self.timers.stop(Timer::LeaderSilence);
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::Candidacy);
+        self.drop_claim();
     }
 }

@@ -1,14 +1,32 @@
 //! One tab's coordination state machine: election (both mechanisms), heartbeats, relay, resend,
 //! reconnect and the registry, driven by [`Input`]s and timeouts, producing [`Output`]s.
 //!
-//! This file holds the state, the accessors and the driving entry points; the transitions live in
-//! `election` (who leads), `channel` (messages from other tabs) and `stream` (the leader's server
-//! stream and event delivery).
+//! This file holds the state and the driving entry points (`handle`, `handle_timeout`,
+//! `poll_*`); the rest lives by job in:
+//!
+//! | module      | job                                                                          |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `phase`     | [`Phase`]: electing, following, or leading with a term and a stream          |
+//! | `timer`     | the timer table, and what each timer does when it fires                      |
+//! | `lifecycle` | start, visibility, freeze / resume, leaving, step-down, `Connect` refcount   |
+//! | `election`  | who leads: locks, claims, terms and fencing, candidacy, stepping down        |
+//! | `detector`  | the failure detector's silence and probe timeouts, the slowness allowance    |
+//! | `channel`   | messages from other tabs                                                     |
+//! | `presence`  | what this tab says about itself, and the crowd that stretches its interval   |
+//! | `stream`    | the leader's server stream, event delivery, resend and rewind                |
+//! | `timeline`  | the leadership changes this tab saw, with their evidence                     |
+//! | `view`      | the accessors: what the shell, the UI and tests read                         |
 
 mod channel;
+mod detector;
 mod election;
+mod lifecycle;
+mod phase;
+mod presence;
 mod stream;
 mod timeline;
+mod timer;
+mod view;
 
 pub use timeline::{ChangeCause, LeaderChange};
 
@@ -23,6 +41,8 @@ use crate::{
     AppEvent, Body, Config, Input, Instant, Message, Output, PeerInfo, ResignReason, Role,
     ServerEvent, StreamState, StreamStatus, TabId, Term,
 };
+use phase::{Claim, LeaderStream, Link, Phase};
+use timer::{Timer, TimerTable};
 
 /// How leadership is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,25 +54,16 @@ pub enum Mechanism {
     Protocol,
 }
 
-/// A pending Protocol claim.
-#[derive(Debug, Clone)]
-struct Claim {
-    term: Term,
-    /// End of the claim window: lead then unless a higher term showed up.
-    ends: Instant,
-    /// Tabs that reported our term since we claimed.
-    acks: BTreeSet<TabId>,
-}
-
+/// Locks: our request for the Web Lock. Holding it is part of `Phase::Leader` (a lock is only
+/// held while leading), so this is `Idle` while we lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LockState {
+enum LockRequest {
     /// No request outstanding.
     Idle,
     /// A normal request is queued.
     Queued,
     /// A steal was requested (granted at once by the browser).
     Stealing,
-    Held,
 }
 
 /// Counters for the UI and for tests.
@@ -88,6 +99,58 @@ pub struct ReconnectInfo {
 }
 
 /// One tab's coordination state machine. See the crate docs for the driving loop.
+///
+/// The shell feeds [`Input`]s with [`Tab::handle`], performs every [`Output`] from
+/// [`Tab::poll_output`], and calls [`Tab::handle_timeout`] when the clock reaches
+/// [`Tab::poll_timeout`]. Time is whatever the shell says it is, so a test drives a tab alone:
+///
+/// ```
+/// use coord::{AppEvent, Config, Input, Instant, Mechanism, Output, Role, ServerEvent, Tab, TabId};
+///
+/// let mut now = Instant::from_millis(1_000); // the injected clock
+/// let mut tab = Tab::new(TabId(1), Mechanism::Protocol, Config::default(), now, 42);
+/// tab.handle(now, Input::Connect); // the app wants events
+///
+/// // Alone, the tab says hello, probes for a leader, claims a term and leads: the shell only
+/// // performs outputs and fires the one timer the tab asks for.
+/// let mut opened = None;
+/// while opened.is_none() {
+///     while let Some(output) = tab.poll_output() {
+///         match output {
+///             Output::Post(message) => drop(message.encode()), // BroadcastChannel.postMessage
+///             Output::OpenStream { resume } => opened = Some(resume),
+///             _ => {}
+///         }
+///     }
+///     if opened.is_none() {
+///         now = tab.poll_timeout().expect("an electing tab always waits for something");
+///         tab.handle_timeout(now);
+///     }
+/// }
+/// assert_eq!(tab.role(), Role::Leader);
+/// assert_eq!(opened, Some(None)); // no position yet: the stream opens at the server's head
+///
+/// // The leader's EventSource: what it delivers is relayed to the other tabs and emitted here.
+/// let hello = r#"{"epoch":"run-1","head_id":0,"retry_ms":1000}"#;
+/// tab.handle(now, Input::StreamOpened);
+/// tab.handle(now, Input::StreamEvent(ServerEvent::new(None, "hello", hello)));
+/// tab.handle(now, Input::StreamEvent(ServerEvent::new(Some(1), "device-online", "{}")));
+/// let emitted: Vec<AppEvent> = std::iter::from_fn(|| tab.poll_output())
+///     .filter_map(|output| match output {
+///         Output::Emit(event) => Some(event),
+///         _ => None,
+///     })
+///     .collect();
+/// assert!(emitted.contains(&AppEvent::Connected));
+/// assert!(emitted
+///     .iter()
+///     .any(|e| matches!(e, AppEvent::Event { event, .. } if event.id == Some(1))));
+/// assert_eq!(tab.position(), Some(coord::Position::new("run-1", 1)));
+///
+/// // Leading, the tab heartbeats: its next deadline is at most one interval away.
+/// let next = tab.poll_timeout().expect("a leader heartbeats");
+/// assert!(next.saturating_since(now) <= tab.config().heartbeat_interval);
+/// ```
 #[derive(Debug)]
 pub struct Tab {
     id: TabId,
@@ -100,14 +163,13 @@ pub struct Tab {
     /// Between `Frozen` and `Resumed`.
     frozen: bool,
     visible: bool,
-    role: Role,
+    /// Electing, following, or leading (with our term and the server stream).
+    phase: Phase,
 
     /// Highest term seen anywhere: the fence.
     max_term: Term,
-    /// Who we believe leads (or is about to lead) `max_term`.
+    /// Who we believe leads (or is about to lead) `max_term`: ourselves while leading.
     leader: Option<TabId>,
-    /// Our term while we lead.
-    my_term: Option<Term>,
     last_heartbeat_at: Option<Instant>,
     /// Slowness seen (busy main threads), and when: the failure detector's allowance.
     slowness: (Duration, Instant),
@@ -117,20 +179,10 @@ pub struct Tab {
     heard_leader: Option<(TabId, Term)>,
     /// Since when the tab is visible (its timers are not throttled): `None` while hidden.
     visible_since: Option<Instant>,
-    /// Follower: when the leader's silence makes us probe it (or elect, when no leader is known).
-    leader_deadline: Option<Instant>,
-    /// Follower: when an unanswered probe makes us presume the leader dead.
-    probe_deadline: Option<Instant>,
-    /// When our candidacy starts (staggered by rank).
-    candidate_at: Option<Instant>,
-    /// Protocol: our pending claim.
-    claim: Option<Claim>,
-    /// The leader presumed dead when our candidacy was scheduled (not expected to ack).
-    candidate_dead: Option<TabId>,
-    lock: LockState,
+    lock: LockRequest,
+    /// Every deadline, by name (see [`Timer`]).
+    timers: TimerTable,
 
-    next_heartbeat: Option<Instant>,
-    next_presence: Option<Instant>,
     /// When we last posted our presence (a `Hello` is answered only if not within
     /// our presence interval).
     last_presence_at: Option<Instant>,
@@ -139,23 +191,15 @@ pub struct Tab {
     /// The stale leader and term we last answered with a `Fence` (a follower fences each once).
     fenced: Option<(TabId, Term)>,
 
-    /// Our own stream (leader), or `Closed`.
-    stream: StreamState,
     /// The leader's stream as its heartbeats report it.
     leader_stream: StreamState,
-    reconnect_at: Option<Instant>,
     backoff: Backoff,
     retry_hint: Option<Duration>,
     /// The app-level "connected" view (leader's stream open), identical on every tab.
     connected: bool,
 
     log: EventLog,
-    resend_deadline: Option<Instant>,
     last_rewind: Option<Instant>,
-    /// Leader: the run (epoch) of the stream now open, from its `hello`.
-    stream_epoch: Option<String>,
-    /// Leader: the position the stream was (re)opened from (`None`: live from the head).
-    opened_from: Option<wire::Position>,
 
     registry: Registry,
     timeline: timeline::Timeline,
@@ -177,37 +221,25 @@ impl Tab {
             active: true,
             frozen: false,
             visible: true,
-            role: Role::Electing,
+            phase: Phase::electing(),
             max_term: Term::ZERO,
             leader: None,
-            my_term: None,
             last_heartbeat_at: None,
             slowness: (Duration::ZERO, now),
             probe_sent_at: None,
             heard_leader: None,
             visible_since: Some(now),
-            leader_deadline: None,
-            probe_deadline: None,
-            candidate_at: None,
-            claim: None,
-            candidate_dead: None,
-            lock: LockState::Idle,
-            next_heartbeat: None,
-            next_presence: None,
+            lock: LockRequest::Idle,
+            timers: TimerTable::default(),
             last_presence_at: None,
             leader_crowd: 0,
             fenced: None,
-            stream: StreamState::Closed,
             leader_stream: StreamState::Closed,
-            reconnect_at: None,
             backoff: Backoff::default(),
             retry_hint: None,
             connected: false,
             log,
-            resend_deadline: None,
             last_rewind: None,
-            stream_epoch: None,
-            opened_from: None,
             registry: Registry::default(),
             timeline: timeline::Timeline::default(),
             refs: 0,
@@ -215,110 +247,11 @@ impl Tab {
             out: VecDeque::new(),
         };
         tab.start(now);
+        tab.sync_expiry();
         tab
     }
 
-    // ---- accessors -------------------------------------------------------------------------
-
-    pub fn id(&self) -> TabId {
-        self.id
-    }
-    pub fn mechanism(&self) -> Mechanism {
-        self.mechanism
-    }
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-    pub fn role(&self) -> Role {
-        self.role
-    }
-    /// The tab we believe leads (ourselves when leading); `None` while electing.
-    pub fn leader(&self) -> Option<TabId> {
-        self.leader
-    }
-    /// The highest term seen (the fence).
-    pub fn term(&self) -> Term {
-        self.max_term
-    }
-    /// Our term while we lead.
-    pub fn leading_term(&self) -> Option<Term> {
-        self.my_term
-    }
-    /// Highest event id delivered to the app (the resume point this tab reports).
-    pub fn highest_id(&self) -> Option<u64> {
-        self.log.highest()
-    }
-    /// Where this tab is in the stream: the run (epoch) and the highest id delivered (or covered
-    /// by a reset). The epoch is empty when the server named none. `None`: no baseline yet.
-    pub fn position(&self) -> Option<wire::Position> {
-        let id = self.log.highest()?;
-        Some(wire::Position::new(
-            self.log.epoch().unwrap_or_default(),
-            id,
-        ))
-    }
-    /// Our own stream when leading, else the leader's as last reported.
-    pub fn stream_state(&self) -> StreamState {
-        if self.role == Role::Leader {
-            self.stream
-        } else {
-            self.leader_stream
-        }
-    }
-    /// Whether this tab holds (or is opening) the server stream itself.
-    pub fn holds_stream(&self) -> bool {
-        matches!(self.stream, StreamState::Open | StreamState::Connecting)
-    }
-    /// The app-level connected state (identical on every tab).
-    pub fn is_connected(&self) -> bool {
-        self.connected
-    }
-    pub fn is_visible(&self) -> bool {
-        self.visible
-    }
-    pub fn is_frozen(&self) -> bool {
-        self.frozen
-    }
-    pub fn is_active(&self) -> bool {
-        self.active
-    }
-    /// Current `Connect` minus `Disconnect` count.
-    pub fn refs(&self) -> u32 {
-        self.refs
-    }
-    /// The other tabs we know of (not including this one), by id.
-    pub fn tabs(&self) -> impl Iterator<Item = &TabInfo> {
-        self.registry.iter()
-    }
-    /// When the leader last proved it was alive (heartbeat, relay, status).
-    pub fn last_heartbeat_at(&self) -> Option<Instant> {
-        self.last_heartbeat_at
-    }
-    pub fn reconnect(&self) -> ReconnectInfo {
-        ReconnectInfo {
-            failures: self.backoff.failures(),
-            next_attempt: self.reconnect_at,
-            retry_hint: self.retry_hint,
-        }
-    }
-    pub fn stats(&self) -> Stats {
-        Stats {
-            duplicates: self.log.duplicates,
-            ..self.stats
-        }
-    }
-    /// What this tab says about itself in presence messages.
-    pub fn info(&self) -> PeerInfo {
-        PeerInfo {
-            role: self.role,
-            visible: self.visible,
-            highest_id: self.log.highest(),
-            epoch: self.log.epoch().map(str::to_owned),
-            term: self.max_term,
-        }
-    }
-
-    // ---- driving ---------------------------------------------------------------------------
+    // ---- driving (the accessors are in `view`) ----------------------------------------------
 
     /// Next output for the shell; call until `None` after every `handle*`.
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -330,25 +263,7 @@ impl Tab {
         if !self.active || self.frozen {
             return None;
         }
-        let leader_timers = if self.role == Role::Leader {
-            [self.next_heartbeat, self.reconnect_at]
-        } else {
-            [None, None]
-        };
-        leader_timers
-            .into_iter()
-            .chain([
-                self.next_presence,
-                self.claim.as_ref().map(|c| c.ends),
-                self.probe_deadline,
-                self.leader_deadline,
-                self.candidate_at,
-                self.resend_deadline,
-                self.registry
-                    .next_expiry(&self.config, self.crowd_stretch()),
-            ])
-            .flatten()
-            .min()
+        self.timers.next_timeout()
     }
 
     /// Runs every timer that is due at `now`, the shell's timer having been armed for
@@ -379,74 +294,19 @@ impl Tab {
                 self.note_slowness(now, now.saturating_since(armed_for));
             }
         }
-        let stretch = self.crowd_stretch();
-        self.registry.expire(now, &self.config, stretch);
-        if self.role == Role::Leader {
-            if due(self.next_heartbeat, now) {
-                self.send_heartbeat(now);
-            }
-            if due(self.reconnect_at, now) {
-                self.reconnect_at = None;
-                self.open_stream(now);
-            }
+        for timer in Timer::VALUES {
+            self.on_timer(now, timer);
         }
-        if due(self.next_presence, now) {
-            // The crowd may have grown since it was scheduled (a new tab learns it from the
-            // leader's first heartbeat): then it is due a stretched interval after the last.
-            let stretched = self.last_presence_at.map(|at| at + self.presence_every());
-            match stretched.filter(|&at| at > now) {
-                Some(later) => self.next_presence = Some(later),
-                None => self.post_presence(now),
-            }
-        }
-        if let Some(claim) = self.claim.take_if(|c| c.ends <= now) {
-            if self.max_term == claim.term {
-                self.become_leader(now, claim.term);
-            }
-        }
-        // Judged with the slowness known now, which includes this very timer firing late: the
-        // answer may be queued behind it on our own busy main thread.
-        let probe_deadline = self
-            .probe_deadline
-            .zip(self.probe_sent_at)
-            .map(|(d, sent)| d.max(sent + self.probe_timeout(now)));
-        if probe_deadline.is_some_and(|d| d > now) {
-            self.probe_deadline = probe_deadline;
-        } else if due(self.probe_deadline, now) {
-            // The probed leader did not answer: dead, frozen, or cut off.
-            self.probe_deadline = None;
-            self.probe_sent_at = None; // a later answer is no round trip sample
-            let dead = self.leader.take();
-            if dead.is_some() {
-                // Locks: a crashed holder's lock would have passed on by now; it is still held.
-                let cause = match self.mechanism {
-                    Mechanism::Locks => ChangeCause::Frozen,
-                    Mechanism::Protocol => ChangeCause::Crashed,
-                };
-                self.lost_leader(now, dead, cause);
-            }
-            self.schedule_candidacy(now, dead);
-        }
-        if due(self.leader_deadline, now) {
-            // Silence: probe whoever leads, also when we never heard of a leader. No leadership
-            // change without a fault: only an unanswered probe makes a tab claim or steal.
-            self.leader_deadline = None;
-            self.post(Body::Probe {
-                term: self.max_term,
-            });
-            self.probe_sent_at = Some(now);
-            self.probe_deadline = Some(now + self.probe_timeout(now));
-        }
-        if due(self.candidate_at, now) {
-            self.candidate_at = None;
-            self.become_candidate(now);
-        }
-        if due(self.resend_deadline, now) {
-            self.resend_deadline = None;
-            if self.log.has_gap() {
-                self.request_resend(now);
-            }
-        }
+        self.sync_expiry();
+    }
+
+    /// Keeps [`Timer::Expiry`] at the registry's next expiry; run at the end of every entry
+    /// point (the registry and the crowd only change inside them).
+    fn sync_expiry(&mut self) {
+        let next = self
+            .registry
+            .next_expiry(&self.config, self.crowd_stretch());
+        self.timers.set_opt(Timer::Expiry, next);
     }
 
     /// Feeds one string received on the BroadcastChannel: decoded, or counted as undecodable
@@ -461,21 +321,12 @@ impl Tab {
 
     /// Feeds one input.
     pub fn handle(&mut self, now: Instant, input: Input) {
-        if (!self.active || self.frozen) && input == Input::LockGranted {
-            // A grant that raced with our abort while leaving or freezing: give it back.
-            self.lock = LockState::Idle;
-            self.out.push_back(Output::ReleaseLock);
-            return;
-        }
-        if !self.active {
-            if input == Input::PageShow {
-                self.active = true;
-                self.frozen = false;
-                self.start(now);
-            }
-            return;
-        }
-        if self.frozen && !matches!(input, Input::Resumed | Input::PageHide) {
+        self.handle_input(now, input);
+        self.sync_expiry();
+    }
+
+    fn handle_input(&mut self, now: Instant, input: Input) {
+        if !self.admits(now, &input) {
             return;
         }
         match input {
@@ -490,271 +341,40 @@ impl Tab {
             Input::StreamOpened => self.on_stream_opened(),
             Input::StreamEvent(e) => self.on_stream_event(now, e),
             Input::StreamError => self.on_stream_error(now),
-            Input::VisibilityChanged { visible } => {
-                if visible != self.visible {
-                    self.visible = visible;
-                    self.visible_since = visible.then_some(now);
-                    self.post_presence(now);
-                }
-            }
+            Input::VisibilityChanged { visible } => self.on_visibility(now, visible),
             Input::NetworkOnline => self.retry_now(now),
-            Input::Connect => {
-                self.refs += 1;
-                if self.refs == 1 && self.connected {
-                    self.emit(AppEvent::Connected);
-                }
-                if self.backoff.failures() >= self.config.max_reconnect_attempts {
-                    self.retry_now(now);
-                }
-            }
-            Input::Disconnect => self.refs = self.refs.saturating_sub(1),
+            Input::Connect => self.connect(now),
+            Input::Disconnect => self.disconnect(),
             Input::StepDown => self.step_down_voluntarily(now),
         }
     }
 
-    // ---- lifecycle -------------------------------------------------------------------------
-
-    fn start(&mut self, now: Instant) {
-        // (Also back from the back/forward cache: nothing before counts as slowness.)
-        self.heard_leader = None;
-        self.probe_sent_at = None;
-        self.visible_since = self.visible.then_some(now);
-        self.set_role(Role::Electing);
-        self.post(Body::Hello { info: self.info() });
-        self.request_lock();
-        self.leader_deadline = Some(now + self.startup_wait());
-        self.next_presence = Some(now + self.config.presence_interval);
-    }
-
-    /// How long a new tab listens before it probes. Locks: a free lock is granted at once, so a
-    /// lock request still queued means a tab holds it; it gets the silence a known leader gets.
-    fn startup_wait(&self) -> Duration {
-        match self.mechanism {
-            Mechanism::Locks => self.config.leader_timeout,
-            Mechanism::Protocol => self.config.startup_wait,
-        }
-    }
-
-    /// How long a probe may go unanswered: `probe_timeout` plus twice the slowness seen (at most
-    /// `Config::busy_allowance`), and at least half the allowance for a hidden leader: its
-    /// throttled heartbeats say nothing of how busy it is, and its crash must still be detected
-    /// within a second.
-    pub(super) fn probe_timeout(&self, now: Instant) -> Duration {
-        let cap = self.config.busy_allowance;
-        let seen = (self.slowness(now) * 2).min(cap);
-        let extra = if self.leader_hidden() {
-            seen.max(cap / 2)
-        } else {
-            seen
-        };
-        self.config.probe_timeout + extra
-    }
-
-    /// How long a leader may be silent before we probe it: `leader_timeout` plus the slowness
-    /// seen. A hidden leader heartbeats once a second at best (its timers are throttled), so
-    /// its silence says nothing and only the probe tells: a visible follower (whose timers run)
-    /// asks for the heartbeat after one `heartbeat_interval` of silence instead, the rate a
-    /// visible leader heartbeats at by itself. Its crash is then found a probe timeout after
-    /// at most one interval, not after `leader_timeout` (#16: Firefox, where the leader is
-    /// mostly a background tab). Hidden followers keep `leader_timeout`: their own timers fire
-    /// once a second anyway.
-    pub(super) fn leader_timeout(&self, now: Instant) -> Duration {
-        let silence = if self.visible && self.leader_hidden() {
-            self.config.heartbeat_interval
-        } else {
-            self.config.leader_timeout
-        };
-        silence + self.slowness(now).min(self.config.busy_allowance)
-    }
-
-    /// Whether the leader we follow said it is hidden (its timers are throttled).
-    fn leader_hidden(&self) -> bool {
-        self.leader
-            .and_then(|l| self.registry.iter().find(|t| t.id == l))
-            .is_some_and(|t| !t.info.visible)
-    }
-
-    /// The slowness estimate now: the largest recent observation, fading linearly to zero over
-    /// `Config::slowness_memory` (a bounded, phi-accrual-like allowance).
-    pub(super) fn slowness(&self, now: Instant) -> Duration {
-        let (value, at) = self.slowness;
-        let memory = self.config.slowness_memory;
-        let age = now.saturating_since(at);
-        if age >= memory || memory.is_zero() {
-            return Duration::ZERO;
-        }
-        value.mul_f64(1.0 - age.as_secs_f64() / memory.as_secs_f64())
-    }
-
-    pub(super) fn note_slowness(&mut self, now: Instant, sample: Duration) {
-        if sample >= self.slowness(now) {
-            self.slowness = (sample.min(self.config.busy_allowance * 2), now);
-        }
-    }
-
-    /// Slowness as the shell sees it (for the UI and tests).
-    pub fn slowness_estimate(&self, now: Instant) -> Duration {
-        self.slowness(now)
-    }
-
-    fn request_lock(&mut self) {
-        if self.mechanism == Mechanism::Locks && self.lock == LockState::Idle {
-            self.out.push_back(Output::RequestLock { steal: false });
-            self.lock = LockState::Queued;
-        }
-    }
-
-    fn abort_lock_request(&mut self) {
-        if matches!(self.lock, LockState::Queued | LockState::Stealing) {
-            self.out.push_back(Output::AbortLockRequest);
-            self.lock = LockState::Idle;
-        }
-    }
-
-    fn clear_follower_timers(&mut self) {
-        self.leader_deadline = None;
-        self.probe_deadline = None;
-        self.candidate_at = None;
-        self.claim = None;
-    }
-
-    /// Announced freeze: hand leadership off now rather than make the others detect it.
-    fn freeze(&mut self, now: Instant) {
-        if self.role == Role::Leader {
-            self.resign(now, false, ResignReason::Freezing);
-        }
-        self.abort_lock_request();
-        self.clear_follower_timers();
-        self.frozen = true;
-    }
-
-    fn resume(&mut self, now: Instant) {
-        self.frozen = false;
-        // Our own pause is no slowness of the leader, nor of our main thread.
-        self.heard_leader = None;
-        self.probe_sent_at = None;
-        if self.visible {
-            self.visible_since = Some(now);
-        }
-        if self.role == Role::Leader {
-            // Unannounced freeze: if we were deposed meanwhile, the followers fence this.
-            self.send_heartbeat(now);
-            return;
-        }
-        self.request_lock();
-        self.post(Body::Hello { info: self.info() });
-        if self.leader_deadline.is_none()
-            && self.probe_deadline.is_none()
-            && self.candidate_at.is_none()
-        {
-            self.leader_deadline = Some(now + self.startup_wait());
-        }
-        self.next_presence = Some(now + self.config.presence_interval);
-    }
-
-    /// What this tab would post if it left now (`pagehide`): its `Resign` when it leads (naming
-    /// the successor), then `Bye`; nothing once it has left. A shell may post these from a
-    /// listener armed in advance, so the goodbye goes out even when the page's own code cannot
-    /// run at that moment; `leave` posts exactly these, in this order.
-    pub fn goodbye(&self) -> Vec<Message> {
-        if !self.active {
-            return Vec::new();
-        }
-        let resign = self
-            .my_term
-            .filter(|_| self.role == Role::Leader)
-            .map(|term| Body::Resign {
-                term,
-                successor: self.resign_successor(),
-                reason: Some(ResignReason::Leaving),
-            });
-        resign
-            .into_iter()
-            .chain([Body::Bye])
-            .map(|body| Message {
-                from: self.id,
-                body,
-            })
-            .collect()
-    }
-
-    /// `pagehide`: hand off, say goodbye, go quiet.
-    fn leave(&mut self, now: Instant) {
-        if self.role == Role::Leader {
-            self.resign(now, false, ResignReason::Leaving);
-        }
-        self.abort_lock_request();
-        self.post(Body::Bye);
-        self.clear_follower_timers();
-        self.next_presence = None;
-        self.resend_deadline = None;
-        self.leader = None;
-        self.active = false;
-        self.frozen = false;
-        self.set_role(Role::Electing);
-    }
-
-    fn step_down_voluntarily(&mut self, now: Instant) {
-        if self.role != Role::Leader {
-            return;
-        }
-        if self.mechanism == Mechanism::Protocol && self.best_successor().is_none() {
-            return; // nobody to hand over to
-        }
-        self.lost_leader(now, Some(self.id), ChangeCause::SteppedDown);
-        self.resign(now, true, ResignReason::StepDown); // Locks: queue behind the others
-    }
-
     // ---- helpers ---------------------------------------------------------------------------
 
-    fn set_connected(&mut self, connected: bool) {
-        if connected && !self.connected {
-            self.connected = true;
-            self.emit(AppEvent::Connected);
-        }
-        self.connected = connected;
-    }
-
-    fn set_role(&mut self, role: Role) {
-        if self.role != role {
-            self.role = role;
+    /// Enters `phase`, telling the app when the role changes.
+    fn set_phase(&mut self, phase: Phase) {
+        let role = phase.role();
+        let changed = self.role() != role;
+        self.timers.stop(Timer::ClaimWindow); // a new phase has no claim
+        self.phase = phase;
+        if changed {
             self.emit(AppEvent::RoleChanged(role));
         }
     }
 
-    /// Posts our presence now; the periodic one is due a full interval later (beyond
-    /// `presence_budget` tabs: the stretched interval, ±25 % at random so that tabs opened in one
-    /// burst do not keep posting in one burst).
-    fn post_presence(&mut self, now: Instant) {
-        self.post(Body::Presence { info: self.info() });
-        self.last_presence_at = Some(now);
-        let every = self.presence_every();
-        let every = if every > self.config.presence_interval {
-            let jitter = self.rng.below_or_eq(500) as f64 / 1000.0; // 0 ..= 0.5
-            every.mul_f64(0.75 + jitter)
-        } else {
-            every
+    /// A tab that does not lead enters `role` (`Electing` or `Follower`). A leader leaves its
+    /// phase only through `step_down` (which closes its stream), never through this.
+    /// Staying in the same role keeps the phase (and an electing tab's candidacy) as it is.
+    fn set_role(&mut self, role: Role) {
+        if self.is_leader() || self.role() == role {
+            return;
+        }
+        let phase = match role {
+            Role::Follower => Phase::Follower,
+            Role::Electing => Phase::electing(),
+            Role::Leader => return, // only `become_leader` leads, with a term and a stream
         };
-        self.next_presence = Some(now + every);
-    }
-
-    /// How many tabs share the channel, this one included, as far as we know: those in our
-    /// registry, or the leader's count when it knows more (a new tab has heard of few yet).
-    pub(super) fn crowd(&self) -> usize {
-        (self.registry.len() + 1).max(self.leader_crowd)
-    }
-
-    /// How much the crowd stretches the presence interval, the expiry of silent tabs and the age
-    /// of usable position reports: 1 up to `presence_budget` tabs, then `crowd / budget`, so
-    /// that all tabs together post about `presence_budget` presences per `presence_interval`.
-    pub(super) fn crowd_stretch(&self) -> f64 {
-        let budget = self.config.presence_budget.max(1) as f64;
-        (self.crowd() as f64 / budget).max(1.0)
-    }
-
-    /// Our presence interval: `presence_interval` stretched by the crowd.
-    pub(super) fn presence_every(&self) -> Duration {
-        self.config.presence_interval.mul_f64(self.crowd_stretch())
+        self.set_phase(phase);
     }
 
     fn post(&mut self, body: Body) {
@@ -770,8 +390,4 @@ impl Tab {
             self.out.push_back(Output::Emit(event));
         }
     }
-}
-
-fn due(deadline: Option<Instant>, now: Instant) -> bool {
-    deadline.is_some_and(|d| d <= now)
 }

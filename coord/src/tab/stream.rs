@@ -38,64 +38,62 @@ impl Tab {
         Some(wire::Position::new(epoch.unwrap_or_default(), id))
     }
 
+    /// Leader: reopens the stream from the resume point (a reconnect).
     pub(super) fn open_stream(&mut self, now: Instant) {
         let resume = self.resume_point(now);
         self.start_stream(resume);
     }
 
-    /// Opens (or reopens) the stream from `resume`.
+    /// Leader: opens (or reopens) the stream from `resume`. The stream's `epoch` stays until the
+    /// new connection's `hello`: a late event of the old one still belongs to the old run.
     fn start_stream(&mut self, resume: Option<wire::Position>) {
-        self.stream = StreamState::Connecting;
-        self.reconnect_at = None;
-        // `stream_epoch` stays until the new connection's `hello`: a late event of the old one
-        // still belongs to the old run.
-        self.opened_from = resume.clone();
+        let Phase::Leader { stream, .. } = &mut self.phase else {
+            return;
+        };
+        stream.link = Link::Connecting;
+        stream.opened_from = resume.clone();
+        self.timers.stop(Timer::Reconnect);
         self.out.push_back(Output::OpenStream { resume });
     }
 
-    pub(super) fn close_stream(&mut self) {
-        if self.stream != StreamState::Closed {
-            self.out.push_back(Output::CloseStream);
-            self.stream = StreamState::Closed;
-        }
-        self.reconnect_at = None;
-    }
-
     pub(super) fn retry_now(&mut self, now: Instant) {
-        if self.role == Role::Leader && self.stream == StreamState::Backoff {
+        if matches!(&self.phase, Phase::Leader { stream, .. } if stream.link == Link::Backoff) {
             self.open_stream(now);
         }
     }
 
     pub(super) fn on_stream_opened(&mut self) {
-        if self.role != Role::Leader || self.stream != StreamState::Connecting {
-            self.stats.ignored_stream_inputs += 1;
-            return;
+        match &mut self.phase {
+            Phase::Leader { stream, .. } if stream.link == Link::Connecting => {
+                stream.link = Link::Open;
+            }
+            _ => {
+                self.stats.ignored_stream_inputs += 1;
+                return;
+            }
         }
-        self.stream = StreamState::Open;
         self.backoff.reset();
         self.set_connected(true);
         self.post_status(StreamStatus::Connected);
     }
 
     pub(super) fn on_stream_event(&mut self, now: Instant, event: ServerEvent) {
-        if self.role != Role::Leader || !self.holds_stream() {
-            self.stats.ignored_stream_inputs += 1;
-            return;
-        }
-        if self.stream == StreamState::Connecting {
+        let (term, epoch, connecting) = match &mut self.phase {
+            Phase::Leader { term, stream, .. } if stream.holds() => {
+                if event.id.is_none() && event.name == relay::names::HELLO {
+                    // The run of everything this connection sends: relayed with each event.
+                    stream.epoch = relay::parse_hello(&event.data).epoch;
+                }
+                (*term, stream.epoch.clone(), stream.link == Link::Connecting)
+            }
+            _ => {
+                self.stats.ignored_stream_inputs += 1;
+                return;
+            }
+        };
+        if connecting {
             self.on_stream_opened(); // some shells see the first message before `open`
         }
-        if event.id.is_none() && event.name == relay::names::HELLO {
-            // The run of everything this connection sends: relayed with each event.
-            self.stream_epoch = relay::parse_hello(&event.data).epoch;
-        }
-        let Some(term) = self.my_term else {
-            // (A leader always has a term; counted rather than trusted.)
-            self.stats.ignored_stream_inputs += 1;
-            return;
-        };
-        let epoch = self.stream_epoch.clone();
         self.post(Body::Relay {
             term,
             event: event.clone(),
@@ -107,17 +105,17 @@ impl Tab {
     }
 
     pub(super) fn on_stream_error(&mut self, now: Instant) {
-        if self.role != Role::Leader || self.stream == StreamState::Closed {
+        let Phase::Leader { stream, .. } = &mut self.phase else {
             self.stats.ignored_stream_inputs += 1;
             return;
-        }
-        self.stream = StreamState::Backoff;
+        };
+        stream.link = Link::Backoff;
         self.stream_trouble(now);
         let base = self.retry_hint.unwrap_or(self.config.backoff_base);
         let delay = self
             .backoff
             .next_delay(&mut self.rng, base, self.config.backoff_cap);
-        self.reconnect_at = Some(now + delay);
+        self.timers.set(Timer::Reconnect, now + delay);
         self.connected = false;
         self.emit(AppEvent::Error);
         self.post_status(StreamStatus::Error);
@@ -128,7 +126,7 @@ impl Tab {
     }
 
     pub(super) fn post_status(&mut self, status: StreamStatus) {
-        if let Some(term) = self.my_term {
+        if let Some(term) = self.leading_term() {
             self.post(Body::Status { term, status });
         }
     }
@@ -157,7 +155,12 @@ impl Tab {
             // and for a position of another run it sends a `reset` right after, the baseline.
             // A tab that has a position keeps it: a `hello` of another run never moves it (ids of
             // two runs are not compared); the `reset` does.
-            let baseline = match (&self.opened_from, relayed) {
+            // (Only a leader reads its stream; what followers get is relayed.)
+            let opened_from = match &self.phase {
+                Phase::Leader { stream, .. } => stream.opened_from.as_ref(),
+                _ => None,
+            };
+            let baseline = match (opened_from, relayed) {
                 (None, _) | (_, true) => hello.head_id,
                 (Some(p), false) if Some(p.epoch.as_str()) == hello.epoch.as_deref() => Some(p.id),
                 (Some(_), false) => None,
@@ -180,8 +183,8 @@ impl Tab {
             });
         }
         if !self.log.has_gap() {
-            self.resend_deadline = None;
-        } else if self.resend_deadline.is_none() {
+            self.timers.stop(Timer::Resend);
+        } else if !self.timers.is_set(Timer::Resend) {
             self.request_resend(now);
         }
     }
@@ -192,8 +195,9 @@ impl Tab {
         let Some(position) = self.position() else {
             return;
         };
-        self.resend_deadline = Some(now + self.config.resend_timeout);
-        if self.role == Role::Leader {
+        self.timers
+            .set(Timer::Resend, now + self.config.resend_timeout);
+        if self.is_leader() {
             self.rewind(now, position);
         } else if self.leader.is_some() {
             self.stats.resend_requests += 1;
@@ -209,7 +213,9 @@ impl Tab {
     /// run and reaches back; else we reopen the stream from that position, so that the server
     /// replays (same run) or sends a fresh `reset` (another run), which every tab gets.
     pub(super) fn serve_resend(&mut self, now: Instant, epoch: Option<String>, after: u64) {
-        let Some(term) = self.my_term else { return };
+        let Some(term) = self.leading_term() else {
+            return;
+        };
         match self.log.since_in(epoch.as_deref(), after) {
             Some(events) => {
                 let epoch = self.log.epoch().map(str::to_owned);
