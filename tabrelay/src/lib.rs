@@ -55,6 +55,7 @@
 //! - `hydrate`: the browser runtime. Without it (the server's build) the hook returns a handle
 //!   whose view keeps its initial values and whose handlers never run.
 
+mod handler;
 pub mod inbox;
 mod mode;
 pub mod options;
@@ -68,18 +69,10 @@ pub mod runtime;
 pub use coord;
 pub use coord::handlers::HandlerId;
 pub use coord::{AppEvent, Config, Role, ServerEvent, StreamState};
+pub use handler::{data, Handler};
 pub use options::{Election, Mode, Names, Options, Resync, ResyncReason};
-pub use source::{use_shared_event_source, Handler, SharedEventSource};
+pub use source::{use_shared_event_source, SharedEventSource};
 pub use view::{role_word, stream_word, LeaderChangeRow, TabRow, TabView};
-
-/// The data of a server event (`None` for the events the runtime itself emits, such as
-/// `connected` or `role-changed`).
-pub fn data(event: &AppEvent) -> Option<&str> {
-    match event {
-        AppEvent::Event { event, .. } | AppEvent::Reset { event, .. } => Some(&event.data),
-        _ => None,
-    }
-}
 
 /// How a tab id is shown (12 hex digits).
 pub fn tab_id_text(id: coord::TabId) -> String {

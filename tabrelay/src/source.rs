@@ -13,10 +13,8 @@ use coord::AppEvent;
 #[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "hydrate")]
 use std::rc::Rc;
-
-/// A callback for [`SharedEventSource::on`].
-pub type Handler = Rc<dyn Fn(&AppEvent)>;
 
 /// A handle on the shared stream: the [`TabView`] signals and an `EventSource`-like `on` / `off`
 /// / `connect` / `disconnect` API. `Copy`, so views and callbacks can capture it freely.

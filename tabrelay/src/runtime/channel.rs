@@ -7,11 +7,10 @@
 //! as a signal, so a burst of relayed events inside one tick would reach us as its last message
 //! only. Every message must reach the core.
 
-use super::driver::Driver;
+use super::feed::Feed;
 use super::storage_channel::StorageChannel;
 use coord::{Input, Message};
 use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -55,7 +54,7 @@ impl Channel {
     }
 
     /// Back from the back/forward cache: open the channel again and listen.
-    pub fn resume(&self, driver: &Rc<Driver>) {
+    pub fn resume(&self, feed: &Feed) {
         if let Self::Broadcast { name, channel, .. } = self {
             if channel.borrow().is_some() {
                 return;
@@ -66,7 +65,7 @@ impl Channel {
                     return leptos::logging::error!("tabrelay: cannot reopen {name}: {err:?}")
                 }
             }
-            self.listen(driver);
+            self.listen(feed);
         }
     }
 
@@ -89,14 +88,14 @@ impl Channel {
 
     /// Feeds every message to the driver: ours decoded, anything else as `Undecodable` (counted,
     /// otherwise ignored: another script may share the channel name, or a tab may be forged).
-    pub fn listen(&self, driver: &Rc<Driver>) {
-        let driver = Rc::clone(driver);
+    pub fn listen(&self, feed: &Feed) {
+        let feed = feed.clone();
         let deliver = move |text: Option<String>| {
             let input = match text.map(|text| Message::decode(&text)) {
                 Some(Ok(message)) => Input::Channel(message),
                 _ => Input::Undecodable,
             };
-            driver.input(input);
+            feed.input(input);
         };
         match self {
             Self::Broadcast {

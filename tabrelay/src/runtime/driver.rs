@@ -5,11 +5,12 @@
 
 use super::channel::Channel;
 use super::clock;
+use super::feed::{Feed, Report};
 use super::listeners::Listeners;
+use super::sink::Sink;
 use super::stream::Stream;
 use super::timer;
 use super::web_lock::WebLock;
-use super::Shared;
 use crate::options::{Options, ResyncReason};
 use crate::view::{set_if_changed, LeaderChangeRow, TabRow};
 use coord::{AppEvent, Body, Input, Instant, Output, Role, Tab};
@@ -22,8 +23,8 @@ use wire::Position;
 
 pub struct Driver {
     core: RefCell<Tab>,
-    /// The page's runtime: the view to mirror into, the app's handlers.
-    shared: Rc<Shared>,
+    /// Where this tab delivers: the view to mirror into, the app's handlers.
+    sink: Rc<Sink>,
     /// The stream URL without the resume point, e.g. `/api/events?mode=leader`.
     stream_url: String,
     /// The event names the stream is listened to for (`Options::listened_names`).
@@ -80,14 +81,14 @@ const LONG_PAUSE: Duration = Duration::from_secs(5);
 impl Driver {
     pub fn new(
         core: Tab,
-        shared: Rc<Shared>,
+        sink: Rc<Sink>,
         options: &Options,
         lock: WebLock,
         channel: Channel,
     ) -> Self {
         Self {
             core: RefCell::new(core),
-            shared,
+            sink,
             stream_url: options.stream_url(),
             event_names: options.listened_names(),
             listeners: RefCell::new(None),
@@ -127,9 +128,24 @@ impl Driver {
 
     /// Starts listening to the channel and the page's lifecycle.
     pub fn listen(self: &Rc<Self>) {
-        self.channel.listen(self);
-        let listeners = super::lifecycle::listen(self);
+        self.channel.listen(&self.feed());
+        let listeners = super::lifecycle::listen(&self.feed());
         *self.listeners.borrow_mut() = Some(listeners);
+    }
+
+    /// What the browser's listeners report through: back into this driver.
+    fn feed(self: &Rc<Self>) -> Feed {
+        let driver = Rc::clone(self);
+        Feed::new(move |report| match report {
+            Report::Input(input) => driver.input(input),
+            Report::Leave { persisted } => driver.leave(persisted),
+            Report::Return => {
+                // Back from the bfcache: the channel first, then a hello with this tab's
+                // position (it catches up by id).
+                driver.channel.resume(&driver.feed());
+                driver.input(Input::PageShow);
+            }
+        })
     }
 
     /// The runtime stops: the tab leaves as on `pagehide` (resigns, releases its lock, says
@@ -299,7 +315,7 @@ impl Driver {
             Output::Post(message) => {
                 if matches!(message.body, Body::Heartbeat { .. }) {
                     // The leader's pulse is its own heartbeat; followers' is the one they receive.
-                    self.shared.view.heartbeat_at_ms.set(Some(clock::now_ms()));
+                    self.sink.view.heartbeat_at_ms.set(Some(clock::now_ms()));
                 }
                 let goodbye = matches!(message.body, Body::Resign { .. } | Body::Bye);
                 if !(goodbye && self.goodbye_posted_natively.get()) {
@@ -308,15 +324,11 @@ impl Driver {
             }
             Output::OpenStream { resume } => self.open_stream(resume.as_ref()),
             Output::CloseStream => self.close_stream(),
-            Output::RequestLock { steal } => self.lock.request(self, steal),
+            Output::RequestLock { steal } => self.lock.request(&self.feed(), steal),
             Output::AbortLockRequest => self.lock.abort(),
             Output::ReleaseLock => self.lock.release(),
             Output::Emit(event) => self.emit(event),
         }
-    }
-
-    pub(super) fn channel(&self) -> &Channel {
-        &self.channel
     }
 
     /// Taken out first, closed after: `EventSource.close` is a browser call (see [`Driver::run`]).
@@ -328,7 +340,7 @@ impl Driver {
     fn open_stream(self: &Rc<Self>, resume: Option<&Position>) {
         self.close_stream();
         let url = stream_url(&self.stream_url, resume);
-        match Stream::open(self, &url, &self.event_names) {
+        match Stream::open(&self.feed(), &url, &self.event_names) {
             Ok(stream) => {
                 let replaced = self.stream.borrow_mut().replace(stream);
                 drop(replaced);
@@ -385,17 +397,17 @@ impl Driver {
             return;
         }
         self.apply(&event);
-        self.shared.emit(&event);
+        self.sink.emit(&event);
     }
 
     fn apply(&self, event: &AppEvent) {
-        let view = self.shared.view;
+        let view = self.sink.view;
         match event {
             AppEvent::Connected if !self.resynced.replace(true) => {
-                self.shared.resync(ResyncReason::FirstConnect)
+                self.sink.resync(ResyncReason::FirstConnect)
             }
             // Events the core could not recover: the app's state may be stale.
-            AppEvent::Lost { from, to } => self.shared.resync(ResyncReason::Lost {
+            AppEvent::Lost { from, to } => self.sink.resync(ResyncReason::Lost {
                 from: *from,
                 to: *to,
             }),
@@ -433,7 +445,7 @@ impl Driver {
                 tabs: self.changed_tab_rows(&core, now_ms),
             }
         };
-        let state = self.shared.view;
+        let state = self.sink.view;
         set_if_changed(state.role, view.role);
         set_if_changed(state.leader_id, view.leader_id);
         set_if_changed(state.term, view.term);

@@ -4,10 +4,9 @@
 //! `visibilitychange` at the document. Leptos' `window_event_listener_untyped` is not used: its
 //! listeners are `FnMut` (see `Listeners::add`).
 
-use super::driver::Driver;
+use super::feed::{Feed, Report};
 use super::listeners::Listeners;
 use coord::Input;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, VisibilityState};
 
@@ -23,31 +22,32 @@ pub fn is_persisted(event: &web_sys::Event) -> bool {
         .unwrap_or(false)
 }
 
-/// Feeds the page's lifecycle to `driver` for as long as the returned listeners live.
-pub fn listen(driver: &Rc<Driver>) -> Listeners {
+/// Reports the page's lifecycle to `feed` for as long as the returned listeners live.
+pub fn listen(feed: &Feed) -> Listeners {
     let mut listeners = Listeners::default();
     let on = |input: fn(&web_sys::Event) -> Option<Input>| {
-        let driver = Rc::clone(driver);
+        let feed = feed.clone();
         move |event: web_sys::Event| {
             if let Some(input) = input(&event) {
-                driver.input(input);
+                feed.input(input);
             }
         }
     };
     let Some(window) = web_sys::window() else {
         return listeners;
     };
-    let hide = Rc::clone(driver);
+    let hide = feed.clone();
     listeners.add(&window, "pagehide", move |event| {
         // Resign, release the lock, say goodbye; into the bfcache: close the channel after that.
-        hide.leave(is_persisted(&event));
+        hide.report(Report::Leave {
+            persisted: is_persisted(&event),
+        });
     });
-    let show = Rc::clone(driver);
+    let show = feed.clone();
     listeners.add(&window, "pageshow", move |event| {
         // A first load also fires `pageshow`; only a return from the bfcache is news.
         if is_persisted(&event) {
-            show.channel().resume(&show);
-            show.input(Input::PageShow); // hello with this tab's position: it catches up by id
+            show.report(Report::Return);
         }
     });
     listeners.add(&window, "online", on(|_| Some(Input::NetworkOnline)));
@@ -58,10 +58,10 @@ pub fn listen(driver: &Rc<Driver>) -> Listeners {
     listeners.add(&document, "freeze", on(|_| Some(Input::Frozen)));
     listeners.add(&document, "resume", on(|_| Some(Input::Resumed)));
     let visibility = {
-        let driver = Rc::clone(driver);
+        let feed = feed.clone();
         let document = document.clone();
         move |_| {
-            driver.input(Input::VisibilityChanged {
+            feed.input(Input::VisibilityChanged {
                 visible: is_visible(&document),
             })
         }

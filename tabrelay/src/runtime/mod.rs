@@ -6,8 +6,10 @@
 //!
 //! | module      | browser side                                                                 |
 //! |-------------|------------------------------------------------------------------------------|
-//! | [`Shared`]  | one page's runtime for one stream: mounts, handlers, start and stop          |
+//! | [`Shared`]  | one page's runtime for one stream: mounts, start and stop                    |
+//! | `sink`      | where every mode delivers: the view, the app's handlers, its resync          |
 //! | `driver`    | feeds inputs to the core, performs its outputs, one timer, mirrors the view  |
+//! | `feed`      | how listeners report to the driver without knowing it                        |
 //! | `web_lock`  | `navigator.locks`: hold (never-resolving promise), steal, abort, lost        |
 //! | `channel`   | the tabs' channel: post, decode, count foreign input; a `BroadcastChannel`   |
 //! |             | ([`Mode::Leader`]) or `storage_channel` ([`Mode::Storage`], `localStorage`)  |
@@ -30,23 +32,26 @@ mod channel;
 pub mod clock;
 mod driver;
 pub mod executor;
+mod feed;
 pub mod http;
 pub mod lifecycle;
 mod listeners;
 mod naive;
 mod shared_worker;
+mod sink;
 mod storage_channel;
 mod stream;
 mod timer;
 mod web_lock;
 
-use crate::options::{Election, Mode, Options, ResyncReason};
-use crate::source::Handler;
+use crate::handler::Handler;
+use crate::options::{Election, Mode, Options};
 use crate::view::TabView;
-use coord::handlers::{HandlerId, Handlers};
-use coord::{AppEvent, Input, Mechanism, Tab, TabId};
+use coord::handlers::HandlerId;
+use coord::{Input, Mechanism, Tab, TabId};
 use driver::Driver;
 use leptos::prelude::*;
+use sink::Sink;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -62,8 +67,7 @@ thread_local! {
 pub struct Shared {
     key: String,
     options: Options,
-    view: TabView,
-    handlers: RefCell<Handlers<Handler>>,
+    sink: Rc<Sink>,
     mounts: Cell<usize>,
     run: RefCell<Run>,
     /// Inputs (connect, disconnect, step down) sent before the runtime started, in order.
@@ -92,9 +96,8 @@ impl Shared {
         }
         let shared = Rc::new(Shared {
             key: key.clone(),
+            sink: Rc::new(Sink::new(options.resync.clone())),
             options,
-            view: TabView::new(),
-            handlers: RefCell::new(Handlers::new()),
             mounts: Cell::new(1),
             run: RefCell::new(Run::NotStarted),
             early: RefCell::new(Vec::new()),
@@ -107,7 +110,7 @@ impl Shared {
     }
 
     pub fn view(&self) -> TabView {
-        self.view
+        self.sink.view
     }
 
     /// A mount's owner was cleaned up; the last one stops the runtime: the tab leaves as on
@@ -123,15 +126,15 @@ impl Shared {
         if let Run::Driver(driver) = run {
             driver.stop();
         }
-        self.handlers.replace(Handlers::new());
+        self.sink.clear();
     }
 
     pub fn on(&self, name: &str, handler: Handler) -> HandlerId {
-        self.handlers.borrow_mut().on(name, handler)
+        self.sink.on(name, handler)
     }
 
     pub fn off(&self, id: HandlerId) -> bool {
-        self.handlers.borrow_mut().off(id)
+        self.sink.off(id)
     }
 
     pub fn input(&self, input: Input) {
@@ -146,28 +149,11 @@ impl Shared {
         }
     }
 
-    /// Calls the app's handlers for `event`. Cloned out first: a handler may register or remove
-    /// handlers, or call back into the runtime.
-    pub(crate) fn emit(&self, event: &AppEvent) {
-        let name = coord::handlers::event_name(event);
-        let matching: Vec<Handler> = self.handlers.borrow().get(name).cloned().collect();
-        for handler in matching {
-            handler(event);
-        }
-    }
-
-    /// Tells the app to fetch its state again, if it asked to be told.
-    pub(crate) fn resync(&self, reason: ResyncReason) {
-        if let Some(resync) = &self.options.resync {
-            (resync.0)(reason);
-        }
-    }
-
     fn start(self: &Rc<Self>) {
         if !matches!(*self.run.borrow(), Run::NotStarted) {
             return;
         }
-        let run = match start(self) {
+        let run = match start(&self.sink, &self.options) {
             Some(driver) => {
                 for input in self.early.take() {
                     driver.input(input);
@@ -199,12 +185,13 @@ pub fn available_mode(mode: Mode) -> Mode {
     }
 }
 
-/// Starts this tab's runtime for `shared`'s options; the driver for the modes with a core.
-fn start(shared: &Rc<Shared>) -> Option<Rc<Driver>> {
-    let view = shared.view;
+/// Starts this tab's runtime for `options`, delivering to `sink`; the driver for the modes with
+/// a core.
+fn start(sink: &Rc<Sink>, options: &Options) -> Option<Rc<Driver>> {
+    let view = sink.view;
     let id = random_tab_id();
     view.tab_id.set(crate::tab_id_text(id));
-    let wanted = shared.options.mode;
+    let wanted = options.mode;
     let mode = available_mode(wanted);
     if mode != wanted {
         leptos::logging::warn!(
@@ -215,26 +202,26 @@ fn start(shared: &Rc<Shared>) -> Option<Rc<Driver>> {
     }
     let options = &Options {
         mode,
-        ..shared.options.clone()
+        ..options.clone()
     };
     view.mode.set(Some(mode));
     timer::set_script(&options.names.timer_script);
     let channel = match mode {
         // No election in these: nothing for `connect` / `step_down` to drive.
         Mode::Naive => {
-            naive::start(shared, options);
+            naive::start(sink, options);
             return None;
         }
         Mode::Sharded => {
-            naive::start_sharded(shared, options);
+            naive::start_sharded(sink, options);
             return None;
         }
         Mode::HiddenClose => {
-            naive::start_hidden_close(shared, options);
+            naive::start_hidden_close(sink, options);
             return None;
         }
         Mode::SharedWorker => {
-            shared_worker::start(shared, options);
+            shared_worker::start(sink, options);
             return None;
         }
         Mode::Leader => channel::Channel::broadcast(&options.names.channel),
@@ -265,7 +252,7 @@ fn start(shared: &Rc<Shared>) -> Option<Rc<Driver>> {
     let core = Tab::new(id, mechanism, options.config.clone(), clock::now(), seed);
     let driver = Rc::new(Driver::new(
         core,
-        Rc::clone(shared),
+        Rc::clone(sink),
         options,
         web_lock::WebLock::new(locks, options.names.lock_for(mode)),
         channel,

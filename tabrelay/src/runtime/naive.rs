@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::Shared;
+use super::sink::Sink;
 use crate::options::Options;
 use crate::protocol::{Head, HELLO, RESET};
 use coord::{AppEvent, Role, ServerEvent};
@@ -40,7 +40,7 @@ impl Drop for Stream {
 }
 
 /// `?mode=naive`: one stream for the tab's whole life.
-pub fn start(shared: &Rc<Shared>, options: &Options) {
+pub fn start(shared: &Rc<Sink>, options: &Options) {
     lead_alone(shared);
     if let Some(stream) = open(shared, options, &options.stream_url(), None, None) {
         // The stream and its listeners live as long as the tab.
@@ -51,7 +51,7 @@ pub fn start(shared: &Rc<Shared>, options: &Options) {
 /// `?mode=sharded`: asks the server for its shard ports, then opens the stream on one of them
 /// (the next in turn for this browser, counted in `localStorage`, so a burst of tabs spreads
 /// evenly; without storage, a random one).
-pub fn start_sharded(shared: &Rc<Shared>, options: &Options) {
+pub fn start_sharded(shared: &Rc<Sink>, options: &Options) {
     lead_alone(shared);
     let shared = Rc::clone(shared);
     let options = options.clone();
@@ -113,7 +113,7 @@ fn pick(ports: &[u16]) -> Option<u16> {
 }
 
 /// `?mode=hidden-close`: the stream is open only while the page is visible.
-pub fn start_hidden_close(shared: &Rc<Shared>, options: &Options) {
+pub fn start_hidden_close(shared: &Rc<Sink>, options: &Options) {
     lead_alone(shared);
     let url = options.stream_url();
     let shared = Rc::clone(shared);
@@ -155,8 +155,8 @@ pub fn start_hidden_close(shared: &Rc<Shared>, options: &Options) {
 }
 
 /// In these modes the tab is its own leader: nobody else delivers its events.
-fn lead_alone(shared: &Shared) {
-    let view = shared.view();
+fn lead_alone(shared: &Sink) {
+    let view = shared.view;
     view.role.set(Role::Leader);
     view.leader_id.set(Some(view.tab_id.get_untracked()));
 }
@@ -166,7 +166,7 @@ fn lead_alone(shared: &Shared) {
 /// `positioned` runs (soon after, never inside the listener, which it may drop) whenever the
 /// position is set from `hello` or `reset`.
 fn open(
-    shared: &Rc<Shared>,
+    shared: &Rc<Sink>,
     options: &Options,
     url: &str,
     position: Option<Rc<RefCell<Option<Position>>>>,

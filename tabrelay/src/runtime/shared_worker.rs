@@ -4,7 +4,8 @@
 //! leader of every tab, and it outlives any one of them. The wire format is documented in the
 //! worker.
 
-use super::{clock, Shared};
+use super::clock;
+use super::sink::Sink;
 use crate::inbox::FromWorker;
 use crate::options::{Options, ResyncReason};
 use crate::protocol::{Head, RESET};
@@ -38,7 +39,7 @@ struct ToWorker<'a> {
 struct Client {
     /// `None` while the page is in the back/forward cache.
     port: RefCell<Option<MessagePort>>,
-    shared: Rc<Shared>,
+    shared: Rc<Sink>,
     /// The worker's script with the stream and the event names in its query: one worker per
     /// stream.
     script: String,
@@ -50,8 +51,8 @@ struct Client {
     resynced: Cell<bool>,
 }
 
-pub fn start(shared: &Rc<Shared>, options: &Options) {
-    let view = shared.view();
+pub fn start(shared: &Rc<Sink>, options: &Options) {
+    let view = shared.view;
     view.role.set(Role::Follower);
     view.leader_id.set(Some(LEADER_NAME.to_string()));
     let client = Rc::new(Client {
@@ -113,7 +114,7 @@ impl Client {
         let port = worker.port();
         let on_message = {
             let client = Rc::clone(self);
-            let ignored = self.shared.view().ignored_messages;
+            let ignored = self.shared.view.ignored_messages;
             Closure::<dyn Fn(MessageEvent)>::new(move |message: MessageEvent| {
                 match FromWorker::decode(message.data().as_string().as_deref()) {
                     Some(message) => client.receive(message),
@@ -163,7 +164,7 @@ impl Client {
     }
 
     fn send(&self, kind: &str) {
-        let tab = self.shared.view().tab_id.get_untracked();
+        let tab = self.shared.view.tab_id.get_untracked();
         let visible = is_visible();
         let text = {
             let epoch = self.epoch.borrow();
@@ -185,7 +186,7 @@ impl Client {
     }
 
     fn receive(&self, message: FromWorker) {
-        let state = self.shared.view();
+        let state = self.shared.view;
         match message {
             FromWorker::Event {
                 name,

@@ -4,7 +4,7 @@
 //! own, while here the core owns the reconnect policy (backoff shared by every tab, resume from the
 //! highest id any tab saw). On error this closes the `EventSource` and tells the core.
 
-use super::driver::Driver;
+use super::feed::Feed;
 use coord::{Input, ServerEvent};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -22,13 +22,13 @@ pub struct Stream {
 impl Stream {
     /// Opens `url` and listens for the events `names`; `EventSource` cannot set headers, so the
     /// resume point is in the query.
-    pub fn open(driver: &Rc<Driver>, url: &str, names: &[String]) -> Result<Self, JsValue> {
+    pub fn open(feed: &Feed, url: &str, names: &[String]) -> Result<Self, JsValue> {
         let source = EventSource::new(url)?;
         let ids = Rc::new(crate::protocol::IdReader::default());
         let listeners = names
             .iter()
             .map(|name| {
-                let driver = Rc::clone(driver);
+                let feed = feed.clone();
                 let ids = Rc::clone(&ids);
                 let name = name.clone();
                 let target = name.clone();
@@ -36,7 +36,7 @@ impl Stream {
                     let data = msg.data().as_string().unwrap_or_default();
                     let id = ids.read(&name, &msg.last_event_id());
                     let event = ServerEvent::new(id, name.as_str(), data);
-                    driver.input(Input::StreamEvent(event));
+                    feed.input(Input::StreamEvent(event));
                 });
                 let _ = source
                     .add_event_listener_with_callback(&target, listener.as_ref().unchecked_ref());
@@ -44,17 +44,17 @@ impl Stream {
             })
             .collect();
         let on_open = {
-            let driver = Rc::clone(driver);
-            Closure::<dyn Fn()>::new(move || driver.input(Input::StreamOpened))
+            let feed = feed.clone();
+            Closure::<dyn Fn()>::new(move || feed.input(Input::StreamOpened))
         };
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         let on_error = {
-            let driver = Rc::clone(driver);
+            let feed = feed.clone();
             let source = source.clone();
             Closure::<dyn Fn()>::new(move || {
                 // Stop EventSource's own retry: the core schedules the next attempt.
                 source.close();
-                driver.input(Input::StreamError);
+                feed.input(Input::StreamError);
             })
         };
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));

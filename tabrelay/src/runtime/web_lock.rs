@@ -9,7 +9,7 @@
 //! with the abort, or a steal cannot be aborted at all) is handed straight back to the browser,
 //! so no tab ever sits on the lock without knowing it.
 
-use super::driver::Driver;
+use super::feed::Feed;
 use coord::Input;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,8 +35,10 @@ struct Current {
     settled: bool,
 }
 
-#[derive(Default)]
-pub struct WebLock {
+/// The lock and its current request; shared with the request's promise callbacks.
+pub struct WebLock(Rc<Inner>);
+
+struct Inner {
     manager: Option<LockManager>,
     /// See `Names::lock_for`.
     name: String,
@@ -46,21 +48,23 @@ pub struct WebLock {
 
 impl WebLock {
     pub fn new(manager: Option<LockManager>, name: String) -> Self {
-        Self {
+        Self(Rc::new(Inner {
             manager,
             name,
-            ..Self::default()
-        }
+            current: RefCell::new(None),
+            generations: RefCell::new(0),
+        }))
     }
 
     /// Requests the lock; the driver gets `LockGranted`, and `LockLost` if it is stolen later.
-    pub fn request(&self, driver: &Rc<Driver>, steal: bool) {
-        let Some(manager) = &self.manager else {
+    pub fn request(&self, feed: &Feed, steal: bool) {
+        let this = &self.0;
+        let Some(manager) = &this.manager else {
             leptos::logging::warn!("tabrelay: asked for a Web Lock without navigator.locks");
             return;
         };
         let generation = {
-            let mut generations = self.generations.borrow_mut();
+            let mut generations = this.generations.borrow_mut();
             *generations += 1;
             *generations
         };
@@ -72,7 +76,7 @@ impl WebLock {
             options.set_signal(&controller.signal());
             queued = Some(controller);
         }
-        *self.current.borrow_mut() = Some(Current {
+        *this.current.borrow_mut() = Some(Current {
             generation,
             queued,
             release: None,
@@ -80,13 +84,13 @@ impl WebLock {
         });
 
         let on_granted = {
-            let driver = Rc::clone(driver);
+            let (lock, feed) = (Rc::clone(this), feed.clone());
             Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
-                driver.lock.granted(&driver, generation)
+                lock.granted(&feed, generation)
             })
         };
         let settled =
-            manager.request_with_options(&self.name, &options, on_granted.unchecked_ref());
+            manager.request_with_options(&this.name, &options, on_granted.unchecked_ref());
 
         // The request's promise settles when we release the lock (resolved), when the queued
         // request is aborted, or when another tab steals the lock (both rejected). Its reactions
@@ -94,8 +98,8 @@ impl WebLock {
         // settles it while Firefox tears the tab down, and the executor does not survive being
         // woken from the microtask checkpoints Firefox runs nested then (see `Driver::run`).
         let on_settled = |rejected: bool| {
-            let driver = Rc::clone(driver);
-            Closure::once(move |_: JsValue| driver.lock.settled(&driver, generation, rejected))
+            let (lock, feed) = (Rc::clone(this), feed.clone());
+            Closure::once(move |_: JsValue| lock.settled(&feed, generation, rejected))
         };
         let (on_resolved, on_rejected) = (on_settled(false), on_settled(true));
         let _ = settled.then2(&on_resolved, &on_rejected);
@@ -104,8 +108,21 @@ impl WebLock {
         on_rejected.forget();
     }
 
+    /// Ends a request that has not been granted yet (queued, or a steal in flight, whose grant
+    /// will then be handed back). A held lock is left alone: that is `release`.
+    pub fn abort(&self) {
+        self.0.abort();
+    }
+
+    /// Releases the held lock (and ends a request still waiting, if that is all there is).
+    pub fn release(&self) {
+        self.0.release();
+    }
+}
+
+impl Inner {
     /// Request `generation` settled: `LockLost` if it was held and taken from us.
-    fn settled(&self, driver: &Rc<Driver>, generation: u64, rejected: bool) {
+    fn settled(&self, feed: &Feed, generation: u64, rejected: bool) {
         let lost = match self.current.borrow_mut().as_mut() {
             Some(c) if c.generation == generation => {
                 c.settled = true;
@@ -114,12 +131,12 @@ impl WebLock {
             _ => false,
         };
         if lost {
-            driver.input(Input::LockLost);
+            feed.input(Input::LockLost);
         }
     }
 
     /// The browser granted request `generation`: hold it if it is still wanted, else give it back.
-    fn granted(&self, driver: &Rc<Driver>, generation: u64) -> js_sys::Promise {
+    fn granted(&self, feed: &Feed, generation: u64) -> js_sys::Promise {
         let wanted = matches!(
             self.current.borrow().as_ref(),
             Some(c) if c.generation == generation && !c.settled
@@ -139,13 +156,11 @@ impl WebLock {
             }
             _ => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
         }
-        driver.input(Input::LockGranted);
+        feed.input(Input::LockGranted);
         held
     }
 
-    /// Ends a request that has not been granted yet (queued, or a steal in flight, whose grant
-    /// will then be handed back). A held lock is left alone: that is `release`.
-    pub fn abort(&self) {
+    fn abort(&self) {
         if self
             .current
             .borrow()
@@ -164,8 +179,7 @@ impl WebLock {
         }
     }
 
-    /// Releases the held lock (and ends a request still waiting, if that is all there is).
-    pub fn release(&self) {
+    fn release(&self) {
         let ended = self.current.borrow_mut().take();
         let Some(current) = ended else {
             return;
