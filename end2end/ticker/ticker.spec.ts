@@ -110,3 +110,43 @@ test("bad input to the ticker's server gets a clear error", async ({ request }) 
   expect(reply.status()).toBe(400);
   expect((await reply.json()).error).toContain("capital letters");
 });
+
+test("two mounts in one page are one tab; taking the component down makes the tab leave, bringing it back rejoins", async ({ browser, request }) => {
+  const context = await browser.newContext();
+  await waitForViewers(request, 0);
+  const pages: Page[] = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await context.newPage();
+    await page.goto("/");
+    pages.push(page);
+  }
+  const leader = await waitForOneLeader(pages);
+  for (const page of pages) {
+    // The status line mounts the hook a second time: the same runtime, the same tab.
+    const id = await page.locator("#tab").innerText();
+    expect(id).not.toBe("");
+    await expect(page.locator("#status-tab")).toHaveText(id);
+    await expect(page.locator("#tabs"), "the registry counts pages, not mounts").toHaveText("3");
+  }
+  await waitForViewers(request, 1);
+
+  // The leader's component goes: its tab resigns and says goodbye, another leads at once.
+  const others = pages.filter((p) => p !== leader);
+  await leader.locator("#toggle").click();
+  await expect(leader.locator("#role")).toHaveCount(0);
+  await waitForOneLeader(others);
+  for (const page of others) await expect(page.locator("#tabs")).toHaveText("2");
+  await waitForViewers(request, 1);
+  const id = await publish(request, "ACME", 4242);
+  await expectEveryPriceOnce(others, [id]);
+
+  // Back: a new tab in the same page, a follower.
+  await leader.locator("#toggle").click();
+  await expect(leader.locator("#role")).toHaveText("follower");
+  for (const page of pages) await expect(page.locator("#tabs")).toHaveText("3");
+  const again = await publish(request, "ACME", 4343);
+  await expectEveryPriceOnce(pages, [again]);
+  await waitForViewers(request, 1);
+  await context.close();
+  await waitForViewers(request, 0);
+});

@@ -45,13 +45,50 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Ticks shown: the newest this many.
 const SHOWN: usize = 200;
 
+/// The ticker's options: its stream, its event names, its own channel and lock names.
+fn options() -> Options {
+    Options::new("/api/prices")
+        .events(["price", "viewers"])
+        .namespace("ticker")
+}
+
+/// The page: the ticker, which the button takes down and brings back (its tab leaves and
+/// rejoins: tabrelay's cleanup goes with the component's owner).
 #[component]
 pub fn App() -> impl IntoView {
-    let source = use_shared_event_source(
-        Options::new("/api/prices")
-            .events(["price", "viewers"])
-            .namespace("ticker"),
-    );
+    let shown = RwSignal::new(true);
+    view! {
+        <main>
+            <h1>"ticker"</h1>
+            <button id="toggle" on:click=move |_| shown.update(|s| *s = !*s)>
+                {move || if shown.get() { "Stop the ticker" } else { "Start the ticker" }}
+            </button>
+            <Show when=move || shown.get()>
+                <Status/>
+                <Ticker/>
+            </Show>
+        </main>
+    }
+}
+
+/// This tab's part in the sharing. A second mount of the hook with the same options: it shares
+/// the [`Ticker`]'s runtime, so the page is still one tab (`#status-tab` is `#tab`).
+#[component]
+fn Status() -> impl IntoView {
+    let view = use_shared_event_source(options()).view;
+    view! {
+        <p>
+            "This tab: " <output id="role">{move || role_word(view.role.get())}</output>
+            " · id " <output id="status-tab">{move || view.tab_id.get()}</output>
+            " · leader " <output id="leader">{move || view.leader_id.get().unwrap_or_default()}</output>
+            " · tabs " <output id="tabs">{move || view.tabs.with(Vec::len)}</output>
+        </p>
+    }
+}
+
+#[component]
+fn Ticker() -> impl IntoView {
+    let source = use_shared_event_source(options());
     let prices = RwSignal::new(BTreeMap::<String, u64>::new());
     let ticks = RwSignal::new(Vec::<(u64, Price)>::new());
     let viewers = RwSignal::new(None::<u64>);
@@ -77,28 +114,23 @@ pub fn App() -> impl IntoView {
 
     let view = source.view;
     view! {
-        <main>
-            <h1>"ticker"</h1>
-            <p>
-                "This tab: " <output id="role">{move || role_word(view.role.get())}</output>
-                " · id " <output id="tab">{move || view.tab_id.get()}</output>
-                " · leader " <output id="leader">{move || view.leader_id.get().unwrap_or_default()}</output>
-                " · streams open on the server: "
-                <output id="viewers">{move || viewers.get().map(|n| n.to_string()).unwrap_or_default()}</output>
-            </p>
-            <table>
-                <tbody>
-                    <For each=move || prices.get() key=|(symbol, cents)| (symbol.clone(), *cents) let:row>
-                        <tr><th>{row.0}</th><td>{format!("{}.{:02}", row.1 / 100, row.1 % 100)}</td></tr>
-                    </For>
-                </tbody>
-            </table>
-            <ol id="ticks">
-                <For each=move || ticks.get() key=|(id, _)| *id let:tick>
-                    <li data-id=tick.0>{format!("#{} {} {}", tick.0, tick.1.symbol, tick.1.cents)}</li>
+        <p>
+            "id " <output id="tab">{move || view.tab_id.get()}</output>
+            " · streams open on the server: "
+            <output id="viewers">{move || viewers.get().map(|n| n.to_string()).unwrap_or_default()}</output>
+        </p>
+        <table>
+            <tbody>
+                <For each=move || prices.get() key=|(symbol, cents)| (symbol.clone(), *cents) let:row>
+                    <tr><th>{row.0}</th><td>{format!("{}.{:02}", row.1 / 100, row.1 % 100)}</td></tr>
                 </For>
-            </ol>
-        </main>
+            </tbody>
+        </table>
+        <ol id="ticks">
+            <For each=move || ticks.get() key=|(id, _)| *id let:tick>
+                <li data-id=tick.0>{format!("#{} {} {}", tick.0, tick.1.symbol, tick.1.cents)}</li>
+            </For>
+        </ol>
     }
 }
 
