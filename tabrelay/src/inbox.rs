@@ -14,9 +14,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromWorker {
+    /// A server event the worker read from its stream.
     Event {
+        /// The event's name.
         name: String,
+        /// Its id, when it carried one.
         id: Option<u64>,
+        /// Its data, as the server sent it.
         data: String,
         /// When the worker received it (ms on the tabs' shared time line).
         at: f64,
@@ -28,15 +32,23 @@ pub enum FromWorker {
     /// than the worker's buffer): refetch the state from the server, then continue from the
     /// worker's position `(epoch, head_id)` with the live events.
     Resync {
+        /// The run (server epoch) the worker continues in.
         epoch: Option<String>,
+        /// The newest id of that run the worker has.
         head_id: u64,
+        /// Why the worker cannot replay (for the console).
         #[serde(default)]
         reason: String,
     },
+    /// The worker's stream and the tabs it serves (four times a second).
     Status {
+        /// `closed`, `connecting`, `open` or `backoff`.
         stream: String,
+        /// When the next reconnect is due (ms since epoch), while backing off.
         next_attempt: Option<f64>,
+        /// Every tab heard from recently.
         tabs: Vec<WorkerTab>,
+        /// When the worker sent it (ms on the tabs' shared time line).
         at: f64,
     },
 }
@@ -44,8 +56,11 @@ pub enum FromWorker {
 /// One tab in the worker's registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerTab {
+    /// The tab's id.
     pub id: String,
+    /// Whether its page is visible.
     pub visible: bool,
+    /// When the worker last heard from it (ms since epoch).
     pub last_seen: f64,
 }
 

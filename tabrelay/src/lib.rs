@@ -55,6 +55,8 @@
 //! - `hydrate`: the browser runtime. Without it (the server's build) the hook returns a handle
 //!   whose view keeps its initial values and whose handlers never run.
 
+#![warn(missing_docs)]
+
 mod handler;
 pub mod inbox;
 mod mode;

@@ -102,7 +102,13 @@ pub enum ResyncReason {
     FirstConnect,
     /// Events with ids `from..=to` cannot be given to this tab any more (its buffer overflowed,
     /// or the server's log no longer holds them).
-    Lost { from: u64, to: u64 },
+    /// Events `from..=to` (ids) are gone for this tab.
+    Lost {
+        /// The first id lost.
+        from: u64,
+        /// The last id lost.
+        to: u64,
+    },
 }
 
 /// The app's resync callback.
@@ -137,8 +143,11 @@ pub struct Options {
     /// line. Events with an `id:` are deduplicated, ordered and resumed whatever their name; the
     /// stream protocol's `hello` and `reset` are always listened for.
     pub events: Vec<String>,
+    /// The names tabs meet under ([`Names`]).
     pub names: Names,
+    /// How the leader is elected.
     pub election: Election,
+    /// How tabs reach the server.
     pub mode: Mode,
     /// Timing of the coordination core (heartbeat, silence, backoff…).
     pub config: Config,
@@ -183,26 +192,31 @@ impl Options {
         self
     }
 
+    /// Sets every name ([`Names`]).
     pub fn names(mut self, names: Names) -> Self {
         self.names = names;
         self
     }
 
+    /// Sets the election ([`Election`]).
     pub fn election(mut self, election: Election) -> Self {
         self.election = election;
         self
     }
 
+    /// Sets the mode ([`Mode`]).
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
     }
 
+    /// Sets the core's timing ([`Config`]).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
     }
 
+    /// Whether the tab connects on start (else call `connect()`).
     pub fn auto_connect(mut self, auto_connect: bool) -> Self {
         self.auto_connect = auto_connect;
         self
@@ -214,6 +228,7 @@ impl Options {
         self
     }
 
+    /// [`Mode::Sharded`]: where to read the other ports from.
     pub fn shard_ports_url(mut self, url: impl Into<String>) -> Self {
         self.shard_ports_url = Some(url.into());
         self

@@ -20,7 +20,9 @@ pub const RESET: &str = coord::event_names::RESET;
 /// Where a `hello` or a `reset` puts the stream: a run (epoch) and the newest id in it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Head {
+    /// The run of the server's event log.
     pub epoch: String,
+    /// The newest id in it when the event was sent.
     pub head_id: u64,
 }
 
@@ -30,6 +32,7 @@ impl Head {
         serde_json::from_str(data).ok()
     }
 
+    /// The head as a stream position.
     pub fn position(&self) -> wire::Position {
         wire::Position::new(self.epoch.clone(), self.head_id)
     }
@@ -45,6 +48,7 @@ pub struct IdReader {
 }
 
 impl IdReader {
+    /// The id of the event `name` whose `lastEventId` is `last_event_id`, if it carried one.
     pub fn read(&self, name: &str, last_event_id: &str) -> Option<u64> {
         let changed = *self.last.borrow() != last_event_id;
         if changed {

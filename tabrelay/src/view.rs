@@ -28,11 +28,15 @@ pub fn stream_word(stream: StreamState) -> &'static str {
 /// Another tab as this tab's registry knows it (this tab included, `is_self`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TabRow {
+    /// The tab's id, as shown.
     pub id: String,
+    /// Its role.
     pub role: Role,
+    /// Whether its page is visible.
     pub visible: bool,
     /// Milliseconds since the Unix epoch.
     pub last_seen_ms: f64,
+    /// Whether it is this tab.
     pub is_self: bool,
 }
 
@@ -44,7 +48,9 @@ pub struct LeaderChangeRow {
     pub at_ms: f64,
     /// `closed`, `crashed`, `frozen`, `step-down`, `server-restart` or `lost-lock`.
     pub cause: &'static str,
+    /// The leader before (when known).
     pub from: Option<String>,
+    /// The leader after (when known).
     pub to: Option<String>,
     /// How long no tab led.
     pub leaderless_ms: Option<f64>,
@@ -59,10 +65,13 @@ pub struct LeaderChangeRow {
 pub struct TabView {
     /// This tab's id, as shown (12 hex digits).
     pub tab_id: RwSignal<String>,
+    /// This tab's role.
     pub role: RwSignal<Role>,
     /// When this tab last became leader (ms since epoch).
     pub leader_since_ms: RwSignal<Option<f64>>,
+    /// The current leader's id (while one is known).
     pub leader_id: RwSignal<Option<String>>,
+    /// The current leadership term.
     pub term: RwSignal<u64>,
     /// `"locks"` or `"protocol"` once the runtime started.
     pub mechanism: RwSignal<Option<&'static str>>,
@@ -84,6 +93,7 @@ pub struct TabView {
 }
 
 impl TabView {
+    /// Every signal at its initial value (what server-side rendering shows).
     pub fn new() -> Self {
         Self {
             tab_id: RwSignal::new(String::new()),

@@ -5,12 +5,16 @@ use wasm_bindgen_futures::JsFuture;
 
 /// What came back: status, the headers the caller asked for (in the order asked), and the body.
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The headers asked for, in the order asked (`None`: absent).
     pub headers: Vec<Option<String>>,
+    /// The whole body.
     pub body: String,
 }
 
 impl Reply {
+    /// Whether the status is 2xx.
     pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
     }

@@ -10,6 +10,7 @@ use coord::Input;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, VisibilityState};
 
+/// Whether the page is visible (`visibilityState`).
 pub fn is_visible(document: &Document) -> bool {
     document.visibility_state() == VisibilityState::Visible
 }

@@ -109,6 +109,7 @@ impl Shared {
         shared
     }
 
+    /// The tab's view, which this runtime writes.
     pub fn view(&self) -> TabView {
         self.sink.view
     }
@@ -129,14 +130,17 @@ impl Shared {
         self.sink.clear();
     }
 
+    /// Registers a handler for the events named `name`.
     pub fn on(&self, name: &str, handler: Handler) -> HandlerId {
         self.sink.on(name, handler)
     }
 
+    /// Removes a handler; `false` if it was not registered.
     pub fn off(&self, id: HandlerId) -> bool {
         self.sink.off(id)
     }
 
+    /// Feeds an input to the core (connect, disconnect, step down); queued until the runtime starts.
     pub fn input(&self, input: Input) {
         let driver = match &*self.run.borrow() {
             Run::Driver(driver) => Some(Rc::clone(driver)),
