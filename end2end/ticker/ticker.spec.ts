@@ -60,13 +60,15 @@ async function expectEveryPriceOnce(pages: Page[], ids: number[]): Promise<void>
   }
 }
 
-test("8 tabs share one stream; every price reaches every tab; the leader closes, then crashes", async ({ browser, request }) => {
+// `/`: the leader's `EventSource` listens for `price` and `viewers`; `?events=all`: it reads the
+// stream with `fetch` and takes every event, whatever its name.
+for (const path of ["/", "/?events=all"]) test(`${path}: 8 tabs share one stream; every price reaches every tab; the leader closes, then crashes`, async ({ browser, request }) => {
   const context = await browser.newContext();
   await waitForViewers(request, 0);
   const pages: Page[] = [];
   for (let i = 0; i < 8; i++) {
     const page = await context.newPage();
-    await page.goto("/");
+    await page.goto(path);
     pages.push(page);
   }
   let leader = await waitForOneLeader(pages);

@@ -39,6 +39,7 @@
 //! | [`view`]      | the reactive view of this tab's coordination (role, leader, tabs…)       |
 //! | [`protocol`]  | the stream protocol's `hello` and `reset`                                 |
 //! | [`inbox`]     | decoding what the SharedWorker and `storage` events hand a tab            |
+//! | [`sse`]       | the `text/event-stream` parser of [`Events::All`] (a `fetch` stream)      |
 //! | `runtime`     | (feature `hydrate`) the browser shell of the sans-IO core [`coord`]: Web  |
 //! |               | Locks, `BroadcastChannel`, `EventSource`, Page Lifecycle, timers          |
 //!
@@ -63,6 +64,7 @@ mod mode;
 pub mod options;
 pub mod protocol;
 pub mod source;
+pub mod sse;
 pub mod view;
 
 #[cfg(feature = "hydrate")]
@@ -72,7 +74,7 @@ pub use coord;
 pub use coord::handlers::HandlerId;
 pub use coord::{AppEvent, Config, Role, ServerEvent, StreamState};
 pub use handler::{data, Handler};
-pub use options::{Election, Mode, Names, Options, Resync, ResyncReason};
+pub use options::{Election, Events, Mode, Names, Options, Resync, ResyncReason};
 pub use source::{use_shared_event_source, SharedEventSource};
 pub use view::{role_word, stream_word, LeaderChangeRow, TabRow, TabView};
 

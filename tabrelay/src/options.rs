@@ -94,6 +94,19 @@ impl Default for Names {
     }
 }
 
+/// Which of the stream's events a tab takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Events {
+    /// These names (`message` is what a server sends without an `event:` line). The leader reads
+    /// the stream with `EventSource`.
+    Named(Vec<String>),
+    /// Every event, whatever its name. `EventSource` hands a named event only to a listener for
+    /// that name, so the leader reads the stream with `fetch` and parses it itself
+    /// ([`crate::sse`]); in the modes without a leader ([`Mode::Naive`] and its variants,
+    /// [`Mode::SharedWorker`]) tabs take `message` only.
+    All,
+}
+
 /// Why a tab should fetch its state from the server again (see [`Options::resync`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResyncReason {
@@ -132,17 +145,16 @@ impl fmt::Debug for Resync {
 ///     .election(Election::Auto)
 ///     .mode(Mode::Leader);
 /// assert_eq!(options.names.channel, "ticker");
-/// assert_eq!(options.events, ["price", "halt"]);
+/// assert_eq!(options.listened_names(), ["price", "halt", "hello", "reset"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The SSE endpoint, without a resume point (the runtime appends `last_event_id` and
     /// `epoch`, and `mode` so a server can count streams by mode).
     pub url: String,
-    /// The event names to listen for. `message` is what a server sends without an `event:`
-    /// line. Events with an `id:` are deduplicated, ordered and resumed whatever their name; the
-    /// stream protocol's `hello` and `reset` are always listened for.
-    pub events: Vec<String>,
+    /// The events to take ([`Events`]). Events with an `id:` are deduplicated, ordered and
+    /// resumed whatever their name; the stream protocol's `hello` and `reset` are always taken.
+    pub events: Events,
     /// The names tabs meet under ([`Names`]).
     pub names: Names,
     /// How the leader is elected.
@@ -165,7 +177,7 @@ impl Options {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            events: vec!["message".into()],
+            events: Events::Named(vec!["message".into()]),
             names: Names::default(),
             election: Election::Auto,
             mode: Mode::Leader,
@@ -182,7 +194,13 @@ impl Options {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.events = names.into_iter().map(Into::into).collect();
+        self.events = Events::Named(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Every event, whatever its name ([`Events::All`]).
+    pub fn all_events(mut self) -> Self {
+        self.events = Events::All;
         self
     }
 
@@ -240,9 +258,13 @@ impl Options {
         format!("{}{sep}mode={}", self.url, self.mode.as_str())
     }
 
-    /// Every event name the stream is listened to for: the app's and the protocol's.
+    /// Every event name an `EventSource` listens for: the app's and the protocol's (with
+    /// [`Events::All`], `message` and the protocol's).
     pub fn listened_names(&self) -> Vec<String> {
-        let mut names = self.events.clone();
+        let mut names = match &self.events {
+            Events::Named(names) => names.clone(),
+            Events::All => vec!["message".to_owned()],
+        };
         for protocol in [crate::protocol::HELLO, crate::protocol::RESET] {
             if !names.iter().any(|name| name == protocol) {
                 names.push(protocol.to_owned());

@@ -45,11 +45,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Ticks shown: the newest this many.
 const SHOWN: usize = 200;
 
-/// The ticker's options: its stream, its event names, its own channel and lock names.
+/// The ticker's options: its stream, its event names, its own channel and lock names. With
+/// `?events=all` the tabs take every event, whatever its name (read with `fetch`).
 fn options() -> Options {
-    Options::new("/api/prices")
-        .events(["price", "viewers"])
-        .namespace("ticker")
+    let options = Options::new("/api/prices").namespace("ticker");
+    if takes_every_event() {
+        options.all_events()
+    } else {
+        options.events(["price", "viewers"])
+    }
+}
+
+fn takes_every_event() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window()
+            .location()
+            .search()
+            .is_ok_and(|query| query.contains("events=all"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
 }
 
 /// The page: the ticker, which the button takes down and brings back (its tab leaves and

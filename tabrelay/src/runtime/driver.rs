@@ -27,8 +27,9 @@ pub struct Driver {
     sink: Rc<Sink>,
     /// The stream URL without the resume point, e.g. `/api/events?mode=leader`.
     stream_url: String,
-    /// The event names the stream is listened to for (`Options::listened_names`).
-    event_names: Vec<String>,
+    /// The event names the stream's `EventSource` listens for (`Options::listened_names`);
+    /// `None`: every event, read with `fetch` ([`crate::Events::All`]).
+    event_names: Option<Vec<String>>,
     /// The page lifecycle's listeners, removed when the runtime stops.
     listeners: RefCell<Option<Listeners>>,
     pub(super) lock: WebLock,
@@ -90,7 +91,10 @@ impl Driver {
             core: RefCell::new(core),
             sink,
             stream_url: options.stream_url(),
-            event_names: options.listened_names(),
+            event_names: match options.events {
+                crate::Events::Named(_) => Some(options.listened_names()),
+                crate::Events::All => None,
+            },
             listeners: RefCell::new(None),
             lock,
             channel,
@@ -340,7 +344,7 @@ impl Driver {
     fn open_stream(self: &Rc<Self>, resume: Option<&Position>) {
         self.close_stream();
         let url = stream_url(&self.stream_url, resume);
-        match Stream::open(&self.feed(), &url, &self.event_names) {
+        match Stream::open(&self.feed(), &url, self.event_names.as_deref()) {
             Ok(stream) => {
                 let replaced = self.stream.borrow_mut().replace(stream);
                 drop(replaced);

@@ -14,6 +14,7 @@
 //! | `channel`   | the tabs' channel: post, decode, count foreign input; a `BroadcastChannel`   |
 //! |             | ([`Mode::Leader`]) or `storage_channel` ([`Mode::Storage`], `localStorage`)  |
 //! | `stream`    | the leader's `EventSource`, resume via `?last_event_id=N&epoch=E`             |
+//! | `fetch_stream` | the leader's stream read with `fetch`, for every event (`Events::All`)    |
 //! | `lifecycle` | `visibilitychange`, `pagehide`, `pageshow`, `freeze`, `resume`, `online`     |
 //! | `listeners` | event listeners removed when dropped                                        |
 //! | `clock`     | microseconds on a time line shared by every tab                             |
@@ -33,6 +34,7 @@ pub mod clock;
 mod driver;
 pub mod executor;
 mod feed;
+mod fetch_stream;
 pub mod http;
 pub mod lifecycle;
 mod listeners;

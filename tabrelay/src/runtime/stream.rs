@@ -11,7 +11,27 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, MessageEvent};
 
-pub struct Stream {
+/// The leader's stream, read by an `EventSource` (named events) or by `fetch` (every event).
+/// Held, never read: dropping it closes the stream.
+#[allow(dead_code)]
+pub enum Stream {
+    Source(SourceStream),
+    Fetch(super::fetch_stream::FetchStream),
+}
+
+impl Stream {
+    /// Opens `url`: with `names`, an `EventSource` listening for them; without, a `fetch`
+    /// stream taking every event.
+    pub fn open(feed: &Feed, url: &str, names: Option<&[String]>) -> Result<Self, JsValue> {
+        Ok(match names {
+            Some(names) => Self::Source(SourceStream::open(feed, url, names)?),
+            None => Self::Fetch(super::fetch_stream::FetchStream::open(feed, url)?),
+        })
+    }
+}
+
+/// The leader's `EventSource`.
+pub struct SourceStream {
     source: EventSource,
     // Kept so they are freed with the stream rather than leaked.
     _listeners: Vec<Closure<dyn Fn(MessageEvent)>>,
@@ -19,7 +39,7 @@ pub struct Stream {
     _on_error: Closure<dyn Fn()>,
 }
 
-impl Stream {
+impl SourceStream {
     /// Opens `url` and listens for the events `names`; `EventSource` cannot set headers, so the
     /// resume point is in the query.
     pub fn open(feed: &Feed, url: &str, names: &[String]) -> Result<Self, JsValue> {
@@ -73,7 +93,7 @@ impl Stream {
     }
 }
 
-impl Drop for Stream {
+impl Drop for SourceStream {
     fn drop(&mut self) {
         self.close();
     }
