@@ -23,6 +23,7 @@ fn relay() -> Message {
             event: ServerEvent::new(Some(1_795_998_772_857_196), "device-online", data),
             sent_at: Instant(1_795_998_772_857_196),
             epoch: Some("adf01d829abfcfc1".into()),
+            prev: Some(1_795_998_772_857_195),
         },
     )
 }

@@ -165,6 +165,10 @@ pub enum Body {
         sent_at: Instant,
         #[serde(default)]
         epoch: Option<String>,
+        /// The id of the numbered event before this one on the leader's stream, when known: the
+        /// ids between, if any, are events the tabs do not listen for (see `relay`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prev: Option<u64>,
     },
     /// "Are you alive?" to the leader of `term`, after its heartbeats went quiet.
     Probe { term: Term },
@@ -294,11 +298,15 @@ impl Serialize for WireOut<'_> {
                 event,
                 sent_at,
                 epoch,
+                prev,
             } => {
                 m.serialize_entry("term", term)?;
                 m.serialize_entry("event", event)?;
                 m.serialize_entry("sent_at", sent_at)?;
                 m.serialize_entry("epoch", epoch)?;
+                if let Some(prev) = prev {
+                    m.serialize_entry("prev", prev)?;
+                }
             }
             Body::Status { term, status } => {
                 m.serialize_entry("term", term)?;
@@ -349,6 +357,8 @@ struct WireIn<'a> {
     status: Option<StreamStatus>,
     #[serde(default)]
     after: Option<u64>,
+    #[serde(default)]
+    prev: Option<u64>,
 }
 
 impl WireIn<'_> {
@@ -379,6 +389,7 @@ impl WireIn<'_> {
                 event: self.event?,
                 sent_at: self.sent_at?,
                 epoch: self.epoch,
+                prev: self.prev,
             },
             "probe" => Body::Probe { term: term? },
             "status" => Body::Status {
@@ -518,6 +529,7 @@ mod tests {
                 event: ServerEvent::new(Some(17), "device-online", "{\"x\":\"\\\"quoted\\\"\"}"),
                 sent_at: Instant(123),
                 epoch: Some("e".into()),
+                prev: None,
             },
             Body::Probe { term },
             Body::Status {
@@ -548,6 +560,32 @@ mod tests {
 
     /// The text the derive wrote (`Body`'s tagged form flattened next to the header): tabs of
     /// an older build on the same channel read the hand-written encoding as before.
+    #[test]
+    fn a_relay_carries_the_id_before_it_only_when_known() {
+        let relay = |prev| {
+            Message::new(
+                TabId(1),
+                Body::Relay {
+                    term: Term::ZERO,
+                    event: ServerEvent::new(Some(17), "price", "{}"),
+                    sent_at: Instant(1),
+                    epoch: None,
+                    prev,
+                },
+            )
+        };
+        let with = relay(Some(12));
+        assert!(with.encode().ends_with(r#""epoch":null,"prev":12}"#));
+        assert_eq!(Message::decode(&with.encode()), Ok(with.clone()));
+        assert_eq!(Message::decode_general(&with.encode()), Ok(with));
+        let without = relay(None);
+        assert!(
+            !without.encode().contains("prev"),
+            "older tabs see what they always saw"
+        );
+        assert_eq!(Message::decode(&without.encode()), Ok(without));
+    }
+
     #[test]
     fn the_encoding_is_the_derived_one() {
         #[derive(Serialize)]

@@ -8,6 +8,12 @@
 //!
 //! Every tab runs the same log, leader or follower, so a follower that becomes leader already has
 //! the recent history to answer resend requests.
+//!
+//! Ids need not be consecutive: a server may number events of names a tab does not listen for.
+//! Every numbered event can come with `prev`, the id of the numbered event before it on the
+//! leader's stream (the stream is ordered); an event whose `prev` this tab has is the next one,
+//! whatever the ids between. Without `prev` (a tab of an older release, or no position known)
+//! the next one is `highest + 1`.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -27,6 +33,9 @@ pub(crate) enum Delivery {
     Lost { from: u64, to: u64 },
 }
 
+/// A numbered event and the id before it on the leader's stream, when known.
+pub(crate) type Entry = (ServerEvent, Option<u64>);
+
 #[derive(Debug, Clone)]
 pub(crate) struct EventLog {
     /// The run (server epoch) of `highest`, `pending` and `ring`. `None`: not known (a server
@@ -34,14 +43,15 @@ pub(crate) struct EventLog {
     epoch: Option<String>,
     /// Numbered events of another run than ours, held until a `reset` of that run tells us where
     /// it starts for us.
-    foreign: Option<(Option<String>, BTreeMap<u64, ServerEvent>)>,
+    foreign: Option<(Option<String>, BTreeMap<u64, Entry>)>,
     /// Highest id delivered (or covered by a snapshot). `None`: no baseline yet, the first id
     /// seen becomes it.
     highest: Option<u64>,
     /// Events above a gap, waiting for it to fill.
-    pending: BTreeMap<u64, ServerEvent>,
-    /// Recently delivered numbered events, ascending and consecutive.
-    ring: VecDeque<ServerEvent>,
+    pending: BTreeMap<u64, Entry>,
+    /// Recently delivered numbered events, ascending and chained (each one's `prev` is the id of
+    /// the one before it).
+    ring: VecDeque<Entry>,
     /// The `reset` that moved the baseline last, with its head: the ring starts after it, so a
     /// tab behind it (another run, or older than the ring) can be served the snapshot and every
     /// event since, instead of a fresh snapshot that swallows those events.
@@ -99,7 +109,7 @@ impl EventLog {
     /// run); or, for a position of another run or older than the ring, the last `reset` we took
     /// and every event after it, while the ring reaches back to it. `None`: only the server can
     /// help (the caller rewinds the stream from that position).
-    pub(crate) fn since_in(&self, epoch: Option<&str>, after: u64) -> Option<Vec<ServerEvent>> {
+    pub(crate) fn since_in(&self, epoch: Option<&str>, after: u64) -> Option<Vec<Entry>> {
         let ours = epoch == self.epoch.as_deref();
         if ours {
             if let Some(events) = self.since(after) {
@@ -110,7 +120,7 @@ impl EventLog {
         if ours && after >= *head {
             return None; // behind the ring but not the reset: the reset would not help
         }
-        let mut out = vec![reset.clone()];
+        let mut out = vec![(reset.clone(), None)];
         if self.highest > Some(*head) {
             out.extend(self.since(*head)?);
         }
@@ -118,16 +128,18 @@ impl EventLog {
     }
 
     /// Ring events with an id above `after`, or `None` when the ring no longer reaches back
-    /// to `after + 1`.
-    pub(crate) fn since(&self, after: u64) -> Option<Vec<ServerEvent>> {
-        let first = self.ring.front()?.id?;
-        if first > after.saturating_add(1) {
+    /// to `after` (its first event follows an id above it).
+    pub(crate) fn since(&self, after: u64) -> Option<Vec<Entry>> {
+        let (first, prev) = self.ring.front()?;
+        let first = first.id?;
+        let reaches = first <= after.saturating_add(1) || prev.is_some_and(|p| p <= after);
+        if !reaches {
             return None;
         }
         Some(
             self.ring
                 .iter()
-                .filter(|e| e.id.is_some_and(|id| id > after))
+                .filter(|(e, _)| e.id.is_some_and(|id| id > after))
                 .cloned()
                 .collect(),
         )
@@ -135,7 +147,13 @@ impl EventLog {
 
     /// Takes one event of run `epoch` (from the stream or a relay) and returns what to hand to
     /// the app.
-    pub(crate) fn accept(&mut self, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
+    /// `prev`: the id of the numbered event before this one on the leader's stream, if known.
+    pub(crate) fn accept(
+        &mut self,
+        event: ServerEvent,
+        epoch: Option<&str>,
+        prev: Option<u64>,
+    ) -> Vec<Delivery> {
         if event.id.is_none() && event.name == names::RESET {
             return self.accept_reset(event, epoch);
         }
@@ -148,13 +166,13 @@ impl EventLog {
             self.epoch = epoch.map(str::to_owned);
         } else if epoch.is_some() && epoch != self.epoch.as_deref() {
             // (An event of no named run is taken as ours: a server that names no epoch.)
-            return self.hold_foreign(id, event, epoch);
+            return self.hold_foreign(id, (event, prev), epoch);
         }
         let mut out = Vec::new();
         match self.highest {
             Some(h) if id <= h => self.duplicates += 1,
-            Some(h) if id > h + 1 => {
-                if self.pending.insert(id, event).is_some() {
+            Some(h) if !follows(id, prev, h) => {
+                if self.pending.insert(id, (event, prev)).is_some() {
                     self.duplicates += 1;
                 }
                 if self.pending.len() > self.pending_capacity {
@@ -169,7 +187,7 @@ impl EventLog {
                 }
             }
             _ => {
-                self.deliver(event, &mut out);
+                self.deliver((event, prev), &mut out);
                 self.drain(&mut out);
             }
         }
@@ -178,7 +196,7 @@ impl EventLog {
 
     /// A numbered event of another run: held until that run's `reset`; past the pending capacity
     /// we give up on the old run, tell the app (`Lost`) and go on with the new one.
-    fn hold_foreign(&mut self, id: u64, event: ServerEvent, epoch: Option<&str>) -> Vec<Delivery> {
+    fn hold_foreign(&mut self, id: u64, event: Entry, epoch: Option<&str>) -> Vec<Delivery> {
         if self
             .foreign
             .as_ref()
@@ -249,18 +267,21 @@ impl EventLog {
         out
     }
 
-    fn deliver(&mut self, event: ServerEvent, out: &mut Vec<Delivery>) {
+    /// Delivers the event that follows `highest` (see [`follows`]).
+    fn deliver(&mut self, (event, prev): Entry, out: &mut Vec<Delivery>) {
         let id = event.id.expect("only numbered events are delivered here");
+        let before = self.highest;
         self.highest = Some(id);
-        if self
-            .ring
-            .back()
-            .and_then(|e| e.id)
-            .is_some_and(|last| last + 1 != id)
-        {
-            self.ring.clear(); // keep the ring consecutive
+        if self.ring.back().and_then(|(e, _)| e.id) != before {
+            self.ring.clear(); // keep the ring chained (a baseline or a snapshot moved it)
         }
-        self.ring.push_back(event.clone());
+        // In the ring, `prev` is what came before it for this tab: a tab at `prev` is served it.
+        let prev = match (prev, before) {
+            (Some(p), _) => Some(p),
+            (None, Some(h)) if id == h + 1 => Some(h),
+            _ => None,
+        };
+        self.ring.push_back((event.clone(), prev));
         while self.ring.len() > self.ring_capacity {
             self.ring.pop_front();
         }
@@ -269,18 +290,27 @@ impl EventLog {
 
     fn drain(&mut self, out: &mut Vec<Delivery>) {
         while let Some(h) = self.highest {
-            let Some(next) = self.pending.remove(&(h + 1)) else {
-                break;
+            // The lowest held event is the only one that can follow `h`.
+            let next = match self.pending.first_key_value() {
+                Some((&id, (_, prev))) if follows(id, *prev, h) => id,
+                _ => break,
             };
-            self.deliver(next, out);
+            let entry = self.pending.remove(&next).expect("just seen");
+            self.deliver(entry, out);
         }
         let h = self.highest.unwrap_or(0);
         self.pending.retain(|&k, _| k > h);
     }
 }
 
+/// Whether the event `id` (after `prev` on the leader's stream) is the next one for a tab whose
+/// highest is `h`: the id right after, or one whose predecessor the tab has.
+fn follows(id: u64, prev: Option<u64>, h: u64) -> bool {
+    id == h + 1 || (id > h && prev.is_some_and(|p| p <= h))
+}
+
 /// `head_id` of a `reset` payload.
-fn reset_head(data: &str) -> Option<u64> {
+pub(crate) fn reset_head(data: &str) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(data).ok()?;
     v.get("head_id")?.as_u64()
 }
@@ -322,7 +352,7 @@ mod tests {
 
     impl EventLog {
         fn accept_e(&mut self, event: ServerEvent) -> Vec<Delivery> {
-            self.accept(event, E)
+            self.accept(event, E, None)
         }
     }
 
@@ -342,29 +372,29 @@ mod tests {
     fn a_tab_that_missed_the_new_runs_reset_is_served_it_and_what_followed() {
         // The leader crossed from run e0 into e1 with a reset at 100, then delivered 101..=103.
         let mut leader = EventLog::new(8, 8);
-        leader.accept(ev(7), Some("e0"));
-        leader.accept(reset_in("e1", 100), Some("e1"));
+        leader.accept(ev(7), Some("e0"), None);
+        leader.accept(reset_in("e1", 100), Some("e1"), None);
         for id in 101..=103 {
-            leader.accept(ev(id), Some("e1"));
+            leader.accept(ev(id), Some("e1"), None);
         }
         // A follower still at (e0, 7) (it was paused and its messages were dropped) asks.
         let served = leader
             .since_in(Some("e0"), 7)
             .expect("servable from the ring");
-        assert_eq!(served[0], reset_in("e1", 100));
+        assert_eq!(served[0].0, reset_in("e1", 100));
         assert_eq!(
             served[1..]
                 .iter()
-                .map(|e| e.id.unwrap())
+                .map(|(e, _)| e.id.unwrap())
                 .collect::<Vec<_>>(),
             [101, 102, 103]
         );
         // Taken in order, the follower gets the snapshot and then every event once.
         let mut follower = EventLog::new(8, 8);
-        follower.accept(ev(7), Some("e0"));
+        follower.accept(ev(7), Some("e0"), None);
         let mut got = Vec::new();
-        for event in served {
-            got.extend(follower.accept(event, Some("e1")));
+        for (event, prev) in served {
+            got.extend(follower.accept(event, Some("e1"), prev));
         }
         assert!(matches!(got[0], Delivery::Reset(_)));
         assert_eq!(ids(&got), [101, 102, 103]);
@@ -372,7 +402,7 @@ mod tests {
         assert_eq!(leader.since_in(Some("e1"), 50).map(|v| v.len()), Some(4));
         // Once the ring no longer reaches back to the reset, only the server can help.
         for id in 104..=112 {
-            leader.accept(ev(id), Some("e1"));
+            leader.accept(ev(id), Some("e1"), None);
         }
         assert!(leader.since_in(Some("e0"), 7).is_none());
     }
@@ -419,7 +449,7 @@ mod tests {
             log.since(2)
                 .unwrap()
                 .iter()
-                .map(|e| e.id.unwrap())
+                .map(|(e, _)| e.id.unwrap())
                 .collect::<Vec<_>>(),
             [3, 4, 5]
         );
@@ -433,15 +463,51 @@ mod tests {
         log.accept_e(ev(1));
         log.accept_e(ev(9)); // pending behind a gap
         let reset = ServerEvent::new(None, "reset", r#"{"head_id":7,"devices":[],"reason":"x"}"#);
-        let out = log.accept(reset.clone(), E);
+        let out = log.accept(reset.clone(), E, None);
         assert_eq!(out[0], Delivery::Reset(reset.clone()));
         assert_eq!(log.highest(), Some(7));
         assert!(log.has_gap()); // 9 still waits for 8
         assert_eq!(ids(&log.accept_e(ev(8))), [8, 9]);
         assert!(
-            log.accept(reset, E).is_empty(),
+            log.accept(reset, E, None).is_empty(),
             "a snapshot older than what we have is ignored"
         );
+    }
+
+    #[test]
+    fn ids_may_skip_events_a_tab_does_not_listen_for() {
+        // The server numbers 1..=6; this tab's stream carries 1, 3, 6 (2, 4, 5 are of other
+        // names). Each comes with the id before it on the stream.
+        let mut log = EventLog::new(8, 8);
+        assert_eq!(ids(&log.accept(ev(1), E, None)), [1]);
+        assert_eq!(ids(&log.accept(ev(3), E, Some(1))), [3], "not held for 2");
+        assert!(!log.has_gap());
+        // Out of order (a resend overtaken by a live relay): 6 waits for 3's successor… which is 6.
+        let mut late = EventLog::new(8, 8);
+        late.accept(ev(1), E, None);
+        assert_eq!(
+            ids(&late.accept(ev(6), E, Some(3))),
+            Vec::<u64>::new(),
+            "3 is missing"
+        );
+        assert!(late.has_gap());
+        assert_eq!(ids(&late.accept(ev(3), E, Some(1))), [3, 6]);
+        // Without `prev` (an older leader), the next one is still `highest + 1`.
+        let mut old = EventLog::new(8, 8);
+        old.accept(ev(1), E, None);
+        assert_eq!(ids(&old.accept(ev(3), E, None)), Vec::<u64>::new());
+        // The ring serves a tab at 1 across the skipped ids, each with its `prev`.
+        log.accept(ev(6), E, Some(3));
+        let served = log.since(1).expect("the ring reaches back to 1");
+        let chain: Vec<_> = served.iter().map(|(e, p)| (e.id.unwrap(), *p)).collect();
+        assert_eq!(chain, [(3, Some(1)), (6, Some(3))]);
+        let mut follower = EventLog::new(8, 8);
+        follower.accept(ev(1), E, None);
+        let got: Vec<_> = served
+            .into_iter()
+            .flat_map(|(e, p)| follower.accept(e, E, p))
+            .collect();
+        assert_eq!(ids(&got), [3, 6]);
     }
 
     #[test]
@@ -480,7 +546,7 @@ mod tests {
         log.accept_e(ev(2));
         // The server restarted: run e2 starts far above. Its events wait for the reset.
         let e2 = Some("e2");
-        assert!(log.accept(ev(1_000_005), e2).is_empty());
+        assert!(log.accept(ev(1_000_005), e2, None).is_empty());
         assert!(log.awaits_reset() && log.has_gap());
         assert_eq!((log.epoch(), log.highest()), (E, Some(2)));
         let reset = ServerEvent::new(
@@ -488,16 +554,16 @@ mod tests {
             "reset",
             r#"{"epoch":"e2","head_id":1000004,"devices":[],"reason":"other_run"}"#,
         );
-        let out = log.accept(reset.clone(), e2);
+        let out = log.accept(reset.clone(), e2, None);
         assert_eq!(out[0], Delivery::Reset(reset.clone()));
         assert_eq!(ids(&out), [1_000_005]);
         assert_eq!((log.epoch(), log.highest()), (e2, Some(1_000_005)));
         assert!(!log.has_gap());
         // Ids of the old run are never compared with ours: held, not dropped as duplicates.
-        assert!(log.accept(ev(3), E).is_empty());
+        assert!(log.accept(ev(3), E, None).is_empty());
         assert!(log.awaits_reset());
         // The same reset again: nothing new.
-        assert!(log.accept(reset, e2).is_empty());
+        assert!(log.accept(reset, e2, None).is_empty());
     }
 
     #[test]
@@ -505,7 +571,10 @@ mod tests {
         let mut log = EventLog::new(8, 8);
         log.accept_e(ev(50));
         let reset = ServerEvent::new(None, "reset", r#"{"epoch":"e0","head_id":7}"#);
-        assert_eq!(log.accept(reset.clone(), None), [Delivery::Reset(reset)]);
+        assert_eq!(
+            log.accept(reset.clone(), None, None),
+            [Delivery::Reset(reset)]
+        );
         assert_eq!((log.epoch(), log.highest()), (Some("e0"), Some(7)));
     }
 
@@ -514,9 +583,9 @@ mod tests {
         let mut log = EventLog::new(8, 2);
         log.accept_e(ev(1));
         let e2 = Some("e2");
-        log.accept(ev(100), e2);
-        log.accept(ev(101), e2);
-        let out = log.accept(ev(102), e2);
+        log.accept(ev(100), e2, None);
+        log.accept(ev(101), e2, None);
+        let out = log.accept(ev(102), e2, None);
         assert_eq!(out[0], Delivery::Lost { from: 2, to: 99 });
         assert_eq!(ids(&out), [100, 101, 102]);
         assert_eq!(log.epoch(), e2);

@@ -133,13 +133,15 @@ fn body() -> impl Strategy<Value = Body> {
             any::<String>(),
             any::<String>(),
             any::<u64>(),
-            any::<Option<String>>()
+            any::<Option<String>>(),
+            any::<Option<u64>>()
         )
-            .prop_map(|(term, id, name, data, at, epoch)| Body::Relay {
+            .prop_map(|(term, id, name, data, at, epoch, prev)| Body::Relay {
                 term,
                 event: ServerEvent::new(id, name, data),
                 sent_at: Instant(at),
                 epoch,
+                prev,
             }),
         term().prop_map(|term| Body::Probe { term }),
         (term(), status).prop_map(|(term, status)| Body::Status { term, status }),
@@ -312,6 +314,7 @@ fn a_huge_message_costs_linear_memory() {
             event: ServerEvent::new(Some(1), "device-online", "x".repeat(4 << 20)),
             sent_at: Instant(0),
             epoch: None,
+            prev: None,
         },
     );
     let text = m.encode();

@@ -80,6 +80,15 @@ for (const path of ["/", "/?events=all"]) test(`${path}: 8 tabs share one stream
   for (let i = 0; i < 20; i++) first.push(await publish(request, "ACME", 1000 + i));
   await expectEveryPriceOnce(pages, first);
 
+  // A `halt` is an event of a name the page never listed: only tabs that take every event get it.
+  const halt = await (await request.post("/api/halts/ACME")).json();
+  const next = await publish(request, "ACME", 999);
+  await expectEveryPriceOnce(pages, [next]);
+  for (const page of pages) {
+    await expect(page.locator(`#others li[data-name="halt"][data-id="${halt.id}"]`)).toHaveCount(path.includes("events=all") ? 1 : 0);
+  }
+  first.push(next);
+
   // The leader closes: another tab leads, resumes from the newest id, nothing lost.
   let alive = pages.filter((p) => p !== leader);
   await leader.close();

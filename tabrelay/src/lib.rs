@@ -75,7 +75,7 @@ pub use coord::handlers::HandlerId;
 pub use coord::{AppEvent, Config, Role, ServerEvent, StreamState};
 pub use handler::{data, Handler};
 pub use options::{Election, Events, Mode, Names, Options, Resync, ResyncReason};
-pub use source::{use_shared_event_source, SharedEventSource};
+pub use source::{use_shared_event_source, SharedEventSource, ANY_EVENT};
 pub use view::{role_word, stream_word, LeaderChangeRow, TabRow, TabView};
 
 /// How a tab id is shown (12 hex digits).

@@ -16,6 +16,11 @@ use serde::de::DeserializeOwned;
 #[cfg(feature = "hydrate")]
 use std::rc::Rc;
 
+/// The name [`SharedEventSource::on`] takes for every server event, whatever its name (what
+/// [`crate::Events::All`] brings in; the runtime's own events such as `connected` are not
+/// included).
+pub const ANY_EVENT: &str = "*";
+
 /// A handle on the shared stream: the [`TabView`] signals and an `EventSource`-like `on` / `off`
 /// / `connect` / `disconnect` API. `Copy`, so views and callbacks can capture it freely.
 ///
@@ -77,7 +82,8 @@ pub fn use_shared_event_source(options: Options) -> SharedEventSource {
 
 impl SharedEventSource {
     /// Calls `handler` for every app event named `name`: a server event name, or one of
-    /// `connected`, `error`, `role-changed`, `max-reconnect-reached`, `reset`, `lost`. A handler
+    /// `connected`, `error`, `role-changed`, `max-reconnect-reached`, `reset`, `lost`, or
+    /// [`ANY_EVENT`] (`"*"`) for every server event. A handler
     /// registered inside a reactive owner (a component) is removed with it.
     pub fn on(&self, name: &str, handler: impl Fn(&AppEvent) + 'static) -> HandlerId {
         #[cfg(feature = "hydrate")]

@@ -96,11 +96,12 @@ impl Tab {
                 event,
                 sent_at,
                 epoch,
+                prev,
             } => {
                 if self.accept_leader_message(now, from, term) {
                     self.stats.relayed_in += 1;
                     let latency = Some(now.saturating_since(sent_at));
-                    self.process_event(now, event, latency, epoch.as_deref());
+                    self.process_event(now, event, latency, epoch.as_deref(), prev);
                 }
             }
             Body::Probe { .. } => {

@@ -59,6 +59,9 @@ pub(super) struct LeaderStream {
     pub(super) epoch: Option<String>,
     /// The position the stream was (re)opened from (`None`: live from the head).
     pub(super) opened_from: Option<wire::Position>,
+    /// The id of the last numbered event this connection gave (or the position it started
+    /// from): relayed as each next event's `prev` (see `relay`).
+    pub(super) prev: Option<u64>,
 }
 
 /// The state of the leader's connection (a leader's stream is never closed).
@@ -76,6 +79,7 @@ impl LeaderStream {
         Self {
             link: Link::Connecting,
             epoch: None,
+            prev: resume.as_ref().map(|p| p.id),
             opened_from: resume,
         }
     }

@@ -78,13 +78,34 @@ impl Tab {
     }
 
     pub(super) fn on_stream_event(&mut self, now: Instant, event: ServerEvent) {
-        let (term, epoch, connecting) = match &mut self.phase {
+        let (term, epoch, connecting, prev) = match &mut self.phase {
             Phase::Leader { term, stream, .. } if stream.holds() => {
                 if event.id.is_none() && event.name == relay::names::HELLO {
                     // The run of everything this connection sends: relayed with each event.
-                    stream.epoch = relay::parse_hello(&event.data).epoch;
+                    let hello = relay::parse_hello(&event.data);
+                    let resumed = stream
+                        .opened_from
+                        .as_ref()
+                        .is_some_and(|p| Some(p.epoch.as_str()) == hello.epoch.as_deref());
+                    if !resumed {
+                        // Live from the head of this run: what follows comes after it.
+                        stream.prev = hello.head_id;
+                    }
+                    stream.epoch = hello.epoch;
                 }
-                (*term, stream.epoch.clone(), stream.link == Link::Connecting)
+                if event.id.is_none() && event.name == relay::names::RESET {
+                    stream.prev = relay::reset_head(&event.data);
+                }
+                let prev = event.id.and(stream.prev);
+                if event.id.is_some() {
+                    stream.prev = event.id;
+                }
+                (
+                    *term,
+                    stream.epoch.clone(),
+                    stream.link == Link::Connecting,
+                    prev,
+                )
             }
             _ => {
                 self.stats.ignored_stream_inputs += 1;
@@ -99,9 +120,10 @@ impl Tab {
             event: event.clone(),
             sent_at: now,
             epoch: epoch.clone(),
+            prev,
         });
         self.stats.relayed_out += 1;
-        self.process_event(now, event, None, epoch.as_deref());
+        self.process_event(now, event, None, epoch.as_deref(), prev);
     }
 
     pub(super) fn on_stream_error(&mut self, now: Instant) {
@@ -141,6 +163,7 @@ impl Tab {
         event: ServerEvent,
         latency: Option<Duration>,
         epoch: Option<&str>,
+        prev: Option<u64>,
     ) {
         let relayed = latency.is_some();
         self.timeline_saw_event(now, &event);
@@ -170,7 +193,7 @@ impl Tab {
             }
         }
         let epoch_before = self.log.epoch().map(str::to_owned);
-        for d in self.log.accept(event, epoch) {
+        for d in self.log.accept(event, epoch, prev) {
             self.timeline_delivered(now, &d, epoch_before.as_deref());
             self.emit(match d {
                 Delivery::Event(event) => AppEvent::Event {
@@ -219,12 +242,13 @@ impl Tab {
         match self.log.since_in(epoch.as_deref(), after) {
             Some(events) => {
                 let epoch = self.log.epoch().map(str::to_owned);
-                for event in events {
+                for (event, prev) in events {
                     self.post(Body::Relay {
                         term,
                         event,
                         sent_at: now,
                         epoch: epoch.clone(),
+                        prev,
                     });
                     self.stats.relayed_out += 1;
                 }

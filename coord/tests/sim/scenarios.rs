@@ -459,6 +459,7 @@ fn relays_from_a_stale_term_are_ignored() {
         event: ev(id),
         sent_at: Instant(0),
         epoch: Some("e1".into()),
+        prev: None,
     };
     tab.handle(
         Instant(1),
@@ -802,6 +803,7 @@ fn a_follower_of_another_run_is_caught_up_by_a_reset_not_by_ids() {
                 event: coord::ServerEvent::new(id, name, data),
                 sent_at: Instant(0),
                 epoch: Some(epoch.into()),
+                prev: None,
             },
         ))
     };

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tabrelay::{role_word, use_shared_event_source, AppEvent, Options};
+use tabrelay::{role_word, use_shared_event_source, AppEvent, Options, ANY_EVENT};
 
 /// One price: what the server sends as a `price` event's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +129,19 @@ fn Ticker() -> impl IntoView {
     });
     // `on_json` decodes the data.
     source.on_json("viewers", move |v: Viewers| viewers.set(Some(v.open)));
+    // Every server event: with `?events=all` also those of names this page never listed.
+    let others = RwSignal::new(Vec::<(String, Option<u64>, String)>::new());
+    source.on(ANY_EVENT, move |event| {
+        let AppEvent::Event { event, .. } = event else {
+            return;
+        };
+        if !["price", "viewers", "hello"].contains(&event.name.as_str()) {
+            others.update(|others| {
+                others.insert(0, (event.name.clone(), event.id, event.data.clone()));
+                others.truncate(SHOWN);
+            });
+        }
+    });
 
     let view = source.view;
     view! {
@@ -144,6 +157,11 @@ fn Ticker() -> impl IntoView {
                 </For>
             </tbody>
         </table>
+        <ul id="others">
+            <For each=move || others.get() key=|(name, id, data)| (name.clone(), *id, data.clone()) let:other>
+                <li data-name=other.0.clone() data-id=other.1.map(|id| id.to_string())>{format!("{} {}", other.0, other.2)}</li>
+            </For>
+        </ul>
         <ol id="ticks">
             <For each=move || ticks.get() key=|(id, _)| *id let:tick>
                 <li data-id=tick.0>{format!("#{} {} {}", tick.0, tick.1.symbol, tick.1.cents)}</li>

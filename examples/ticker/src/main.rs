@@ -7,6 +7,8 @@
 //! - `GET /api/prices`: `price` events (`{"symbol", "cents"}`, with ids) and `viewers` events
 //!   (`{"open"}`, the streams open now, no id), replayed after `last_event_id`;
 //! - `POST /api/prices/{symbol}/{cents}`: publishes one price (the tests' and your own);
+//! - `POST /api/halts/{symbol}`: publishes a `halt` event (with an id), which only tabs that
+//!   take every event (`?events=all`) see;
 //! - `GET /api/viewers`: `{"open": N}`.
 //!
 //! `TICKER_SIM_MS` (default 1000, 0 = off) publishes a random price that often.
@@ -14,7 +16,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
@@ -30,30 +31,37 @@ use tokio::sync::broadcast;
 /// How many prices a resuming client can be given.
 const LOG_CAPACITY: usize = 10_000;
 
+/// A numbered event of the log.
+#[derive(Clone, Debug)]
+enum Numbered {
+    Price(Price),
+    Halt(String),
+}
+
 /// What goes out on every stream.
 #[derive(Clone, Debug)]
 enum Message {
-    Price(u64, Price),
+    Logged(u64, Numbered),
     Viewers(u64),
 }
 
 struct Hub {
-    log: Mutex<VecDeque<(u64, Price)>>,
+    log: Mutex<VecDeque<(u64, Numbered)>>,
     next_id: AtomicU64,
     open: AtomicU64,
     live: broadcast::Sender<Message>,
 }
 
 impl Hub {
-    fn publish(&self, price: Price) -> u64 {
+    fn publish(&self, event: Numbered) -> u64 {
         // Under the log's lock: ids enter the log and the broadcast in order.
         let mut log = self.log.lock().expect("the log lock is never poisoned");
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        log.push_back((id, price.clone()));
+        log.push_back((id, event.clone()));
         if log.len() > LOG_CAPACITY {
             log.pop_front();
         }
-        let _ = self.live.send(Message::Price(id, price));
+        let _ = self.live.send(Message::Logged(id, event));
         id
     }
 
@@ -81,10 +89,14 @@ struct Resume {
 
 fn to_event(message: &Message) -> Event {
     match message {
-        Message::Price(id, price) => Event::default()
+        Message::Logged(id, Numbered::Price(price)) => Event::default()
             .event("price")
             .id(id.to_string())
             .data(serde_json::to_string(price).unwrap_or_default()),
+        Message::Logged(id, Numbered::Halt(symbol)) => Event::default()
+            .event("halt")
+            .id(id.to_string())
+            .data(serde_json::json!({ "symbol": symbol }).to_string()),
         Message::Viewers(open) => Event::default()
             .event("viewers")
             .data(serde_json::to_string(&Viewers { open: *open }).unwrap_or_default()),
@@ -110,14 +122,14 @@ async fn prices(
             .expect("the log lock is never poisoned")
             .iter()
             .filter(|(id, _)| *id > after)
-            .map(|(id, price)| Message::Price(*id, price.clone()))
+            .map(|(id, event)| Message::Logged(*id, event.clone()))
             .collect(),
         None => Vec::new(),
     };
     let mut last = replay
         .iter()
         .filter_map(|m| match m {
-            Message::Price(id, _) => Some(*id),
+            Message::Logged(id, _) => Some(*id),
             Message::Viewers(_) => None,
         })
         .max()
@@ -135,8 +147,8 @@ async fn prices(
     .filter(move |message| {
         // What the replay already gave.
         let fresh = match message {
-            Message::Price(id, _) if *id <= last => false,
-            Message::Price(id, _) => {
+            Message::Logged(id, _) if *id <= last => false,
+            Message::Logged(id, _) => {
                 last = *id;
                 true
             }
@@ -153,17 +165,34 @@ async fn prices(
 async fn publish(
     State(hub): State<Arc<Hub>>,
     Path((symbol, cents)): Path<(String, u64)>,
-) -> impl IntoResponse {
-    let valid =
-        !symbol.is_empty() && symbol.len() <= 8 && symbol.bytes().all(|b| b.is_ascii_uppercase());
-    if !valid {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"error": "a symbol is 1 to 8 capital letters"})),
-        );
+) -> (StatusCode, Json<serde_json::Value>) {
+    if !valid_symbol(&symbol) {
+        return bad_symbol();
     }
-    let id = hub.publish(Price { symbol, cents });
+    let id = hub.publish(Numbered::Price(Price { symbol, cents }));
     (StatusCode::OK, Json(serde_json::json!({ "id": id })))
+}
+
+async fn halt(
+    State(hub): State<Arc<Hub>>,
+    Path(symbol): Path<String>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    if !valid_symbol(&symbol) {
+        return bad_symbol();
+    }
+    let id = hub.publish(Numbered::Halt(symbol));
+    (StatusCode::OK, Json(serde_json::json!({ "id": id })))
+}
+
+fn valid_symbol(symbol: &str) -> bool {
+    !symbol.is_empty() && symbol.len() <= 8 && symbol.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn bad_symbol() -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": "a symbol is 1 to 8 capital letters"})),
+    )
 }
 
 async fn viewers(State(hub): State<Arc<Hub>>) -> Json<Viewers> {
@@ -186,10 +215,10 @@ async fn simulate(hub: Arc<Hub>, every: Duration) {
         let at = (seed % SYMBOLS.len() as u64) as usize;
         let step = (seed >> 8) % 41;
         cents[at] = (cents[at] + step).saturating_sub(20).max(1);
-        hub.publish(Price {
+        hub.publish(Numbered::Price(Price {
             symbol: SYMBOLS[at].to_owned(),
             cents: cents[at],
-        });
+        }));
     }
 }
 
@@ -220,6 +249,7 @@ async fn main() {
     let api = Router::new()
         .route("/prices", get(prices))
         .route("/prices/{symbol}/{cents}", post(publish))
+        .route("/halts/{symbol}", post(halt))
         .route("/viewers", get(viewers))
         .with_state(hub);
     let app = Router::new()

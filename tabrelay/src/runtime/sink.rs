@@ -36,11 +36,20 @@ impl Sink {
         self.handlers.replace(Handlers::new());
     }
 
-    /// Calls the app's handlers for `event`. Cloned out first: a handler may register or remove
+    /// Calls the app's handlers for `event`, then those for every server event
+    /// ([`crate::source::ANY_EVENT`]). Cloned out first: a handler may register or remove
     /// handlers, or call back into the runtime.
     pub fn emit(&self, event: &AppEvent) {
         let name = coord::handlers::event_name(event);
-        let matching: Vec<Handler> = self.handlers.borrow().get(name).cloned().collect();
+        let any = matches!(event, AppEvent::Event { .. });
+        let matching: Vec<Handler> = {
+            let handlers = self.handlers.borrow();
+            let every = any
+                .then(|| handlers.get(crate::source::ANY_EVENT))
+                .into_iter()
+                .flatten();
+            handlers.get(name).chain(every).cloned().collect()
+        };
         for handler in matching {
             handler(event);
         }
