@@ -4,11 +4,11 @@ mod common;
 
 use std::time::Duration;
 
-use app::model::ApiError;
 use common::*;
 use futures::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use wire::model::ApiError;
 
 const REQUEST: &[u8] =
     b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
