@@ -15,7 +15,6 @@
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`fanout`] | the hub's broadcast ring: one cursor and one persistent waker per stream |
 //! | `direct` | plain-TCP connections whose first request is a stream: written without hyper |
-//! | `drive` | the few tasks (one per worker thread) that drive every `direct` stream |
 //! | [`serve`] | accepting connections, TLS, HTTP/1.1 and HTTP/2 through hyper |
 //! | [`conn`] | exact count of open streams (a drop guard), by [`wire::Mode`], and the global / per-IP caps |
 //! | [`stats`] | the coalescer that pushes `stats` events ([`wire::model::StatsEvent`]) |
@@ -64,7 +63,6 @@ pub mod cluster;
 pub mod config;
 pub mod conn;
 mod direct;
-mod drive;
 pub mod error;
 pub mod fanout;
 pub mod frame;

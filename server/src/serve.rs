@@ -25,12 +25,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::direct;
-use crate::drive::Drivers;
 
 /// Socket options every accepted connection gets.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,17 +79,9 @@ impl Server {
     pub async fn run(self, listeners: Vec<TcpListener>) -> io::Result<()> {
         let server = Arc::new(self);
         let connections = TaskTracker::new();
-        let drivers = Arc::new(Drivers::per_worker());
         let accepts: Vec<_> = listeners
             .into_iter()
-            .map(|listener| {
-                accept_loop(
-                    Arc::clone(&server),
-                    listener,
-                    connections.clone(),
-                    Arc::clone(&drivers),
-                )
-            })
+            .map(|listener| accept_loop(Arc::clone(&server), listener, connections.clone()))
             .collect();
         futures::future::join_all(accepts).await;
         connections.close();
@@ -109,12 +99,7 @@ impl Server {
     }
 }
 
-async fn accept_loop(
-    server: Arc<Server>,
-    listener: TcpListener,
-    connections: TaskTracker,
-    drivers: Arc<Drivers>,
-) {
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, connections: TaskTracker) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     loop {
         let accepted = tokio::select! {
@@ -135,13 +120,7 @@ async fn accept_loop(
             }
         };
         server.options.apply(&tcp);
-        connections.spawn(serve_connection(
-            Arc::clone(&server),
-            tcp,
-            peer,
-            Arc::clone(&drivers),
-            connections.token(),
-        ));
+        connections.spawn(serve_connection(Arc::clone(&server), tcp, peer));
     }
 }
 
@@ -158,18 +137,11 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// a plain-TCP stream's [`direct::Pump`] is boxed (reading and routing the first request, hyper,
 /// the TLS and HTTP/2 paths: a rustls session, an h2 connection are kilobytes), so that a
 /// stream's task carries only its own state.
-async fn serve_connection(
-    server: Arc<Server>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    drivers: Arc<Drivers>,
-    token: TaskTrackerToken,
-) {
+async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
     match &server.tls {
         None => match Box::pin(direct::accept(&server.router, &server.shutdown, tcp, peer)).await {
-            // The stream goes to a driver (see `crate::drive`) and this task ends; the token
-            // keeps the shutdown waiting for it. It ends on the shutdown token itself.
-            direct::Next::Stream(pump) => drivers.add(pump, token),
+            // The stream ends on the shutdown token itself.
+            direct::Next::Stream(pump) => pump.await,
             direct::Next::Hyper(io) => Box::pin(speak_http(&server, io, false, peer)).await,
             direct::Next::Close => {}
         },
