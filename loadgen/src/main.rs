@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use futures::stream::{self, StreamExt};
 use tokio::sync::Notify;
+use wire::model::StatsReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Bus {
@@ -230,7 +231,8 @@ impl Cpu {
     }
 }
 
-async fn stats(http: &reqwest::Client, addr: SocketAddr) -> Option<serde_json::Value> {
+/// `GET /api/stats`, typed; `None` while the server does not answer (or answers something else).
+async fn stats(http: &reqwest::Client, addr: SocketAddr) -> Option<StatsReport> {
     http.get(format!("http://{addr}/api/stats"))
         .send()
         .await
@@ -436,7 +438,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let replicas_seen = loop {
         let seen = stats(&http, addrs[0])
             .await
-            .and_then(|s| s["replicas"].as_u64())
+            .map(|s| s.replicas)
             .unwrap_or(1);
         if seen as usize >= addrs.len() || Instant::now() > deadline {
             break seen;
@@ -488,7 +490,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let held = loop {
         let open = stats(&http, addrs[0])
             .await
-            .and_then(|s| s["open_connections"].as_u64())
+            .map(|s| s.stats.open_connections)
             .unwrap_or(0);
         if open as usize >= opened || Instant::now() > deadline {
             break open;
@@ -500,7 +502,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for &addr in &addrs {
         let s = stats(&http, addr).await;
         per_replica.push(
-            s.and_then(|s| s["replica_open_connections"].as_u64())
+            s.map(|s| s.replica_open_connections)
                 .map_or_else(|| "?".to_owned(), |n| n.to_string()),
         );
     }
@@ -700,7 +702,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for &addr in &addrs {
         lagged += stats(&http, addr)
             .await
-            .and_then(|s| s["resets_lagged"].as_u64())
+            .map(|s| s.resets_lagged)
             .unwrap_or(0);
     }
 

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use app::model::{DeviceEvent, DeviceEventKind};
 use futures::future::BoxFuture;
+use wire::model::{DeviceEvent, DeviceEventKind};
 
 use crate::hub::Hub;
 

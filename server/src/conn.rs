@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
 use crate::metrics::{Metrics, RejectReason};
-use crate::sse::Mode;
+use wire::Mode;
 
 pub struct Connections {
     max_total: usize,

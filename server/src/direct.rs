@@ -25,12 +25,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Version};
+use axum::Router;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::serve::Server;
+use crate::frame;
 use crate::sse::{EventStream, Handover};
 
 /// The longest request head parsed here; a longer one goes to hyper (which allows more).
@@ -57,7 +59,12 @@ pub(crate) enum Next {
 }
 
 /// Reads the first request head and, if it asks for a stream, routes it.
-pub(crate) async fn accept(server: &Server, mut tcp: TcpStream, peer: SocketAddr) -> Next {
+pub(crate) async fn accept(
+    router: &Router,
+    shutdown: &CancellationToken,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+) -> Next {
     let mut buf = BytesMut::with_capacity(1024);
     let deadline = tokio::time::Instant::now() + HEAD_TIMEOUT;
     let head_len = loop {
@@ -65,7 +72,7 @@ pub(crate) async fn accept(server: &Server, mut tcp: TcpStream, peer: SocketAddr
             buf.reserve(1024);
         }
         let read = tokio::select! {
-            _ = server.shutdown.cancelled() => return Next::Close,
+            _ = shutdown.cancelled() => return Next::Close,
             read = tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read_buf(&mut tcp, &mut buf)) => read,
         };
         match read {
@@ -88,7 +95,7 @@ pub(crate) async fn accept(server: &Server, mut tcp: TcpStream, peer: SocketAddr
     let handover = Handover::default();
     let mut request = request;
     request.extensions_mut().insert(handover.clone());
-    let response = match server.router.clone().oneshot(request).await {
+    let response = match router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
@@ -220,16 +227,6 @@ const MAX_BATCH: usize = 16 * 1024;
 /// The last chunk of a body.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// `sse` as one HTTP/1.1 chunk, and the slice of it that is `sse`.
-pub(crate) fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
-    let mut out = BytesMut::with_capacity(sse.len() + 20);
-    Chunk::frame_into(sse, &mut out);
-    let out = out.freeze();
-    let from = out.len() - sse.len() - 2;
-    let inner = out.slice(from..from + sse.len());
-    (out, inner)
-}
-
 impl Chunk {
     /// One frame: as the hub framed it if it did, else framed on the way out.
     fn of(piece: crate::sse::Piece) -> Self {
@@ -241,7 +238,7 @@ impl Chunk {
 
     fn new(data: Bytes) -> Self {
         let mut size = [0u8; 18];
-        let hex = format_hex(data.len(), &mut size);
+        let hex = frame::chunk_size_line(data.len(), &mut size);
         Self {
             size,
             size_len: hex as u8,
@@ -274,11 +271,7 @@ impl Chunk {
 
     /// Appends `data` framed as a chunk.
     fn frame_into(data: &[u8], out: &mut BytesMut) {
-        let mut size = [0u8; 18];
-        let len = format_hex(data.len(), &mut size);
-        out.extend_from_slice(&size[..len]);
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
+        frame::chunk_into(data, out);
     }
 
     /// Writes what is left; `Ready(Ok(true))` once all of it is.
@@ -332,21 +325,6 @@ fn poll_send(
             done => return Poll::Ready(done),
         }
     }
-}
-
-/// `n` in lowercase hex followed by CRLF; returns the length written.
-fn format_hex(n: usize, out: &mut [u8; 18]) -> usize {
-    let digits = if n == 0 {
-        1
-    } else {
-        (usize::BITS - n.leading_zeros()).div_ceil(4) as usize
-    };
-    for (i, digit) in out.iter_mut().take(digits).enumerate() {
-        *digit = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i))) & 0xf];
-    }
-    out[digits] = b'\r';
-    out[digits + 1] = b'\n';
-    digits + 2
 }
 
 /// A stream's connection after its response head: writes the stream's frames as chunks,
@@ -552,33 +530,6 @@ impl AsyncWrite for Rewind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunk_sizes_are_lowercase_hex() {
-        let mut out = [0u8; 18];
-        for (n, want) in [
-            (0usize, "0\r\n"),
-            (9, "9\r\n"),
-            (10, "a\r\n"),
-            (255, "ff\r\n"),
-            (256, "100\r\n"),
-            (0x1234_abcd, "1234abcd\r\n"),
-        ] {
-            let len = format_hex(n, &mut out);
-            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
-        }
-    }
-
-    #[test]
-    fn a_frame_framed_once_is_the_same_chunk_and_holds_the_frame() {
-        let sse = b"id: 7\nevent: x\ndata: {}\n\n".repeat(20);
-        let (chunk, inner) = chunked(&sse);
-        let mut want = BytesMut::new();
-        Chunk::frame_into(&sse, &mut want);
-        assert_eq!(chunk, want);
-        assert!(chunk.starts_with(format!("{:x}\r\n", sse.len()).as_bytes()));
-        assert_eq!(inner, sse[..]);
-    }
 
     #[test]
     fn only_a_plain_get_of_the_stream_is_taken() {

@@ -1,4 +1,4 @@
-//! Every API error answers with a JSON body `{"error": "..."}` ([`app::model::ApiError`]),
+//! Every API error answers with a JSON body `{"error": "..."}` ([`wire::model::ApiError`]),
 //! including axum's own rejections, which are plain text by default.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -49,7 +49,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
             self.status,
-            Json(app::model::ApiError {
+            Json(wire::model::ApiError {
                 error: self.message,
             }),
         )

@@ -1,4 +1,4 @@
-//! SSE wire framing.
+//! SSE wire framing, and the HTTP/1.1 chunk framing of the streams `crate::direct` writes.
 //!
 //! Frames are built once as [`Bytes`] and then shared: fanning one device event out to 10,000
 //! streams costs 10,000 reference-count increments, not 10,000 JSON encodings or copies. That is
@@ -30,6 +30,41 @@ pub fn event(name: &str, id: Option<u64>, retry_ms: Option<u64>, data: &impl Ser
     buf.freeze()
 }
 
+/// `sse` as one HTTP/1.1 chunk (size line, data, CRLF), and the slice of it that is `sse`: a
+/// device event is framed so once, for every stream `crate::direct` writes.
+pub fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
+    let mut out = BytesMut::with_capacity(sse.len() + 20);
+    chunk_into(sse, &mut out);
+    let out = out.freeze();
+    let from = out.len() - sse.len() - 2;
+    let inner = out.slice(from..from + sse.len());
+    (out, inner)
+}
+
+/// Appends `data` framed as one HTTP/1.1 chunk.
+pub(crate) fn chunk_into(data: &[u8], out: &mut BytesMut) {
+    let mut size = [0u8; 18];
+    let len = chunk_size_line(data.len(), &mut size);
+    out.extend_from_slice(&size[..len]);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in lowercase hex followed by CRLF; returns the length written.
+pub(crate) fn chunk_size_line(n: usize, out: &mut [u8; 18]) -> usize {
+    let digits = if n == 0 {
+        1
+    } else {
+        (usize::BITS - n.leading_zeros()).div_ceil(4) as usize
+    };
+    for (i, digit) in out.iter_mut().take(digits).enumerate() {
+        *digit = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i))) & 0xf];
+    }
+    out[digits] = b'\r';
+    out[digits + 1] = b'\n';
+    digits + 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +83,32 @@ mod tests {
         );
         let f = event("hello", None, Some(3000), &serde_json::json!({}));
         assert_eq!(&f[..], b"retry: 3000\nevent: hello\ndata: {}\n\n");
+    }
+
+    #[test]
+    fn chunk_sizes_are_lowercase_hex() {
+        let mut out = [0u8; 18];
+        for (n, want) in [
+            (0usize, "0\r\n"),
+            (9, "9\r\n"),
+            (10, "a\r\n"),
+            (255, "ff\r\n"),
+            (256, "100\r\n"),
+            (0x1234_abcd, "1234abcd\r\n"),
+        ] {
+            let len = chunk_size_line(n, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn a_frame_framed_once_is_the_same_chunk_and_holds_the_frame() {
+        let sse = b"id: 7\nevent: x\ndata: {}\n\n".repeat(20);
+        let (chunk, inner) = chunked(&sse);
+        let mut want = BytesMut::new();
+        chunk_into(&sse, &mut want);
+        assert_eq!(chunk, want);
+        assert!(chunk.starts_with(format!("{:x}\r\n", sse.len()).as_bytes()));
+        assert_eq!(inner, sse[..]);
     }
 }

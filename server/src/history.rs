@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use app::model::CountSample;
+use wire::model::CountSample;
 
 pub struct ConnectionHistory {
     samples: Mutex<VecDeque<CountSample>>,

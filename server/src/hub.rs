@@ -34,15 +34,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use app::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use wire::model::{event_name, Device, DeviceEvent, DeviceEventKind, Reset};
 use wire::{LogView, Resume, ResumeRequest};
 
 use crate::fanout;
 use crate::frame;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ResetReason};
 use crate::replay::{Frame, ReplayBuffer};
 
 /// Milliseconds since the Unix epoch.
@@ -85,6 +85,14 @@ pub enum ResetCause {
 }
 
 impl ResetCause {
+    /// The metrics label of a stream's reset, whatever caused it.
+    pub fn metric(self) -> ResetReason {
+        match self {
+            Self::Resume(reason) => ResetReason::of_resume(reason),
+            Self::Lagged | Self::Lost => ResetReason::Lagged,
+        }
+    }
+
     /// The `reason` of the `reset` payload.
     pub fn describe(self) -> &'static str {
         match self {

@@ -1,18 +1,23 @@
 //! tabrelay's server: an SSE hub that every open tab of the site shares through one leader tab.
 //!
+//! Its wire (payloads, bodies, `?mode=` words, positions and the resume rule) is the `wire` crate.
+//! The modules' `crate::` references form no cycle ([`AppState`] in the crate root aside): the
+//! stream's path is layered `frame`, `fanout`, `metrics`, `replay` → `conn`, `hub` → `stats` →
+//! `sse` → `direct` → `serve`, each using only modules to its left.
+//!
 //! | module | job |
 //! |---|---|
 //! | [`config`] | every knob: clap flags with env-var fallbacks |
 //! | [`bus`] | the publisher seam: numbering events and reaching every replica ([`bus::LocalBus`] today) |
 //! | [`hub`] | this process's device state, replay buffer, broadcast fan-out, the run's epoch and id floor, cached `reset` frames |
 //! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from ([`wire::resume`] decides) |
-//! | [`frame`] | SSE framing, done once per event and shared by every stream |
+//! | [`frame`] | SSE framing (and the HTTP/1.1 chunk of `direct`'s streams), done once per event and shared by every stream |
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`fanout`] | the hub's broadcast ring: one cursor and one persistent waker per stream |
 //! | `direct` | plain-TCP connections whose first request is a stream: written without hyper |
 //! | [`serve`] | accepting connections, TLS, HTTP/1.1 and HTTP/2 through hyper |
-//! | [`conn`] | exact count of open streams (a drop guard) and the global / per-IP caps |
-//! | [`stats`] | the stats snapshot and the coalescer that pushes `stats` events |
+//! | [`conn`] | exact count of open streams (a drop guard), by [`wire::Mode`], and the global / per-IP caps |
+//! | [`stats`] | the coalescer that pushes `stats` events ([`wire::model::StatsEvent`]) |
 //! | [`history`] | the open-connection count over the last minutes, for a new page's sparkline |
 //! | [`metrics`] | counters and gauges, served as `/metrics` |
 //! | [`api`] | `/api/devices`, `/api/stats` |
@@ -39,10 +44,10 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/events[?last_event_id=N][&epoch=E][&mode=naive\|leader\|storage\|sharedworker]` | the SSE stream (`Last-Event-ID` header wins over the query; `E`: 1–64 of `[0-9A-Za-z_-]`, the run `N` is from) |
-//! | `GET /api/devices` | JSON array of [`app::model::Device`]; headers `x-tabrelay-head-id`, `x-tabrelay-epoch` |
+//! | `GET /api/events[?last_event_id=N][&epoch=E][&mode=M]` (`M`: a [`wire::Mode`] word) | the SSE stream (`Last-Event-ID` header wins over the query; `E`: 1–64 of `[0-9A-Za-z_-]`, the run `N` is from) |
+//! | `GET /api/devices` | JSON array of [`wire::model::Device`]; headers `x-tabrelay-head-id`, `x-tabrelay-epoch` |
 //! | `POST /api/devices/{id}/online\|offline` | publishes one event, answers it as JSON |
-//! | `GET /api/stats` | [`app::model::Stats`] plus extras ([`stats::StatsReport`]) |
+//! | `GET /api/stats` | [`wire::model::Stats`] plus extras ([`wire::model::StatsReport`]) |
 //! | `GET /metrics` | OpenMetrics text for Prometheus |
 //! | anything else | the Leptos pages, static files from the site root, or a rendered 404 |
 //!
@@ -80,7 +85,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{DeviceEventKind, Stats};
 use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -94,6 +98,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use wire::model::{DeviceEventKind, Stats};
 
 pub use config::Config;
 
@@ -105,8 +110,8 @@ use crate::hub::Hub;
 use crate::metrics::{Metrics, RejectReason, ResetReason};
 use crate::redis_bus::RedisBus;
 use crate::security::AdminAuth;
-use crate::sse::Mode;
-use crate::stats::StatsReport;
+use wire::model::StatsReport;
+use wire::Mode;
 
 /// Samples of the open-connection count a page's sparkline gets at most: at one per coalescing
 /// window (100 ms) that is a minute of constant churn; a quiet server has a handful.
@@ -190,7 +195,7 @@ impl AppState {
             config.max_streams_per_ip,
             Arc::clone(&metrics),
         ));
-        let (stats_tx, _) = watch::channel(stats::stats_frame(&stats::StatsEvent::default()));
+        let (stats_tx, _) = watch::channel(stats::stats_frame(&wire::model::StatsEvent::default()));
         let connection_history = Arc::new(ConnectionHistory::new(
             Duration::from_millis(app::data::HISTORY_WINDOW_MS as u64),
             HISTORY_CAPACITY,
@@ -243,12 +248,12 @@ impl AppState {
             rejected_per_ip_cap: m.rejected_count(RejectReason::PerIpCap),
             streams_by_mode: Mode::ALL
                 .into_iter()
-                .map(|mode| (mode.as_str(), m.mode_gauge(mode).get()))
+                .map(|mode| (mode.as_str().to_owned(), m.mode_gauge(mode).get()))
                 .collect(),
             shard_ports: self.config.shard_ports.clone(),
             streams_by_http_version: metrics::HTTP_VERSIONS
                 .into_iter()
-                .map(|version| (version, m.version_gauge(version).get()))
+                .map(|version| (version.to_owned(), m.version_gauge(version).get()))
                 .collect(),
         }
     }

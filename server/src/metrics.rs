@@ -7,9 +7,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use app::model::DeviceEventKind;
+use wire::model::DeviceEventKind;
 
-use crate::sse::Mode;
+use wire::Mode;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -64,14 +64,6 @@ impl ResetReason {
             Self::Resume => "resume",
             Self::OtherRun => "other_run",
             Self::Lagged => "lagged",
-        }
-    }
-
-    /// The label of a stream's reset, whatever caused it.
-    pub fn of_cause(cause: crate::hub::ResetCause) -> Self {
-        match cause {
-            crate::hub::ResetCause::Resume(reason) => Self::of_resume(reason),
-            crate::hub::ResetCause::Lagged | crate::hub::ResetCause::Lost => Self::Lagged,
         }
     }
 

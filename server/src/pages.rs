@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use app::model::encode_history;
 use app::snapshot::{SharedSnapshotSource, Snapshot, SnapshotSource};
 use leptos::prelude::provide_context;
+use wire::model::encode_history;
 
 use crate::AppState;
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 impl Frame {
     /// `sse`: the encoded frame ([`crate::frame::event`]).
     pub fn new(id: u64, sse: &[u8], at: tokio::time::Instant) -> Self {
-        let (chunked, bytes) = crate::direct::chunked(sse);
+        let (chunked, bytes) = crate::frame::chunked(sse);
         Self {
             id,
             bytes,

@@ -139,7 +139,7 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// stream's task carries only its own state.
 async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
     match &server.tls {
-        None => match Box::pin(direct::accept(&server, tcp, peer)).await {
+        None => match Box::pin(direct::accept(&server.router, &server.shutdown, tcp, peer)).await {
             // The stream ends on the shutdown token itself.
             direct::Next::Stream(pump) => pump.await,
             direct::Next::Hyper(io) => Box::pin(speak_http(&server, io, false, peer)).await,

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::DeviceEventKind;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+use wire::model::DeviceEventKind;
 
 use crate::bus::Bus;
 use crate::hub::Hub;
@@ -171,7 +171,7 @@ mod tests {
             };
             let text = String::from_utf8(frame.bytes.to_vec()).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-            let ev: app::model::DeviceEvent = serde_json::from_str(data).unwrap();
+            let ev: wire::model::DeviceEvent = serde_json::from_str(data).unwrap();
             assert_eq!(
                 ev.id,
                 out.len() as u64 + 1,
@@ -221,7 +221,7 @@ mod tests {
             };
             let text = String::from_utf8(frame.bytes.to_vec()).unwrap();
             let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-            let ev: app::model::DeviceEvent = serde_json::from_str(data).unwrap();
+            let ev: wire::model::DeviceEvent = serde_json::from_str(data).unwrap();
             assert_eq!(ev.device, sim.next_device());
             let was = state[&ev.device];
             assert_eq!(ev.kind.online(), !was, "{} must flip", ev.device);

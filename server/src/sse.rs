@@ -19,7 +19,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use app::model::{event_name, Hello};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -30,6 +29,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
+use wire::model::{event_name, Hello, StatsEvent};
+use wire::Mode;
 
 use crate::conn::StreamGuard;
 use crate::error::ApiError;
@@ -37,47 +38,8 @@ use crate::fanout::{self, RecvError};
 use crate::frame;
 use crate::hub::{Hub, Live, ResetCause};
 use crate::metrics::{RejectReason, ResetReason};
-use crate::stats::{stats_frame, StatsEvent};
+use crate::stats::stats_frame;
 use crate::AppState;
-
-/// How the client shares (or not) its connection; recorded for the stats, nothing else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Naive,
-    Leader,
-    Storage,
-    SharedWorker,
-    /// Naive streams spread over several ports (origins) of the server.
-    Sharded,
-    /// Naive, but a hidden tab closes its stream and resumes when shown.
-    HiddenClose,
-}
-
-impl Mode {
-    pub const ALL: [Mode; 6] = [
-        Mode::Naive,
-        Mode::Leader,
-        Mode::Storage,
-        Mode::SharedWorker,
-        Mode::Sharded,
-        Mode::HiddenClose,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Naive => "naive",
-            Self::Leader => "leader",
-            Self::Storage => "storage",
-            Self::SharedWorker => "sharedworker",
-            Self::Sharded => "sharded",
-            Self::HiddenClose => "hidden-close",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub struct EventsQuery {
@@ -142,14 +104,12 @@ impl StreamRequest {
     /// most 40 characters of the input.
     pub fn parse(headers: &HeaderMap, uri: &Uri) -> Result<Self, ApiError> {
         let Query(query) = Query::<EventsQuery>::try_from_uri(uri)?;
+        // Absent or empty is the default; any other word must name a mode.
         let mode = match query.mode.as_deref() {
             None | Some("") => Mode::Leader,
-            Some(m) => Mode::parse(m).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown mode {:?}; expected one of naive, leader, storage, sharedworker, sharded, hidden-close",
-                    m.chars().take(40).collect::<String>()
-                ))
-            })?,
+            Some(m) => m
+                .parse::<Mode>()
+                .map_err(|unknown| ApiError::bad_request(unknown.to_string()))?,
         };
         // The header (sent by `EventSource` on reconnect) wins over the query (used by a new
         // leader tab taking over from the previous one).
@@ -330,7 +290,7 @@ impl EventStream {
     fn reset(&mut self, cause: ResetCause) -> Bytes {
         let (bytes, head) = self.hub.reset_frame(cause);
         self.skip_through = head;
-        self.metrics.reset(ResetReason::of_cause(cause));
+        self.metrics.reset(cause.metric());
         bytes
     }
 
@@ -415,8 +375,8 @@ impl http_body::Body for EventStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::DeviceEventKind;
     use std::time::Duration;
+    use wire::model::DeviceEventKind;
 
     /// A stream of its own hub, as the handler builds one, with the keep-alive `period`.
     fn stream(hub: &Arc<Hub>, period: Duration) -> EventStream {

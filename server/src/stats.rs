@@ -9,63 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{event_name, Stats};
 use bytes::Bytes;
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use wire::model::{event_name, StatsEvent};
 
 use crate::frame;
 use crate::AppState;
-
-/// `GET /api/stats`: the contract's [`Stats`] plus extras for people and dashboards.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatsReport {
-    #[serde(flatten)]
-    pub stats: Stats,
-    /// This replica's own open streams (`open_connections` is the deployment's, with Redis).
-    pub replica_open_connections: u64,
-    /// Live replicas sharing the log (1 with the embedded bus).
-    pub replicas: u64,
-    pub instance: String,
-    /// The run of the event log `head_id` belongs to (see [`crate::hub::Hub::epoch`]).
-    pub epoch: String,
-    pub head_id: u64,
-    pub uptime_ms: u64,
-    pub events_online: u64,
-    pub events_offline: u64,
-    pub resets_resume: u64,
-    pub resets_lagged: u64,
-    /// Resumes from another run of the log (a restart); not counted in `resets_resume`.
-    pub resets_other_run: u64,
-    pub rejected_global_cap: u64,
-    pub rejected_per_ip_cap: u64,
-    /// Open streams by the `mode` query parameter of `/api/events`.
-    pub streams_by_mode: std::collections::BTreeMap<&'static str, i64>,
-    /// The extra ports of `?mode=sharded` (`--shard-ports`), empty without.
-    pub shard_ports: Vec<u16>,
-    /// Open streams by HTTP version (`http/1.1`, `h2`).
-    pub streams_by_http_version: std::collections::BTreeMap<&'static str, i64>,
-}
-
-/// The `stats` event: the contract's [`Stats`] and the replica's share.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StatsEvent {
-    #[serde(flatten)]
-    pub stats: Stats,
-    pub replica_open_connections: u64,
-    pub replicas: u64,
-}
-
-impl From<&StatsReport> for StatsEvent {
-    fn from(report: &StatsReport) -> Self {
-        Self {
-            stats: report.stats.clone(),
-            replica_open_connections: report.replica_open_connections,
-            replicas: report.replicas,
-        }
-    }
-}
 
 pub fn stats_frame(stats: &StatsEvent) -> Bytes {
     frame::event(event_name::STATS, None, None, stats)
@@ -122,7 +72,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::sse::Mode;
+    use wire::Mode;
 
     /// 100 connections in one second produce about 10 `stats` frames, and the last one is exact.
     #[tokio::test(start_paused = true)]

@@ -2,8 +2,8 @@
 
 mod common;
 
-use app::model::ApiError;
 use common::*;
+use wire::model::ApiError;
 
 async fn error_of(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
@@ -43,10 +43,10 @@ async fn devices_snapshot_follows_injected_events() {
     // The list says which event of which run it is current to.
     let res = t.http.get(t.url("/api/devices")).send().await.unwrap();
     assert_eq!(
-        res.headers()[app::model::HEAD_ID_HEADER],
+        res.headers()[wire::model::HEAD_ID_HEADER],
         (floor + 3).to_string().as_str()
     );
-    let epoch = res.headers()[app::model::EPOCH_HEADER].to_str().unwrap();
+    let epoch = res.headers()[wire::model::EPOCH_HEADER].to_str().unwrap();
     assert_eq!(epoch.len(), 16, "{epoch}");
     assert_eq!(epoch, t.epoch().await);
 }
@@ -63,7 +63,7 @@ async fn a_display_name_travels_with_events_and_sticks_to_the_device() {
     assert_eq!(later.name.as_deref(), Some(hostile));
 
     let on_stream = stream.next_named("device-online").await;
-    let parsed: app::model::DeviceEvent = serde_json::from_str(&on_stream.data).unwrap();
+    let parsed: wire::model::DeviceEvent = serde_json::from_str(&on_stream.data).unwrap();
     assert_eq!(
         parsed.name.as_deref(),
         Some(hostile),

@@ -11,7 +11,8 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use server::sse::{parse_epoch, parse_last_event_id, Mode, StreamRequest, MAX_EPOCH_LEN};
+use server::sse::{parse_epoch, parse_last_event_id, StreamRequest, MAX_EPOCH_LEN};
+use wire::Mode;
 
 // ---- a per-thread allocation counter --------------------------------------------------------
 

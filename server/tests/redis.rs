@@ -123,7 +123,7 @@ async fn a_redis_restarted_empty_is_a_new_run_and_every_stream_gets_a_reset() {
 
     redis.restart_empty();
     let reset = stream.next_named("reset").await;
-    let reset: app::model::Reset = serde_json::from_str(&reset.data).unwrap();
+    let reset: wire::model::Reset = serde_json::from_str(&reset.data).unwrap();
     assert_ne!(reset.epoch, old_epoch, "a new run");
     assert!(
         reset.head_id > old.id,

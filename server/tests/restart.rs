@@ -3,8 +3,8 @@
 
 mod common;
 
-use app::model::{Hello, Reset};
 use common::*;
+use wire::model::{Hello, Reset};
 
 /// Stops `t` and waits for it (and its background tasks).
 async fn stop(t: TestServer) {

@@ -2,9 +2,9 @@
 
 mod common;
 
-use app::model::{DeviceEventKind, Hello, Reset};
 use common::*;
 use futures::StreamExt;
+use wire::model::{DeviceEventKind, Hello, Reset};
 
 #[tokio::test]
 async fn hello_first_then_injected_events_with_strictly_increasing_ids() {
@@ -222,7 +222,7 @@ async fn malformed_resume_point_is_a_400_with_a_json_error() {
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), 400, "{query} {header:?}");
-        let body: app::model::ApiError = res.json().await.unwrap();
+        let body: wire::model::ApiError = res.json().await.unwrap();
         assert!(!body.error.is_empty());
     }
     assert_eq!(

@@ -11,9 +11,16 @@
 //!   run are all above those of the runs before it (unless a run published more than one event
 //!   per microsecond on average, or the clock went back).
 //!
-//! This crate has no dependencies and no IO: the server ([`resume`] over its replay buffer or the
-//! Redis stream) and the tab core's simulator (its model of the server) call the same function,
-//! so the simulator cannot drift from the real server's rules.
+//! | module | what |
+//! |---|---|
+//! | (root) | [`Position`], [`LogView`], [`ResumeRequest`], [`resume`], [`floor_for_new_run`]: positions and the resume rule |
+//! | [`model`] | the wire model: every SSE payload and API body ([`model::DeviceEvent`], [`model::Stats`], [`model::Hello`], [`model::Reset`] …), [`model::event_name`], the header names |
+//! | [`mode`] | [`Mode`], how a tab reaches the server (`?mode=`), for the client and the server alike |
+//!
+//! The only dependency is `serde` (derive), for the model, and there is no IO: the server
+//! ([`resume`] over its replay buffer or the Redis stream) and the tab core's simulator (its model
+//! of the server) call the same function, so the simulator cannot drift from the real server's
+//! rules.
 //!
 //! ```
 //! use wire::{resume, LogView, Resume, ResumeRequest, ResetReason};
@@ -26,6 +33,11 @@
 //! // Older than what is still held: a snapshot instead.
 //! assert_eq!(resume(&log, Some(ResumeRequest { epoch: Some("e1"), last_id: 101 })), Resume::Reset(ResetReason::TooOld));
 //! ```
+
+pub mod mode;
+pub mod model;
+
+pub use mode::{Mode, UnknownMode};
 
 /// The largest id a browser holds exactly: JavaScript numbers are doubles (2^53 - 1).
 pub const MAX_SAFE_ID: u64 = (1 << 53) - 1;

@@ -1,14 +1,14 @@
 //! `GET /api/devices` (the snapshot) and `POST /api/devices/{id}/online|offline` (inject one
 //! event, for tests, demos and the load generator).
 
-use app::model::{
-    validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind, InjectRequest,
-    EPOCH_HEADER, HEAD_ID_HEADER,
-};
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use wire::model::{
+    validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind, InjectRequest,
+    EPOCH_HEADER, HEAD_ID_HEADER,
+};
 
 use crate::error::ApiError;
 use crate::AppState;

@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 
-use crate::stats::StatsReport;
 use crate::AppState;
+use wire::model::StatsReport;
 
 pub async fn get(State(app): State<AppState>) -> Json<StatsReport> {
     Json(app.stats())

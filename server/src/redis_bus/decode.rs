@@ -2,8 +2,8 @@
 //! [`DecodeError`] naming what was wrong, never a panic and never a value taken on trust (the
 //! log could have been written by another version, or by hand).
 
-use app::model::{validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind};
 use redis::Value;
+use wire::model::{validate_device_id, validate_device_name, Device, DeviceEvent, DeviceEventKind};
 
 use crate::hub::RunSnapshot;
 

@@ -34,9 +34,9 @@ pub mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{DeviceEvent, DeviceEventKind};
 use futures::future::BoxFuture;
 use redis::Value;
+use wire::model::{DeviceEvent, DeviceEventKind};
 
 use crate::bus::{Bus, BusError};
 use crate::cluster::ClusterView;

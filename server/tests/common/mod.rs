@@ -6,12 +6,12 @@ pub mod redis;
 use std::future::Future;
 use std::time::Duration;
 
-use app::model::{DeviceEvent, Stats};
 use eventsource_stream::{Event, Eventsource};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use leptos::config::LeptosOptions;
 use server::{Config, RunningServer};
+use wire::model::{DeviceEvent, Stats};
 
 /// Generous: the machine may be busy with other builds.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -71,7 +71,7 @@ impl TestServer {
             .unwrap()
     }
 
-    pub async fn devices(&self) -> Vec<app::model::Device> {
+    pub async fn devices(&self) -> Vec<wire::model::Device> {
         self.http
             .get(self.url("/api/devices"))
             .send()
