@@ -40,18 +40,6 @@ pub fn use_dashboard(election: Election, mode: Mode) -> Dashboard {
     Dashboard { source, data }
 }
 
-/// What a mode is, in a few words for the dashboard.
-pub fn describe(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Leader => "a leader tab relays over BroadcastChannel",
-        Mode::Naive => "every tab opens its own stream (the problem)",
-        Mode::Storage => "a leader tab relays through localStorage events",
-        Mode::SharedWorker => "a SharedWorker holds the stream for every tab",
-        Mode::Sharded => "every tab its own stream, spread over several ports (the cap moves)",
-        Mode::HiddenClose => "every tab its own stream, closed while the tab is hidden",
-    }
-}
-
 /// The page's query string without the `?`: from the request on the server, from
 /// `location.search` in the browser (read directly: a router for one page costs bundle size).
 pub fn page_query() -> String {

@@ -60,7 +60,6 @@
 
 mod handler;
 pub mod inbox;
-mod mode;
 pub mod options;
 pub mod protocol;
 pub mod source;

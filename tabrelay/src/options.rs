@@ -5,7 +5,9 @@ use coord::Config;
 use std::fmt;
 use std::rc::Rc;
 
-pub use crate::mode::Mode;
+/// How a tab reaches the server: one type for the server (which counts streams by it) and the
+/// client, from the `wire` crate.
+pub use wire::Mode;
 
 /// How the leader is elected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -93,7 +93,7 @@ fn ModeLinks(current: Mode) -> impl IntoView {
                                     {mode.as_str()}
                                 </a>
                                 " "
-                                <span class="caption">{crate::source::describe(mode)}</span>
+                                <span class="caption">{mode.describe()}</span>
                             </li>
                         }
                     })

@@ -59,7 +59,7 @@ pub fn ThisTab(state: TabView, mode: Mode, now: ReadSignal<f64>) -> impl IntoVie
                 <dd>
                     <span class="mono" id="mode">{move || running().as_str()}</span>
                     ": "
-                    {move || crate::source::describe(running())}
+                    {move || running().describe()}
                     <Show when=move || running() != mode>
                         <span class="warning" id="mode-fallback">
                             " (" {mode.as_str()} " needs what this browser lacks)"
