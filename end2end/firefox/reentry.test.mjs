@@ -15,7 +15,7 @@
  * shows that one at once. The third runs a microtask checkpoint there instead, as a closing
  * Firefox page does (the first test's failure in CI, 2026-11-29): wasm-bindgen's executor ran
  * its queue closure nested inside an effect's DOM write and threw; the page's own executor
- * (`app/src/runtime/executor.rs`) returns when re-entered.
+ * (`tabrelay/src/runtime/executor.rs`) returns when re-entered.
  *
  * Every page here records its errors (console.error, where the panic hook writes, uncaught
  * errors, unhandled rejections) in `window.__errors` and posts them on a BroadcastChannel to a

@@ -1,4 +1,4 @@
-// The timers of a hidden tab (see `app/src/runtime/timer.rs`). A hidden page's own timers fire at
+// The timers of a hidden tab (see `tabrelay/src/runtime/timer.rs`). A hidden page's own timers fire at
 // most once a second (Firefox, Chromium) or once a minute (Chromium after five minutes hidden); a
 // dedicated worker's keep time, and its messages reach the hidden page at once. So the page asks
 // here: `[token, delay_ms]` arms the timer `token` (replacing it), `[token, -1]` clears it, and
