@@ -37,6 +37,15 @@ impl Election {
 /// use different names, or their tabs would elect one leader for both.
 ///
 /// Every name derives from one namespace by default ([`Names::new`]); set a field to override it.
+///
+/// ```
+/// let names = tabrelay::Names {
+///     timer_script: "/static/tabrelay-timer.js".into(),
+///     ..tabrelay::Names::new("chat")
+/// };
+/// assert_eq!(names.channel, "chat");
+/// assert_eq!(names.lock_for(tabrelay::Mode::Leader), "chat-leader-v2");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
     /// The `BroadcastChannel` the tabs talk on ([`Mode::Leader`]). Not versioned: tabs of
@@ -97,6 +106,12 @@ impl Default for Names {
 }
 
 /// Which of the stream's events a tab takes.
+///
+/// ```
+/// use tabrelay::{Events, Options};
+/// assert_eq!(Options::new("/s").all_events().events, Events::All);
+/// assert_eq!(Options::new("/s").events(["a"]).events, Events::Named(vec!["a".into()]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Events {
     /// These names (`message` is what a server sends without an `event:` line). The leader reads
@@ -110,6 +125,14 @@ pub enum Events {
 }
 
 /// Why a tab should fetch its state from the server again (see [`Options::resync`]).
+///
+/// ```
+/// let options = tabrelay::Options::new("/api/chat").on_resync(|reason| match reason {
+///     tabrelay::ResyncReason::FirstConnect => { /* fetch the room's history */ }
+///     tabrelay::ResyncReason::Lost { from, to } => { /* refetch messages from..=to */ let _ = (from, to); }
+/// });
+/// assert!(options.resync.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResyncReason {
     /// The stream is open for the first time in this tab: the page was rendered from a snapshot

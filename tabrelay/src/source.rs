@@ -19,6 +19,16 @@ use std::rc::Rc;
 /// The name [`SharedEventSource::on`] takes for every server event, whatever its name (what
 /// [`crate::Events::All`] brings in; the runtime's own events such as `connected` are not
 /// included).
+///
+/// ```no_run
+/// # use leptos::prelude::*;
+/// let source = tabrelay::use_shared_event_source(tabrelay::Options::new("/api/log").all_events());
+/// source.on(tabrelay::ANY_EVENT, |event| {
+///     if let tabrelay::AppEvent::Event { event, .. } = event {
+///         leptos::logging::log!("{} #{:?}: {}", event.name, event.id, event.data);
+///     }
+/// });
+/// ```
 pub const ANY_EVENT: &str = "*";
 
 /// A handle on the shared stream: the [`TabView`] signals and an `EventSource`-like `on` / `off`
@@ -109,6 +119,13 @@ impl SharedEventSource {
     /// Calls `handler` with the data of every `name` event decoded from JSON into `T`. Data that
     /// does not decode is logged with the event's name and skipped (the event itself is not
     /// lost: other handlers still get it raw).
+    ///
+    /// ```no_run
+    /// #[derive(serde::Deserialize)]
+    /// struct Message { from: String, text: String }
+    /// let source = tabrelay::use_shared_event_source(tabrelay::Options::new("/api/chat").events(["message"]));
+    /// source.on_json("message", |m: Message| leptos::logging::log!("{}: {}", m.from, m.text));
+    /// ```
     pub fn on_json<T: DeserializeOwned + 'static>(
         &self,
         name: &str,

@@ -7,6 +7,10 @@ use coord::{Role, StreamState};
 use leptos::prelude::*;
 
 /// The word for a role (`electing`, `leader`, `follower`).
+///
+/// ```
+/// assert_eq!(tabrelay::role_word(tabrelay::Role::Leader), "leader");
+/// ```
 pub fn role_word(role: Role) -> &'static str {
     match role {
         Role::Electing => "electing",
@@ -61,6 +65,16 @@ pub struct LeaderChangeRow {
 }
 
 /// The signals of this tab's coordination. `Copy`: signals are arena handles.
+///
+/// ```
+/// use leptos::prelude::*;
+/// # let owner = Owner::new();
+/// # owner.with(|| {
+/// let view = tabrelay::TabView::new(); // what `SharedEventSource::view` holds
+/// let status = move || format!("{} of {} tabs", tabrelay::role_word(view.role.get()), view.tabs.with(Vec::len));
+/// assert_eq!(status(), "electing of 0 tabs"); // before the runtime starts (and on the server)
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TabView {
     /// This tab's id, as shown (12 hex digits).
