@@ -205,7 +205,7 @@ fn mirror_on_body(view: TabView, data: DashboardData) {
         Box::new(move || {
             view.leader_since_ms
                 .get()
-                .map(|ms| ms.to_string())
+                .map(|ms| crate::ui::format::decimal(ms, 3))
                 .unwrap_or_default()
         }),
     );

@@ -6,7 +6,7 @@ mod controls;
 mod dashboard;
 mod devices_panel;
 mod event_log;
-mod format;
+pub(crate) mod format;
 mod frame;
 mod server_panel;
 mod tabs_panel;

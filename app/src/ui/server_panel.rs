@@ -1,6 +1,6 @@
 //! "Server": the open connection count (large, live), its sparkline, and the stream state.
 
-use super::format::countdown;
+use super::format::{countdown, decimal};
 use super::frame::Paced;
 use crate::data::{DashboardData, HISTORY_WINDOW_MS};
 use crate::model::Stats;
@@ -74,13 +74,13 @@ fn Sparkline(state: DashboardData, now: ReadSignal<f64>) -> impl IntoView {
             let mut last: Option<u64> = None;
             for (t, n) in history.iter() {
                 if let Some(prev) = last {
-                    out.push_str(&format!("{:.1},{:.1} ", x(*t), y(prev)));
+                    out.push_str(&format!("{},{} ", decimal(x(*t), 1), decimal(y(prev), 1)));
                 }
-                out.push_str(&format!("{:.1},{:.1} ", x(*t), y(*n)));
+                out.push_str(&format!("{},{} ", decimal(x(*t), 1), decimal(y(*n), 1)));
                 last = Some(*n);
             }
             if let Some(n) = last {
-                out.push_str(&format!("{:.1},{:.1}", SPARK_W, y(n)));
+                out.push_str(&format!("{},{}", decimal(SPARK_W, 1), decimal(y(n), 1)));
             }
             out
         })

@@ -28,7 +28,12 @@ impl Described for LeaderChangeRow {
 
     /// "12 ms without a leader · stream back after 80 ms · 3 events replayed".
     fn figures(&self) -> String {
-        let ms = |d: Option<f64>| d.map_or_else(|| "…".to_string(), |d| format!("{d:.0} ms"));
+        let ms = |d: Option<f64>| {
+            d.map_or_else(
+                || "…".to_string(),
+                |d| format!("{} ms", super::format::decimal(d, 0)),
+            )
+        };
         format!(
             "{} without a leader · stream back after {} · {} replayed",
             ms(self.leaderless_ms),
@@ -54,7 +59,7 @@ pub fn LeadershipTimeline(state: TabView) -> impl IntoView {
         state.timeline.with(|rows| {
             rows.iter()
                 .map(|row| {
-                    let opt = |v: Option<f64>| v.map(|v| format!("{v:.1}"));
+                    let opt = |v: Option<f64>| v.map(|v| super::format::decimal(v, 1));
                     view! {
                         <li
                             data-testid="timeline-entry"
