@@ -229,7 +229,7 @@ mod tests {
             &mut html,
             &received(Some(r#"Lamp "A" & <b>"#), Some(1.234_5)),
         );
-        assert!(html.starts_with(r#"<div class="event-row" role="row" data-event-id="42" data-kind="device-offline" data-received-at="1764464284123.457" data-latency="1.235">"#), "{html}");
+        assert!(html.starts_with(r#"<div class="event-row" role="row" data-event-id="42" data-kind="device-offline" data-received-at="1764464284123.457" data-latency="1.234">"#), "{html}");
         assert!(html.contains(r#"title="Lamp &quot;A&quot; &amp; &lt;b&gt; (d&lt;1&gt;)">Lamp &quot;A&quot; &amp; &lt;b&gt;</span>"#), "{html}");
         assert!(html.contains(">01:02:03.004<"), "{html}");
         assert!(html.contains(r#"class="via">relayed<"#), "{html}");

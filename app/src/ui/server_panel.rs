@@ -100,7 +100,7 @@ fn Sparkline(state: DashboardData, now: ReadSignal<f64>) -> impl IntoView {
     view! {
         <svg
             class="sparkline"
-            viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
+            viewBox=format!("0 0 {} {}", decimal(SPARK_W, 0), decimal(SPARK_H, 0))
             preserveAspectRatio="none"
             role="img"
             aria-label=label

@@ -92,7 +92,7 @@ fn Heartbeat(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
             // Re-keyed on every beat so the CSS animation restarts: one pulse per heartbeat.
             {move || {
                 let beat = heartbeat_at_ms.get();
-                view! { <span class="pulse" aria-hidden="true" data-beat=beat.map(|b| b.to_string())></span> }
+                view! { <span class="pulse" aria-hidden="true" data-beat=beat.map(|b| super::format::decimal(b, 0))></span> }
             }}
             <span>"Heartbeat "</span>
             <span class="mono one-line">{text}</span>
