@@ -34,8 +34,10 @@
 //! assert_eq!(resume(&log, Some(ResumeRequest { epoch: Some("e1"), last_id: 101 })), Resume::Reset(ResetReason::TooOld));
 //! ```
 
+pub mod json;
 pub mod mode;
 pub mod model;
+mod model_json;
 
 pub use mode::{Mode, UnknownMode};
 
