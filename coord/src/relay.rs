@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::ServerEvent;
+use wire::json;
 
 /// SSE event names the core looks into.
 pub mod names {
@@ -311,14 +312,14 @@ fn follows(id: u64, prev: Option<u64>, h: u64) -> bool {
 
 /// `head_id` of a `reset` payload.
 pub(crate) fn reset_head(data: &str) -> Option<u64> {
-    let v: serde_json::Value = serde_json::from_str(data).ok()?;
-    v.get("head_id")?.as_u64()
+    let v = json::parse(data).ok()?;
+    v.as_object()?.get("head_id")?.as_u64()
 }
 
 /// `epoch` of a `reset` payload.
 fn reset_epoch(data: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(data).ok()?;
-    Some(v.get("epoch")?.as_str()?.to_owned())
+    let v = json::parse(data).ok()?;
+    Some(v.as_object()?.get("epoch")?.as_str()?.to_owned())
 }
 
 /// The fields of a `hello` payload the core uses; missing or malformed ones are `None`.
@@ -332,15 +333,18 @@ pub(crate) struct Hello {
 }
 
 pub(crate) fn parse_hello(data: &str) -> Hello {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+    let Ok(v) = json::parse(data) else {
         return Hello::default();
     };
-    let text = |k: &str| v.get(k).and_then(|i| i.as_str()).map(str::to_owned);
+    let Some(o) = v.as_object() else {
+        return Hello::default();
+    };
+    let text = |k: &str| o.get(k).and_then(|i| i.as_str()).map(str::to_owned);
     Hello {
         epoch: text("epoch").or_else(|| text("instance")),
         instance: text("instance"),
-        head_id: v.get("head_id").and_then(|r| r.as_u64()),
-        retry_ms: v.get("retry_ms").and_then(|r| r.as_u64()),
+        head_id: o.get("head_id").and_then(|r| r.as_u64()),
+        retry_ms: o.get("retry_ms").and_then(|r| r.as_u64()),
     }
 }
 

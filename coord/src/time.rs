@@ -83,6 +83,18 @@ impl Rng {
     }
 }
 
+impl wire::json::ToJson for Instant {
+    fn write_json(&self, out: &mut String) {
+        self.0.write_json(out);
+    }
+}
+
+impl wire::json::FromJson for Instant {
+    fn from_json(value: &wire::json::Value<'_>) -> Result<Self, wire::json::Error> {
+        u64::from_json(value).map(Instant)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
