@@ -11,6 +11,7 @@ use std::time::Duration;
 use tabrelay::runtime::{clock, http, lifecycle};
 use tabrelay::{AppEvent, Mode, ResyncReason, SharedEventSource, TabView};
 use wasm_bindgen::JsCast;
+use wire::json::{self, FromJson};
 use wire::Position;
 
 /// Device events are rendered at most this often, in batches (see `DashboardData::queue_event`):
@@ -36,7 +37,7 @@ pub fn fill(source: SharedEventSource, data: DashboardData) {
             else {
                 return;
             };
-            match serde_json::from_str::<DeviceEvent>(&event.data) {
+            match json::from_str::<DeviceEvent>(&event.data) {
                 Ok(device_event) => {
                     let latency_ms = latency.map(|l| l.as_secs_f64() * 1000.0);
                     if data.queue_event(device_event, *relayed, latency_ms, clock::now_ms()) {
@@ -47,20 +48,39 @@ pub fn fill(source: SharedEventSource, data: DashboardData) {
             }
         });
     }
-    source.on_json(event_name::STATS, move |stats: Stats| {
+    on_decoded(source, event_name::STATS, move |stats: Stats| {
         data.record_stats(stats, clock::now_ms())
     });
-    source.on_json(event_name::HELLO, move |hello: Hello| {
+    on_decoded(source, event_name::HELLO, move |hello: Hello| {
         data.enter_run(&hello.epoch);
     });
     // The events this tab had could not be continued (the server restarted, or the gap is no
     // longer held): the devices start again from the snapshot, in the snapshot's run. The
     // counters come with the `stats` event the server sends right after it.
-    source.on_json(event_name::RESET, move |reset: Reset| {
+    on_decoded(source, event_name::RESET, move |reset: Reset| {
         data.set_devices_at(reset.devices, &Position::new(reset.epoch, reset.head_id));
     });
     flush_when_shown(data);
     mirror_on_body(source.view, data);
+}
+
+/// Registers `handle` for the events named `name`, their data read as a `T` (bad data is logged
+/// with the event's name). What `SharedEventSource::on_json` does with serde, through
+/// `wire::json`: the dashboard's bundle links no serde_json.
+fn on_decoded<T: FromJson + 'static>(
+    source: SharedEventSource,
+    name: &'static str,
+    handle: impl Fn(T) + 'static,
+) {
+    source.on(name, move |event| {
+        let AppEvent::Event { event, .. } = event else {
+            return;
+        };
+        match json::from_str::<T>(&event.data) {
+            Ok(value) => handle(value),
+            Err(err) => leptos::logging::warn!("tabrelay: bad {name} payload: {err}"),
+        }
+    });
 }
 
 /// How long the events of a new batch wait for the ones that follow (see [`HIDDEN_BATCH`]).
@@ -112,7 +132,7 @@ pub fn resync(data: DashboardData, reason: ResyncReason) {
 
 async fn resync_stats(data: DashboardData) {
     match http::send("GET", "/api/stats", &[]).await {
-        Ok(reply) if reply.ok() => match serde_json::from_str::<Stats>(&reply.body) {
+        Ok(reply) if reply.ok() => match json::from_str::<Stats>(&reply.body) {
             // Only if no live `stats` arrived meanwhile: those are newer.
             Ok(stats) if data.stats.get_untracked().is_none() => {
                 data.record_stats(stats, clock::now_ms())
@@ -139,7 +159,7 @@ async fn resync_devices(data: DashboardData) {
     let head = head_id
         .zip(reply.headers[1].clone())
         .map(|(id, epoch)| Position::new(epoch, id));
-    match (serde_json::from_str::<Vec<Device>>(&reply.body), head) {
+    match (json::from_str::<Vec<Device>>(&reply.body), head) {
         (Ok(devices), Some(head)) => data.set_devices_at(devices, &head),
         (Ok(devices), None) => data.set_devices(devices),
         (Err(err), _) => leptos::logging::warn!("tabrelay: device resync: {err}"),

@@ -8,6 +8,7 @@
 //! themselves are decoded by [`coord::Message::decode`].
 
 use serde::{Deserialize, Serialize};
+use wire::json::{self, FromJson, Object, Value};
 
 /// A message from the SharedWorker to a tab (the wire format is documented in
 /// `public/tabrelay-worker.js`).
@@ -68,7 +69,50 @@ impl FromWorker {
     /// Decodes one message posted by the worker: `None` for anything that is not a string or
     /// not one of ours (the caller counts it as ignored).
     pub fn decode(text: Option<&str>) -> Option<FromWorker> {
-        serde_json::from_str(text?).ok()
+        json::from_str(text?).ok()
+    }
+}
+
+/// The serde derive's form (internally tagged by `type`, snake_case), read with `wire::json` so
+/// the browser links no serde_json; `app/tests/decode_props.rs` reads what serde writes.
+impl FromJson for FromWorker {
+    fn from_json(value: &Value<'_>) -> Result<Self, json::Error> {
+        json::object(value, |o: &Object<'_, '_>| {
+            let kind: String = o.field("type")?;
+            Ok(match kind.as_str() {
+                "event" => FromWorker::Event {
+                    name: o.field("name")?,
+                    id: o.field("id")?,
+                    data: o.field("data")?,
+                    at: o.field("at")?,
+                    epoch: o.field("epoch")?,
+                },
+                "resync" => FromWorker::Resync {
+                    epoch: o.field("epoch")?,
+                    head_id: o.field("head_id")?,
+                    reason: o.field_or_default("reason")?,
+                },
+                "status" => FromWorker::Status {
+                    stream: o.field("stream")?,
+                    next_attempt: o.field("next_attempt")?,
+                    tabs: o.field("tabs")?,
+                    at: o.field("at")?,
+                },
+                other => return Err(json::Error(format!("unknown worker message `{other}`"))),
+            })
+        })
+    }
+}
+
+impl FromJson for WorkerTab {
+    fn from_json(value: &Value<'_>) -> Result<Self, json::Error> {
+        json::object(value, |o| {
+            Ok(WorkerTab {
+                id: o.field("id")?,
+                visible: o.field("visible")?,
+                last_seen: o.field("last_seen")?,
+            })
+        })
     }
 }
 

@@ -9,8 +9,8 @@
 //!
 //! A server that sends neither still works: ids are then compared as plain numbers.
 
-use serde::Deserialize;
 use std::cell::RefCell;
+use wire::json;
 
 /// The `hello` event's name.
 pub const HELLO: &str = coord::event_names::HELLO;
@@ -18,7 +18,7 @@ pub const HELLO: &str = coord::event_names::HELLO;
 pub const RESET: &str = coord::event_names::RESET;
 
 /// Where a `hello` or a `reset` puts the stream: a run (epoch) and the newest id in it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     /// The run of the server's event log.
     pub epoch: String,
@@ -29,7 +29,12 @@ pub struct Head {
 impl Head {
     /// The head a `hello` or `reset` event's data names; `None` when it names none.
     pub fn decode(data: &str) -> Option<Head> {
-        serde_json::from_str(data).ok()
+        let value = json::parse(data).ok()?;
+        let o = value.as_object()?;
+        Some(Head {
+            epoch: o.field("epoch").ok()?,
+            head_id: o.field("head_id").ok()?,
+        })
     }
 
     /// The head as a stream position.

@@ -343,6 +343,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// A number as the nearest finite double (`None` past a double's range, as `serde_json`).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => n.parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        }
+    }
+
     /// A short name of the value's type, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -429,6 +437,14 @@ impl FromJson for i64 {
         value
             .as_i64()
             .map_or_else(|| expected("an integer", value), Ok)
+    }
+}
+
+impl FromJson for f64 {
+    fn from_json(value: &Value<'_>) -> Result<Self, Error> {
+        value
+            .as_f64()
+            .map_or_else(|| expected("a finite number", value), Ok)
     }
 }
 
@@ -601,7 +617,7 @@ impl<T: ToJson> ToJson for Vec<T> {
     }
 }
 
-impl<T: ToJson> ToJson for &T {
+impl<T: ToJson + ?Sized> ToJson for &T {
     fn write_json(&self, out: &mut String) {
         (**self).write_json(out);
     }

@@ -149,7 +149,7 @@ fn post_inject(id: String, verb: &'static str, outcome: RwSignal<Option<Result<S
             Ok(reply) if reply.ok() => Ok(format!("Injected: {id} is {verb}.")),
             Ok(reply) => {
                 let reason =
-                    serde_json::from_str::<ApiError>(&reply.body).map_or(reply.body, |e| e.error);
+                    wire::json::from_str::<ApiError>(&reply.body).map_or(reply.body, |e| e.error);
                 Err(match reply.status {
                     401 | 403 => {
                         format!("Denied: injecting needs the server's admin rights ({reason}).")

@@ -59,9 +59,7 @@ pub fn start_sharded(shared: &Rc<Sink>, options: &Options) {
     leptos::task::spawn_local(async move {
         let ports = match &options.shard_ports_url {
             Some(url) => match super::http::send("GET", url, &[]).await {
-                Ok(reply) if reply.ok() => serde_json::from_str::<ShardPorts>(&reply.body)
-                    .map(|s| s.shard_ports)
-                    .unwrap_or_default(),
+                Ok(reply) if reply.ok() => shard_ports(&reply.body),
                 _ => Vec::new(),
             },
             None => Vec::new(),
@@ -84,10 +82,12 @@ pub fn start_sharded(shared: &Rc<Sink>, options: &Options) {
     });
 }
 
-#[derive(serde::Deserialize)]
-struct ShardPorts {
-    #[serde(default)]
-    shard_ports: Vec<u16>,
+/// The `shard_ports` of the server's stats (none when missing or malformed).
+fn shard_ports(stats: &str) -> Vec<u16> {
+    wire::json::parse(stats)
+        .ok()
+        .and_then(|v| v.as_object()?.field_or_default("shard_ports").ok())
+        .unwrap_or_default()
 }
 
 fn pick(ports: &[u16]) -> Option<u16> {

@@ -12,7 +12,6 @@ use crate::protocol::{Head, RESET};
 use crate::view::{set_if_changed, TabRow};
 use coord::{AppEvent, Role, ServerEvent, StreamState};
 use leptos::prelude::*;
-use serde::Serialize;
 use std::cell::Cell;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,14 +25,27 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// What the dashboard shows as the leader: the worker holds the connection.
 pub const LEADER_NAME: &str = "shared-worker";
 
-#[derive(Serialize)]
+/// A message to the worker: `{"type","tab","visible","last_id","epoch"}`.
 struct ToWorker<'a> {
-    #[serde(rename = "type")]
     kind: &'a str,
     tab: &'a str,
     visible: bool,
     last_id: Option<u64>,
     epoch: Option<&'a str>,
+}
+
+impl ToWorker<'_> {
+    fn encode(&self) -> String {
+        let mut out = String::with_capacity(96);
+        let mut o = wire::json::ObjectWriter::new(&mut out);
+        o.field("type", self.kind)
+            .field("tab", self.tab)
+            .field("visible", &self.visible)
+            .field("last_id", &self.last_id)
+            .field("epoch", &self.epoch);
+        o.end();
+        out
+    }
 }
 
 struct Client {
@@ -175,7 +187,7 @@ impl Client {
                 last_id: self.last_id.get(),
                 epoch: epoch.as_deref(),
             };
-            serde_json::to_string(&message).unwrap_or_default()
+            message.encode()
         };
         // Cloned out: `postMessage` may call back in (see `Driver::run`).
         let port = self.port.borrow().clone();
