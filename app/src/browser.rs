@@ -73,10 +73,10 @@ fn on_decoded<T: FromJson + 'static>(
     handle: impl Fn(T) + 'static,
 ) {
     source.on(name, move |event| {
-        let AppEvent::Event { event, .. } = event else {
+        let Some(data) = tabrelay::data(event) else {
             return;
         };
-        match json::from_str::<T>(&event.data) {
+        match json::from_str::<T>(data) {
             Ok(value) => handle(value),
             Err(err) => leptos::logging::warn!("tabrelay: bad {name} payload: {err}"),
         }
