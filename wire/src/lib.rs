@@ -16,6 +16,7 @@
 //! | (root) | [`Position`], [`LogView`], [`ResumeRequest`], [`resume`], [`floor_for_new_run`]: positions and the resume rule |
 //! | [`model`] | the wire model: every SSE payload and API body ([`model::DeviceEvent`], [`model::Stats`], [`model::Hello`], [`model::Reset`] …), [`model::event_name`], the header names |
 //! | [`mode`] | [`Mode`], how a tab reaches the server (`?mode=`), for the client and the server alike |
+//! | [`json`] | a small strict JSON reader and writer: how the browser reads the model (and the tabs' channel messages) without linking `serde_json` |
 //!
 //! The only dependency is `serde` (derive), for the model, and there is no IO: the server
 //! ([`resume`] over its replay buffer or the Redis stream) and the tab core's simulator (its model
