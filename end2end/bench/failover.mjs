@@ -29,19 +29,126 @@ const TRIALS = Number(args.trials ?? 20);
 const TABS = Number(args.tabs ?? 8);
 const MECHANISMS = (args.mechanisms ?? "locks,protocol").split(",");
 const FAULTS = (args.faults ?? "close,crash,freeze").split(",");
+/** `--trace`: time every hop of a close failover (Chromium, close only) and print their spread. */
+const TRACE = Boolean(args.trace);
+
+/**
+ * `--page=minimal`: the same trials on a page of a few lines instead of the app (locks, close):
+ * it holds the lock, releases it on `pagehide`, then posts its goodbye from the next listener, and
+ * takes no stream.
+ * What the browser alone costs, under the same harness and the same load.
+ */
+const MINIMAL = args.page === "minimal";
+const MINIMAL_PAGE = `<!doctype html><title>minimal</title><body><script>
+const now = () => performance.timeOrigin + performance.now();
+const id = Math.random().toString(36).slice(2);
+const data = document.body.dataset;
+data.tabId = id;
+data.role = "follower";
+let release = null;
+const channel = new BroadcastChannel("bench-minimal");
+channel.onmessage = (e) => {
+  if (e.data === "hello" && release) channel.postMessage(id);
+  else if (!e.data.startsWith('"')) data.leaderId = e.data;
+};
+channel.postMessage("hello");
+navigator.locks.request("bench-minimal", () => {
+  data.role = "leader";
+  data.leaderId = id;
+  data.leaderSince = String(now());
+  channel.postMessage(id);
+  return new Promise((resolve) => (release = resolve));
+});
+// Two listeners, as in the app: the lock goes back in the microtask checkpoint between them.
+addEventListener("pagehide", () => release?.());
+addEventListener("pagehide", () => {
+  channel.postMessage('"resign"');
+  channel.postMessage('"bye"');
+});
+</script>`;
+
+/**
+ * Installed before the page's scripts with `--trace`: timestamps (the shared clock, ms) of the
+ * hops of a handover. The closing tab records its `pagehide` (the first listener), the release of
+ * its held lock (a reaction on the promise that holds it, which runs just before the lock
+ * manager's own) and its goodbye posts, and sends them on a side channel right after its `bye`.
+ * Every tab records its lock requests and grants, and when the `resign` reached it.
+ */
+const TRACE_SCRIPT = () => {
+  const now = () => performance.timeOrigin + performance.now();
+  const trace = (window.__trace = { own: {}, remote: null });
+  const side = new BroadcastChannel("bench-trace");
+  side.onmessage = (e) => (trace.remote = e.data);
+  addEventListener("pagehide", () => (trace.own.pagehide = now()), { capture: true });
+  addEventListener("visibilitychange", () => (trace.own.hidden ??= now()), { capture: true });
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (data, ...rest) {
+    const kind = typeof data === "string" && /"(resign|bye)"/.exec(data)?.[1];
+    if (kind) trace.own[`${kind}Posted`] = now();
+    const result = post.call(this, data, ...rest);
+    if (kind === "bye" && trace.own.pagehide) post.call(side, { ...trace.own });
+    return result;
+  };
+  const onmessage = Object.getOwnPropertyDescriptor(BroadcastChannel.prototype, "onmessage");
+  Object.defineProperty(BroadcastChannel.prototype, "onmessage", {
+    ...onmessage,
+    set(handler) {
+      const wrapped =
+        handler &&
+        ((e) => {
+          const kind = typeof e.data === "string" && /"(resign|bye)"/.exec(e.data)?.[1];
+          if (!kind || trace.own[`${kind}Heard`]) return handler.call(this, e);
+          trace.own[`${kind}Heard`] = now();
+          try {
+            return handler.call(this, e);
+          } finally {
+            trace.own[`${kind}Handled`] = now();
+            // The task's microtasks too (Leptos runs its effects there): the end of this task.
+            setTimeout(() => (trace.own[`${kind}TaskDone`] ??= now()));
+            queueMicrotask(() => queueMicrotask(() => (trace.own[`${kind}Micro`] = now())));
+          }
+        });
+      onmessage.set.call(this, wrapped);
+    },
+  });
+  const request = LockManager.prototype.request;
+  LockManager.prototype.request = function (name, ...rest) {
+    const callback = rest.pop();
+    const options = rest[0] ?? {};
+    trace.own.requested = now();
+    return request.call(this, name, options, (lock) => {
+      if (lock) trace.own.granted = now();
+      const held = callback(lock);
+      Promise.resolve(held).then(() => (trace.own.released = now()));
+      return held;
+    });
+  };
+};
 
 let browser;
 /** Tabs each Firefox crash took with it besides the leader. */
 let collateral = [];
 
+/** Per-hop times (ms) of each traced trial. */
+const hops = {};
+function hop(name, ms) {
+  if (Number.isFinite(ms)) (hops[name] ??= []).push(ms);
+}
+
 async function trial(mechanism, fault) {
   await quiet();
   const context = await browser.newContext();
+  if (TRACE) await context.addInitScript(TRACE_SCRIPT);
+  if (MINIMAL) {
+    await context.route(`${BASE}/bench-minimal`, (route) =>
+      route.fulfill({ contentType: "text/html", body: MINIMAL_PAGE }),
+    );
+  }
   try {
-    const pages = await openTabs(context, TABS, `/?election=${mechanism}`);
+    const pages = await openTabs(context, TABS, MINIMAL ? "/bench-minimal" : `/?election=${mechanism}`);
     const tabIds = await tabIdsOf(pages);
     const { page: leader } = await oneLeader(pages);
-    await until("one connection", async () => (await stats()).open_connections === 1);
+    if (!MINIMAL) await until("one connection", async () => (await stats()).open_connections === 1);
     let survivors = pages.filter((p) => p !== leader);
 
     let frozen = null;
@@ -65,11 +172,35 @@ async function trial(mechanism, fault) {
       collateral.push(before - survivors.length);
       if (!survivors.length) throw new Error("the crash took every tab");
     }
-    const gapEvent = await inject(`bench-${mechanism}-${fault}`);
+    const gapEvent = MINIMAL ? null : await inject(`bench-${mechanism}-${fault}`);
 
     const { page: next, state } = await oneLeader(survivors);
     const toLeader = Number(state.leaderSince) - faultAt;
-    const toStream = (await receivedAt(next, gapEvent)) - faultAt;
+    const toStream = MINIMAL ? NaN : (await receivedAt(next, gapEvent)) - faultAt;
+    if (TRACE && fault === "close") {
+      const t = await next.evaluate(() => window.__trace);
+      const old = t.remote ?? {};
+      const since = Number(state.leaderSince);
+      hop("fault → pagehide", old.pagehide - faultAt);
+      hop("pagehide → released", old.released - old.pagehide);
+      hop("released → resign posted", old.resignPosted - old.released);
+      hop("released → granted", t.own.granted - old.released);
+      hop("resign posted → heard", t.own.resignHeard - old.resignPosted);
+      hop("heard − granted", t.own.resignHeard - t.own.granted);
+      hop("granted → leaderSince", since - t.own.granted);
+      const first = t.own.resignHeard < t.own.granted || t.own.byeHeard < t.own.granted;
+      if (first) {
+        hop("  (then) released → granted", t.own.granted - old.released);
+        hop("  (then) resign handler", t.own.resignHandled - t.own.resignHeard);
+        hop("  (then) bye handler", t.own.byeHandled - t.own.byeHeard);
+      } else {
+        hop("  (else) released → granted", t.own.granted - old.released);
+      }
+      hop("request queued before fault", faultAt - t.own.requested);
+      hop("total", since - faultAt);
+      if (!t.remote) hop("no trace from the closing tab", 1);
+      if (args.verbose) console.log(JSON.stringify({ faultAt, old, own: t.own, since }));
+    }
     if (frozen) await frozen.send("Debugger.resume");
     return { toLeader, toStream };
   } finally {
@@ -107,7 +238,7 @@ for (const engine of ENGINES) {
   // Firefox: no freeze fault (nothing pauses a page's JavaScript over BiDi).
   const faults = FAULTS.filter((f) => engine === "chromium" || f !== "freeze");
   if (engine === "chromium") {
-    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}`);
+    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}${MINIMAL ? ", the minimal page" : ""}`);
   } else {
     console.log(`\nfailover benchmark, ${browser.label}: ${TABS} tabs (${TABS - 1} hidden), ${TRIALS} trials per cell, ${BASE}`);
   }
@@ -134,10 +265,21 @@ for (const engine of ENGINES) {
       );
     }
   }
+  if (TRACE) {
+    console.log("\nhop (close, traced)           | p50      | p90      | p95      | max      | n");
+    for (const [name, values] of Object.entries(hops)) {
+      const q = (x) => ms(quantile(values, x)).padStart(8);
+      console.log(`${name.padEnd(29)} | ${q(0.5)} | ${q(0.9)} | ${q(0.95)} | ${ms(Math.max(...values)).padStart(8)} | ${values.length}`);
+    }
+  }
   if (collateral.length) {
     const mean = collateral.reduce((a, b) => a + b, 0) / collateral.length;
     console.log(`(a Firefox crash took ${mean.toFixed(1)} other tabs with it on average, at most ${Math.max(...collateral)})`);
     collateral = [];
+  }
+  if (MINIMAL) {
+    await browser.close();
+    continue;
   }
   console.log(`\nrelay latency leader → follower (200 events, ${TABS - 1} followers)`);
   for (const mechanism of MECHANISMS) {

@@ -389,3 +389,68 @@ impl Tab {
         self.drop_claim();
     }
 }
+
+impl Tab {
+    /// Runs scratch tabs through a Web Locks handover, the path a real tab first runs when the
+    /// browser grants it the lock of a leader that closed: two followers of a leader that leaves,
+    /// one granted the lock before the goodbye reaches it and one after, each leading, opening
+    /// its stream and leaving in turn. Everything they ask for is dropped; `true` if both led.
+    ///
+    /// A browser shell calls this once, idle, after its start. Chromium compiles a wasm function
+    /// on its first call, so without it the grant (the moment a failover is timed by) is where
+    /// each function of the leader's path is compiled, in a renderer that competes for the CPU
+    /// with every other tab.
+    pub fn rehearse_handover(config: &Config) -> bool {
+        let now = Instant::from_millis(1);
+        let tab = |id, seed| Tab::new(TabId(id), Mechanism::Locks, config.clone(), now, seed);
+        let (mut leader, mut late, mut early) = (tab(1, 1), tab(2, 2), tab(3, 3));
+        let posts = |from: &mut Tab| -> Vec<String> {
+            std::iter::from_fn(|| from.poll_output())
+                .filter_map(|output| match output {
+                    Output::Post(message) => Some(message.encode()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let hear = |to: &mut Tab, posts: &[String]| {
+            for post in posts {
+                to.handle_channel(now, post);
+            }
+        };
+        leader.handle(now, Input::LockGranted);
+        let heartbeat = posts(&mut leader);
+        leader.handle(now, Input::PageHide);
+        let goodbye = posts(&mut leader);
+        let mut led = true;
+        for (successor, goodbye_first) in [(&mut late, false), (&mut early, true)] {
+            hear(successor, &heartbeat);
+            if goodbye_first {
+                hear(successor, &goodbye);
+            }
+            successor.handle(now, Input::LockGranted);
+            led &= successor.is_leader();
+            if !goodbye_first {
+                hear(successor, &goodbye);
+            }
+            successor.handle(now, Input::StreamOpened);
+            let hello = r#"{"epoch":"rehearsal","head_id":0,"retry_ms":1000}"#;
+            successor.handle(
+                now,
+                Input::StreamEvent(ServerEvent::new(None, "hello", hello)),
+            );
+            successor.handle(now, Input::PageHide);
+            posts(successor);
+        }
+        led
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rehearsal_leads_whether_the_grant_or_the_goodbye_comes_first() {
+        assert!(Tab::rehearse_handover(&Config::default()));
+    }
+}

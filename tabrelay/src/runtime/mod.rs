@@ -273,6 +273,7 @@ fn start(sink: &Rc<Sink>, options: &Options) -> Option<Rc<Driver>> {
         driver.input(Input::Connect);
     }
     driver.run();
+    web_lock::rehearse_when_idle(options.config.clone());
     Some(driver)
 }
 

@@ -10,7 +10,7 @@
 //! so no tab ever sits on the lock without knowing it.
 
 use super::feed::Feed;
-use coord::Input;
+use coord::{Config, Input, Tab};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -22,6 +22,27 @@ pub fn lock_manager() -> Option<LockManager> {
     let navigator = web_sys::window()?.navigator();
     let locks = js_sys::Reflect::get(&navigator, &JsValue::from_str("locks")).ok()?;
     (!locks.is_undefined() && !locks.is_null()).then(|| navigator.locks())
+}
+
+/// Once the page is idle, runs a Web Locks handover on scratch cores ([`Tab::rehearse_handover`]):
+/// the first grant then runs compiled code rather than waiting for each function of the leader's
+/// path to be compiled on its first call (Chromium compiles wasm lazily). Nothing of it reaches
+/// the page.
+pub fn rehearse_when_idle(config: Config) {
+    let rehearse = move || {
+        Tab::rehearse_handover(&config);
+    };
+    // No `requestIdleCallback` (Safari): right after this task instead.
+    if let Err(rehearse) = request_idle(rehearse) {
+        leptos::prelude::set_timeout(rehearse, std::time::Duration::ZERO);
+    }
+}
+
+/// `requestIdleCallback(f)`, or `f` back where the browser has none.
+fn request_idle<F: Fn() + Clone + 'static>(f: F) -> Result<(), F> {
+    leptos::prelude::request_idle_callback_with_handle(f.clone())
+        .map(drop)
+        .map_err(|_| f)
 }
 
 /// The request the core currently cares about.
