@@ -161,7 +161,7 @@ pub use config::Config;
 pub use handlers::{HandlerId, Handlers};
 pub use io::{AppEvent, Input, Output};
 pub use message::{
-    Body, DecodeError, Message, PeerInfo, ResignReason, Role, ServerEvent, StreamState,
+    Body, DecodeError, Message, PeerInfo, Relayed, ResignReason, Role, ServerEvent, StreamState,
     StreamStatus, TabId, Term, APP_MARKER, PROTOCOL_VERSION,
 };
 pub use registry::TabInfo;

@@ -170,6 +170,16 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prev: Option<u64>,
     },
+    /// Several server events relayed at once by the leader of `term`, oldest first, all of run
+    /// `epoch`: what a leader posts while every other tab is hidden (they render nothing, and
+    /// one message per event cost each of them more than the events themselves; see
+    /// `Config::hidden_relay_batch`). Each is taken as its own [`Body::Relay`] would be.
+    Relays {
+        term: Term,
+        #[serde(default)]
+        epoch: Option<String>,
+        events: Vec<Relayed>,
+    },
     /// "Are you alive?" to the leader of `term`, after its heartbeats went quiet.
     Probe { term: Term },
     /// A stream transition of the leader of `term`.
@@ -186,6 +196,17 @@ pub enum Body {
     /// "Your term is stale, the current one is `term`": sent to a leader whose heartbeat was
     /// rejected, so it steps down without waiting for the new leader's heartbeat.
     Fence { term: Term },
+}
+
+/// One event of a [`Body::Relays`]: the event, the id before it on the leader's stream (as
+/// [`Body::Relay`]'s `prev`), and when the leader took it from its stream (its live relay's
+/// `sent_at`: a follower's relay latency counts the time the event waited in the batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relayed {
+    pub event: ServerEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<u64>,
+    pub sent_at: Instant,
 }
 
 /// Why a leader resigns, told to the others with its [`Body::Resign`] (each tab's leadership
@@ -245,6 +266,7 @@ impl Body {
             Body::Claim { .. } => "claim",
             Body::Resign { .. } => "resign",
             Body::Relay { .. } => "relay",
+            Body::Relays { .. } => "relays",
             Body::Probe { .. } => "probe",
             Body::Status { .. } => "status",
             Body::Resend { .. } => "resend",
@@ -308,6 +330,15 @@ impl Serialize for WireOut<'_> {
                     m.serialize_entry("prev", prev)?;
                 }
             }
+            Body::Relays {
+                term,
+                epoch,
+                events,
+            } => {
+                m.serialize_entry("term", term)?;
+                m.serialize_entry("epoch", epoch)?;
+                m.serialize_entry("events", events)?;
+            }
             Body::Status { term, status } => {
                 m.serialize_entry("term", term)?;
                 m.serialize_entry("status", status)?;
@@ -359,6 +390,8 @@ struct WireIn<'a> {
     after: Option<u64>,
     #[serde(default)]
     prev: Option<u64>,
+    #[serde(default)]
+    events: Option<Vec<Relayed>>,
 }
 
 impl WireIn<'_> {
@@ -390,6 +423,11 @@ impl WireIn<'_> {
                 sent_at: self.sent_at?,
                 epoch: self.epoch,
                 prev: self.prev,
+            },
+            "relays" => Body::Relays {
+                term: term?,
+                epoch: self.epoch,
+                events: self.events?,
             },
             "probe" => Body::Probe { term: term? },
             "status" => Body::Status {
@@ -606,6 +644,41 @@ mod tests {
             .unwrap();
             assert_eq!(m.encode(), derived);
         }
+    }
+
+    /// Kept out of `samples()`: the garbage test's mutations follow from that list.
+    #[test]
+    fn a_batch_of_relays_round_trips_and_both_decoders_agree() {
+        let m = Message::new(
+            TabId(1),
+            Body::Relays {
+                term: Term {
+                    n: 2,
+                    tab: TabId(3),
+                },
+                epoch: Some("e".into()),
+                events: vec![
+                    Relayed {
+                        event: ServerEvent::new(Some(18), "device-online", "{}"),
+                        prev: Some(17),
+                        sent_at: Instant(124),
+                    },
+                    Relayed {
+                        event: ServerEvent::new(None, "stats", "{\"open_connections\":1}"),
+                        prev: None,
+                        sent_at: Instant(125),
+                    },
+                ],
+            },
+        );
+        let s = m.encode();
+        assert!(s.contains("\"type\":\"relays\""), "{s}");
+        assert_eq!(Message::decode(&s), Ok(m));
+        agrees(&s);
+        let no_events =
+            r#"{"app":"tabrelay","v":2,"from":1,"type":"relays","term":{"n":1,"tab":1}}"#;
+        assert!(Message::decode(no_events).is_err());
+        agrees(no_events);
     }
 
     /// The typed decoder and the general one agree: on every message, and on every input of the

@@ -143,6 +143,32 @@ fn body() -> impl Strategy<Value = Body> {
                 epoch,
                 prev,
             }),
+        (
+            term(),
+            any::<Option<String>>(),
+            proptest::collection::vec(
+                (
+                    any::<Option<u64>>(),
+                    any::<String>(),
+                    any::<String>(),
+                    any::<Option<u64>>(),
+                    any::<u64>()
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(term, epoch, events)| Body::Relays {
+                term,
+                epoch,
+                events: events
+                    .into_iter()
+                    .map(|(id, name, data, prev, at)| coord::Relayed {
+                        event: ServerEvent::new(id, name, data),
+                        prev,
+                        sent_at: Instant(at),
+                    })
+                    .collect(),
+            }),
         term().prop_map(|term| Body::Probe { term }),
         (term(), status).prop_map(|(term, status)| Body::Status { term, status }),
         (term(), any::<Option<String>>(), any::<u64>())

@@ -1,6 +1,7 @@
 //! Messages from other tabs.
 
 use super::*;
+use crate::Relayed;
 
 impl Tab {
     pub(super) fn on_message(&mut self, now: Instant, m: Message) {
@@ -102,6 +103,24 @@ impl Tab {
                     self.stats.relayed_in += 1;
                     let latency = Some(now.saturating_since(sent_at));
                     self.process_event(now, event, latency, epoch.as_deref(), prev);
+                }
+            }
+            Body::Relays {
+                term,
+                epoch,
+                events,
+            } => {
+                if self.accept_leader_message(now, from, term) {
+                    for Relayed {
+                        event,
+                        prev,
+                        sent_at,
+                    } in events
+                    {
+                        self.stats.relayed_in += 1;
+                        let latency = Some(now.saturating_since(sent_at));
+                        self.process_event(now, event, latency, epoch.as_deref(), prev);
+                    }
                 }
             }
             Body::Probe { .. } => {
