@@ -32,6 +32,10 @@ impl Tab {
             }
             Body::Presence { info } => {
                 let term = info.term;
+                if info.visible {
+                    // A tab shows: what the leader holds for hidden tabs goes out now.
+                    self.flush_relays();
+                }
                 self.learn_term(now, term);
                 self.registry.update(from, info, now);
                 self.on_claim_ack(now, from, term);

@@ -1511,6 +1511,28 @@ fn hidden_followers_take_relays_in_batches_and_a_crash_mid_batch_loses_nothing()
             publish(&mut w, 2);
             w.run_for(SEC + batch);
             assert_all_caught_up(&w);
+            // A follower shows: it gets what the leader held for hidden tabs at once, and the
+            // next events one by one.
+            let leader = w.leader().unwrap();
+            let shown = (0..w.tabs.len())
+                .find(|&i| i != leader && w.tabs[i].is_live())
+                .unwrap();
+            w.act(Action::Publish);
+            w.run_for(10 * MS);
+            w.act(Action::SetVisible(shown, true));
+            w.run_for(15 * MS);
+            assert_eq!(
+                w.tabs[shown].delivered_upto,
+                Some(w.head),
+                "{mechanism:?} seed {seed}: shown, a follower still waits for the batch"
+            );
+            w.act(Action::Publish);
+            w.run_for(15 * MS);
+            assert_eq!(
+                w.tabs[shown].delivered_upto,
+                Some(w.head),
+                "{mechanism:?} seed {seed}: a visible follower waited for a batch"
+            );
         }
     }
 }
