@@ -18,8 +18,10 @@ use std::fmt::Write;
 pub fn EventLog(state: DashboardData) -> impl IntoView {
     let filter = RwSignal::new("all");
     let paused = RwSignal::new(false);
-    // The log and the count as of the last render: a burst of events renders once.
-    let log = Paced::new(state.events);
+    // The log and the count as of the last render: a burst of events renders once. The rows go
+    // in while the page is hidden too (once a second): the testing contract wants every event
+    // this tab received in the DOM.
+    let log = Paced::keeping_hidden(state.events);
     let received = Paced::new(state.events_received);
     let body = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
