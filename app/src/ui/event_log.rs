@@ -24,6 +24,11 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
     let log = Paced::keeping_hidden(state.events);
     let received = Paced::new(state.events_received);
     let body = NodeRef::<leptos::html::Div>::new();
+    // While the page is hidden the rows skip style, layout and paint altogether (CSS:
+    // `content-visibility: hidden`, which keeps the log's size and scroll position for when it
+    // shows); they are still written, the contract wants them in the DOM.
+    let visible = super::frame::use_page_visible();
+    let asleep = move || (!visible.get()).then_some("");
     #[cfg(feature = "hydrate")]
     {
         // The newest event's `seq` the body shows (`None`: none yet).
@@ -93,6 +98,7 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
                         aria-live="polite"
                         aria-relevant="additions"
                         data-filter=move || filter.get()
+                        data-asleep=asleep
                         node_ref=body
                     ></div>
                 </div>
