@@ -75,6 +75,12 @@ pub struct Config {
     /// A new leader resumes the stream from the lowest event id reported by the tabs heard from
     /// within this age (see `resume_point` in `tab/stream.rs`).
     pub resume_report_max_age: Duration,
+    /// While every other tab is hidden, the leader relays the events of its stream in batches
+    /// ([`Body::Relays`](crate::Body::Relays)), one message at most this often (and before any
+    /// other message it posts, so the channel's order stays the stream's): a hidden tab renders
+    /// nothing, its handlers still take every event in order, and each channel message costs a
+    /// tab more than one event does. Any visible tab gets every event at once. Zero: never.
+    pub hidden_relay_batch: Duration,
     /// Recent events kept by every tab so that a leader can resend them to a follower with a gap.
     pub ring_capacity: usize,
     /// Out-of-order events a tab holds while waiting for a gap to fill; beyond this it gives up on
@@ -103,6 +109,7 @@ impl Default for Config {
             backoff_cap: Duration::from_secs(30),
             max_reconnect_attempts: 10,
             resume_report_max_age: Duration::from_secs(5),
+            hidden_relay_batch: Duration::from_millis(100),
             ring_capacity: 512,
             pending_capacity: 1024,
         }

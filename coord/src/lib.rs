@@ -137,8 +137,8 @@
 //!   that names none). Never use EventSource's own reconnect: on error close it and feed
 //!   `Input::StreamError`. [`Tab::position`] is the tab's own position (for the UI, or a
 //!   fallback `Last-Event-ID`).
-//! * Channel messages are [`PROTOCOL_VERSION`] 2: tabs of version 1 compare ids across runs, so
-//!   version the BroadcastChannel and lock names with it; the two must not meet.
+//! * Channel messages are [`PROTOCOL_VERSION`] 3 (2 had no batched relays; 1 compared ids
+//!   across runs): version the lock and worker names with it; two versions must not meet.
 //! * Feed a `LockLost` only for the lock currently held (the rejection of its promise).
 //! * Undecodable channel strings: feed `Input::Undecodable` (counted), never a guess.
 //!
@@ -161,7 +161,7 @@ pub use config::Config;
 pub use handlers::{HandlerId, Handlers};
 pub use io::{AppEvent, Input, Output};
 pub use message::{
-    Body, DecodeError, Message, PeerInfo, ResignReason, Role, ServerEvent, StreamState,
+    Body, DecodeError, Message, PeerInfo, Relayed, ResignReason, Role, ServerEvent, StreamState,
     StreamStatus, TabId, Term, APP_MARKER, PROTOCOL_VERSION,
 };
 pub use registry::TabInfo;

@@ -1,6 +1,6 @@
 //! The messages tabs exchange over the BroadcastChannel, and their JSON encoding.
 //!
-//! Every message is one JSON object: `{"app":"tabrelay","v":2,"from":<tab id>,"type":..,..}`.
+//! Every message is one JSON object: `{"app":"tabrelay","v":3,"from":<tab id>,"type":..,..}`.
 //! The `app` marker and the version let a tab recognise (and count) foreign or future messages
 //! that share the channel name instead of misreading them. [`Message::decode`] never panics.
 
@@ -15,7 +15,10 @@ pub const APP_MARKER: &str = "tabrelay";
 /// Version 2: positions carry the server epoch (`PeerInfo::epoch`, `Relay::epoch`,
 /// `Resend::epoch`). A tab of version 1 compares ids across runs, so the two must not share a
 /// channel (or a lock): the shell versions both names.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: a leader relays to hidden tabs in batches (`Body::Relays`), which a tab of version
+/// 2 cannot read: it would fall behind without knowing, so the two generations keep apart (each
+/// its own lock and leader) until the old tabs reload.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// A tab's identity. The shell draws it at random per page load (e.g. `crypto.getRandomValues`),
 /// so ties between tabs are broken by a value no tab chooses.
@@ -171,6 +174,16 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prev: Option<u64>,
     },
+    /// Several server events relayed at once by the leader of `term`, oldest first, all of run
+    /// `epoch`: what a leader posts while every other tab is hidden (they render nothing, and
+    /// one message per event cost each of them more than the events themselves; see
+    /// `Config::hidden_relay_batch`). Each is taken as its own [`Body::Relay`] would be.
+    Relays {
+        term: Term,
+        #[serde(default)]
+        epoch: Option<String>,
+        events: Vec<Relayed>,
+    },
     /// "Are you alive?" to the leader of `term`, after its heartbeats went quiet.
     Probe { term: Term },
     /// A stream transition of the leader of `term`.
@@ -187,6 +200,17 @@ pub enum Body {
     /// "Your term is stale, the current one is `term`": sent to a leader whose heartbeat was
     /// rejected, so it steps down without waiting for the new leader's heartbeat.
     Fence { term: Term },
+}
+
+/// One event of a [`Body::Relays`]: the event, the id before it on the leader's stream (as
+/// [`Body::Relay`]'s `prev`), and when the leader took it from its stream (its live relay's
+/// `sent_at`: a follower's relay latency counts the time the event waited in the batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relayed {
+    pub event: ServerEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<u64>,
+    pub sent_at: Instant,
 }
 
 /// Why a leader resigns, told to the others with its [`Body::Resign`] (each tab's leadership
@@ -239,6 +263,7 @@ impl Body {
             Body::Claim { .. } => "claim",
             Body::Resign { .. } => "resign",
             Body::Relay { .. } => "relay",
+            Body::Relays { .. } => "relays",
             Body::Probe { .. } => "probe",
             Body::Status { .. } => "status",
             Body::Resend { .. } => "resend",
@@ -289,6 +314,15 @@ impl Body {
                     .field("epoch", epoch)
                     .field_if_some("prev", prev);
             }
+            Body::Relays {
+                term,
+                epoch,
+                events,
+            } => {
+                o.field("term", term)
+                    .field("epoch", epoch)
+                    .field("events", events);
+            }
             Body::Status { term, status } => {
                 o.field("term", term).field("status", status);
             }
@@ -334,6 +368,11 @@ impl Body {
             },
             "probe" => Body::Probe {
                 term: o.field("term")?,
+            },
+            "relays" => Body::Relays {
+                term: o.field("term")?,
+                epoch: o.field("epoch")?,
+                events: o.field("events")?,
             },
             "status" => Body::Status {
                 term: o.field("term")?,
@@ -403,6 +442,28 @@ impl FromJson for ServerEvent {
                 id: o.field("id")?,
                 name: o.field("name")?,
                 data: o.field("data")?,
+            })
+        })
+    }
+}
+
+impl ToJson for Relayed {
+    fn write_json(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        o.field("event", &self.event)
+            .field_if_some("prev", &self.prev)
+            .field("sent_at", &self.sent_at);
+        o.end();
+    }
+}
+
+impl FromJson for Relayed {
+    fn from_json(value: &Value<'_>) -> Result<Self, json::Error> {
+        json::object(value, |o| {
+            Ok(Relayed {
+                event: o.field("event")?,
+                prev: o.field("prev")?,
+                sent_at: o.field("sent_at")?,
             })
         })
     }
@@ -627,6 +688,13 @@ mod tests {
 
     #[test]
     fn the_encoding_is_the_derived_one() {
+        for m in samples() {
+            assert_eq!(m.encode(), derived(&m));
+        }
+    }
+
+    /// The text serde's derive writes (`Body`'s tagged form flattened next to the header).
+    fn derived(m: &Message) -> String {
         #[derive(Serialize)]
         struct Derived<'a> {
             app: &'static str,
@@ -635,16 +703,13 @@ mod tests {
             #[serde(flatten)]
             body: &'a Body,
         }
-        for m in samples() {
-            let derived = serde_json::to_string(&Derived {
-                app: APP_MARKER,
-                v: PROTOCOL_VERSION,
-                from: m.from,
-                body: &m.body,
-            })
-            .unwrap();
-            assert_eq!(m.encode(), derived);
-        }
+        serde_json::to_string(&Derived {
+            app: APP_MARKER,
+            v: PROTOCOL_VERSION,
+            from: m.from,
+            body: &m.body,
+        })
+        .unwrap()
     }
 
     /// Decoding never panics, and what it accepts encodes to text that decodes to the same.
@@ -656,19 +721,56 @@ mod tests {
         decoded
     }
 
+    /// Kept out of `samples()`: the garbage test's mutations follow from that list.
+    #[test]
+    fn a_batch_of_relays_round_trips_in_the_derived_form() {
+        let m = Message::new(
+            TabId(1),
+            Body::Relays {
+                term: Term {
+                    n: 2,
+                    tab: TabId(3),
+                },
+                epoch: Some("e".into()),
+                events: vec![
+                    Relayed {
+                        event: ServerEvent::new(Some(18), "device-online", "{}"),
+                        prev: Some(17),
+                        sent_at: Instant(124),
+                    },
+                    Relayed {
+                        event: ServerEvent::new(None, "stats", "{\"open_connections\":1}"),
+                        prev: None,
+                        sent_at: Instant(125),
+                    },
+                ],
+            },
+        );
+        let s = m.encode();
+        assert!(s.contains("\"type\":\"relays\""), "{s}");
+        assert_eq!(Message::decode(&s), Ok(m.clone()));
+        assert_eq!(s, derived(&m));
+        let no_events =
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"relays","term":{"n":1,"tab":1}}"#;
+        assert_eq!(
+            decodes_sanely(no_events),
+            Err(DecodeError::Malformed("missing field `events`".into()))
+        );
+    }
+
     #[test]
     fn edge_cases_are_read_as_the_derive_read_them() {
         let accepted = [
             // Fields a kind does not have are ignored, whatever they hold.
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye","term":"not a term"}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"hello","crowd":-1,"info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"bye","term":"not a term"}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"hello","crowd":-1,"info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
             // Of a key written twice, the last counts.
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye","from":2}"#,
-            r#"{"app":"tabr\u0065lay","v":2,"from":1,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"bye","from":2}"#,
+            r#"{"app":"tabr\u0065lay","v":3,"from":1,"type":"bye"}"#,
             // Optional fields may be absent.
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"relay","term":{"n":1,"tab":1},"event":{"name":"x","data":""},"sent_at":5}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"resign","term":{"n":1,"tab":1},"successor":null}"#,
-            r#" {"app":"tabrelay","v":2,"from":1,"type":"bye"} "#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"relay","term":{"n":1,"tab":1},"event":{"name":"x","data":""},"sent_at":5}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"resign","term":{"n":1,"tab":1},"successor":null}"#,
+            r#" {"app":"tabrelay","v":3,"from":1,"type":"bye"} "#,
         ];
         for c in accepted {
             assert!(decodes_sanely(c).is_ok(), "{c}");
@@ -679,13 +781,13 @@ mod tests {
             "the last duplicate"
         );
         let malformed = [
-            r#"{"app":"tabrelay","v":2.0,"from":1,"type":"bye"}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"claim","term":null}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"claim"}"#,
-            r#"{"app":"tabrelay","v":2,"type":"bye"}"#,
-            r#"{"app":"tabrelay","v":2,"from":1}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":7}"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"heartbeat","crowd":-1,"term":{"n":1,"tab":1},"stream":"open","info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
+            r#"{"app":"tabrelay","v":3.0,"from":1,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"claim","term":null}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"claim"}"#,
+            r#"{"app":"tabrelay","v":3,"type":"bye"}"#,
+            r#"{"app":"tabrelay","v":3,"from":1}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":7}"#,
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"heartbeat","crowd":-1,"term":{"n":1,"tab":1},"stream":"open","info":{"role":"leader","visible":true,"highest_id":null,"term":{"n":1,"tab":1}}}"#,
         ];
         for c in malformed {
             assert!(
@@ -695,15 +797,15 @@ mod tests {
         }
         for c in [
             r#"["tabrelay",2,1,"bye"]"#,
-            r#"{"app":"tabrelay","v":2,"from":1,"type":"bye"} x"#,
-            "\u{a0}{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\"}",
+            r#"{"app":"tabrelay","v":3,"from":1,"type":"bye"} x"#,
+            "\u{a0}{\"app\":\"tabrelay\",\"v\":3,\"from\":1,\"type\":\"bye\"}",
             "",
             "{",
         ] {
             assert_eq!(decodes_sanely(c), Err(DecodeError::NotJson), "{c:?}");
         }
         assert_eq!(
-            Message::decode(r#"{"app":"tabrelay","v":2,"from":1,"type":"claim"}"#),
+            Message::decode(r#"{"app":"tabrelay","v":3,"from":1,"type":"claim"}"#),
             Err(DecodeError::Malformed("missing field `term`".into()))
         );
     }
@@ -724,12 +826,17 @@ mod tests {
             Message::decode("{\"app\":\"tabrelay\",\"v\":1,\"from\":1,\"type\":\"bye\"}"),
             Err(DecodeError::Version(1))
         );
+        // The release before batched relays: its tabs keep to themselves.
+        assert_eq!(
+            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\"}"),
+            Err(DecodeError::Version(2))
+        );
         assert!(matches!(
-            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"nope\"}"),
+            Message::decode("{\"app\":\"tabrelay\",\"v\":3,\"from\":1,\"type\":\"nope\"}"),
             Err(DecodeError::Malformed(_))
         ));
         assert!(matches!(
-            Message::decode("{\"app\":\"tabrelay\",\"v\":2,\"from\":-1,\"type\":\"bye\"}"),
+            Message::decode("{\"app\":\"tabrelay\",\"v\":3,\"from\":-1,\"type\":\"bye\"}"),
             Err(DecodeError::Malformed(_))
         ));
     }

@@ -143,6 +143,32 @@ fn body() -> impl Strategy<Value = Body> {
                 epoch,
                 prev,
             }),
+        (
+            term(),
+            any::<Option<String>>(),
+            proptest::collection::vec(
+                (
+                    any::<Option<u64>>(),
+                    any::<String>(),
+                    any::<String>(),
+                    any::<Option<u64>>(),
+                    any::<u64>()
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(term, epoch, events)| Body::Relays {
+                term,
+                epoch,
+                events: events
+                    .into_iter()
+                    .map(|(id, name, data, prev, at)| coord::Relayed {
+                        event: ServerEvent::new(id, name, data),
+                        prev,
+                        sent_at: Instant(at),
+                    })
+                    .collect(),
+            }),
         term().prop_map(|term| Body::Probe { term }),
         (term(), status).prop_map(|(term, status)| Body::Status { term, status }),
         (term(), any::<Option<String>>(), any::<u64>())
@@ -333,7 +359,7 @@ fn a_huge_message_costs_linear_memory() {
     // Empty objects in an unknown field: each is a node of the tree (a `wire::json::Value`)
     // plus its share of the array, per 3 input bytes; measured, not assumed.
     let text = format!(
-        "{{\"app\":\"tabrelay\",\"v\":2,\"from\":1,\"type\":\"bye\",\"x\":[{}0]}}",
+        "{{\"app\":\"tabrelay\",\"v\":3,\"from\":1,\"type\":\"bye\",\"x\":[{}0]}}",
         "{},".repeat(100_000)
     );
     let (decoded, bytes) = allocated_by(|| Message::decode(&text));

@@ -2,7 +2,8 @@
 /**
  * Where a follower tab's main-thread time goes per event (CDP sampling profiler), for finding the
  * next lever of issue #19; prints self time by function, top 25. Not a benchmark figure.
- *   node end2end/bench/profile-tab.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--events=300] [--rate=100]
+ * `--leader` profiles the leader instead of a follower.
+ *   node end2end/bench/profile-tab.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--leader] [--events=300] [--rate=100]
  */
 import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep, HIDE_SCRIPT } from "./lib.mjs";
 
@@ -17,7 +18,7 @@ const context = await browser.newContext();
 await context.addInitScript(HIDE_SCRIPT);
 const pages = await openTabs(context, TABS, path);
 const { page: leader } = await oneLeader(pages);
-const follower = pages.find((p) => p !== leader);
+const follower = args.leader ? leader : pages.find((p) => p !== leader);
 if (args.hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
 const cdp = await context.newCDPSession(follower);
 await cdp.send("Profiler.enable");

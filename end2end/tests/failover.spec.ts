@@ -136,13 +136,13 @@ for (const election of ELECTIONS) {
       await follower.evaluate(() => {
         const channel = new BroadcastChannel("tabrelay");
         channel.postMessage("not json");
-        channel.postMessage({ app: "tabrelay", v: 2 });
+        channel.postMessage({ app: "tabrelay", v: 3 });
         channel.postMessage(JSON.stringify({ app: "someone-else", type: "relay" }));
-        channel.postMessage(JSON.stringify({ app: "tabrelay", v: 2, from: 1, type: "relay" }));
+        channel.postMessage(JSON.stringify({ app: "tabrelay", v: 3, from: 1, type: "relay" }));
         const relay = (from: number, term: { n: number; tab: number }) =>
           JSON.stringify({
             app: "tabrelay",
-            v: 2,
+            v: 3,
             from,
             type: "relay",
             term,

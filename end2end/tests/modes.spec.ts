@@ -130,7 +130,7 @@ test("storage: forged storage messages change nothing", async ({ browser, reques
     };
     forge("not json");
     forge(JSON.stringify({ app: "someone-else", type: "relay" }));
-    forge(JSON.stringify({ app: "tabrelay", v: 2, from: 1, type: "relay" }));
+    forge(JSON.stringify({ app: "tabrelay", v: 3, from: 1, type: "relay" }));
     // Someone else's key: not ours, not even counted.
     localStorage.setItem("unrelated", "x");
   });

@@ -44,7 +44,7 @@ impl Election {
 ///     ..tabrelay::Names::new("chat")
 /// };
 /// assert_eq!(names.channel, "chat");
-/// assert_eq!(names.lock_for(tabrelay::Mode::Leader), "chat-leader-v2");
+/// assert_eq!(names.lock_for(tabrelay::Mode::Leader), "chat-leader-v3");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -346,10 +346,11 @@ mod tests {
         );
         assert_eq!(names.storage_prefix, "ticker-msg:");
         assert_eq!(names.worker_for_protocol(), format!("ticker-v{v}"));
-        // The default keeps the names of earlier releases (tabs open across a deploy meet).
+        // The default names of this protocol: tabs of the release before (version 2, no batched
+        // relays) queue for "tabrelay-leader-v2" and keep their own leader until they reload.
         assert_eq!(
             Names::default().lock_for(Mode::Leader),
-            "tabrelay-leader-v2"
+            "tabrelay-leader-v3"
         );
     }
 }

@@ -3,14 +3,15 @@
 //! The runtime writes the tab's state as events arrive (the relay and the app's handlers run for
 //! every one of them). The panels do not read that state directly: they read it through a
 //! [`Paced`] view, which wakes them at most once per animation frame while the page is visible,
-//! so a burst of events costs one render. While the page is hidden nothing is painted anyway:
-//! its views wake only once a second (`HIDDEN_RENDER`) (the testing contract wants every received event
-//! in the DOM, hidden tabs included), and at once when the page shows again.
+//! so a burst of events costs one render. While the page is hidden nothing is shown: its views
+//! do not wake at all, and catch up at once when the page shows again. One exception: the
+//! testing contract wants every received event in the DOM, hidden tabs included, so the event
+//! log's rows ([`Paced::keeping_hidden`]) still go in once a second (`HIDDEN_RENDER`).
 
 use leptos::prelude::*;
 
-/// How often a hidden page brings its DOM up to date (browsers throttle a hidden page's timers
-/// to about once a second anyway).
+/// How often a hidden page brings the views that must stay current ([`Paced::keeping_hidden`])
+/// up to date (browsers throttle a hidden page's timers to about once a second anyway).
 #[cfg(feature = "hydrate")]
 const HIDDEN_RENDER: std::time::Duration = std::time::Duration::from_millis(1000);
 
@@ -59,10 +60,19 @@ impl<T> Clone for Paced<T> {
 impl<T> Copy for Paced<T> {}
 
 impl<T: Send + Sync + 'static> Paced<T> {
+    /// Wakes its readers at most once per frame while the page is visible, never while hidden.
     pub fn new(source: RwSignal<T>) -> Self {
         Self {
             source,
-            tick: pace(Box::new(move || source.track())),
+            tick: pace(Box::new(move || source.track()), false),
+        }
+    }
+
+    /// Like [`Paced::new`], but a hidden page's readers still wake, once per `HIDDEN_RENDER`.
+    pub fn keeping_hidden(source: RwSignal<T>) -> Self {
+        Self {
+            source,
+            tick: pace(Box::new(move || source.track()), true),
         }
     }
 
@@ -79,10 +89,11 @@ impl<T: Clone + Send + Sync + 'static> Paced<T> {
     }
 }
 
-/// A tick that follows what `track` reads, at most once per frame while the page is visible,
-/// once per `HIDDEN_RENDER` while it is hidden. Not generic (one copy in the wasm, whatever the
+/// A tick that follows what `track` reads, at most once per frame while the page is visible;
+/// while it is hidden once per `HIDDEN_RENDER` (`keep_hidden`) or not at all (then once when it
+/// shows, whether or not anything changed). Not generic (one copy in the wasm, whatever the
 /// paced types).
-fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
+fn pace(track: Box<dyn Fn() + Send + Sync>, keep_hidden: bool) -> ReadSignal<u64> {
     let visible = use_page_visible();
     let (tick, set_tick) = signal(0u64);
     #[cfg(feature = "hydrate")]
@@ -103,6 +114,11 @@ fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
                     Some(Pending::Timer(handle)) => handle.clear(),
                     None => {}
                 }
+                *slot = None;
+                if !visible && !keep_hidden {
+                    // Asleep while hidden: showing the page runs this effect again.
+                    return;
+                }
                 let wake = move || {
                     pending.set_value(None);
                     set_tick.update(|t| *t = t.wrapping_add(1));
@@ -120,7 +136,7 @@ fn pace(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (track, visible, set_tick);
+    let _ = (track, visible, set_tick, keep_hidden);
     tick
 }
 

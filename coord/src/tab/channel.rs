@@ -1,6 +1,7 @@
 //! Messages from other tabs.
 
 use super::*;
+use crate::Relayed;
 
 impl Tab {
     pub(super) fn on_message(&mut self, now: Instant, m: Message) {
@@ -31,6 +32,10 @@ impl Tab {
             }
             Body::Presence { info } => {
                 let term = info.term;
+                if info.visible {
+                    // A tab shows: what the leader holds for hidden tabs goes out now.
+                    self.flush_relays();
+                }
                 self.learn_term(now, term);
                 self.registry.update(from, info, now);
                 self.on_claim_ack(now, from, term);
@@ -102,6 +107,24 @@ impl Tab {
                     self.stats.relayed_in += 1;
                     let latency = Some(now.saturating_since(sent_at));
                     self.process_event(now, event, latency, epoch.as_deref(), prev);
+                }
+            }
+            Body::Relays {
+                term,
+                epoch,
+                events,
+            } => {
+                if self.accept_leader_message(now, from, term) {
+                    for Relayed {
+                        event,
+                        prev,
+                        sent_at,
+                    } in events
+                    {
+                        self.stats.relayed_in += 1;
+                        let latency = Some(now.saturating_since(sent_at));
+                        self.process_event(now, event, latency, epoch.as_deref(), prev);
+                    }
                 }
             }
             Body::Probe { .. } => {

@@ -200,6 +200,8 @@ pub struct Tab {
 
     log: EventLog,
     last_rewind: Option<Instant>,
+    /// Leader: relays not posted yet, for hidden tabs (see `Config::hidden_relay_batch`).
+    relay_batch: Option<stream::RelayBatch>,
 
     registry: Registry,
     timeline: timeline::Timeline,
@@ -240,6 +242,7 @@ impl Tab {
             connected: false,
             log,
             last_rewind: None,
+            relay_batch: None,
             registry: Registry::default(),
             timeline: timeline::Timeline::default(),
             refs: 0,
@@ -378,6 +381,9 @@ impl Tab {
     }
 
     fn post(&mut self, body: Body) {
+        // The batched relays go first: the channel carries everything in the order it happened
+        // (a heartbeat's `highest_id` must not overtake the events it counts).
+        self.flush_relays();
         self.out.push_back(Output::Post(Message {
             from: self.id,
             body,

@@ -1,6 +1,20 @@
 //! The leader's server stream, and the events every tab delivers: dedupe, gaps, resends.
 
 use super::*;
+use crate::Relayed;
+
+/// Relays a leader holds for hidden tabs (see `Config::hidden_relay_batch`), all of one term and
+/// one run.
+#[derive(Debug)]
+pub(super) struct RelayBatch {
+    term: Term,
+    epoch: Option<String>,
+    events: Vec<Relayed>,
+}
+
+/// A batch is posted once it holds this many events, whatever its deadline: a message stays a
+/// few kilobytes.
+const RELAY_BATCH_MAX: usize = 64;
 
 impl Tab {
     /// The position to resume from: the lowest highest-id reported by a tab heard from recently
@@ -115,15 +129,79 @@ impl Tab {
         if connecting {
             self.on_stream_opened(); // some shells see the first message before `open`
         }
-        self.post(Body::Relay {
-            term,
-            event: event.clone(),
-            sent_at: now,
-            epoch: epoch.clone(),
-            prev,
-        });
+        self.relay(now, term, event.clone(), epoch.clone(), prev);
         self.stats.relayed_out += 1;
         self.process_event(now, event, None, epoch.as_deref(), prev);
+    }
+
+    /// Leader: relays one event of its stream to the other tabs: in the next batch when every
+    /// one of them is hidden (`Config::hidden_relay_batch`), else at once.
+    fn relay(
+        &mut self,
+        now: Instant,
+        term: Term,
+        event: ServerEvent,
+        epoch: Option<String>,
+        prev: Option<u64>,
+    ) {
+        // Alone, a leader relays as it reads (a tab that opens hears every event at once).
+        let batch = !self.config.hidden_relay_batch.is_zero()
+            && self.registry.len() > 0
+            && !self.registry.iter().any(|tab| tab.info.visible);
+        if !batch {
+            self.post(Body::Relay {
+                term,
+                event,
+                sent_at: now,
+                epoch,
+                prev,
+            });
+            return;
+        }
+        // One batch is one run of one term.
+        if self
+            .relay_batch
+            .as_ref()
+            .is_some_and(|b| b.term != term || b.epoch != epoch)
+        {
+            self.flush_relays();
+        }
+        let due = now + self.config.hidden_relay_batch;
+        let batch = self.relay_batch.get_or_insert_with(|| RelayBatch {
+            term,
+            epoch,
+            events: Vec::new(),
+        });
+        batch.events.push(Relayed {
+            event,
+            prev,
+            sent_at: now,
+        });
+        // Due, or full: posted now. (Due and not yet posted: this tab's timers are throttled,
+        // hidden without the shell's worker timer; the events that keep coming post it.)
+        let first = batch.events[0].sent_at;
+        let full = batch.events.len() >= RELAY_BATCH_MAX;
+        if full || now >= first + self.config.hidden_relay_batch {
+            self.flush_relays();
+        } else if !self.timers.is_set(Timer::RelayBatch) {
+            self.timers.set(Timer::RelayBatch, due);
+        }
+    }
+
+    /// Posts the batched relays, if any (before any other message, see `Tab::post`).
+    pub(super) fn flush_relays(&mut self) {
+        let Some(batch) = self.relay_batch.take() else {
+            return;
+        };
+        self.timers.stop(Timer::RelayBatch);
+        self.out.push_back(Output::Post(Message {
+            from: self.id,
+            body: Body::Relays {
+                term: batch.term,
+                epoch: batch.epoch,
+                events: batch.events,
+            },
+        }));
     }
 
     pub(super) fn on_stream_error(&mut self, now: Instant) {

@@ -27,11 +27,13 @@ pub(crate) enum Timer {
     Candidacy,
     /// A gap's resend is overdue: ask again.
     Resend,
+    /// Leader: the batch of relays for hidden tabs is due (`Config::hidden_relay_batch`).
+    RelayBatch,
 }
 
 impl Timer {
     /// Every timer, in the order due ones run.
-    pub(crate) const VALUES: [Timer; 9] = [
+    pub(crate) const VALUES: [Timer; 10] = [
         Timer::Expiry,
         Timer::Heartbeat,
         Timer::Reconnect,
@@ -41,6 +43,7 @@ impl Timer {
         Timer::LeaderSilence,
         Timer::Candidacy,
         Timer::Resend,
+        Timer::RelayBatch,
     ];
 }
 
@@ -185,6 +188,11 @@ impl Tab {
             Timer::Resend => {
                 if self.timers.expire_before(Timer::Resend, now) && self.log.has_gap() {
                     self.request_resend(now);
+                }
+            }
+            Timer::RelayBatch => {
+                if self.timers.expire_before(Timer::RelayBatch, now) {
+                    self.flush_relays();
                 }
             }
         }

@@ -53,8 +53,10 @@ pub struct Driver {
     /// nested; a microtask there that wakes the executor (a promise it awaits) calls it again
     /// while it runs ("closure invoked recursively or after being dropped").
     unloading: Cell<bool>,
-    /// `Tab::leader_changes_version` when the timeline was last mirrored.
-    timeline_version: Cell<u64>,
+    /// What the last turn mirrored into the view (see [`Driver::publish`]).
+    mirrored: Cell<Option<Mirrored>>,
+    /// The leader's last proof of life as the view shows it (a follower's).
+    heartbeat_shown: Cell<Option<Instant>>,
     /// The other tabs as the Tabs panel last showed them, and this tab's role and visibility.
     tabs_shown: RefCell<Vec<SeenTab>>,
     me_shown: Cell<Option<(Role, bool)>>,
@@ -106,7 +108,8 @@ impl Driver {
             goodbye: RefCell::new((Vec::new(), Vec::new())),
             goodbye_posted_natively: Cell::new(false),
             unloading: Cell::new(false),
-            timeline_version: Cell::new(0),
+            mirrored: Cell::new(None),
+            heartbeat_shown: Cell::new(None),
             tabs_shown: RefCell::new(Vec::new()),
             me_shown: Cell::new(None),
         }
@@ -426,50 +429,64 @@ impl Driver {
     }
 
     /// Mirrors the core's state into the signals the UI reads. The view is read out of the core
-    /// first: setting a signal wakes effects, a browser call (see [`Driver::run`]).
+    /// first: setting a signal wakes effects, a browser call (see [`Driver::run`]). Compared in
+    /// the core's terms with what the last turn mirrored: a turn that changed none of it (most
+    /// turns: an event) formats, allocates and writes nothing.
     fn publish(&self) {
         if self.unloading.get() {
             return;
         }
-        let now_ms = clock::now_ms();
-        let view = {
+        let (mirrored, heard, tabs) = {
             let core = self.core.borrow();
             let version = core.leader_changes_version();
-            View {
+            let mirrored = Mirrored {
                 role: core.role(),
-                leader_id: core.leader().map(crate::tab_id_text),
+                leader: core.leader(),
                 term: core.term().n,
                 stream: core.stream_state(),
-                next_attempt_ms: core.reconnect().next_attempt.map(clock::to_ms),
-                heartbeat_at_ms: (core.role() != Role::Leader)
-                    .then(|| core.last_heartbeat_at().map(clock::to_ms)),
-                timeline: (self.timeline_version.replace(version) != version)
-                    .then(|| core.leader_changes().map(change_row).collect()),
+                next_attempt: core.reconnect().next_attempt,
                 ignored_messages: core.stats().undecodable + core.stats().stale,
-                tabs: self.changed_tab_rows(&core, now_ms),
-            }
+                timeline_version: version,
+            };
+            let before = self.mirrored.get();
+            let changed = (before != Some(mirrored)).then(|| {
+                let timeline = before
+                    .is_none_or(|before| before.timeline_version != version)
+                    .then(|| core.leader_changes().map(change_row).collect());
+                let leader_id = mirrored.leader.map(crate::tab_id_text);
+                (mirrored, leader_id, timeline)
+            });
+            let heard = (core.role() != Role::Leader).then(|| core.last_heartbeat_at());
+            (changed, heard, self.changed_tab_rows(&core))
         };
         let state = self.sink.view;
-        set_if_changed(state.role, view.role);
-        set_if_changed(state.leader_id, view.leader_id);
-        set_if_changed(state.term, view.term);
-        set_if_changed(state.stream, view.stream);
-        set_if_changed(state.next_attempt_ms, view.next_attempt_ms);
-        if let Some(heard) = view.heartbeat_at_ms {
+        if let Some((mirrored, leader_id, timeline)) = mirrored {
+            self.mirrored.set(Some(mirrored));
+            set_if_changed(state.role, mirrored.role);
+            set_if_changed(state.leader_id, leader_id);
+            set_if_changed(state.term, mirrored.term);
+            set_if_changed(state.stream, mirrored.stream);
+            set_if_changed(
+                state.next_attempt_ms,
+                mirrored.next_attempt.map(clock::to_ms),
+            );
+            if let Some(timeline) = timeline {
+                state.timeline.set(timeline);
+            }
+            set_if_changed(state.ignored_messages, mirrored.ignored_messages);
+        }
+        if let Some(heard) = heard {
             // Every relayed event proves the leader alive too: shown at most every
             // SEEN_RESOLUTION, or each event would restart the panel's pulse in every follower.
-            let shown = state.heartbeat_at_ms.get_untracked();
-            let resolution_ms = SEEN_RESOLUTION.as_secs_f64() * 1000.0;
-            if !matches!((shown, heard), (Some(shown), Some(heard)) if (0.0..resolution_ms).contains(&(heard - shown)))
-            {
-                set_if_changed(state.heartbeat_at_ms, heard);
+            let shown = self.heartbeat_shown.get();
+            let recent = matches!((shown, heard), (Some(shown), Some(heard))
+                if heard >= shown && heard.saturating_since(shown) < SEEN_RESOLUTION);
+            if !recent {
+                self.heartbeat_shown.set(heard);
+                set_if_changed(state.heartbeat_at_ms, heard.map(clock::to_ms));
             }
         }
-        if let Some(timeline) = view.timeline {
-            state.timeline.set(timeline);
-        }
-        set_if_changed(state.ignored_messages, view.ignored_messages);
-        if let Some(rows) = view.tabs {
+        if let Some(rows) = tabs {
             state.tabs.set(rows);
         }
     }
@@ -478,9 +495,26 @@ impl Driver {
     /// visibility, or was heard from at least [`SEEN_RESOLUTION`] after the time shown. Every
     /// relayed event is a message from the leader: without the resolution each one would rebuild
     /// the panel's leader row in every follower. Compared in the core's terms, before any
-    /// formatting.
-    fn changed_tab_rows(&self, core: &Tab, now_ms: f64) -> Option<Vec<TabRow>> {
-        let mut seen: Vec<SeenTab> = core
+    /// formatting, without allocating (the registry iterates in id order).
+    fn changed_tab_rows(&self, core: &Tab) -> Option<Vec<TabRow>> {
+        let (role, visible) = (core.role(), core.is_visible());
+        let me_unchanged = self.me_shown.replace(Some((role, visible))) == Some((role, visible));
+        let mut shown = self.tabs_shown.borrow_mut();
+        let unchanged = me_unchanged && {
+            let mut tabs = core.tabs();
+            shown.iter().all(|old| {
+                tabs.next().is_some_and(|new| {
+                    old.id == new.id
+                        && old.role == new.info.role
+                        && old.visible == new.info.visible
+                        && new.last_seen.saturating_since(old.last_seen) < SEEN_RESOLUTION
+                })
+            }) && tabs.next().is_none()
+        };
+        if unchanged {
+            return None;
+        }
+        *shown = core
             .tabs()
             .map(|tab| SeenTab {
                 id: tab.id,
@@ -489,21 +523,7 @@ impl Driver {
                 last_seen: tab.last_seen,
             })
             .collect();
-        seen.sort_by_key(|tab| tab.id);
-        let mut shown = self.tabs_shown.borrow_mut();
-        let unchanged = shown.len() == seen.len()
-            && shown.iter().zip(&seen).all(|(old, new)| {
-                old.id == new.id
-                    && old.role == new.role
-                    && old.visible == new.visible
-                    && new.last_seen.saturating_since(old.last_seen) < SEEN_RESOLUTION
-            });
-        let (role, visible) = (core.role(), core.is_visible());
-        let me_unchanged = self.me_shown.replace(Some((role, visible))) == Some((role, visible));
-        if unchanged && me_unchanged {
-            return None;
-        }
-        *shown = seen;
+        shown.sort_by_key(|tab| tab.id);
         let mut rows: Vec<TabRow> = shown
             .iter()
             .map(|tab| TabRow {
@@ -518,7 +538,7 @@ impl Driver {
             id: crate::tab_id_text(core.id()),
             role,
             visible,
-            last_seen_ms: now_ms,
+            last_seen_ms: clock::now_ms(),
             is_self: true,
         });
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -539,20 +559,18 @@ struct SeenTab {
     last_seen: Instant,
 }
 
-/// What [`Driver::publish`] mirrors, read out of the core.
-struct View {
+/// What [`Driver::publish`] mirrored last, in the core's terms: compared before anything is
+/// formatted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mirrored {
     role: Role,
-    leader_id: Option<String>,
+    leader: Option<coord::TabId>,
     term: u64,
     stream: coord::StreamState,
-    next_attempt_ms: Option<f64>,
-    /// A follower's (a leader's is its own, set when it beats).
-    heartbeat_at_ms: Option<Option<f64>>,
-    /// When it changed since the last turn.
-    timeline: Option<Vec<LeaderChangeRow>>,
+    next_attempt: Option<Instant>,
     ignored_messages: u64,
-    /// When they changed since the last turn ([`Driver::changed_tab_rows`]).
-    tabs: Option<Vec<TabRow>>,
+    /// `Tab::leader_changes_version`: the timeline changed.
+    timeline_version: u64,
 }
 
 /// A change of leader for the timeline panel (times on the shared clock, in ms).

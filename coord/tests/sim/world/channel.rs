@@ -52,6 +52,7 @@ pub fn kind_of(body: &coord::Body) -> &'static str {
         Claim { .. } => "claim",
         Resign { .. } => "resign",
         Relay { .. } => "relay",
+        Relays { .. } => "relays",
         Probe { .. } => "probe",
         Status { .. } => "status",
         Resend { .. } => "resend",
