@@ -17,15 +17,14 @@ streams="${1:-1000}"
 ulimit -n "$(ulimit -Hn)" || true
 limit="$(ulimit -n)"
 deployment=()
-# Replica i listens on the first port + i: they end at 3999.
-port=3999
 if [ "$limit" != unlimited ] && [ $((streams + 200)) -gt "$limit" ]; then
   per_replica=$((limit - 500))
   replicas=$(((streams + per_replica - 1) / per_replica))
   echo "open-file limit $limit < $streams streams: $replicas replicas sharing a Redis bus" >&2
   deployment=(--bus redis --replicas "$replicas")
-  port=$((3999 - replicas + 1))
 fi
 cargo build --release -p server -p loadgen
-exec target/release/loadgen --streams "$streams" --addr "127.0.0.1:$port" \
+# Port 0: the load generator picks free ports (replica i on the first + i), so two benchmarks
+# or another server on the machine do not collide.
+exec target/release/loadgen --streams "$streams" --addr "127.0.0.1:0" \
   --spawn target/release/server --round-interval-ms 1000 "${deployment[@]}" "${@:2}"

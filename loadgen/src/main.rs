@@ -53,7 +53,8 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     streams: usize,
     /// Server addresses, comma-separated or repeated (loopback only). With --spawn, the first
-    /// replica listens on the first address and replica i on its port + i.
+    /// replica listens on the first address and replica i on its port + i; port 0 there: the
+    /// load generator picks free ports itself (`loadgen/bench.sh` does).
     #[arg(long, default_value = "127.0.0.1:3000", value_delimiter = ',')]
     addr: Vec<SocketAddr>,
     /// Start this server binary (simulator off, caps raised) and stop it at the end.
@@ -231,6 +232,96 @@ impl Cpu {
     }
 }
 
+/// The servers' `tabrelay_fanout_direct_write_seconds` histogram, summed over replicas.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// `(upper bound, cumulative count)`, in the order the server lists them.
+    buckets: Vec<(f64, u64)>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    /// Parses the histogram out of `/metrics` text (`None` if the server has none).
+    fn parse(text: &str) -> Option<Self> {
+        const NAME: &str = "tabrelay_fanout_direct_write_seconds";
+        let mut h = Self::default();
+        let mut seen = false;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(NAME) else {
+                continue;
+            };
+            let value = rest.rsplit(' ').next()?;
+            if let Some(le) = rest.strip_prefix("_bucket{le=\"") {
+                let bound = le.split('"').next()?;
+                let bound = if bound == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    bound.parse().ok()?
+                };
+                h.buckets.push((bound, value.parse().ok()?));
+            } else if rest.starts_with("_count") {
+                h.count = value.parse().ok()?;
+                seen = true;
+            } else if rest.starts_with("_sum") {
+                h.sum = value.parse().ok()?;
+            }
+        }
+        seen.then_some(h)
+    }
+
+    fn add(mut self, other: &Self) -> Self {
+        if self.buckets.is_empty() {
+            self.buckets = other.buckets.iter().map(|&(b, _)| (b, 0)).collect();
+        }
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            mine.1 += theirs.1;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            buckets: self
+                .buckets
+                .iter()
+                .zip(before.buckets.iter().chain(std::iter::repeat(&(0.0, 0))))
+                .map(|(&(b, a), &(_, z))| (b, a.saturating_sub(z)))
+                .collect(),
+            count: self.count.saturating_sub(before.count),
+            sum: self.sum - before.sum,
+        }
+    }
+
+    /// The upper bound of the bucket holding quantile `q`.
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = (q * self.count as f64).ceil().max(1.0) as u64;
+        self.buckets
+            .iter()
+            .find(|&&(_, n)| n >= rank)
+            .map_or(f64::INFINITY, |&(b, _)| b)
+    }
+}
+
+/// The fan-out write histogram of every server, summed (`None` if one has none).
+async fn fanout_writes(http: &reqwest::Client, addrs: &[SocketAddr]) -> Option<Histogram> {
+    let mut total = Histogram::default();
+    for addr in addrs {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        total = total.add(&Histogram::parse(&text)?);
+    }
+    Some(total)
+}
+
 /// `GET /api/stats`, typed; `None` while the server does not answer (or answers something else).
 async fn stats(http: &reqwest::Client, addr: SocketAddr) -> Option<StatsReport> {
     http.get(format!("http://{addr}/api/stats"))
@@ -320,6 +411,28 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The first of `n` consecutive ports nobody listens on right now: an ephemeral port the
+/// kernel picks, if the `n - 1` after it can be bound too (a few tries, then an error).
+fn free_ports(n: usize) -> std::io::Result<u16> {
+    for _ in 0..64 {
+        let first = TcpListener::bind("127.0.0.1:0")?;
+        let base = first.local_addr()?.port();
+        if usize::from(base) + n > usize::from(u16::MAX) {
+            continue;
+        }
+        let rest: Result<Vec<_>, _> = (1..n)
+            .map(|i| TcpListener::bind(("127.0.0.1", base + i as u16)))
+            .collect();
+        if rest.is_ok() {
+            return Ok(base);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("no {n} consecutive free ports found"),
+    ))
+}
+
 /// Whether a Redis answers `PING` on `addr`.
 fn redis_ping(addr: SocketAddr) -> bool {
     let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
@@ -391,7 +504,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut redis_addr = None;
     let addrs = match &args.spawn {
         Some(bin) => {
-            let addrs = replica_addrs(args.addr[0], args.replicas.max(1));
+            let first = match args.addr[0].port() {
+                0 => SocketAddr::new(args.addr[0].ip(), free_ports(args.replicas.max(1))?),
+                _ => args.addr[0],
+            };
+            let addrs = replica_addrs(first, args.replicas.max(1));
             let bus_url = if args.bus == Bus::Redis {
                 let (child, addr) = spawn_redis(&args.redis_server)?;
                 redis.0.push(child);
@@ -604,6 +721,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PublishOn::First => addrs[0],
         PublishOn::Alternate => round_robin(&addrs, k),
     };
+    let writes_before = fanout_writes(&http, &addrs).await;
     let cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     for round in 0..args.rounds {
         sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
@@ -619,6 +737,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(args.round_interval_ms)).await;
     }
     let latency_cpu = Cpu::now(&pids, redis_pid, &holders.pids()).since(cpu_before);
+    let server_writes = fanout_writes(&http, &addrs)
+        .await
+        .zip(writes_before)
+        .map(|(after, before)| after.since(&before));
     holders.done().await?;
 
     // Throughput phase: each burst's events published with `tput_concurrency` POSTs in flight;
@@ -747,6 +869,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fan-out latency max    {:.2?}",
         all.last().copied().unwrap_or_default()
     );
+    // The servers' own side of the latency phase (added in 0.9; absent from older servers).
+    if let Some(w) = server_writes.filter(|w| w.count > 0) {
+        println!(
+            "server fan-out p50     <= {:.0} ms (publish -> a writer's last send; bucket bound)",
+            w.quantile(0.5) * 1e3
+        );
+        println!(
+            "server fan-out p99     <= {:.0} ms (over {} writer walks, mean {:.1} ms)",
+            w.quantile(0.99) * 1e3,
+            w.count,
+            w.sum / w.count as f64 * 1e3
+        );
+    }
     // Added with several replicas and the throughput phase; the lines above keep their labels.
     println!(
         "bus                    {}",
@@ -842,6 +977,33 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_fanout_histogram_is_read_from_metrics_text() {
+        let text = |n: [u64; 3], sum: f64| {
+            format!(
+                "# TYPE tabrelay_fanout_direct_write_seconds histogram\n\
+                 tabrelay_fanout_direct_write_seconds_sum {sum}\n\
+                 tabrelay_fanout_direct_write_seconds_count {}\n\
+                 tabrelay_fanout_direct_write_seconds_bucket{{le=\"0.01\"}} {}\n\
+                 tabrelay_fanout_direct_write_seconds_bucket{{le=\"0.05\"}} {}\n\
+                 tabrelay_fanout_direct_write_seconds_bucket{{le=\"+Inf\"}} {}\n\
+                 tabrelay_open_streams 3\n",
+                n[2], n[0], n[1], n[2]
+            )
+        };
+        let before = Histogram::parse(&text([1, 2, 2], 0.02)).unwrap();
+        let after = Histogram::parse(&text([1, 101, 102], 3.0)).unwrap();
+        let d = after.since(&before);
+        assert_eq!(d.count, 100);
+        assert!((d.sum - 2.98).abs() < 1e-9);
+        assert_eq!(d.quantile(0.5), 0.05);
+        assert_eq!(d.quantile(0.99), 0.05);
+        assert_eq!(d.quantile(1.0), f64::INFINITY);
+        let two = Histogram::default().add(&after).add(&after);
+        assert_eq!(two.count, 204);
+        assert!(Histogram::parse("tabrelay_open_streams 3\n").is_none());
     }
 
     #[test]

@@ -18,7 +18,9 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::direct_shard::{Claim, Slot};
 use crate::frame;
 use crate::sse::{EventStream, Handover};
 
@@ -333,6 +336,9 @@ fn poll_send(
 pub(crate) struct Pump {
     tcp: TcpStream,
     stream: EventStream,
+    /// Shared with the hub's writer, which sends live events while this task waits
+    /// ([`crate::direct_shard`]).
+    slot: Arc<Slot>,
     chunk: Option<Chunk>,
     /// The stream ended while frames were being gathered: end once they are written.
     end_after: bool,
@@ -347,10 +353,12 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    fn new(tcp: TcpStream, stream: EventStream) -> Self {
+    fn new(tcp: TcpStream, mut stream: EventStream) -> Self {
+        let slot = stream.go_direct(tcp.as_raw_fd());
         Self {
             tcp,
             stream,
+            slot,
             chunk: None,
             end_after: false,
             ending: usize::MAX,
@@ -403,6 +411,16 @@ impl Pump {
         Some(Chunk::framed(batch.freeze()))
     }
 
+    /// Everything is written: the hub's writer sends the next live events. `true` if this task
+    /// got the slot back at once (the ring has an event the writer may have passed by).
+    fn park(&mut self) -> bool {
+        let stream = &self.stream;
+        self.slot
+            .park(stream.position(), stream.skip_through(), || {
+                stream.has_news()
+            })
+    }
+
     /// `true` if the peer is gone (or the socket failed). Anything it sends is discarded: a
     /// stream's connection carries no other request.
     fn peer_gone(&mut self, cx: &mut Context<'_>) -> bool {
@@ -428,8 +446,25 @@ impl Future for Pump {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         this.drained = false;
+        this.slot.register(cx);
         if this.peer_gone(cx) {
             return Poll::Ready(());
+        }
+        match this.slot.claim() {
+            Claim::Wait => return Poll::Pending,
+            Claim::Owned { skip_to, partial } => {
+                if let Some(pos) = skip_to {
+                    this.stream.advance_to(pos);
+                }
+                if let Some((data, written)) = partial {
+                    let mut chunk = Chunk::framed(data);
+                    chunk.written = written;
+                    this.chunk = Some(chunk);
+                }
+                if let Some(at) = this.slot.take_last_live() {
+                    this.stream.note_live(at);
+                }
+            }
         }
         loop {
             if this.ending != usize::MAX {
@@ -451,6 +486,7 @@ impl Future for Pump {
                 match this.gather(cx) {
                     Some(chunk) => this.chunk = Some(chunk),
                     None if this.end_after => continue,
+                    None if this.park() => continue,
                     None => return Poll::Pending,
                 }
             }
@@ -458,6 +494,9 @@ impl Future for Pump {
             match chunk.poll_write(&this.tcp, cx) {
                 Poll::Ready(Ok(_)) if this.drained && !this.end_after => {
                     this.chunk = None;
+                    if this.park() {
+                        continue;
+                    }
                     return Poll::Pending;
                 }
                 Poll::Ready(Ok(_)) => this.chunk = None,
@@ -465,6 +504,13 @@ impl Future for Pump {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        // Before the socket closes: the writer never sends on it again.
+        self.slot.end();
     }
 }
 

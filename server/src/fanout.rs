@@ -31,6 +31,9 @@ struct Shared<T> {
     write: Mutex<u64>,
     closed: AtomicBool,
     wakers: Mutex<Wakers>,
+    /// Counts [`Sender::wake_all`] calls (not sends): a receiver that serves others (a
+    /// [`crate::direct_shard`] writer) tells a wake-up for news apart from one for the rest.
+    generation: AtomicU64,
 }
 
 /// Registered wakers: a slab, so a receiver's key stays valid until it leaves.
@@ -103,6 +106,7 @@ pub fn channel<T: Clone>(capacity: usize) -> Sender<T> {
             write: Mutex::new(0),
             closed: AtomicBool::new(false),
             wakers: Mutex::default(),
+            generation: AtomicU64::new(0),
         }),
     }
 }
@@ -129,7 +133,7 @@ impl<T: Clone> Sender<T> {
             *tail = pos + 1;
             shared.tail.store(pos + 1, Ordering::Release);
         }
-        self.wake_all();
+        self.wake_registered();
     }
 
     /// A receiver that gets every value sent from now on.
@@ -143,6 +147,11 @@ impl<T: Clone> Sender<T> {
 
     /// Wakes every registered receiver (it finds no value unless one was sent).
     pub fn wake_all(&self) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        self.wake_registered();
+    }
+
+    fn wake_registered(&self) {
         let wakers = lock(&self.shared.wakers);
         for waker in wakers.entries.iter().flatten() {
             waker.wake_by_ref();
@@ -198,6 +207,27 @@ impl<T: Clone> Receiver<T> {
             Some(next) => Poll::Ready(next),
             None => Poll::Pending,
         }
+    }
+
+    /// The position of the next value this receiver takes.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Skips to `pos` (values below it were delivered some other way); never moves back.
+    pub fn advance_to(&mut self, pos: u64) {
+        self.next = self.next.max(pos);
+    }
+
+    /// `true` if a value (or the close) is there to take.
+    pub fn has_news(&self) -> bool {
+        self.shared.tail.load(Ordering::SeqCst) > self.next
+            || self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// How many times [`Sender::wake_all`] was called.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     /// The next value if there is one now (`None`: nothing yet), without waiting.

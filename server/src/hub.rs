@@ -117,7 +117,9 @@ pub struct Hub {
     /// [`Hub::watch_shutdown`]. Streams read it at every poll: an atomic load, where the
     /// token's own `is_cancelled` locks the token's mutex (one mutex for every stream, fought
     /// over by every worker thread, once per stream and event).
-    ending: AtomicBool,
+    ending: Arc<AtomicBool>,
+    /// The writers of live events to [`crate::direct`] streams, started with the first one.
+    shards: std::sync::OnceLock<crate::direct_shard::Shards>,
     /// A task waits for the token ([`Hub::watch_shutdown`]).
     watching: AtomicBool,
 }
@@ -204,7 +206,8 @@ impl Hub {
             metrics,
             head_tx: watch::Sender::new(floor),
             resets: Mutex::new(Vec::new()),
-            ending: AtomicBool::new(false),
+            ending: Arc::new(AtomicBool::new(false)),
+            shards: std::sync::OnceLock::new(),
             watching: AtomicBool::new(false),
         }
     }
@@ -401,6 +404,25 @@ impl Hub {
     pub fn end_streams(&self) {
         self.ending.store(true, Ordering::Release);
         self.tx.wake_all();
+    }
+
+    /// A slot for a [`crate::direct`] stream on `fd`: live events are written to it by its
+    /// shard's writer while its task waits (see [`crate::direct_shard`]). Must be called
+    /// within the runtime (the writers start with the first stream).
+    pub(crate) fn register_direct(
+        &self,
+        fd: std::os::fd::RawFd,
+        skip_through: u64,
+    ) -> Arc<crate::direct_shard::Slot> {
+        self.shards
+            .get_or_init(|| {
+                crate::direct_shard::Shards::start(
+                    &self.tx,
+                    Arc::clone(&self.ending),
+                    Arc::clone(&self.metrics),
+                )
+            })
+            .register(fd, skip_through)
     }
 
     /// `true` once streams are to end ([`Hub::end_streams`]).

@@ -63,6 +63,7 @@ pub mod cluster;
 pub mod config;
 pub mod conn;
 mod direct;
+mod direct_shard;
 pub mod error;
 pub mod fanout;
 pub mod frame;

@@ -5,6 +5,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use wire::model::DeviceEventKind;
@@ -101,7 +102,15 @@ pub struct Metrics {
     pub events_published: Family<KindLabel, Counter>,
     pub resets: Family<ReasonLabel, Counter>,
     pub rejected: Family<ReasonLabel, Counter>,
+    /// Per event and writer ([`crate::direct_shard`]): publish → the writer's last `send`.
+    pub fanout_write: Histogram,
 }
+
+/// Bucket bounds of [`Metrics::fanout_write`], in seconds.
+pub const FANOUT_WRITE_BUCKETS: [f64; 20] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.045, 0.05, 0.06,
+    0.08, 0.1, 0.15, 0.2, 0.5, 1.0,
+];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -119,6 +128,12 @@ impl Metrics {
         let events_published = Family::<KindLabel, Counter>::default();
         let resets = Family::<ReasonLabel, Counter>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
+        let fanout_write = Histogram::new(FANOUT_WRITE_BUCKETS);
+        registry.register(
+            "fanout_direct_write_seconds",
+            "Per event and writer task: from publishing to the writer's last send to a plain-TCP stream",
+            fanout_write.clone(),
+        );
         registry.register("open_streams", "SSE streams open now", open_streams.clone());
         registry.register(
             "streams",
@@ -182,6 +197,7 @@ impl Metrics {
             events_published,
             resets,
             rejected,
+            fanout_write,
         }
     }
 

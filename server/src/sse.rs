@@ -205,6 +205,7 @@ pub async fn events(
     keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     let stream = EventStream {
+        passive: false,
         pending,
         live: sub.rx,
         skip_through: sub.skip_through,
@@ -271,6 +272,9 @@ impl Handover {
 /// through the hub as well: [`Hub::end_streams`]). Per event and stream that is no lock beyond
 /// the ring slot's shared one.
 pub(crate) struct EventStream {
+    /// Live events are written by the hub's writers ([`crate::direct_shard`]): the ring is read
+    /// without registering this task to be woken by every event.
+    passive: bool,
     pending: VecDeque<Bytes>,
     live: fanout::Receiver<Live>,
     skip_through: u64,
@@ -286,6 +290,38 @@ pub(crate) struct EventStream {
 }
 
 impl EventStream {
+    /// Hands live events to the hub's writers while this stream waits: returns its slot, and
+    /// from now on the ring is read without registering for its wake-ups (the caller parks the
+    /// slot whenever it has written everything: see [`crate::direct_shard`]).
+    pub(crate) fn go_direct(&mut self, fd: std::os::fd::RawFd) -> Arc<crate::direct_shard::Slot> {
+        self.passive = true;
+        self.hub.register_direct(fd, self.skip_through)
+    }
+
+    /// The ring position of the next live event this stream reads.
+    pub(crate) fn position(&self) -> u64 {
+        self.live.position()
+    }
+
+    /// Live events before `pos` were written for this stream by the hub's writer.
+    pub(crate) fn advance_to(&mut self, pos: u64) {
+        self.live.advance_to(pos);
+    }
+
+    pub(crate) fn skip_through(&self) -> u64 {
+        self.skip_through
+    }
+
+    /// `true` if the ring holds an event this stream has not read (or closed).
+    pub(crate) fn has_news(&self) -> bool {
+        self.live.has_news()
+    }
+
+    /// The hub's writer sent this stream an event published `at`.
+    pub(crate) fn note_live(&mut self, at: Instant) {
+        self.last_live = self.last_live.max(at);
+    }
+
     /// A `reset` with the hub's snapshot; live events it covers are skipped.
     fn reset(&mut self, cause: ResetCause) -> Bytes {
         let (bytes, head) = self.hub.reset_frame(cause);
@@ -315,7 +351,15 @@ impl EventStream {
             return Poll::Ready(None);
         }
         loop {
-            match self.live.poll_recv(cx) {
+            let next = if self.passive {
+                match self.live.try_recv() {
+                    Some(next) => Poll::Ready(next),
+                    None => Poll::Pending,
+                }
+            } else {
+                self.live.poll_recv(cx)
+            };
+            match next {
                 Poll::Ready(Ok(Live::Event(frame))) if frame.id <= self.skip_through => {}
                 // The keep-alive timer is not reset here (at 10,000 streams that would be
                 // 10,000 timer-wheel updates per event): when it ticks, it is moved to a
@@ -386,6 +430,7 @@ mod tests {
         let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
         keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         EventStream {
+            passive: false,
             pending: VecDeque::new(),
             live: sub.rx,
             skip_through: sub.skip_through,

@@ -1,0 +1,535 @@
+//! Live events written to [`crate::direct`] streams by the publishing side, one writer task per
+//! shard of streams, instead of by each stream's own task.
+//!
+//! Through a task per stream, every event costs each stream a wake-up: its task pushed on a run
+//! queue, polled, its state checked (shutdown, the ring, stats, the keep-alive timer, the
+//! socket's readiness), then one `send`. The `send` is the kernel's floor; the rest was a
+//! quarter of the server's CPU per event in the profile. Here a stream whose task has nothing
+//! left to write parks as *idle at position p* in its [`Slot`]; the shard's writer, woken once
+//! per event, sends the event's already framed chunk to every slot idle at that event's
+//! position with one non-blocking `send` and moves it to p + 1, without waking anyone.
+//!
+//! The stream's own task stays the owner of everything else, and takes over whenever the
+//! socket would block: a `send` that writes part of the chunk or nothing at all hands the slot
+//! back to the task (with the rest of the chunk, or the position to resume from) and wakes it;
+//! from then on the task writes as before, polled only when the socket takes more, and reads
+//! the ring itself, so a slow or stalled reader falls behind and is `reset` exactly as before.
+//! The task also takes the slot whenever it is woken for anything else (stats, shutdown, its
+//! keep-alive timer, the peer leaving) and hands it back once it has written everything.
+//!
+//! # The slot's state
+//!
+//! One atomic word: the tag in the low 3 bits, a ring position above them.
+//!
+//! * `BUSY`: the task owns the socket (writing, or about to look at the ring).
+//! * `IDLE(p)`: the task wrote everything up to position `p` and waits; the writer may send
+//!   event `p` (`IDLE(p)` → `WRITING` → `IDLE(p + 1)`).
+//! * `WRITING` (`WRITING_WAKE`: and the task asked to be woken once it is done): the writer is
+//!   in its `send`.
+//! * `HANDOFF(p)`: the writer gave up (the socket would block, or failed): the task resumes at
+//!   `p`, after the partly written chunk left in [`Slot::handoff`] if there is one.
+//! * `DEAD`: the stream ended; its socket is (about to be) closed and is never written again.
+//!
+//! A task going idle stores `IDLE(p)` and then looks at the ring's tail (a `SeqCst` fence on
+//! both sides): either it sees an event the writer skipped while the slot was busy and takes
+//! the slot back, or the writer sees the slot idle and writes the event; when both do, the
+//! compare-and-swap picks one.
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::task::AtomicWaker;
+
+use crate::fanout::{self, RecvError};
+use crate::hub::Live;
+use crate::metrics::Metrics;
+
+const TAG_BITS: u32 = 3;
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+const BUSY: u64 = 0;
+const IDLE: u64 = 1;
+const WRITING: u64 = 2;
+const WRITING_WAKE: u64 = 3;
+const HANDOFF: u64 = 4;
+const DEAD: u64 = 5;
+
+fn word(tag: u64, pos: u64) -> u64 {
+    pos << TAG_BITS | tag
+}
+
+fn tag(word: u64) -> u64 {
+    word & TAG_MASK
+}
+
+fn pos(word: u64) -> u64 {
+    word >> TAG_BITS
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One direct stream's share with its shard's writer.
+pub(crate) struct Slot {
+    state: AtomicU64,
+    /// The stream's socket; written by the writer only between `IDLE` and `WRITING`'s end, and
+    /// closed by the stream only after the slot is `DEAD` (see [`Slot::end`]).
+    fd: RawFd,
+    /// The stream's task.
+    waker: AtomicWaker,
+    /// Live events with an id at or below this are not sent (a replay or reset covered them).
+    skip_through: AtomicU64,
+    /// When the last event the writer sent was published, in nanoseconds after `born` (0: none
+    /// since the task last looked): the stream's keep-alive is due a period after it.
+    last_live: AtomicU64,
+    born: tokio::time::Instant,
+    /// A chunk the writer sent part of: the bytes and how many went out.
+    handoff: Mutex<Option<(Bytes, usize)>>,
+    shard: Arc<Shard>,
+}
+
+/// What [`Slot::claim`] found.
+pub(crate) enum Claim {
+    /// The task owns the socket now; `skip_to` is where its ring cursor resumes (if the writer
+    /// moved it), `partial` the rest of a chunk the writer started.
+    Owned {
+        skip_to: Option<u64>,
+        partial: Option<(Bytes, usize)>,
+    },
+    /// The writer is in its `send`; the task is woken when it is done.
+    Wait,
+}
+
+impl Slot {
+    /// Takes the socket for the stream's task (it starts owned by the task).
+    pub(crate) fn claim(&self) -> Claim {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, owned) = match tag(current) {
+                BUSY | DEAD => {
+                    return Claim::Owned {
+                        skip_to: None,
+                        partial: None,
+                    }
+                }
+                IDLE | HANDOFF => (BUSY, true),
+                WRITING => (word(WRITING_WAKE, 0), false),
+                _ => return Claim::Wait,
+            };
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if owned => {
+                    let partial = if tag(current) == HANDOFF {
+                        lock(&self.handoff).take()
+                    } else {
+                        None
+                    };
+                    return Claim::Owned {
+                        skip_to: Some(pos(current)),
+                        partial,
+                    };
+                }
+                Ok(_) => return Claim::Wait,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Parks the stream at ring position `at` (everything before it written), for the writer to
+    /// send the next events; `skip_through` as the stream's. `true` if the task got the slot
+    /// back at once because `news` (the ring has something the writer may have skipped).
+    pub(crate) fn park(&self, at: u64, skip_through: u64, news: impl FnOnce() -> bool) -> bool {
+        self.skip_through.store(skip_through, Ordering::Relaxed);
+        let idle = word(IDLE, at);
+        self.state.store(idle, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        news()
+            && self
+                .state
+                .compare_exchange(idle, BUSY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// When the last event the writer sent since the last call was published, if it sent one.
+    pub(crate) fn take_last_live(&self) -> Option<tokio::time::Instant> {
+        match self.last_live.swap(0, Ordering::AcqRel) {
+            0 => None,
+            n => Some(self.born + std::time::Duration::from_nanos(n)),
+        }
+    }
+
+    /// Registers the stream task's waker.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.waker.register(cx.waker());
+    }
+
+    /// The stream ends: once the writer is out of its `send`, the socket is never written here
+    /// again, and the caller may close it.
+    pub(crate) fn end(&self) {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            if matches!(tag(current), WRITING | WRITING_WAKE) {
+                // One non-blocking `send` on another thread: it returns in microseconds.
+                std::thread::yield_now();
+                current = self.state.load(Ordering::Acquire);
+                continue;
+            }
+            match self.state.compare_exchange_weak(
+                current,
+                DEAD,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        // Dead slots are dropped at the writer's next event, or sooner once they add up.
+        if self.shard.dead.fetch_add(1, Ordering::AcqRel) + 1 >= PRUNE_AT {
+            self.shard.waker.wake();
+        }
+    }
+
+    /// The writer leaves `WRITING` for `next`, waking the task if it asked meanwhile (or if
+    /// `wake`).
+    fn release(&self, next: u64, wake: bool) {
+        let was = self.state.swap(next, Ordering::AcqRel);
+        if wake || tag(was) == WRITING_WAKE {
+            self.waker.wake();
+        }
+    }
+
+    /// Sends event `at` (framed as a chunk) if the slot is idle there.
+    fn offer(&self, at: u64, id: u64, chunk: &Bytes, published: tokio::time::Instant) {
+        let idle = word(IDLE, at);
+        let current = self.state.load(Ordering::Relaxed);
+        if current != idle {
+            // Idle behind this event: the task must have missed it; let it look.
+            if tag(current) == IDLE && pos(current) < at {
+                self.waker.wake();
+            }
+            return;
+        }
+        if self
+            .state
+            .compare_exchange(idle, WRITING, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        if id <= self.skip_through.load(Ordering::Relaxed) {
+            return self.release(word(IDLE, at + 1), false);
+        }
+        // SAFETY: the slot is `WRITING`, so the stream has not closed the socket (`Slot::end`
+        // waits for `WRITING` to end before the stream may close it).
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        match socket2::SockRef::from(&fd).send(chunk) {
+            Ok(n) if n == chunk.len() => {
+                let nanos = published.saturating_duration_since(self.born).as_nanos() as u64;
+                self.last_live.store(nanos.max(1), Ordering::Release);
+                self.release(word(IDLE, at + 1), false)
+            }
+            Ok(n) if n > 0 => {
+                *lock(&self.handoff) = Some((chunk.clone(), n));
+                self.release(word(HANDOFF, at + 1), true)
+            }
+            // Would block (or failed): the task writes this event itself, when the socket
+            // takes it, and finds any error itself.
+            _ => self.release(word(HANDOFF, at), true),
+        }
+    }
+}
+
+/// Dead slots that make the writer prune without waiting for an event.
+const PRUNE_AT: usize = 256;
+
+/// The streams of one writer task.
+pub(crate) struct Shard {
+    /// New slots, taken in by the writer at its next wake-up.
+    inbox: Mutex<Vec<Arc<Slot>>>,
+    /// Slots that ended since the writer last pruned.
+    dead: AtomicUsize,
+    /// The writer task.
+    waker: AtomicWaker,
+}
+
+/// The shards of a hub, and their writer tasks.
+pub(crate) struct Shards {
+    shards: Vec<Arc<Shard>>,
+    next: AtomicUsize,
+}
+
+impl Shards {
+    /// One shard per runtime worker thread, each with a writer task reading `tx`'s events.
+    pub(crate) fn start(
+        tx: &fanout::Sender<Live>,
+        ending: Arc<std::sync::atomic::AtomicBool>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let n = tokio::runtime::Handle::current()
+            .metrics()
+            .num_workers()
+            .max(1);
+        let shards: Vec<_> = (0..n)
+            .map(|_| {
+                Arc::new(Shard {
+                    inbox: Mutex::new(Vec::new()),
+                    dead: AtomicUsize::new(0),
+                    waker: AtomicWaker::new(),
+                })
+            })
+            .collect();
+        for shard in &shards {
+            tokio::spawn(Writer {
+                rx: tx.subscribe(),
+                shard: Arc::clone(shard),
+                slots: Vec::new(),
+                generation: 0,
+                ending: Arc::clone(&ending),
+                metrics: Arc::clone(&metrics),
+            });
+        }
+        Self {
+            shards,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// A slot for a stream on `fd`, owned by the stream's task until it parks.
+    pub(crate) fn register(&self, fd: RawFd, skip_through: u64) -> Arc<Slot> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        let shard = &self.shards[i];
+        let slot = Arc::new(Slot {
+            state: AtomicU64::new(BUSY),
+            fd,
+            waker: AtomicWaker::new(),
+            skip_through: AtomicU64::new(skip_through),
+            last_live: AtomicU64::new(0),
+            born: tokio::time::Instant::now(),
+            handoff: Mutex::new(None),
+            shard: Arc::clone(shard),
+        });
+        lock(&shard.inbox).push(Arc::clone(&slot));
+        slot
+    }
+}
+
+/// Events sent per poll before the writer lets the worker run other tasks.
+const EVENTS_PER_POLL: usize = 16;
+
+/// A shard's writer: woken by every event (and every [`fanout::Sender::wake_all`]).
+struct Writer {
+    rx: fanout::Receiver<Live>,
+    shard: Arc<Shard>,
+    slots: Vec<Arc<Slot>>,
+    generation: u64,
+    ending: Arc<std::sync::atomic::AtomicBool>,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    fn take_inbox(&mut self) {
+        let mut inbox = lock(&self.shard.inbox);
+        if !inbox.is_empty() {
+            self.slots.append(&mut inbox);
+        }
+    }
+
+    fn wake_all(&self) {
+        for slot in &self.slots {
+            slot.waker.wake();
+        }
+    }
+}
+
+impl std::future::Future for Writer {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.shard.waker.register(cx.waker());
+        this.take_inbox();
+        if this.shard.dead.swap(0, Ordering::AcqRel) > 0 {
+            this.slots
+                .retain(|s| tag(s.state.load(Ordering::Acquire)) != DEAD);
+            if this.slots.capacity() > 2 * this.slots.len() + 64 {
+                this.slots.shrink_to_fit();
+            }
+        }
+        // Stats, shutdown: every stream looks for itself.
+        let generation = this.rx.generation();
+        if generation != this.generation {
+            this.generation = generation;
+            this.wake_all();
+        }
+        for _ in 0..EVENTS_PER_POLL {
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Ok(Live::Event(frame))) => {
+                    if this.ending.load(Ordering::Acquire) {
+                        this.wake_all();
+                        continue;
+                    }
+                    let at = this.rx.position() - 1;
+                    // Pairs with the fence in `Slot::park`: a slot parked before this event's
+                    // tail was visible is seen idle here, and so is a new slot in the inbox
+                    // (pushed before it parked).
+                    fence(Ordering::SeqCst);
+                    this.take_inbox();
+                    for slot in &this.slots {
+                        slot.offer(at, frame.id, &frame.chunked, frame.at);
+                    }
+                    if !this.slots.is_empty() {
+                        this.metrics
+                            .fanout_write
+                            .observe(frame.at.elapsed().as_secs_f64());
+                    }
+                }
+                // The streams handle these themselves (a reset frame, a lagged cursor).
+                Poll::Ready(Ok(Live::Reset(_))) | Poll::Ready(Err(RecvError::Lagged(_))) => {
+                    this.wake_all()
+                }
+                Poll::Ready(Err(RecvError::Closed)) => {
+                    this.wake_all();
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn slot(fd: RawFd) -> (Slot, Arc<Count>) {
+        let shard = Arc::new(Shard {
+            inbox: Mutex::new(Vec::new()),
+            dead: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+        });
+        let slot = Slot {
+            state: AtomicU64::new(BUSY),
+            fd,
+            waker: AtomicWaker::new(),
+            skip_through: AtomicU64::new(0),
+            last_live: AtomicU64::new(0),
+            born: tokio::time::Instant::now(),
+            handoff: Mutex::new(None),
+            shard,
+        };
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        slot.register(&Context::from_waker(&waker));
+        (slot, count)
+    }
+
+    fn owned(claim: Claim) -> (Option<u64>, Option<(Bytes, usize)>) {
+        match claim {
+            Claim::Owned { skip_to, partial } => (skip_to, partial),
+            Claim::Wait => panic!("expected the slot"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_slot_is_written_by_the_writer_without_waking_its_task() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let (slot, woken) = slot(ours.as_raw_fd());
+        let now = tokio::time::Instant::now();
+        let frame = Bytes::from_static(b"5\r\nhello\r\n");
+        slot.offer(7, 1, &frame, now);
+        assert_eq!(
+            slot.state.load(Ordering::SeqCst),
+            BUSY,
+            "busy: not the writer's"
+        );
+        assert!(!slot.park(7, 0, || false));
+        slot.offer(7, 1, &frame, now);
+        slot.offer(8, 2, &frame, now);
+        assert_eq!(slot.state.load(Ordering::SeqCst), word(IDLE, 9));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        let mut got = [0u8; 20];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"5\r\nhello\r\n5\r\nhello\r\n");
+        assert!(slot.take_last_live().is_some());
+        assert!(slot.take_last_live().is_none());
+        // An event at or below the stream's skip point moves it on without a write.
+        slot.state.store(BUSY, Ordering::SeqCst);
+        owned(slot.claim());
+        assert!(!slot.park(9, 10, || false));
+        slot.offer(9, 10, &frame, now);
+        assert_eq!(slot.state.load(Ordering::SeqCst), word(IDLE, 10));
+        // The task takes it back where the writer left it.
+        assert_eq!(owned(slot.claim()).0, Some(10));
+    }
+
+    #[tokio::test]
+    async fn a_full_socket_hands_the_rest_of_the_chunk_to_the_task_and_wakes_it() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let (slot, woken) = slot(ours.as_raw_fd());
+        let now = tokio::time::Instant::now();
+        let big = Bytes::from(vec![b'x'; 4 << 20]);
+        assert!(!slot.park(0, 0, || false));
+        slot.offer(0, 1, &big, now);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(slot.state.load(Ordering::SeqCst), word(HANDOFF, 1));
+        let (skip_to, partial) = owned(slot.claim());
+        assert_eq!(
+            skip_to,
+            Some(1),
+            "the partly sent event is behind the cursor"
+        );
+        let (data, written) = partial.expect("the rest of the chunk");
+        assert_eq!(data.len(), big.len());
+        assert!(written > 0 && written < big.len());
+        // Nothing fits now: the task (polled again: its waker registered again, as a wake-up
+        // takes it) resumes at the event itself.
+        let waker = Waker::from(Arc::clone(&woken));
+        slot.register(&Context::from_waker(&waker));
+        assert!(!slot.park(1, 0, || false));
+        slot.offer(1, 2, &big, now);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 2);
+        let (skip_to, partial) = owned(slot.claim());
+        assert_eq!(skip_to, Some(1));
+        assert!(partial.is_none());
+        // Another slot's event is never sent to a busy one.
+        slot.offer(1, 2, &big, now);
+        assert_eq!(slot.state.load(Ordering::SeqCst), BUSY);
+    }
+
+    #[test]
+    fn a_task_that_parks_with_news_waiting_takes_the_slot_back() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let (slot, _) = slot(ours.as_raw_fd());
+        assert!(slot.park(3, 0, || true));
+        assert_eq!(slot.state.load(Ordering::SeqCst), BUSY);
+        // Once ended, the writer never touches it.
+        slot.end();
+        slot.offer(3, 1, &Bytes::from_static(b"x"), tokio::time::Instant::now());
+        assert_eq!(slot.state.load(Ordering::SeqCst), DEAD);
+        assert_eq!(slot.shard.dead.load(Ordering::SeqCst), 1);
+    }
+}
