@@ -6,7 +6,9 @@
  * For 1, 2 and 8 tabs of one context, visible and hidden, at 20 and 100 events a second:
  *   - main-thread time per event per tab: CDP `Performance.getMetrics` deltas of `TaskDuration`
  *     (all main-thread tasks), `ScriptDuration` (JS and wasm), `LayoutDuration` and
- *     `RecalcStyleDuration`; "other" is the rest of the tasks (paint, compositing setup, GC, …).
+ *     `RecalcStyleDuration`; "other" is the rest of the tasks (paint, compositing setup, GC, …);
+ *     "main-thread CPU" is `ThreadTime`, the CPU the main thread used (tasks' wall time also
+ *     counts a task preempted by other processes, which 8 renderers on 2 cores are).
  *     The tabs' idle cost (heartbeats, ticking ages) is measured over an equal window with no
  *     events and subtracted, so the figure is what the events add;
  *   - relay latency p50 / p99, leader's send → follower's handling (the core stamps the send on
@@ -41,7 +43,9 @@ const SECONDS = Number(args.seconds ?? 3);
 /** How many events the dashboard's log keeps (`EVENT_LOG_CAPACITY`). */
 const LOG_CAPACITY = 500;
 
-const METRICS = ["TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"];
+// `ThreadTime`: the main thread's CPU time. `TaskDuration` is the tasks' wall time, which on a
+// machine with fewer cores than busy renderers also counts the time a task waited, preempted.
+const METRICS = ["TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "ThreadTime"];
 
 async function metricsOf(cdp) {
   const { metrics } = await cdp.send("Performance.getMetrics");
@@ -182,6 +186,7 @@ async function run(browser, tabs, ui) {
           layout: avg("LayoutDuration"),
           style: avg("RecalcStyleDuration"),
           other: avg("TaskDuration") - avg("ScriptDuration") - avg("LayoutDuration") - avg("RecalcStyleDuration"),
+          cpu: avg("ThreadTime"),
           leader: leaderCost.TaskDuration,
           follower: followers.length ? mean(followers.map((p) => p.TaskDuration)) : NaN,
           p50: quantile(lat, 0.5),
@@ -201,14 +206,14 @@ async function run(browser, tabs, ui) {
 
 function printHeader() {
   console.log(
-    "| tabs | ui | tabs are | ev/s | ms/event/tab (max tab) | script | layout | style | other | leader | follower | relay p50 / p99 | all once, in order | load |",
+    "| tabs | ui | tabs are | ev/s | ms/event/tab (max tab) | script | layout | style | other | main-thread CPU | leader | follower | relay p50 / p99 | all once, in order | load |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 function printRow(r) {
   console.log(
-    `| ${r.tabs} | ${r.ui} | ${r.visibility} | ${r.rate} | ${fmt(r.task)} (${fmt(r.maxTask)}) | ${fmt(r.script)} | ${fmt(r.layout)} | ${fmt(r.style)} | ${fmt(r.other)} | ${fmt(r.leader)} | ${fmt(r.follower)} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms | ${r.order} | ${fmt(r.load, 1)} |`,
+    `| ${r.tabs} | ${r.ui} | ${r.visibility} | ${r.rate} | ${fmt(r.task)} (${fmt(r.maxTask)}) | ${fmt(r.script)} | ${fmt(r.layout)} | ${fmt(r.style)} | ${fmt(r.other)} | ${fmt(r.cpu)} | ${fmt(r.leader)} | ${fmt(r.follower)} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms | ${r.order} | ${fmt(r.load, 1)} |`,
   );
 }
 
