@@ -5,7 +5,7 @@
  * `setTimeout`, `performance.now` and the worker's messages back. Not a benchmark figure.
  *   node end2end/bench/count-calls.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--events=300] [--rate=100]
  */
-import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep, HIDE_SCRIPT } from "./lib.mjs";
+import { args, profiledTabs, publishPaced, sleep } from "./lib.mjs";
 
 const TABS = Number(args.tabs ?? 8);
 const EVENTS = Number(args.events ?? 300);
@@ -42,15 +42,8 @@ const COUNT_SCRIPT = () => {
   });
 };
 
-await quiet();
-const browser = await launchChromium();
-const context = await browser.newContext();
-await context.addInitScript(HIDE_SCRIPT);
-await context.addInitScript(COUNT_SCRIPT);
-const pages = await openTabs(context, TABS, path);
-const { page: leader } = await oneLeader(pages);
+const { browser, pages, leader } = await profiledTabs({ tabs: TABS, path, hidden: args.hidden, initScripts: [COUNT_SCRIPT] });
 const follower = pages.find((p) => p !== leader);
-if (args.hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
 await sleep(1500);
 const measure = async (body) => {
   await Promise.all([leader, follower].map((p) => p.evaluate(() => { window.__counting = true; for (const k in window.__counts) delete window.__counts[k]; })));
@@ -60,12 +53,7 @@ const measure = async (body) => {
 const seconds = EVENTS / RATE + 1.5;
 const [idleLeader, idleFollower] = await measure(() => sleep(seconds * 1000));
 const [busyLeader, busyFollower] = await measure(async () => {
-  const start = performance.now();
-  for (let i = 0; i < EVENTS; i++) {
-    const wait = start + (i * 1000) / RATE - performance.now();
-    if (wait > 0) await sleep(wait);
-    await api.post(`/api/devices/count-${i % 10}/${i % 2 ? "offline" : "online"}`);
-  }
+  await publishPaced(EVENTS, RATE, "count");
   await sleep(1500);
 });
 const names = [...new Set([...Object.keys(busyFollower), ...Object.keys(busyLeader), ...Object.keys(idleFollower)])].sort();

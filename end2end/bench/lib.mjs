@@ -199,3 +199,30 @@ export const HIDE_SCRIPT = () => {
     document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
   };
 };
+
+/**
+ * The profiling scripts' setup (`profile-tab`, `trace-tab`, `count-calls`): a quiet server, a new
+ * Chromium, `tabs` tabs of `path` in one context (with `initScripts` installed before the page's
+ * own), one of them leading, all hidden when `hidden`.
+ */
+export async function profiledTabs({ tabs, path, hidden, initScripts = [] }) {
+  await quiet();
+  const browser = await launchChromium();
+  const context = await browser.newContext();
+  await context.addInitScript(HIDE_SCRIPT);
+  for (const script of initScripts) await context.addInitScript(script);
+  const pages = await openTabs(context, tabs, path);
+  const { page: leader } = await oneLeader(pages);
+  if (hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
+  return { browser, context, pages, leader };
+}
+
+/** Publishes `events` device events at `rate` a second, on ten devices named `${prefix}-N`. */
+export async function publishPaced(events, rate, prefix) {
+  const start = performance.now();
+  for (let i = 0; i < events; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    await api.post(`/api/devices/${prefix}-${i % 10}/${i % 2 ? "offline" : "online"}`);
+  }
+}

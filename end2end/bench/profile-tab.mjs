@@ -5,31 +5,20 @@
  * `--leader` profiles the leader instead of a follower.
  *   node end2end/bench/profile-tab.mjs --base=URL [--tabs=8] [--ui=on|off] [--hidden] [--leader] [--events=300] [--rate=100]
  */
-import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep, HIDE_SCRIPT } from "./lib.mjs";
+import { args, profiledTabs, publishPaced, sleep } from "./lib.mjs";
 
 const TABS = Number(args.tabs ?? 8);
 const EVENTS = Number(args.events ?? 300);
 const RATE = Number(args.rate ?? 100);
 const path = args.ui === "off" ? "/?ui=off" : "/";
 
-await quiet();
-const browser = await launchChromium();
-const context = await browser.newContext();
-await context.addInitScript(HIDE_SCRIPT);
-const pages = await openTabs(context, TABS, path);
-const { page: leader } = await oneLeader(pages);
+const { browser, context, pages, leader } = await profiledTabs({ tabs: TABS, path, hidden: args.hidden });
 const follower = args.leader ? leader : pages.find((p) => p !== leader);
-if (args.hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
 const cdp = await context.newCDPSession(follower);
 await cdp.send("Profiler.enable");
 await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
 await cdp.send("Profiler.start");
-const start = performance.now();
-for (let i = 0; i < EVENTS; i++) {
-  const wait = start + (i * 1000) / RATE - performance.now();
-  if (wait > 0) await sleep(wait);
-  await api.post(`/api/devices/prof-${i % 10}/${i % 2 ? "offline" : "online"}`);
-}
+await publishPaced(EVENTS, RATE, "prof");
 await sleep(1500);
 const { profile } = await cdp.send("Profiler.stop");
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));

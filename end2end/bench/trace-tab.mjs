@@ -7,20 +7,14 @@
  * figure (tracing costs time itself); for finding the next lever of issue #19.
  *   node end2end/bench/trace-tab.mjs --base=URL [--tabs=3] [--ui=on|off] [--hidden] [--events=300] [--rate=100]
  */
-import { args, api, launchChromium, oneLeader, openTabs, quiet, sleep, HIDE_SCRIPT } from "./lib.mjs";
+import { args, profiledTabs, publishPaced, sleep } from "./lib.mjs";
 
 const TABS = Number(args.tabs ?? 3);
 const EVENTS = Number(args.events ?? 300);
 const RATE = Number(args.rate ?? 100);
 const path = args.ui === "off" ? "/?ui=off" : "/";
 
-await quiet();
-const browser = await launchChromium();
-const context = await browser.newContext();
-await context.addInitScript(HIDE_SCRIPT);
-const pages = await openTabs(context, TABS, path);
-await oneLeader(pages);
-if (args.hidden) for (const p of pages) await p.evaluate(() => window.__benchHide(true));
+const { browser, pages } = await profiledTabs({ tabs: TABS, path, hidden: args.hidden });
 const tabIds = await Promise.all(pages.map((p) => p.evaluate(() => document.body.dataset.tabId)));
 
 const cdp = await browser.newBrowserCDPSession();
@@ -33,12 +27,7 @@ await cdp.send("Tracing.start", {
     includedCategories: ["toplevel", "devtools.timeline", "v8", "v8.execute", "blink", "disabled-by-default-devtools.timeline"],
   },
 });
-const start = performance.now();
-for (let i = 0; i < EVENTS; i++) {
-  const wait = start + (i * 1000) / RATE - performance.now();
-  if (wait > 0) await sleep(wait);
-  await api.post(`/api/devices/trace-${i % 10}/${i % 2 ? "offline" : "online"}`);
-}
+await publishPaced(EVENTS, RATE, "trace");
 await sleep(1500);
 await cdp.send("Tracing.end");
 await done;

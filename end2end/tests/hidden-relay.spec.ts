@@ -8,9 +8,11 @@ import { expect, test, type Page } from "@playwright/test";
 import {
   closeContexts,
   crashPage,
+  hideable,
   openTabs,
   publishBurst,
   renderedEventIds,
+  setHidden,
   uniqueDevice,
   waitForConnections,
   waitForOneLeader,
@@ -20,19 +22,11 @@ test.beforeEach(async ({ request }) => waitForConnections(request, 0));
 test.afterEach(async ({ browser }) => closeContexts(browser));
 
 /**
- * Installed before the page's scripts: `window.__setHidden(bool)` hides or shows the page, and
- * `window.__posted` counts the tabrelay messages the page posts by type, and the events it posted in
- * batches (`relayed-in-batches`).
+ * Installed before the page's scripts (with `hideable`): `window.__posted` counts the tabrelay
+ * messages the page posts by type, and the events it posted in batches (`relayed-in-batches`).
  */
 function instrument() {
-  let hidden = false;
-  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
-  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
   const w = window as unknown as Record<string, unknown>;
-  w.__setHidden = (value: boolean) => {
-    hidden = value;
-    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
-  };
   const posted: Record<string, number> = {};
   w.__posted = posted;
   const post = BroadcastChannel.prototype.postMessage;
@@ -48,8 +42,6 @@ function instrument() {
   };
 }
 
-const setHidden = (page: Page, hidden: boolean) =>
-  page.evaluate((h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h), hidden);
 const posted = (page: Page) =>
   page.evaluate(() => ({ ...(window as unknown as { __posted: Record<string, number> }).__posted }));
 
@@ -58,6 +50,7 @@ test("every tab hidden: relays come in batches, and none is lost or reordered wh
   request,
 }) => {
   const context = await browser.newContext();
+  await context.addInitScript(hideable);
   await context.addInitScript(instrument);
   const pages = await openTabs(context, 6);
   await waitForOneLeader(pages);

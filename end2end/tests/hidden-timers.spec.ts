@@ -11,8 +11,10 @@
 import { expect, test, type Page } from "@playwright/test";
 import {
   closeContexts,
+  hideable,
   inject,
   openTabs,
+  setHidden,
   uniqueDevice,
   waitForConnections,
   waitForEventEverywhere,
@@ -23,19 +25,12 @@ test.afterEach(async ({ browser }) => closeContexts(browser));
 test.beforeEach(async ({ request }) => waitForConnections(request, 0));
 
 /**
- * Installed before the page's scripts: `window.__setHidden(bool)` hides or shows the page, and
- * `window.__timerWorker` counts the messages the page posts to the timer worker, the timers it
- * fires back, and the page's own `setTimeout` calls.
+ * Installed before the page's scripts (with `hideable`): `window.__timerWorker` counts the
+ * messages the page posts to the timer worker, the timers it fires back, and the page's own
+ * `setTimeout` calls.
  */
 function instrument() {
-  let hidden = false;
-  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
-  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
   const w = window as unknown as Record<string, unknown>;
-  w.__setHidden = (value: boolean) => {
-    hidden = value;
-    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
-  };
   const counts = { posted: 0, fired: 0, own: 0 };
   w.__timerWorker = counts;
   const setTimeout = window.setTimeout;
@@ -58,8 +53,6 @@ function instrument() {
   };
 }
 
-const setHidden = (page: Page, hidden: boolean) =>
-  page.evaluate((h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h), hidden);
 const timerWorker = (page: Page) =>
   page.evaluate(
     () => (window as unknown as { __timerWorker: { posted: number; fired: number; own: number } }).__timerWorker,
@@ -80,6 +73,7 @@ test("hidden tabs keep the core's time in the worker, visible ones on their own 
   request,
 }) => {
   const context = await browser.newContext();
+  await context.addInitScript(hideable);
   await context.addInitScript(instrument);
   const pages = await openTabs(context, 3, PATH);
   const leader = await waitForOneLeader(pages);
@@ -111,6 +105,7 @@ test("hidden tabs keep the core's time in the worker, visible ones on their own 
 
 test("without the timer worker, hidden tabs still elect, fail over and deliver", async ({ browser, request }) => {
   const context = await browser.newContext();
+  await context.addInitScript(hideable);
   await context.addInitScript(instrument);
   await context.route("**/tabrelay-timer.js", (route) => route.fulfill({ status: 404, body: "" }));
   const pages = await openTabs(context, 3, PATH);

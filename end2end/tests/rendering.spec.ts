@@ -10,9 +10,11 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import {
   closeContexts,
+  hideable,
   inject,
   openTabs,
   renderedEventIds,
+  setHidden,
   uniqueDevice,
   waitForConnections,
   waitForEventEverywhere,
@@ -24,19 +26,6 @@ test.beforeEach(async ({ request }) => {
 });
 test.afterEach(async ({ browser }) => closeContexts(browser));
 
-/** Installed before the page's scripts: `window.__setHidden(bool)` hides or shows the page. */
-function hideable() {
-  let hidden = false;
-  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
-  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
-  (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden = (value: boolean) => {
-    hidden = value;
-    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
-  };
-}
-
-const setHidden = (page: Page, hidden: boolean) =>
-  page.evaluate((h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h), hidden);
 const received = (page: Page) => page.evaluate(() => Number(document.body.dataset.eventsReceived));
 const published = async (request: APIRequestContext) =>
   (await (await request.get("/api/stats")).json()).events_published as number;

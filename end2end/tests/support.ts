@@ -181,3 +181,22 @@ export async function freezePage(context: BrowserContext, page: Page): Promise<(
 export async function tabIdOf(page: Page): Promise<string> {
   return page.evaluate(() => document.body.dataset.tabId ?? "");
 }
+
+/**
+ * An init script (`context.addInitScript(hideable)`): `window.__setHidden(bool)` hides or shows
+ * the page, as far as the page can tell (`document.visibilityState`, `visibilitychange`).
+ * Headless Chromium shows every page as visible and none of CDP's knobs change that.
+ */
+export function hideable() {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => hidden });
+  (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden = (value: boolean) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+  };
+}
+
+/** Hides or shows a page that has the `hideable` init script. */
+export const setHidden = (page: Page, hidden: boolean) =>
+  page.evaluate((h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h), hidden);

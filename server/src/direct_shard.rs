@@ -44,7 +44,7 @@ use bytes::Bytes;
 use futures::task::AtomicWaker;
 
 use crate::fanout::{self, RecvError};
-use crate::hub::Live;
+use crate::live::Live;
 use crate::metrics::Metrics;
 
 const TAG_BITS: u32 = 3;

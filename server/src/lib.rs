@@ -2,19 +2,21 @@
 //!
 //! Its wire (payloads, bodies, `?mode=` words, positions and the resume rule) is the `wire` crate.
 //! The modules' `crate::` references form no cycle ([`AppState`] in the crate root aside): the
-//! stream's path is layered `frame`, `fanout`, `metrics`, `replay` → `conn`, `hub` → `stats` →
-//! `sse` → `direct` → `serve`, each using only modules to its left.
+//! stream's path is layered `frame`, `fanout`, `metrics`, `replay` → `live` → `direct_shard` →
+//! `conn`, `hub` → `stats` → `sse` → `direct` → `serve`, each using only modules to its left.
 //!
 //! | module | job |
 //! |---|---|
 //! | [`config`] | every knob: clap flags with env-var fallbacks |
 //! | [`bus`] | the publisher seam: numbering events and reaching every replica ([`bus::LocalBus`] today) |
 //! | [`hub`] | this process's device state, replay buffer, broadcast fan-out, the run's epoch and id floor, cached `reset` frames |
+//! | [`live`] | what the hub sends every stream on its fan-out channel: the next event, or a `reset` and its cause |
 //! | [`replay`] | the bounded ring buffer `Last-Event-ID` resumes from ([`wire::resume`] decides) |
 //! | [`frame`] | SSE framing (and the HTTP/1.1 chunk of `direct`'s streams), done once per event and shared by every stream |
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`fanout`] | the hub's broadcast ring: one cursor and one persistent waker per stream |
 //! | `direct` | plain-TCP connections whose first request is a stream: written without hyper |
+//! | `direct_shard` | live events written to idle `direct` streams by one writer task per worker thread |
 //! | [`serve`] | accepting connections, TLS, HTTP/1.1 and HTTP/2 through hyper |
 //! | [`conn`] | exact count of open streams (a drop guard), by [`wire::Mode`], and the global / per-IP caps |
 //! | [`stats`] | the coalescer that pushes `stats` events ([`wire::model::StatsEvent`]) |
@@ -69,6 +71,7 @@ pub mod fanout;
 pub mod frame;
 pub mod history;
 pub mod hub;
+pub mod live;
 pub mod metrics;
 pub mod pages;
 pub mod redis_bus;

@@ -102,7 +102,7 @@ pub struct Metrics {
     pub events_published: Family<KindLabel, Counter>,
     pub resets: Family<ReasonLabel, Counter>,
     pub rejected: Family<ReasonLabel, Counter>,
-    /// Per event and writer ([`crate::direct_shard`]): publish → the writer's last `send`.
+    /// Per event and writer (`direct_shard`): publish → the writer's last `send`.
     pub fanout_write: Histogram,
 }
 
