@@ -60,6 +60,12 @@ impl Tab {
     /// We lead no more (a higher term exists, or our lock was stolen). `requeue`: Locks, queue
     /// for the lock again (not when freezing or leaving).
     pub(super) fn step_down(&mut self, now: Instant, requeue: bool) {
+        // Relays held for hidden tabs go no further: posted after this, with a term we no longer
+        // lead, they would make followers take us back as their leader. The next leader resumes
+        // from the lowest position the tabs report, which these never reached. (A leader that
+        // resigns on purpose posts them first, see `resign`.)
+        self.relay_batch = None;
+        self.timers.stop(Timer::RelayBatch);
         let held = match &mut self.phase {
             Phase::Leader { holds_lock, .. } => std::mem::take(holds_lock),
             _ => false,
@@ -92,6 +98,8 @@ impl Tab {
         let Some(term) = self.leading_term() else {
             return;
         };
+        // The events held for hidden tabs go out while we still lead their term.
+        self.flush_relays();
         let successor = self.resign_successor();
         self.leader = successor;
         // Locks: the lock goes first (`ReleaseLock` before the `Resign`), so the browser hands it

@@ -110,21 +110,24 @@ impl Tab {
             .set(Timer::Presence, now + self.config.presence_interval);
     }
 
-    /// What this tab would post if it left now (`pagehide`): its `Resign` when it leads (naming
-    /// the successor), then `Bye`; nothing once it has left. A shell may post these from a
-    /// listener armed in advance, so the goodbye goes out even when the page's own code cannot
-    /// run at that moment; `leave` posts exactly these, in this order.
+    /// What this tab would post if it left now (`pagehide`): when it leads, the relays it holds
+    /// for hidden tabs and its `Resign` (naming the successor); then `Bye`; nothing once it has
+    /// left. A shell may post these from a listener armed in advance, so the goodbye goes out
+    /// even when the page's own code cannot run at that moment; `leave` posts exactly these, in
+    /// this order.
     pub fn goodbye(&self) -> Vec<Message> {
         if !self.active {
             return Vec::new();
         }
+        let relays = self.held_relays();
         let resign = self.leading_term().map(|term| Body::Resign {
             term,
             successor: self.resign_successor(),
             reason: Some(ResignReason::Leaving),
         });
-        resign
+        relays
             .into_iter()
+            .chain(resign)
             .chain([Body::Bye])
             .map(|body| Message {
                 from: self.id,

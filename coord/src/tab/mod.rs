@@ -397,3 +397,6 @@ impl Tab {
         }
     }
 }
+
+#[cfg(test)]
+mod batch_tests;

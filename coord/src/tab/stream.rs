@@ -188,12 +188,26 @@ impl Tab {
         }
     }
 
+    /// The relays held for hidden tabs, as the body that posts them, while we lead their term
+    /// (what `flush_relays` would post now).
+    pub(super) fn held_relays(&self) -> Option<Body> {
+        let batch = self.relay_batch.as_ref()?;
+        (self.leading_term() == Some(batch.term)).then(|| Body::Relays {
+            term: batch.term,
+            epoch: batch.epoch.clone(),
+            events: batch.events.clone(),
+        })
+    }
+
     /// Posts the batched relays, if any (before any other message, see `Tab::post`).
     pub(super) fn flush_relays(&mut self) {
         let Some(batch) = self.relay_batch.take() else {
             return;
         };
         self.timers.stop(Timer::RelayBatch);
+        if self.leading_term() != Some(batch.term) {
+            return; // see `step_down`: never under a term we no longer lead
+        }
         self.out.push_back(Output::Post(Message {
             from: self.id,
             body: Body::Relays {

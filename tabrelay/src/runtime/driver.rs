@@ -324,7 +324,12 @@ impl Driver {
                     // The leader's pulse is its own heartbeat; followers' is the one they receive.
                     self.sink.view.heartbeat_at_ms.set(Some(clock::now_ms()));
                 }
-                let goodbye = matches!(message.body, Body::Resign { .. } | Body::Bye);
+                // The native listener posted the goodbye (`Tab::goodbye`: held relays, resign,
+                // bye); the leave turn must not post them again.
+                let goodbye = matches!(
+                    message.body,
+                    Body::Relays { .. } | Body::Resign { .. } | Body::Bye
+                );
                 if !(goodbye && self.goodbye_posted_natively.get()) {
                     self.channel.post(&message);
                 }
