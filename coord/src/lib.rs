@@ -104,6 +104,10 @@
 //! The leader relays *every* server event ([`Body::Relay`] with term, send time and the stream's
 //! epoch, learnt from its `hello`), including `hello`, `stats` and `reset`, and delivers it to its
 //! own app through the same log as the followers, so the app sees the same events in every tab.
+//! While every other tab it knows of is hidden, it holds them and posts them together
+//! ([`Body::Relays`], at most every `Config::hidden_relay_batch`, before any other message it
+//! posts, at once when a tab shows, and only under the term it leads): a hidden tab renders
+//! nothing, and one channel message per event cost it more than the events themselves.
 //! Within one epoch numbered events are delivered once, in id order: duplicates are dropped,
 //! events after a gap wait until it is filled (follower: [`Body::Resend`] naming its position to
 //! the leader, who resends from its ring or reopens the stream from that position; leader:
