@@ -22,6 +22,18 @@ test("the first tab opens the one stream; more tabs share it", () => {
   assert.deepEqual(a.lastStatus().tabs.map((t) => t.id).sort(), ["a", "b", "c"]);
 });
 
+test("the status lists the tabs in id order, whatever order they joined in", () => {
+  // The tabs show the list as it comes (they do not sort it again).
+  const sim = simulate();
+  for (const id of ["0000000000c2", "0000000000a1", "0000000000b7"]) hello(sim, port(), id);
+  const last = port();
+  hello(sim, last, "000000000001");
+  assert.deepEqual(
+    last.lastStatus().tabs.map((t) => t.id),
+    ["000000000001", "0000000000a1", "0000000000b7", "0000000000c2"],
+  );
+});
+
 test("a tab leaving does not touch the stream; the last one closes it", () => {
   const sim = simulate();
   const [a, b] = [port(), port()];

@@ -23,7 +23,7 @@
 //                                 catch up (`reason`: "too_old", the buffer does not reach back to
 //                                 last_id + 1; "other_run"): refetch the state from the server
 //                                 and go on from the worker's position `(epoch, head_id)`
-//                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}], at}
+//                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}] (in id order), at}
 //                   every 250 ms (the tabs' heartbeat) and on any change; `stream` is one of
 //                   closed, connecting, open, backoff
 // A hello at a position is answered, in this order of preference, by: the buffered events after
@@ -151,7 +151,9 @@ function createHub(io) {
     next_attempt: nextAttempt,
     tabs: [...tabs.values()]
       .filter((t) => io.now() - t.lastSeen <= TAB_TIMEOUT_MS)
-      .map((t) => ({ id: t.id, visible: t.visible, last_seen: t.lastSeen })),
+      .map((t) => ({ id: t.id, visible: t.visible, last_seen: t.lastSeen }))
+      // In id order, as the Tabs panel lists them (the tabs then need no sort of their own).
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     at: io.now(),
   });
 

@@ -90,8 +90,15 @@ pub struct UnknownMode(pub String);
 
 impl fmt::Display for UnknownMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quoted: String = self.0.chars().take(40).collect();
-        write!(f, "unknown mode {quoted:?}; expected one of ")?;
+        // `escape_default`, not `{:?}`: the same quoting for what a URL holds, without core's
+        // Unicode tables in the browser's bundle.
+        let quoted: String = self
+            .0
+            .chars()
+            .take(40)
+            .flat_map(char::escape_default)
+            .collect();
+        write!(f, "unknown mode \"{quoted}\"; expected one of ")?;
         for (i, mode) in Mode::ALL.into_iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;

@@ -262,7 +262,8 @@ pub fn validate_device_id(id: &str) -> Result<(), String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
     {
         return Err(format!(
-            "device id contains {bad:?}; only ASCII letters, digits, '-', '_', '.' and ':' are allowed"
+            "device id contains '{}'; only ASCII letters, digits, '-', '_', '.' and ':' are allowed",
+            bad.escape_default()
         ));
     }
     Ok(())

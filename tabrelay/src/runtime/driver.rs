@@ -528,7 +528,9 @@ impl Driver {
                 last_seen: tab.last_seen,
             })
             .collect();
-        shown.sort_by_key(|tab| tab.id);
+        // In id order, as the registry iterates; this tab's own row goes in its place. No sort:
+        // each sort's instantiation costs the bundle a few kilobytes.
+        let mine = shown.partition_point(|tab| tab.id < core.id());
         let mut rows: Vec<TabRow> = shown
             .iter()
             .map(|tab| TabRow {
@@ -539,14 +541,16 @@ impl Driver {
                 is_self: false,
             })
             .collect();
-        rows.push(TabRow {
-            id: crate::tab_id_text(core.id()),
-            role,
-            visible,
-            last_seen_ms: clock::now_ms(),
-            is_self: true,
-        });
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows.insert(
+            mine,
+            TabRow {
+                id: crate::tab_id_text(core.id()),
+                role,
+                visible,
+                last_seen_ms: clock::now_ms(),
+                is_self: true,
+            },
+        );
         Some(rows)
     }
 }

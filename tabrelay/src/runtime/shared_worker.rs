@@ -239,7 +239,7 @@ impl Client {
                 set_if_changed(state.stream, stream_state(&stream));
                 set_if_changed(state.next_attempt_ms, next_attempt);
                 let me = state.tab_id.get_untracked();
-                let mut rows: Vec<TabRow> = tabs
+                let rows: Vec<TabRow> = tabs
                     .into_iter()
                     .map(|tab| TabRow {
                         is_self: tab.id == me,
@@ -249,7 +249,6 @@ impl Client {
                         last_seen_ms: tab.last_seen,
                     })
                     .collect();
-                rows.sort_by(|a, b| a.id.cmp(&b.id));
                 // Statuses come 4 times a second; the registry changes on pings (1/s per tab).
                 set_if_changed(state.tabs, rows);
                 if !self.resynced.replace(true) {

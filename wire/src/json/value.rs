@@ -231,5 +231,20 @@ pub fn one_of(value: &Value<'_>, names: &[&str]) -> Result<usize, Error> {
     names
         .iter()
         .position(|n| *n == s)
-        .ok_or_else(|| Error(format!("unknown variant `{s}`, expected one of {names:?}")))
+        .ok_or_else(|| Error(format!("unknown variant `{s}`, {}", expected_one_of(names))))
+}
+
+/// serde's wording of the variants expected, written by hand: `{:?}` of a string would link
+/// core's Unicode escape tables into the browser's bundle.
+fn expected_one_of(names: &[&str]) -> String {
+    match names {
+        [] => "there are no variants".to_owned(),
+        [one] => format!("expected `{one}`"),
+        [a, b] => format!("expected `{a}` or `{b}`"),
+        [first, rest @ ..] => rest
+            .iter()
+            .fold(format!("expected one of `{first}`"), |list, name| {
+                format!("{list}, `{name}`")
+            }),
+    }
 }
