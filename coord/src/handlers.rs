@@ -3,8 +3,6 @@
 //! Generic over the handler type so that it stays pure: the shell stores `Rc<dyn Fn(..)>` or JS
 //! functions, tests store plain values.
 
-use std::collections::BTreeMap;
-
 use crate::AppEvent;
 
 /// Event names for the app events that are not server events.
@@ -25,14 +23,16 @@ pub struct HandlerId(pub u64);
 #[derive(Debug, Clone)]
 pub struct Handlers<H> {
     next: u64,
-    by_name: BTreeMap<String, Vec<(HandlerId, H)>>,
+    /// A list per name: a page listens to a handful of names, and a map type here would cost
+    /// the browser's bundle more code than it saves in lookups.
+    by_name: Vec<(String, Vec<(HandlerId, H)>)>,
 }
 
 impl<H> Default for Handlers<H> {
     fn default() -> Self {
         Self {
             next: 0,
-            by_name: BTreeMap::new(),
+            by_name: Vec::new(),
         }
     }
 }
@@ -45,16 +45,16 @@ impl<H> Handlers<H> {
     pub fn on(&mut self, name: &str, handler: H) -> HandlerId {
         self.next += 1;
         let id = HandlerId(self.next);
-        self.by_name
-            .entry(name.to_owned())
-            .or_default()
-            .push((id, handler));
+        match self.by_name.iter_mut().find(|(n, _)| n == name) {
+            Some((_, list)) => list.push((id, handler)),
+            None => self.by_name.push((name.to_owned(), vec![(id, handler)])),
+        }
         id
     }
 
     /// Removes one handler; `false` if it was not registered.
     pub fn off(&mut self, id: HandlerId) -> bool {
-        for list in self.by_name.values_mut() {
+        for (_, list) in &mut self.by_name {
             if let Some(at) = list.iter().position(|(h, _)| *h == id) {
                 list.remove(at);
                 return true;
@@ -65,11 +65,12 @@ impl<H> Handlers<H> {
 
     /// The handlers for `name`, in registration order.
     pub fn get(&self, name: &str) -> impl Iterator<Item = &H> {
-        self.by_name.get(name).into_iter().flatten().map(|(_, h)| h)
+        let list = self.by_name.iter().find(|(n, _)| n == name);
+        list.into_iter().flat_map(|(_, list)| list).map(|(_, h)| h)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_name.values().all(Vec::is_empty)
+        self.by_name.iter().all(|(_, list)| list.is_empty())
     }
 }
 

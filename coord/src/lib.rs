@@ -151,6 +151,7 @@
 //! that has no position yet, unless the leader resumed from a position) and `reset` (`epoch`,
 //! `head_id`).
 
+mod by_id;
 pub mod config;
 pub mod handlers;
 pub mod io;

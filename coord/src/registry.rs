@@ -1,7 +1,8 @@
 //! The tabs this tab knows about: filled by hello / presence / heartbeats, emptied by bye and by
 //! expiry of silent tabs.
-
-use std::collections::BTreeMap;
+//!
+//! A vector in id order rather than a `BTreeMap`: a page knows tens of tabs at most, and each
+//! `BTreeMap` instantiation costs the browser's bundle a few kilobytes.
 
 use crate::{Config, Instant, PeerInfo, TabId};
 
@@ -16,30 +17,39 @@ pub struct TabInfo {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Registry {
-    tabs: BTreeMap<TabId, TabInfo>,
+    /// In id order, one entry per id.
+    tabs: Vec<TabInfo>,
 }
 
 impl Registry {
     /// Any message from `id` proves it is alive.
     pub(crate) fn seen(&mut self, id: TabId, now: Instant) {
-        if let Some(t) = self.tabs.get_mut(&id) {
+        if let Ok(at) = self.find(id) {
+            let t = &mut self.tabs[at];
             t.last_seen = t.last_seen.max(now);
         }
     }
 
     pub(crate) fn update(&mut self, id: TabId, info: PeerInfo, now: Instant) {
-        self.tabs.insert(
+        let entry = TabInfo {
             id,
-            TabInfo {
-                id,
-                info,
-                last_seen: now,
-            },
-        );
+            info,
+            last_seen: now,
+        };
+        match self.find(id) {
+            Ok(at) => self.tabs[at] = entry,
+            Err(at) => self.tabs.insert(at, entry),
+        }
     }
 
     pub(crate) fn remove(&mut self, id: TabId) {
-        self.tabs.remove(&id);
+        if let Ok(at) = self.find(id) {
+            self.tabs.remove(at);
+        }
+    }
+
+    fn find(&self, id: TabId) -> Result<usize, usize> {
+        self.tabs.binary_search_by_key(&id, |t| t.id)
     }
 
     /// Drops tabs silent for longer than their expiry (longer for hidden tabs, whose timers may
@@ -47,13 +57,13 @@ impl Registry {
     /// `Config::presence_budget`), and so the visible tabs' expiry.
     pub(crate) fn expire(&mut self, now: Instant, config: &Config, stretch: f64) {
         self.tabs
-            .retain(|_, t| now.saturating_since(t.last_seen) < Self::expiry(t, config, stretch));
+            .retain(|t| now.saturating_since(t.last_seen) < Self::expiry(t, config, stretch));
     }
 
     /// When the next entry expires.
     pub(crate) fn next_expiry(&self, config: &Config, stretch: f64) -> Option<Instant> {
         self.tabs
-            .values()
+            .iter()
             .map(|t| t.last_seen + Self::expiry(t, config, stretch))
             .min()
     }
@@ -71,7 +81,8 @@ impl Registry {
         self.tabs.len()
     }
 
+    /// In id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &TabInfo> {
-        self.tabs.values()
+        self.tabs.iter()
     }
 }

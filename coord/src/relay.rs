@@ -15,8 +15,9 @@
 //! whatever the ids between. Without `prev` (a tab of an older release, or no position known)
 //! the next one is `highest + 1`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
+use crate::by_id::ById;
 use crate::ServerEvent;
 use wire::json;
 
@@ -44,12 +45,12 @@ pub(crate) struct EventLog {
     epoch: Option<String>,
     /// Numbered events of another run than ours, held until a `reset` of that run tells us where
     /// it starts for us.
-    foreign: Option<(Option<String>, BTreeMap<u64, Entry>)>,
+    foreign: Option<(Option<String>, ById<Entry>)>,
     /// Highest id delivered (or covered by a snapshot). `None`: no baseline yet, the first id
     /// seen becomes it.
     highest: Option<u64>,
     /// Events above a gap, waiting for it to fill.
-    pending: BTreeMap<u64, Entry>,
+    pending: ById<Entry>,
     /// Recently delivered numbered events, ascending and chained (each one's `prev` is the id of
     /// the one before it).
     ring: VecDeque<Entry>,
@@ -68,7 +69,7 @@ impl EventLog {
             epoch: None,
             foreign: None,
             highest: None,
-            pending: BTreeMap::new(),
+            pending: ById::default(),
             ring: VecDeque::new(),
             last_reset: None,
             ring_capacity,
@@ -102,7 +103,7 @@ impl EventLog {
         if self.highest.is_none() {
             self.epoch = epoch.map(str::to_owned);
             self.highest = Some(id);
-            self.pending.retain(|&k, _| k > id);
+            self.pending.keep_above(id);
         }
     }
 
@@ -173,12 +174,12 @@ impl EventLog {
         match self.highest {
             Some(h) if id <= h => self.duplicates += 1,
             Some(h) if !follows(id, prev, h) => {
-                if self.pending.insert(id, (event, prev)).is_some() {
+                if !self.pending.insert(id, (event, prev)) {
                     self.duplicates += 1;
                 }
                 if self.pending.len() > self.pending_capacity {
                     // Give up on the gap: tell the app what is lost and move on.
-                    let first = *self.pending.keys().next().expect("pending is not empty");
+                    let (first, _) = self.pending.first().expect("pending is not empty");
                     out.push(Delivery::Lost {
                         from: h + 1,
                         to: first - 1,
@@ -203,17 +204,17 @@ impl EventLog {
             .as_ref()
             .is_none_or(|(e, _)| e.as_deref() != epoch)
         {
-            self.foreign = Some((epoch.map(str::to_owned), BTreeMap::new()));
+            self.foreign = Some((epoch.map(str::to_owned), ById::default()));
         }
         let (_, held) = self.foreign.as_mut().expect("just set");
-        if held.insert(id, event).is_some() {
+        if !held.insert(id, event) {
             self.duplicates += 1;
         }
         if held.len() <= self.pending_capacity {
             return Vec::new();
         }
         let (epoch, held) = self.foreign.take().expect("just set");
-        let first = *held.keys().next().expect("not empty");
+        let (first, _) = held.first().expect("not empty");
         let mut out = vec![Delivery::Lost {
             from: self.highest.map_or(0, |h| h + 1),
             to: first - 1,
@@ -260,7 +261,7 @@ impl EventLog {
         let mut out = vec![Delivery::Reset(event.clone())];
         if let Some(head) = head {
             self.highest = Some(head);
-            self.pending.retain(|&k, _| k > head);
+            self.pending.keep_above(head);
             self.ring.clear();
             self.last_reset = Some((event, head));
             self.drain(&mut out);
@@ -292,15 +293,15 @@ impl EventLog {
     fn drain(&mut self, out: &mut Vec<Delivery>) {
         while let Some(h) = self.highest {
             // The lowest held event is the only one that can follow `h`.
-            let next = match self.pending.first_key_value() {
-                Some((&id, (_, prev))) if follows(id, *prev, h) => id,
+            match self.pending.first() {
+                Some((id, (_, prev))) if follows(id, *prev, h) => {}
                 _ => break,
-            };
-            let entry = self.pending.remove(&next).expect("just seen");
+            }
+            let entry = self.pending.pop_first().expect("just seen");
             self.deliver(entry, out);
         }
         let h = self.highest.unwrap_or(0);
-        self.pending.retain(|&k, _| k > h);
+        self.pending.keep_above(h);
     }
 }
 

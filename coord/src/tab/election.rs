@@ -182,7 +182,7 @@ impl Tab {
                 if let Phase::Electing { claim, .. } = &mut self.phase {
                     *claim = Some(Claim {
                         term,
-                        acks: BTreeSet::new(),
+                        acks: Vec::new(),
                     });
                 }
                 self.timers
@@ -312,7 +312,9 @@ impl Tab {
         if term != claim.term {
             return;
         }
-        claim.acks.insert(from);
+        if !claim.acks.contains(&from) {
+            claim.acks.push(from);
+        }
         let (dead, term, acks) = (*dead, claim.term, &claim.acks);
         let all_acked = {
             let mut voters = self

@@ -30,7 +30,7 @@ mod view;
 
 pub use timeline::{ChangeCause, LeaderChange};
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::reconnect::Backoff;

@@ -2,8 +2,6 @@
 //! "we lead, hence our term and our stream exist" is a match, never an `Option` to trust; only
 //! [`Phase::Electing`] has a candidacy's claim.
 
-use std::collections::BTreeSet;
-
 use super::timer::Timer;
 use super::Tab;
 use crate::{Role, StreamState, TabId, Term};
@@ -102,8 +100,9 @@ impl LeaderStream {
 #[derive(Debug, Clone)]
 pub(super) struct Claim {
     pub(super) term: Term,
-    /// Tabs that reported our term since we claimed.
-    pub(super) acks: BTreeSet<TabId>,
+    /// Tabs that reported our term since we claimed, each once (a handful: no set type, whose
+    /// code the browser's bundle would carry).
+    pub(super) acks: Vec<TabId>,
 }
 
 impl Tab {

@@ -55,14 +55,14 @@ use driver::Driver;
 use leptos::prelude::*;
 use sink::Sink;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 thread_local! {
     /// The page's runtimes, by [`Options::key`]: a second mount of the same stream shares the
     /// first, so a page is always one tab.
-    static PAGE: RefCell<BTreeMap<String, Rc<Shared>>> = const { RefCell::new(BTreeMap::new()) };
+    /// (A list: a page has one or two, and a map type would cost the bundle more code.)
+    static PAGE: RefCell<Vec<Rc<Shared>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One page's runtime for one stream, shared by every mount of the hook with the same options.
@@ -92,19 +92,20 @@ impl Shared {
     /// names, or a new one that starts once the page has hydrated.
     pub fn mount(options: Options) -> Rc<Shared> {
         let key = options.key();
-        if let Some(shared) = PAGE.with(|page| page.borrow().get(&key).cloned()) {
+        let mounted = PAGE.with(|page| page.borrow().iter().find(|s| s.key == key).cloned());
+        if let Some(shared) = mounted {
             shared.mounts.set(shared.mounts.get() + 1);
             return shared;
         }
         let shared = Rc::new(Shared {
-            key: key.clone(),
+            key,
             sink: Rc::new(Sink::new(options.resync.clone())),
             options,
             mounts: Cell::new(1),
             run: RefCell::new(Run::NotStarted),
             early: RefCell::new(Vec::new()),
         });
-        PAGE.with(|page| page.borrow_mut().insert(key, Rc::clone(&shared)));
+        PAGE.with(|page| page.borrow_mut().push(Rc::clone(&shared)));
         let starting = Rc::clone(&shared);
         // Effects run after hydration; `untrack` keeps the runtime's reads from re-running it.
         Effect::new(move |_| untrack(|| starting.start()));
@@ -124,7 +125,7 @@ impl Shared {
         if left > 0 {
             return;
         }
-        PAGE.with(|page| page.borrow_mut().remove(&self.key));
+        PAGE.with(|page| page.borrow_mut().retain(|s| !Rc::ptr_eq(s, self)));
         let run = self.run.replace(Run::Stopped);
         if let Run::Driver(driver) = run {
             driver.stop();
