@@ -92,7 +92,8 @@ test("after an error it backs off, resumes from the last id, and drops replayed 
   first.handlers.onError();
   assert.ok(first.closed, "the failed EventSource is closed: the worker owns the retry");
   assert.equal(a.lastStatus().stream, "backoff");
-  assert.ok(a.lastStatus().next_attempt > sim.now);
+  assert.ok(a.lastStatus().next_attempt_us > sim.now * 1000);
+  assert.ok(Number.isInteger(a.lastStatus().next_attempt_us), "times are whole microseconds");
   sim.advance(60_000);
   assert.equal(sim.streams.length, 2);
   assert.equal(sim.stream().url, `${STREAM_URL}&last_event_id=2`);
@@ -223,7 +224,7 @@ test("tabs get a status often enough that the dashboard never calls the pulse la
   const sim = simulate();
   const a = liveTab(sim, "a");
   sim.advance(5000);
-  const times = a.sent.filter((m) => m.type === "status").map((m) => m.at);
+  const times = a.sent.filter((m) => m.type === "status").map((m) => m.at_us / 1000);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
   assert.ok(gaps.length >= 19, `${gaps.length} statuses in 5 s`);
   // The dashboard shows a heartbeat older than 750 ms as late.

@@ -17,15 +17,19 @@
 //                                 throttled hidden tab) and on visibility changes; also
 //                                 re-registers, as a hello, a tab the worker forgot
 //                 {type:"bye", tab}             `pagehide`
-//   worker → tab  {type:"event", name, id, data, at, epoch}  a server event (`id` null but for
-//                                 device events); `at`: when the worker got it; `epoch`: its run
+//   worker → tab  {type:"event", name, id, data, at_us, epoch}  a server event (`id` null but
+//                                 for device events); `at_us`: when the worker got it; `epoch`:
+//                                 its run
 //                 {type:"resync", epoch, head_id, reason}  answers a hello the worker cannot
 //                                 catch up (`reason`: "too_old", the buffer does not reach back to
 //                                 last_id + 1; "other_run"): refetch the state from the server
 //                                 and go on from the worker's position `(epoch, head_id)`
-//                 {type:"status", stream, next_attempt, tabs:[{id, visible, last_seen}] (in id order), at}
+//                 {type:"status", stream, next_attempt_us, tabs:[{id, visible, last_seen_us}]
+//                                 (in id order), at_us}
 //                   every 250 ms (the tabs' heartbeat) and on any change; `stream` is one of
 //                   closed, connecting, open, backoff
+//   Times (`_us`) are whole microseconds on the tabs' shared time line (performance.timeOrigin
+//   + now()): integers, which a tab reads without a float parser.
 // A hello at a position is answered, in this order of preference, by: the buffered events after
 // `last_id` (same epoch, and the buffer reaches back to last_id + 1, or the tab is not behind);
 // the last `reset` the worker got in its run then the events after its head (the tab's position
@@ -66,6 +70,8 @@ const BACKOFF_CAP_MS = 30000;
 
 /** An id as JSON and JavaScript hold it exactly. */
 const isId = (value) => Number.isSafeInteger(value) && value >= 0;
+/** A time in ms (fractional) as the whole microseconds the tabs read. */
+const micros = (ms) => Math.round(ms * 1000);
 
 /** The object `text` is as JSON, or null (not JSON, or not an object). */
 function parseObject(text) {
@@ -148,13 +154,13 @@ function createHub(io) {
   const status = () => ({
     type: "status",
     stream: streamState,
-    next_attempt: nextAttempt,
+    next_attempt_us: nextAttempt === null ? null : micros(nextAttempt),
     tabs: [...tabs.values()]
       .filter((t) => io.now() - t.lastSeen <= TAB_TIMEOUT_MS)
-      .map((t) => ({ id: t.id, visible: t.visible, last_seen: t.lastSeen }))
+      .map((t) => ({ id: t.id, visible: t.visible, last_seen_us: micros(t.lastSeen) }))
       // In id order, as the Tabs panel lists them (the tabs then need no sort of their own).
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-    at: io.now(),
+    at_us: micros(io.now()),
   });
 
   function setStream(state) {
@@ -219,7 +225,7 @@ function createHub(io) {
       if (!isId(id)) id = null;
       if (id !== null && !takeId(id)) return;
     }
-    const message = { type: "event", name, id, data, at: io.now(), epoch: streamEpoch };
+    const message = { type: "event", name, id, data, at_us: micros(io.now()), epoch: streamEpoch };
     if (name === "reset") takeReset(message);
     if (id !== null) {
       replay.push(message);

@@ -10,8 +10,14 @@
 use serde::{Deserialize, Serialize};
 use wire::json::{self, FromJson, Object, Value};
 
+/// The format of the worker's messages, in the worker's name (see
+/// [`crate::Names::worker_for_protocol`]): a page never joins a worker running the script of
+/// another format, which would post messages it cannot read. 2: times are whole microseconds.
+pub const WORKER_FORMAT: u32 = 2;
+
 /// A message from the SharedWorker to a tab (the wire format is documented in
-/// `public/tabrelay-worker.js`).
+/// `public/tabrelay-worker.js`). Times are whole microseconds on the tabs' shared time line
+/// (`performance.timeOrigin` + `now()`): integers, so the browser's bundle needs no float parser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromWorker {
@@ -23,8 +29,8 @@ pub enum FromWorker {
         id: Option<u64>,
         /// Its data, as the server sent it.
         data: String,
-        /// When the worker received it (ms on the tabs' shared time line).
-        at: f64,
+        /// When the worker received it (µs on the tabs' shared time line).
+        at_us: u64,
         /// The run (server epoch) `id` belongs to.
         #[serde(default)]
         epoch: Option<String>,
@@ -45,12 +51,12 @@ pub enum FromWorker {
     Status {
         /// `closed`, `connecting`, `open` or `backoff`.
         stream: String,
-        /// When the next reconnect is due (ms since epoch), while backing off.
-        next_attempt: Option<f64>,
+        /// When the next reconnect is due (µs since epoch), while backing off.
+        next_attempt_us: Option<u64>,
         /// Every tab heard from recently.
         tabs: Vec<WorkerTab>,
-        /// When the worker sent it (ms on the tabs' shared time line).
-        at: f64,
+        /// When the worker sent it (µs on the tabs' shared time line).
+        at_us: u64,
     },
 }
 
@@ -61,8 +67,8 @@ pub struct WorkerTab {
     pub id: String,
     /// Whether its page is visible.
     pub visible: bool,
-    /// When the worker last heard from it (ms since epoch).
-    pub last_seen: f64,
+    /// When the worker last heard from it (µs since epoch).
+    pub last_seen_us: u64,
 }
 
 impl FromWorker {
@@ -84,7 +90,7 @@ impl FromJson for FromWorker {
                     name: o.field("name")?,
                     id: o.field("id")?,
                     data: o.field("data")?,
-                    at: o.field("at")?,
+                    at_us: o.field("at_us")?,
                     epoch: o.field("epoch")?,
                 },
                 "resync" => FromWorker::Resync {
@@ -94,9 +100,9 @@ impl FromJson for FromWorker {
                 },
                 "status" => FromWorker::Status {
                     stream: o.field("stream")?,
-                    next_attempt: o.field("next_attempt")?,
+                    next_attempt_us: o.field("next_attempt_us")?,
                     tabs: o.field("tabs")?,
-                    at: o.field("at")?,
+                    at_us: o.field("at_us")?,
                 },
                 other => return Err(json::Error(format!("unknown worker message `{other}`"))),
             })
@@ -110,7 +116,7 @@ impl FromJson for WorkerTab {
             Ok(WorkerTab {
                 id: o.field("id")?,
                 visible: o.field("visible")?,
-                last_seen: o.field("last_seen")?,
+                last_seen_us: o.field("last_seen_us")?,
             })
         })
     }

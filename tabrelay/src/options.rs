@@ -93,9 +93,11 @@ impl Names {
         }
     }
 
-    /// The SharedWorker's name for this protocol version.
+    /// The SharedWorker's name for this protocol version and worker format
+    /// ([`crate::inbox::WORKER_FORMAT`]): `ticker-v3.2`.
     pub fn worker_for_protocol(&self) -> String {
-        format!("{}-v{}", self.worker, coord::PROTOCOL_VERSION)
+        let (v, format) = (coord::PROTOCOL_VERSION, crate::inbox::WORKER_FORMAT);
+        format!("{}-v{v}.{format}", self.worker)
     }
 }
 
@@ -345,7 +347,7 @@ mod tests {
             format!("ticker-leader-storage-v{v}")
         );
         assert_eq!(names.storage_prefix, "ticker-msg:");
-        assert_eq!(names.worker_for_protocol(), format!("ticker-v{v}"));
+        assert_eq!(names.worker_for_protocol(), format!("ticker-v{v}.2"));
         // The default names of this protocol: tabs of the release before (version 2, no batched
         // relays) queue for "tabrelay-leader-v2" and keep their own leader until they reload.
         assert_eq!(

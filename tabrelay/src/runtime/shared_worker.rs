@@ -204,13 +204,13 @@ impl Client {
                 name,
                 id,
                 data,
-                at,
+                at_us,
                 epoch,
             } => {
                 if !self.advance(&name, id, &data, epoch) {
                     return;
                 }
-                let latency_ms = (clock::now_ms() - at).max(0.0);
+                let latency_ms = (clock::now_ms() - ms(at_us)).max(0.0);
                 let latency = Duration::from_micros((latency_ms * 1000.0) as u64);
                 let event = ServerEvent::new(id, name, data);
                 self.shared.emit(&relayed(event, latency));
@@ -230,14 +230,14 @@ impl Client {
             }
             FromWorker::Status {
                 stream,
-                next_attempt,
+                next_attempt_us,
                 tabs,
-                at,
+                at_us,
             } => {
                 // The worker's status is the pulse tabs see, as a leader's heartbeat elsewhere.
-                state.heartbeat_at_ms.set(Some(at));
+                state.heartbeat_at_ms.set(Some(ms(at_us)));
                 set_if_changed(state.stream, stream_state(&stream));
-                set_if_changed(state.next_attempt_ms, next_attempt);
+                set_if_changed(state.next_attempt_ms, next_attempt_us.map(ms));
                 let me = state.tab_id.get_untracked();
                 let rows: Vec<TabRow> = tabs
                     .into_iter()
@@ -246,7 +246,7 @@ impl Client {
                         id: tab.id,
                         role: Role::Follower,
                         visible: tab.visible,
-                        last_seen_ms: tab.last_seen,
+                        last_seen_ms: ms(tab.last_seen_us),
                     })
                     .collect();
                 // Statuses come 4 times a second; the registry changes on pings (1/s per tab).
@@ -272,6 +272,11 @@ fn relayed(event: ServerEvent, latency: Duration) -> AppEvent {
             latency: Some(latency),
         }
     }
+}
+
+/// A worker time (whole µs) in the view's milliseconds.
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
 }
 
 fn stream_state(word: &str) -> StreamState {
