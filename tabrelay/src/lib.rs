@@ -55,6 +55,10 @@
 //! ## Features
 //! - `hydrate`: the browser runtime. Without it (the server's build) the hook returns a handle
 //!   whose view keeps its initial values and whose handlers never run.
+//! - `alternative-modes`: [`Mode::Sharded`], [`Mode::HiddenClose`] and [`Mode::SharedWorker`],
+//!   the alternatives tabrelay's leader is measured against (the dashboard turns it on). Without
+//!   it an app asking for one runs as [`Mode::Leader`] and is told so in the console, and the
+//!   library adds ~7 KB (brotli) less to its bundle.
 
 #![warn(missing_docs)]
 

@@ -39,6 +39,7 @@ pub mod http;
 pub mod lifecycle;
 mod listeners;
 mod naive;
+#[cfg(feature = "alternative-modes")]
 mod shared_worker;
 mod sink;
 mod storage_channel;
@@ -192,13 +193,29 @@ pub fn available_mode(mode: Mode) -> Mode {
     }
 }
 
+/// `mode` if this build has it: without the `alternative-modes` feature, the modes that stand
+/// for the alternatives run as `leader` (an app asking for one is told in the console).
+fn built_mode(mode: Mode) -> Mode {
+    match mode {
+        #[cfg(not(feature = "alternative-modes"))]
+        Mode::Sharded | Mode::HiddenClose | Mode::SharedWorker => {
+            leptos::logging::error!(
+                "tabrelay: mode {} needs the crate feature `alternative-modes`; using leader",
+                mode.as_str()
+            );
+            Mode::Leader
+        }
+        mode => mode,
+    }
+}
+
 /// Starts this tab's runtime for `options`, delivering to `sink`; the driver for the modes with
 /// a core.
 fn start(sink: &Rc<Sink>, options: &Options) -> Option<Rc<Driver>> {
     let view = sink.view;
     let id = random_tab_id();
     view.tab_id.set(crate::tab_id_text(id));
-    let wanted = options.mode;
+    let wanted = built_mode(options.mode);
     let mode = available_mode(wanted);
     if mode != wanted {
         leptos::logging::warn!(
@@ -219,17 +236,25 @@ fn start(sink: &Rc<Sink>, options: &Options) -> Option<Rc<Driver>> {
             naive::start(sink, options);
             return None;
         }
+        #[cfg(feature = "alternative-modes")]
         Mode::Sharded => {
             naive::start_sharded(sink, options);
             return None;
         }
+        #[cfg(feature = "alternative-modes")]
         Mode::HiddenClose => {
             naive::start_hidden_close(sink, options);
             return None;
         }
+        #[cfg(feature = "alternative-modes")]
         Mode::SharedWorker => {
             shared_worker::start(sink, options);
             return None;
+        }
+        // (Without the feature, `built_mode` made these `leader`.)
+        #[cfg(not(feature = "alternative-modes"))]
+        Mode::Sharded | Mode::HiddenClose | Mode::SharedWorker => {
+            channel::Channel::broadcast(&options.names.channel)
         }
         Mode::Leader => channel::Channel::broadcast(&options.names.channel),
         Mode::Storage => channel::Channel::storage(&options.names.storage_prefix),

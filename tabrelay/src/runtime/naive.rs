@@ -48,6 +48,7 @@ pub fn start(shared: &Rc<Sink>, options: &Options) {
     }
 }
 
+#[cfg(feature = "alternative-modes")]
 /// `?mode=sharded`: asks the server for its shard ports, then opens the stream on one of them
 /// (the next in turn for this browser, counted in `localStorage`, so a burst of tabs spreads
 /// evenly; without storage, a random one).
@@ -82,6 +83,7 @@ pub fn start_sharded(shared: &Rc<Sink>, options: &Options) {
     });
 }
 
+#[cfg(feature = "alternative-modes")]
 /// The `shard_ports` of the server's stats (none when missing or malformed).
 fn shard_ports(stats: &str) -> Vec<u16> {
     wire::json::parse(stats)
@@ -90,6 +92,7 @@ fn shard_ports(stats: &str) -> Vec<u16> {
         .unwrap_or_default()
 }
 
+#[cfg(feature = "alternative-modes")]
 fn pick(ports: &[u16]) -> Option<u16> {
     if ports.is_empty() {
         return None;
@@ -112,6 +115,7 @@ fn pick(ports: &[u16]) -> Option<u16> {
     Some(ports[turn % ports.len()])
 }
 
+#[cfg(feature = "alternative-modes")]
 /// `?mode=hidden-close`: the stream is open only while the page is visible.
 pub fn start_hidden_close(shared: &Rc<Sink>, options: &Options) {
     lead_alone(shared);
