@@ -25,6 +25,9 @@ if [ "$limit" != unlimited ] && [ $((streams + 200)) -gt "$limit" ]; then
 fi
 cargo build --release -p server -p loadgen
 # Port 0: the load generator picks free ports (replica i on the first + i), so two benchmarks
-# or another server on the machine do not collide.
+# or another server on the machine do not collide. The load generator's readers run at nice 19
+# (the servers it starts do not): on a machine where both share the cores, the server writes
+# first, and `fan-out at socket` (kernel receive timestamps) shows its fan-out without the
+# readers' own queueing. A later `--reader-nice 0` overrides it.
 exec target/release/loadgen --streams "$streams" --addr "127.0.0.1:0" \
-  --spawn target/release/server --round-interval-ms 1000 "${deployment[@]}" "${@:2}"
+  --spawn target/release/server --round-interval-ms 1000 --reader-nice 19 "${deployment[@]}" "${@:2}"
