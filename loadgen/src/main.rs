@@ -46,7 +46,9 @@ enum PublishOn {
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput"
+    about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput",
+    // A later occurrence wins: `loadgen/bench.sh N --reader-nice 0` overrides the script's.
+    args_override_self = true
 )]
 struct Args {
     /// Concurrent SSE streams to hold (spread round-robin over the addresses).
@@ -205,12 +207,35 @@ fn cpu_sum_ms(pids: &[u32]) -> Option<u64> {
     pids.iter().map(|p| cpu_ms(&p.to_string())).sum()
 }
 
+/// CPU time of the kernel's `ksoftirqd/N` threads, in milliseconds: network receive work the
+/// kernel deferred out of the syscalls that caused it (on loopback, a sender's `send` normally
+/// runs the receiving side's TCP input itself, and the server's CPU counts it). Machine-wide.
+fn softirq_threads_ms() -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let is_softirq = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.starts_with("ksoftirqd"));
+        if is_softirq {
+            total += cpu_ms(pid).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
 /// CPU snapshots of the servers, redis-server and the loadgen, to take differences of.
 #[derive(Clone, Copy)]
 struct Cpu {
     servers: Option<u64>,
     redis: Option<u64>,
     own: Option<u64>,
+    softirq: Option<u64>,
 }
 
 impl Cpu {
@@ -225,6 +250,7 @@ impl Cpu {
             servers: cpu_sum_ms(servers),
             redis: redis.and_then(|p| cpu_ms(&p.to_string())),
             own: cpu_ms("self").zip(holders).map(|(a, b)| a + b),
+            softirq: softirq_threads_ms(),
         }
     }
 
@@ -234,6 +260,7 @@ impl Cpu {
             servers: diff(self.servers, before.servers),
             redis: diff(self.redis, before.redis),
             own: diff(self.own, before.own),
+            softirq: diff(self.softirq, before.softirq),
         }
     }
 }
@@ -966,6 +993,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "fan-out at socket max  {:.2?}",
             at_socket.last().copied().unwrap_or_default()
+        );
+    }
+    if let Some(ms) = latency_cpu.softirq {
+        println!(
+            "ksoftirqd CPU / event  {:.1} ms (machine-wide: receive work deferred out of the \
+             sending syscalls, not in server CPU)",
+            per_event(ms, args.rounds)
         );
     }
     println!(
