@@ -47,7 +47,7 @@ enum PublishOn {
 #[derive(Debug, Parser)]
 #[command(
     about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput",
-    // A later occurrence wins: `loadgen/bench.sh N --reader-nice 0` overrides the script's.
+    // A later occurrence wins: `loadgen/bench.sh N --rounds 30` overrides the script's flags.
     args_override_self = true
 )]
 struct Args {
