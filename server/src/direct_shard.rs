@@ -36,8 +36,10 @@
 //! io_uring and submits its event's sends as one `Send` entry per idle slot, [`BATCH`] entries
 //! per `io_uring_enter`, instead of one `send` syscall each: the same non-blocking send
 //! (`MSG_DONTWAIT`: a socket that would block completes at once with `EAGAIN`, it is never
-//! polled), the same hand-off of what did not go out. On this machine a small loopback write
-//! costs 3.1-3.3 µs of kernel CPU that way against 3.5-3.9 µs as a `send` (`loadgen/README.md`).
+//! polled), the same hand-off of what did not go out. On the 2-core bench machine a small
+//! loopback write cost 3.1-3.3 µs of kernel CPU that way against 3.5-3.9 µs as a `send` (a
+//! standalone test, 9,000 sockets), and the hub 40-50 ms of CPU per event to 10,000 streams
+//! against 55.5-58.5 (`loadgen/bench.sh 10000`), plus 1-3 ms in `ksoftirqd` against 0-1.
 //! A slot stays `WRITING` from its entry until its completion is read, and the chunk and the
 //! socket live at least as long. `TABRELAY_IO_URING=0` turns it off (plain `send`).
 //!
