@@ -25,6 +25,10 @@ if [ "$limit" != unlimited ] && [ $((streams + 200)) -gt "$limit" ]; then
 fi
 cargo build --release -p server -p loadgen
 # Port 0: the load generator picks free ports (replica i on the first + i), so two benchmarks
-# or another server on the machine do not collide.
+# or another server on the machine do not collide. `fan-out at socket` (kernel receive
+# timestamps) shows the server's fan-out without the load generator's own wait for a core.
+# `loadgen/bench.sh N --reader-nice 19` also lets the server's writers have the cores first; not
+# the default: next to other busy processes, readers at nice 19 starve (a 50,000-stream run
+# timed out waiting for them).
 exec target/release/loadgen --streams "$streams" --addr "127.0.0.1:0" \
   --spawn target/release/server --round-interval-ms 1000 "${deployment[@]}" "${@:2}"

@@ -7,8 +7,9 @@
 //! wall clock in nanoseconds (`wall_ns`), the same machine.
 //!
 //! Protocol, one line each: holder → main `connected <failed> <first error>`, then after `done`
-//! `result <incomplete> <device frames> <stats frames> <other frames> <resets>`, `lat <ns>…`
-//! lines, `end`; main → holder `sent <round> <ns>`, `done`; the holder closes its streams and
+//! `result <incomplete> <device frames> <stats frames> <other frames> <resets> <stamps before
+//! the publish> <stamps after the receipt>`, `lat <ns>…` and `slat <ns>…` (at the socket) lines,
+//! `end`; main → holder `sent <round> <ns>`, `done`; the holder closes its streams and
 //! exits when its stdin closes.
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ struct Holder {
 #[derive(Default)]
 pub struct Results {
     pub latencies: Vec<Duration>,
+    pub at_socket: Vec<Duration>,
+    pub odd_stamps: [u64; 2],
     pub incomplete: usize,
     pub frames: [u64; 3],
     pub resets: u64,
@@ -71,6 +74,7 @@ impl Holders {
                 .args(["--sources", &sources.to_string()])
                 .args(["--rounds", &args.rounds.to_string()])
                 .args(["--timeout-secs", &args.timeout_secs.to_string()])
+                .args(["--reader-nice", &args.reader_nice.to_string()])
                 .args([
                     "--connect-concurrency",
                     &(args.connect_concurrency / procs).max(1).to_string(),
@@ -142,7 +146,7 @@ impl Holders {
                 match words.next() {
                     Some("result") => {
                         let v: Vec<u64> = words.map(str::parse).collect::<Result<_, _>>()?;
-                        let [incomplete, f0, f1, f2, resets] = v[..] else {
+                        let [incomplete, f0, f1, f2, resets, odd0, odd1] = v[..] else {
                             return Err(format!("holder said {line:?}").into());
                         };
                         all.incomplete += incomplete as usize;
@@ -150,10 +154,17 @@ impl Holders {
                         all.frames[1] += f1;
                         all.frames[2] += f2;
                         all.resets += resets;
+                        all.odd_stamps[0] += odd0;
+                        all.odd_stamps[1] += odd1;
                     }
                     Some("lat") => {
                         for w in words {
                             all.latencies.push(Duration::from_nanos(w.parse()?));
+                        }
+                    }
+                    Some("slat") => {
+                        for w in words {
+                            all.at_socket.push(Duration::from_nanos(w.parse()?));
                         }
                     }
                     Some("end") => break,
@@ -175,9 +186,9 @@ impl Holders {
     }
 }
 
-/// What one stream saw: `(round, receipt ns)` and frame counts.
+/// What one stream saw: `(round, receipt ns, socket arrival ns)` and frame counts.
 struct Seen {
-    receipts: Vec<(usize, u64)>,
+    receipts: Vec<(usize, u64, Option<u64>)>,
     frames: [u64; 3],
     resets: u64,
 }
@@ -271,7 +282,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                         .and_then(|d| d.strip_prefix("bench-"))
                         .and_then(|r| r.parse::<usize>().ok());
                     if let Some(round) = round {
-                        seen.receipts.push((round, at));
+                        seen.receipts.push((round, at, frame.arrived_ns));
                     }
                 }
                 Ok::<_, std::io::Error>((seen, stream))
@@ -288,6 +299,8 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     let sent = sent.lock().unwrap().clone();
     let (mut incomplete, mut frames, mut resets) = (0u64, [0u64; 3], 0u64);
     let mut latencies = Vec::new();
+    let mut at_socket = Vec::new();
+    let mut odd_stamps = [0u64; 2];
     let mut kept = Vec::new();
     for r in results {
         match r {
@@ -296,23 +309,30 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                     *sum += n;
                 }
                 resets += seen.resets;
-                latencies.extend(
-                    seen.receipts
-                        .iter()
-                        .filter_map(|&(round, at)| Some(at.saturating_sub(*sent.get(round)?))),
-                );
+                for &(round, at, arrived) in &seen.receipts {
+                    let Some(&sent) = sent.get(round) else {
+                        continue;
+                    };
+                    latencies.push(at.saturating_sub(sent));
+                    if let Some(arrived) = arrived {
+                        let d = crate::socket_latency(arrived, sent, at, &mut odd_stamps);
+                        at_socket.push(d.as_nanos() as u64);
+                    }
+                }
                 kept.push(stream);
             }
             _ => incomplete += 1,
         }
     }
     println!(
-        "result {incomplete} {} {} {} {resets}",
-        frames[0], frames[1], frames[2]
+        "result {incomplete} {} {} {} {resets} {} {}",
+        frames[0], frames[1], frames[2], odd_stamps[0], odd_stamps[1]
     );
-    for chunk in latencies.chunks(4096) {
-        let words: Vec<String> = chunk.iter().map(u64::to_string).collect();
-        println!("lat {}", words.join(" "));
+    for (tag, values) in [("lat", &latencies), ("slat", &at_socket)] {
+        for chunk in values.chunks(4096) {
+            let words: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            println!("{tag} {}", words.join(" "));
+        }
     }
     println!("end");
     // Hold the streams (the main process measures the servers' RSS after the fan-out) until

@@ -46,7 +46,9 @@ enum PublishOn {
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput"
+    about = "Hold N SSE streams against tabrelay replicas and measure RSS, fan-out latency and throughput",
+    // A later occurrence wins: `loadgen/bench.sh N --rounds 30` overrides the script's flags.
+    args_override_self = true
 )]
 struct Args {
     /// Concurrent SSE streams to hold (spread round-robin over the addresses).
@@ -117,6 +119,12 @@ struct Args {
     holder: bool,
     #[arg(long, hide = true, default_value_t = 0)]
     first_index: usize,
+    /// Niceness of the load generator's reader threads (its runtime's workers, in every holder
+    /// process too): 1-19 let the server's writers have the shared cores first, so the
+    /// user-space receipt times queue less behind the server. The publishing thread and the
+    /// servers it starts keep their priority. 0: unchanged.
+    #[arg(long, default_value_t = 0)]
+    reader_nice: i32,
 }
 
 /// Streams per source address at most. Loopback has ~28k ephemeral ports per source address,
@@ -199,12 +207,35 @@ fn cpu_sum_ms(pids: &[u32]) -> Option<u64> {
     pids.iter().map(|p| cpu_ms(&p.to_string())).sum()
 }
 
+/// CPU time of the kernel's `ksoftirqd/N` threads, in milliseconds: network receive work the
+/// kernel deferred out of the syscalls that caused it (on loopback, a sender's `send` normally
+/// runs the receiving side's TCP input itself, and the server's CPU counts it). Machine-wide.
+fn softirq_threads_ms() -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let is_softirq = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.starts_with("ksoftirqd"));
+        if is_softirq {
+            total += cpu_ms(pid).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
 /// CPU snapshots of the servers, redis-server and the loadgen, to take differences of.
 #[derive(Clone, Copy)]
 struct Cpu {
     servers: Option<u64>,
     redis: Option<u64>,
     own: Option<u64>,
+    softirq: Option<u64>,
 }
 
 impl Cpu {
@@ -219,6 +250,7 @@ impl Cpu {
             servers: cpu_sum_ms(servers),
             redis: redis.and_then(|p| cpu_ms(&p.to_string())),
             own: cpu_ms("self").zip(holders).map(|(a, b)| a + b),
+            softirq: softirq_threads_ms(),
         }
     }
 
@@ -228,6 +260,7 @@ impl Cpu {
             servers: diff(self.servers, before.servers),
             redis: diff(self.redis, before.redis),
             own: diff(self.own, before.own),
+            softirq: diff(self.softirq, before.softirq),
         }
     }
 }
@@ -469,6 +502,11 @@ fn spawn_redis(bin: &PathBuf) -> Result<(Child, SocketAddr), Box<dyn std::error:
 /// What one stream's reader saw.
 struct Received {
     latencies: Vec<Duration>,
+    /// The same receipts measured at the socket: the kernel's receive time of the event's
+    /// segment minus the publish time (only receipts that came with a timestamp).
+    at_socket: Vec<Duration>,
+    /// Socket timestamps before the publish, and after the user-space receipt (both should be 0).
+    odd_stamps: [u64; 2],
     /// Frames parsed: device events, `stats` events, anything else.
     frames: [u64; 3],
     stream: sse::SseStream,
@@ -484,9 +522,39 @@ struct Burst {
     complete: Notify,
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// A socket timestamp checked against the publish and the user-space receipt (wall clock, ns):
+/// the latency at the socket, and which of `odd` it counts in (before the publish, after the
+/// receipt).
+fn socket_latency(arrived: u64, sent: u64, received: u64, odd: &mut [u64; 2]) -> Duration {
+    if arrived < sent {
+        odd[0] += 1;
+    }
+    if arrived > received {
+        odd[1] += 1;
+    }
+    Duration::from_nanos(arrived.saturating_sub(sent))
+}
+
+/// The runtime: its worker threads (the readers) at `nice`, the calling thread (which publishes
+/// and starts the servers) left as it is. Linux keeps a niceness per thread.
+fn runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if nice != 0 {
+        builder.on_thread_start(move || {
+            // SAFETY: plain syscall on the calling thread (`who` 0: this thread on Linux).
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+        });
+    }
+    builder.build()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    runtime(args.reader_nice)?.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.holder {
         return holder::run(&args).await;
     }
@@ -630,6 +698,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> =
         Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
+    // The same publish times on the wall clock, which the kernel's socket timestamps use.
+    let sent_wall: Arc<Vec<AtomicU64>> =
+        Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
     let burst_ranges = Arc::new(bursts(
         if procs > 1 { 0 } else { args.tput_events },
         args.tput_burst,
@@ -654,11 +725,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .map(|mut stream| {
             let sent_at = Arc::clone(&sent_at);
+            let sent_wall = Arc::clone(&sent_wall);
             let burst_ranges = Arc::clone(&burst_ranges);
             let burst_state = Arc::clone(&burst_state);
             let resets = Arc::clone(&resets);
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(rounds);
+                let mut at_socket = Vec::with_capacity(rounds);
+                let mut odd_stamps = [0u64; 2];
                 let mut tput_seen = 0;
                 let mut per_burst = vec![0usize; burst_ranges.len()];
                 let mut frames = [0u64; 3];
@@ -677,6 +751,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         continue;
                     }
                     let received = base.elapsed();
+                    let received_wall = wall_ns();
                     let Some(device) = device_of(&frame.data) else {
                         continue;
                     };
@@ -686,6 +761,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         };
                         let sent = Duration::from_nanos(sent_at[round].load(Ordering::Acquire));
                         latencies.push(received.saturating_sub(sent));
+                        if let Some(arrived) = frame.arrived_ns {
+                            at_socket.push(socket_latency(
+                                arrived,
+                                sent_wall[round].load(Ordering::Acquire),
+                                received_wall,
+                                &mut odd_stamps,
+                            ));
+                        }
                     } else if let Some(k) = device.strip_prefix("tput-") {
                         let Ok(k) = k.parse::<usize>() else {
                             continue;
@@ -709,6 +792,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Ok::<_, std::io::Error>(Received {
                     latencies,
+                    at_socket,
+                    odd_stamps,
                     frames,
                     stream,
                 })
@@ -724,8 +809,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let writes_before = fanout_writes(&http, &addrs).await;
     let cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     for round in 0..args.rounds {
+        let wall = wall_ns();
         sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
-        holders.sent(round, wall_ns()).await?;
+        sent_wall[round].store(wall, Ordering::Release);
+        holders.sent(round, wall).await?;
         let res = http
             .post(format!(
                 "http://{}/api/devices/bench-{round}/online",
@@ -786,6 +873,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tput_cpu = Cpu::now(&pids, redis_pid, &holders.pids()).since(tput_cpu_before);
 
     let mut all = Vec::new();
+    let mut at_socket = Vec::new();
+    let mut odd_stamps = [0u64; 2];
     let mut incomplete = 0;
     let mut kept = Vec::new();
     let mut frames = [0u64; 3];
@@ -800,6 +889,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 match r {
                     Ok(Ok(received)) => {
                         all.extend(received.latencies);
+                        at_socket.extend(received.at_socket);
+                        odd_stamps[0] += received.odd_stamps[0];
+                        odd_stamps[1] += received.odd_stamps[1];
                         for (sum, n) in frames.iter_mut().zip(received.frames) {
                             *sum += n;
                         }
@@ -813,6 +905,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let from_holders = holders.results().await?;
     all.extend(from_holders.latencies);
+    at_socket.extend(from_holders.at_socket);
+    odd_stamps[0] += from_holders.odd_stamps[0];
+    odd_stamps[1] += from_holders.odd_stamps[1];
+    at_socket.sort();
     incomplete += from_holders.incomplete;
     for (sum, n) in frames.iter_mut().zip(from_holders.frames) {
         *sum += n;
@@ -882,6 +978,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             w.sum / w.count as f64 * 1e3
         );
     }
+    // Added in 0.10: the same receipts timed by the kernel when each event's TCP segment reached
+    // the stream's socket (`SO_TIMESTAMPNS`), so the load generator's own wait for a core
+    // (it reads on the same cores as the server writes) is not counted.
+    if !at_socket.is_empty() {
+        println!(
+            "fan-out at socket p50  {:.2?} (publish -> the kernel received the event's segment)",
+            percentile(&at_socket, 50.0)
+        );
+        println!(
+            "fan-out at socket p99  {:.2?}",
+            percentile(&at_socket, 99.0)
+        );
+        println!(
+            "fan-out at socket max  {:.2?}",
+            at_socket.last().copied().unwrap_or_default()
+        );
+    }
+    if let Some(ms) = latency_cpu.softirq {
+        println!(
+            "ksoftirqd CPU / event  {:.1} ms (machine-wide: receive work deferred out of the \
+             sending syscalls, not in server CPU)",
+            per_event(ms, args.rounds)
+        );
+    }
+    println!(
+        "socket timestamps      {} of {} receipts ({} before the publish, {} after the \
+         user-space receipt)",
+        at_socket.len(),
+        all.len(),
+        odd_stamps[0],
+        odd_stamps[1]
+    );
+    println!(
+        "loadgen reader nice    {}{}",
+        args.reader_nice,
+        if args.reader_nice > 0 {
+            " (readers yield the cores to the server)"
+        } else {
+            ""
+        }
+    );
     // Added with several replicas and the throughput phase; the lines above keep their labels.
     println!(
         "bus                    {}",
@@ -1004,6 +1141,22 @@ mod tests {
         let two = Histogram::default().add(&after).add(&after);
         assert_eq!(two.count, 204);
         assert!(Histogram::parse("tabrelay_open_streams 3\n").is_none());
+    }
+
+    #[test]
+    fn socket_latencies_count_impossible_stamps() {
+        let mut odd = [0; 2];
+        assert_eq!(
+            socket_latency(150, 100, 200, &mut odd),
+            Duration::from_nanos(50)
+        );
+        assert_eq!(odd, [0, 0]);
+        assert_eq!(socket_latency(90, 100, 200, &mut odd), Duration::ZERO);
+        assert_eq!(
+            socket_latency(250, 100, 200, &mut odd),
+            Duration::from_nanos(150)
+        );
+        assert_eq!(odd, [1, 1]);
     }
 
     #[test]

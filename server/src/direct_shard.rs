@@ -30,6 +30,19 @@
 //!   `p`, after the partly written chunk left in [`Slot::handoff`] if there is one.
 //! * `DEAD`: the stream ended; its socket is (about to be) closed and is never written again.
 //!
+//! # io_uring
+//!
+//! Where the kernel allows it (Linux, `io_uring_setup` not disabled), each writer owns an
+//! io_uring and submits its event's sends as one `Send` entry per idle slot, [`BATCH`] entries
+//! per `io_uring_enter`, instead of one `send` syscall each: the same non-blocking send
+//! (`MSG_DONTWAIT`: a socket that would block completes at once with `EAGAIN`, it is never
+//! polled), the same hand-off of what did not go out. On the 2-core bench machine a small
+//! loopback write cost 3.1-3.3 µs of kernel CPU that way against 3.5-3.9 µs as a `send` (a
+//! standalone test, 9,000 sockets), and the hub 40-50 ms of CPU per event to 10,000 streams
+//! against 55.5-58.5 (`loadgen/bench.sh 10000`), plus 1-3 ms in `ksoftirqd` against 0-1.
+//! A slot stays `WRITING` from its entry until its completion is read, and the chunk and the
+//! socket live at least as long. `TABRELAY_IO_URING=0` turns it off (plain `send`).
+//!
 //! A task going idle stores `IDLE(p)` and then looks at the ring's tail (a `SeqCst` fence on
 //! both sides): either it sees an event the writer skipped while the slot was busy and takes
 //! the slot back, or the writer sees the slot idle and writes the event; when both do, the
@@ -207,7 +220,17 @@ impl Slot {
     }
 
     /// Sends event `at` (framed as a chunk) if the slot is idle there.
+    #[cfg(test)]
     fn offer(&self, at: u64, id: u64, chunk: &Bytes, published: tokio::time::Instant) {
+        if self.begin(at, id) {
+            self.send_now(at, chunk, published);
+        }
+    }
+
+    /// Takes the slot for the writer if it is idle at event `at` and the event is to be sent
+    /// (`true`: the slot is `WRITING`, and [`Slot::finish`] must follow); moves it past an event
+    /// it skips.
+    fn begin(&self, at: u64, id: u64) -> bool {
         let idle = word(IDLE, at);
         let current = self.state.load(Ordering::Relaxed);
         if current != idle {
@@ -215,28 +238,41 @@ impl Slot {
             if tag(current) == IDLE && pos(current) < at {
                 self.waker.wake();
             }
-            return;
+            return false;
         }
         if self
             .state
             .compare_exchange(idle, WRITING, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
-            return;
+            return false;
         }
         if id <= self.skip_through.load(Ordering::Relaxed) {
-            return self.release(word(IDLE, at + 1), false);
+            self.release(word(IDLE, at + 1), false);
+            return false;
         }
+        true
+    }
+
+    /// One non-blocking `send` of `chunk` to a slot [`Slot::begin`] took.
+    fn send_now(&self, at: u64, chunk: &Bytes, published: tokio::time::Instant) {
         // SAFETY: the slot is `WRITING`, so the stream has not closed the socket (`Slot::end`
         // waits for `WRITING` to end before the stream may close it).
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        match socket2::SockRef::from(&fd).send(chunk) {
+        let sent = socket2::SockRef::from(&fd).send(chunk);
+        self.finish(at, sent.map_or(-1, |n| n as isize), chunk, published);
+    }
+
+    /// Ends the writer's `send` of event `at` to this slot: `sent` bytes went out (negative:
+    /// none, the socket would block or failed).
+    fn finish(&self, at: u64, sent: isize, chunk: &Bytes, published: tokio::time::Instant) {
+        match usize::try_from(sent) {
             Ok(n) if n == chunk.len() => {
                 let nanos = published.saturating_duration_since(self.born).as_nanos() as u64;
                 self.last_live.store(nanos.max(1), Ordering::Release);
                 self.release(word(IDLE, at + 1), false)
             }
-            Ok(n) if n > 0 => {
+            Ok(n) if n > 0 && n < chunk.len() => {
                 *lock(&self.handoff) = Some((chunk.clone(), n));
                 self.release(word(HANDOFF, at + 1), true)
             }
@@ -286,7 +322,20 @@ impl Shards {
                 })
             })
             .collect();
-        for shard in &shards {
+        let uring = std::env::var_os("TABRELAY_IO_URING").is_none_or(|v| v != "0");
+        for (i, shard) in shards.iter().enumerate() {
+            let sender = Sender::new(uring);
+            if i == 0 {
+                tracing::info!(
+                    io_uring = sender.uses_io_uring(),
+                    "fan-out writers: {n}, sending through {}",
+                    if sender.uses_io_uring() {
+                        "io_uring"
+                    } else {
+                        "send"
+                    }
+                );
+            }
             tokio::spawn(Writer {
                 rx: tx.subscribe(),
                 shard: Arc::clone(shard),
@@ -294,6 +343,7 @@ impl Shards {
                 generation: 0,
                 ending: Arc::clone(&ending),
                 metrics: Arc::clone(&metrics),
+                sender,
             });
         }
         Self {
@@ -324,6 +374,144 @@ impl Shards {
 /// Events sent per poll before the writer lets the worker run other tasks.
 const EVENTS_PER_POLL: usize = 16;
 
+/// Sends per `io_uring_enter` (the ring's size).
+const BATCH: usize = 512;
+
+/// How a writer sends: through its io_uring, or one `send` syscall per slot.
+pub(crate) struct Sender {
+    #[cfg(target_os = "linux")]
+    ring: Option<io_uring::IoUring>,
+}
+
+impl Sender {
+    /// With an io_uring if `uring` and the kernel gives one, else plain `send`.
+    pub(crate) fn new(uring: bool) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            let ring = if uring {
+                match io_uring::IoUring::new(BATCH as u32) {
+                    Ok(ring) => Some(ring),
+                    Err(e) => {
+                        tracing::info!("io_uring unavailable ({e}): fan-out with send");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            Self { ring }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = uring;
+            Self {}
+        }
+    }
+
+    /// Whether sends go through an io_uring.
+    pub(crate) fn uses_io_uring(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.ring.is_some()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
+    /// Sends event `at` (id `id`, framed as `chunk`) to every slot idle at `at`.
+    pub(crate) fn offer_all(
+        &mut self,
+        slots: &[Arc<Slot>],
+        at: u64,
+        id: u64,
+        chunk: &Bytes,
+        published: tokio::time::Instant,
+    ) {
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &mut self.ring {
+            return offer_uring(ring, slots, at, id, chunk, published);
+        }
+        for slot in slots {
+            if slot.begin(at, id) {
+                slot.send_now(at, chunk, published);
+            }
+        }
+    }
+}
+
+/// [`Sender::offer_all`] through `ring`: an entry per slot [`Slot::begin`] took, [`BATCH`] per
+/// submission, each completion [`Slot::finish`]ed.
+#[cfg(target_os = "linux")]
+fn offer_uring(
+    ring: &mut io_uring::IoUring,
+    slots: &[Arc<Slot>],
+    at: u64,
+    id: u64,
+    chunk: &Bytes,
+    published: tokio::time::Instant,
+) {
+    use io_uring::{opcode, types};
+    let len = u32::try_from(chunk.len()).expect("an event's chunk is far below 4 GiB");
+    let mut taken = 0;
+    for (i, slot) in slots.iter().enumerate() {
+        if !slot.begin(at, id) {
+            continue;
+        }
+        // `MSG_DONTWAIT`: a socket that would block completes with `EAGAIN` (io_uring does not
+        // wait for it to take the bytes); `MSG_NOSIGNAL`: a closed peer is an error, not SIGPIPE.
+        let entry = opcode::Send::new(types::Fd(slot.fd), chunk.as_ptr(), len)
+            .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(i as u64);
+        // SAFETY: the entry's buffer is `chunk`, which outlives this call, and every entry is
+        // completed before it returns (`complete` below); its socket stays open while the
+        // slot is `WRITING`, which it is until its completion is finished.
+        if unsafe { ring.submission().push(&entry) }.is_err() {
+            complete(ring, slots, taken, at, chunk, published);
+            taken = 0;
+            // SAFETY: as above; the queue was just emptied.
+            unsafe { ring.submission().push(&entry) }.expect("an empty submission queue");
+        }
+        taken += 1;
+    }
+    complete(ring, slots, taken, at, chunk, published);
+}
+
+/// Submits what is queued on `ring` and finishes the `taken` slots it sends to, once each has
+/// completed.
+#[cfg(target_os = "linux")]
+fn complete(
+    ring: &mut io_uring::IoUring,
+    slots: &[Arc<Slot>],
+    mut taken: usize,
+    at: u64,
+    chunk: &Bytes,
+    published: tokio::time::Instant,
+) {
+    while taken > 0 {
+        match ring.submit_and_wait(taken) {
+            Ok(_) => {}
+            // Interrupted, or the kernel short of memory for a moment: try again (the entries
+            // not yet consumed stay queued).
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+                ) =>
+            {
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("io_uring_enter failed with sends in flight: {e}"),
+        }
+        for done in ring.completion() {
+            slots[done.user_data() as usize].finish(at, done.result() as isize, chunk, published);
+            taken -= 1;
+        }
+    }
+}
+
 /// A shard's writer: woken by every event (and every [`fanout::Sender::wake_all`]).
 struct Writer {
     rx: fanout::Receiver<Live>,
@@ -332,6 +520,7 @@ struct Writer {
     generation: u64,
     ending: Arc<std::sync::atomic::AtomicBool>,
     metrics: Arc<Metrics>,
+    sender: Sender,
 }
 
 impl Writer {
@@ -382,9 +571,8 @@ impl std::future::Future for Writer {
                     // (pushed before it parked).
                     fence(Ordering::SeqCst);
                     this.take_inbox();
-                    for slot in &this.slots {
-                        slot.offer(at, frame.id, &frame.chunked, frame.at);
-                    }
+                    this.sender
+                        .offer_all(&this.slots, at, frame.id, &frame.chunked, frame.at);
                     if !this.slots.is_empty() {
                         this.metrics
                             .fanout_write
@@ -518,6 +706,64 @@ mod tests {
         // Another slot's event is never sent to a busy one.
         slot.offer(1, 2, &big, now);
         assert_eq!(slot.state.load(Ordering::SeqCst), BUSY);
+    }
+
+    /// Both senders (io_uring where the kernel gives one, and plain `send`): every idle slot
+    /// gets each event once and in order, a skipped event is not written, a busy slot is left
+    /// alone, and a socket that fills up hands the rest to its task.
+    #[tokio::test]
+    async fn both_senders_write_each_event_once_to_every_idle_slot_and_hand_off_a_full_one() {
+        for uring in [true, false] {
+            let mut sender = Sender::new(uring);
+            eprintln!("io_uring asked: {uring}, used: {}", sender.uses_io_uring());
+            let mut peers = Vec::new();
+            let mut slots = Vec::new();
+            let mut counts = Vec::new();
+            for _ in 0..600 {
+                let (ours, peer) = UnixStream::pair().unwrap();
+                ours.set_nonblocking(true).unwrap();
+                peer.set_nonblocking(true).unwrap();
+                let (slot, woken) = slot(ours.as_raw_fd());
+                assert!(!slot.park(0, 0, || false));
+                slots.push(Arc::new(slot));
+                counts.push(woken);
+                peers.push((ours, peer));
+            }
+            // Slot 1 stays busy (its task writes), slot 2 skips event 2.
+            assert!(matches!(slots[1].claim(), Claim::Owned { .. }));
+            let now = tokio::time::Instant::now();
+            let a = Bytes::from_static(b"3\r\naaa\r\n");
+            let b = Bytes::from_static(b"3\r\nbbb\r\n");
+            sender.offer_all(&slots, 0, 1, &a, now);
+            slots[2].skip_through.store(2, Ordering::SeqCst);
+            sender.offer_all(&slots, 1, 2, &b, now);
+            for (i, (slot, (_, peer))) in slots.iter().zip(&mut peers).enumerate() {
+                let mut got = Vec::new();
+                let _ = peer.read_to_end(&mut got);
+                let want: &[u8] = match i {
+                    1 => b"",
+                    2 => b"3\r\naaa\r\n",
+                    _ => b"3\r\naaa\r\n3\r\nbbb\r\n",
+                };
+                assert_eq!(got, want, "slot {i} (io_uring: {})", sender.uses_io_uring());
+                let state = slot.state.load(Ordering::SeqCst);
+                assert_eq!(state, if i == 1 { BUSY } else { word(IDLE, 2) });
+            }
+            assert!(counts.iter().all(|c| c.0.load(Ordering::SeqCst) == 0));
+            // A chunk bigger than the socket takes: part of it goes out, the task gets the rest.
+            let big = Bytes::from(vec![b'x'; 4 << 20]);
+            sender.offer_all(&slots[..1], 2, 3, &big, now);
+            assert_eq!(slots[0].state.load(Ordering::SeqCst), word(HANDOFF, 3));
+            assert_eq!(counts[0].0.load(Ordering::SeqCst), 1);
+            let (skip_to, partial) = owned(slots[0].claim());
+            assert_eq!(skip_to, Some(3));
+            let (data, written) = partial.expect("the rest of the chunk");
+            assert!(data.len() == big.len() && written > 0 && written < big.len());
+            // Nothing fits any more: the task resumes at the event itself.
+            assert!(!slots[0].park(3, 0, || false));
+            sender.offer_all(&slots[..1], 3, 4, &big, now);
+            assert_eq!(slots[0].state.load(Ordering::SeqCst), word(HANDOFF, 3));
+        }
     }
 
     #[test]
