@@ -41,7 +41,8 @@
 //! standalone test, 9,000 sockets), and the hub 40-50 ms of CPU per event to 10,000 streams
 //! against 55.5-58.5 (`loadgen/bench.sh 10000`), plus 1-3 ms in `ksoftirqd` against 0-1.
 //! A slot stays `WRITING` from its entry until its completion is read, and the chunk and the
-//! socket live at least as long. `TABRELAY_IO_URING=0` turns it off (plain `send`).
+//! socket live at least as long. `--io-uring false` (`TABRELAY_IO_URING=0`) turns it off (plain
+//! `send`).
 //!
 //! A task going idle stores `IDLE(p)` and then looks at the ring's tail (a `SeqCst` fence on
 //! both sides): either it sees an event the writer skipped while the slot was busy and takes
@@ -308,6 +309,7 @@ impl Shards {
         tx: &fanout::Sender<Live>,
         ending: Arc<std::sync::atomic::AtomicBool>,
         metrics: Arc<Metrics>,
+        io_uring: bool,
     ) -> Self {
         let n = tokio::runtime::Handle::current()
             .metrics()
@@ -322,9 +324,8 @@ impl Shards {
                 })
             })
             .collect();
-        let uring = std::env::var_os("TABRELAY_IO_URING").is_none_or(|v| v != "0");
         for (i, shard) in shards.iter().enumerate() {
-            let sender = Sender::new(uring);
+            let sender = Sender::new(io_uring);
             if i == 0 {
                 tracing::info!(
                     io_uring = sender.uses_io_uring(),

@@ -90,6 +90,8 @@ pub struct Hub {
     ending: Arc<AtomicBool>,
     /// The writers of live events to [`crate::direct`] streams, started with the first one.
     shards: std::sync::OnceLock<crate::direct_shard::Shards>,
+    /// `--io-uring`, for the shards' writers.
+    io_uring: bool,
     /// A task waits for the token ([`Hub::watch_shutdown`]).
     watching: AtomicBool,
 }
@@ -168,8 +170,16 @@ impl Hub {
             resets: Mutex::new(Vec::new()),
             ending: Arc::new(AtomicBool::new(false)),
             shards: std::sync::OnceLock::new(),
+            io_uring: true,
             watching: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the fan-out's writers may send through an io_uring (`--io-uring`; default yes,
+    /// where the kernel allows it).
+    pub fn io_uring(mut self, on: bool) -> Self {
+        self.io_uring = on;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -380,6 +390,7 @@ impl Hub {
                     &self.tx,
                     Arc::clone(&self.ending),
                     Arc::clone(&self.metrics),
+                    self.io_uring,
                 )
             })
             .register(fd, skip_through)

@@ -163,13 +163,16 @@ impl AppState {
         let floor = config
             .first_id_floor
             .unwrap_or_else(|| wire::floor_for_new_run(hub::now_micros()));
-        let hub = Arc::new(Hub::new(
-            config.replay_capacity,
-            config.lag_capacity,
-            Arc::clone(&metrics),
-            hub::random_epoch(),
-            floor,
-        ));
+        let hub = Arc::new(
+            Hub::new(
+                config.replay_capacity,
+                config.lag_capacity,
+                Arc::clone(&metrics),
+                hub::random_epoch(),
+                floor,
+            )
+            .io_uring(config.io_uring),
+        );
         let instance: Arc<str> = format!(
             "{:016x}",
             simulator::random_seed() ^ u64::from(std::process::id()).rotate_left(32)
