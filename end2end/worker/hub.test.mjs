@@ -34,6 +34,23 @@ test("the status lists the tabs in id order, whatever order they joined in", () 
   );
 });
 
+test("every time the worker sends is whole microseconds, as the tabs read them", () => {
+  // The tabs read these fields as unsigned integers: a fraction would make them drop the message.
+  const sim = simulate();
+  const a = liveTab(sim, "a");
+  sim.stream().handlers.onError();
+  sim.advance(1000.4567);
+  device(sim, 1);
+  const times = a.sent.flatMap((m) => [
+    m.at_us,
+    m.next_attempt_us,
+    ...(m.tabs ?? []).map((t) => t.last_seen_us),
+  ]);
+  const present = times.filter((t) => t !== undefined && t !== null);
+  assert.ok(present.length > 3, `${present.length} times sent`);
+  for (const t of present) assert.ok(Number.isSafeInteger(t), `${t} is not whole microseconds`);
+});
+
 test("a tab leaving does not touch the stream; the last one closes it", () => {
   const sim = simulate();
   const [a, b] = [port(), port()];

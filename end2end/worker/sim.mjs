@@ -8,7 +8,8 @@ const { createHub } = worker;
 
 /** A hub on simulated I/O, and the knobs a test turns. */
 export function simulate() {
-  const sim = { now: 1_000_000, timers: [], streams: [], random: 0.5 };
+  // A fractional start, as `performance.now()` gives: the worker must still send whole microseconds.
+  const sim = { now: 1_000_000.123, timers: [], streams: [], random: 0.5 };
   sim.hub = createHub({
     openStream(url, handlers) {
       const stream = { url, handlers, closed: false, close() { this.closed = true; } };

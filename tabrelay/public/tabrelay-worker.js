@@ -45,6 +45,8 @@
  * the tabrelay crate): one worker per stream. Without them, the dashboard's defaults.
  */
 const QUERY = new URLSearchParams(typeof self !== "undefined" && self.location ? self.location.search : "");
+// (`format` in the query, the format of the messages below, only keeps two releases' scripts
+// apart in the browser's cache; the worker's name carries it too.)
 const STREAM_URL = QUERY.get("url") || "/api/events?mode=sharedworker";
 const EVENT_NAMES = QUERY.has("events")
   ? QUERY.get("events").split(",").filter((name) => name !== "")

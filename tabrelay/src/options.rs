@@ -93,6 +93,19 @@ impl Names {
         }
     }
 
+    /// The SharedWorker's script URL: [`Names::worker_script`] with the stream (`url`) and the
+    /// event names (`events`, comma separated), both already URI-encoded, and the worker's
+    /// message format (`format`) in its query. A SharedWorker is one per script URL and name, so
+    /// two streams get two workers, and the worker reads what to open from its own `location`.
+    /// The format is in the URL as well as in the name because a browser caches one script per
+    /// URL: a page of a new release must not start its worker from an old release's script.
+    pub fn worker_script_url(&self, url: &str, events: &str) -> String {
+        let script = &self.worker_script;
+        let sep = if script.contains('?') { '&' } else { '?' };
+        let format = crate::inbox::WORKER_FORMAT;
+        format!("{script}{sep}url={url}&events={events}&format={format}")
+    }
+
     /// The SharedWorker's name for this protocol version and worker format
     /// ([`crate::inbox::WORKER_FORMAT`]): `ticker-v3.2`.
     pub fn worker_for_protocol(&self) -> String {
@@ -348,6 +361,11 @@ mod tests {
         );
         assert_eq!(names.storage_prefix, "ticker-msg:");
         assert_eq!(names.worker_for_protocol(), format!("ticker-v{v}.2"));
+        // The script's URL names the format too: two releases' scripts are two cache entries.
+        assert_eq!(
+            names.worker_script_url("%2Fs", "a%2Cb"),
+            "/tabrelay-worker.js?url=%2Fs&events=a%2Cb&format=2"
+        );
         // The default names of this protocol: tabs of the release before (version 2, no batched
         // relays) queue for "tabrelay-leader-v2" and keep their own leader until they reload.
         assert_eq!(

@@ -294,16 +294,11 @@ fn is_visible() -> bool {
         .is_some_and(|d| super::lifecycle::is_visible(&d))
 }
 
-/// The worker's script URL with the stream (`url`) and the event names (`events`, comma
-/// separated) in its query: a SharedWorker is one per script URL and name, so two streams get two
-/// workers, and the worker reads what to open from its own `location`.
+/// The worker's script URL for this stream (see [`crate::Names::worker_script_url`]).
 fn worker_script(options: &Options) -> String {
     let encode = |text: &str| String::from(js_sys::encode_uri_component(text));
-    let script = &options.names.worker_script;
-    let sep = if script.contains('?') { '&' } else { '?' };
-    format!(
-        "{script}{sep}url={}&events={}",
-        encode(&options.stream_url()),
-        encode(&options.listened_names().join(","))
+    options.names.worker_script_url(
+        &encode(&options.stream_url()),
+        &encode(&options.listened_names().join(",")),
     )
 }
