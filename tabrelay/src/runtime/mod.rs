@@ -174,17 +174,18 @@ impl Shared {
     }
 }
 
-/// `mode`, or the closest mode this browser supports: Chrome on Android has no SharedWorker,
+/// `mode`, or the closest mode this build (see the `alternative-modes` feature) and this browser
+/// support: Chrome on Android has no SharedWorker,
 /// Safari before 15.4 no BroadcastChannel, and storage can be blocked (then `localStorage`
 /// throws). `naive` needs only `EventSource`: a tab with no way to reach other tabs keeps its
 /// own stream rather than none.
 pub fn available_mode(mode: Mode) -> Mode {
     let Some(window) = web_sys::window() else {
-        return mode;
+        return built_mode(mode);
     };
     let has = |name: &str| js_sys::Reflect::has(&window, &JsValue::from_str(name)).unwrap_or(false);
     let storage = || matches!(window.local_storage(), Ok(Some(_)));
-    match mode {
+    match built_mode(mode) {
         Mode::SharedWorker if !has("SharedWorker") => available_mode(Mode::Leader),
         Mode::Leader | Mode::Storage if !has("BroadcastChannel") && !storage() => Mode::Naive,
         Mode::Leader if !has("BroadcastChannel") && storage() => Mode::Storage,
@@ -194,17 +195,11 @@ pub fn available_mode(mode: Mode) -> Mode {
 }
 
 /// `mode` if this build has it: without the `alternative-modes` feature, the modes that stand
-/// for the alternatives run as `leader` (an app asking for one is told in the console).
+/// for the alternatives run as `leader`.
 fn built_mode(mode: Mode) -> Mode {
     match mode {
         #[cfg(not(feature = "alternative-modes"))]
-        Mode::Sharded | Mode::HiddenClose | Mode::SharedWorker => {
-            leptos::logging::error!(
-                "tabrelay: mode {} needs the crate feature `alternative-modes`; using leader",
-                mode.as_str()
-            );
-            Mode::Leader
-        }
+        Mode::Sharded | Mode::HiddenClose | Mode::SharedWorker => Mode::Leader,
         mode => mode,
     }
 }
@@ -215,7 +210,15 @@ fn start(sink: &Rc<Sink>, options: &Options) -> Option<Rc<Driver>> {
     let view = sink.view;
     let id = random_tab_id();
     view.tab_id.set(crate::tab_id_text(id));
-    let wanted = built_mode(options.mode);
+    let built = built_mode(options.mode);
+    if built != options.mode {
+        leptos::logging::error!(
+            "tabrelay: mode {} needs the crate feature `alternative-modes`; using {}",
+            options.mode.as_str(),
+            built.as_str()
+        );
+    }
+    let wanted = built;
     let mode = available_mode(wanted);
     if mode != wanted {
         leptos::logging::warn!(
