@@ -41,7 +41,7 @@ pub fn Dashboard() -> impl IntoView {
             .or_else(|| snapshot.as_ref().map(|s| s.stats.clone()))
     });
     let now = use_now(250);
-    let timeline = Paced::settled(view.timeline);
+    let timeline = Paced::settled_keeping_hidden(view.timeline);
 
     Either::Right(view! {
         <header class="topbar">

@@ -13,7 +13,8 @@
 //! for a change of leader to settle ([`Paced::settled`]): when a leader leaves, every other tab
 //! learns it at the same moment, and the tab that takes over waits for its lock on a main thread
 //! (and a machine) busy with what all of them render. Rendered [`SETTLE`] later, the election
-//! goes first.
+//! goes first. Those a hidden tab must keep current too (its DOM is read by tests: the timeline,
+//! the role) still render there, as late ([`Paced::settled_keeping_hidden`]).
 
 use leptos::prelude::*;
 
@@ -33,6 +34,9 @@ enum Beat {
     /// [`SETTLE`] after the first change while visible (later changes ride along); asleep while
     /// hidden; at the next frame when the page shows.
     Settle,
+    /// Like `Settle`, but a hidden page's readers wake too, [`SETTLE`] after a change (or as
+    /// soon as the browser's throttling of a hidden page's timers lets them).
+    SettleKeepHidden,
 }
 
 /// Whether the page is visible, kept up to date by `visibilitychange` (always `true` in SSR).
@@ -98,6 +102,13 @@ impl<T: Send + Sync + 'static> Paced<T> {
         Self::with_beat(source, Beat::Settle)
     }
 
+    /// Like [`Paced::settled`], but a hidden page's readers wake too, [`SETTLE`] after a change:
+    /// for what a hidden tab must keep current in its DOM (the leadership timeline, which tests
+    /// read in Firefox's hidden tabs).
+    pub fn settled_keeping_hidden(source: RwSignal<T>) -> Self {
+        Self::with_beat(source, Beat::SettleKeepHidden)
+    }
+
     fn with_beat(source: RwSignal<T>, beat: Beat) -> Self {
         // (Through a box: `pace` is one function whatever `T`.)
         Self {
@@ -119,10 +130,10 @@ impl<T: Clone + Send + Sync + 'static> Paced<T> {
     }
 }
 
-/// A tick that follows what `track` reads, [`SETTLE`] after it changed while the page is visible,
-/// never while hidden (as [`Paced::settled`], for views that read several signals).
+/// A tick that follows what `track` reads, [`SETTLE`] after it changed, hidden or not (as
+/// [`Paced::settled_keeping_hidden`], for views that read several signals).
 pub fn settle(track: Box<dyn Fn() + Send + Sync>) -> ReadSignal<u64> {
-    pace(track, Beat::Settle)
+    pace(track, Beat::SettleKeepHidden)
 }
 
 /// A tick that follows what `track` reads, on the given [`Beat`]; a page that shows again wakes
@@ -143,32 +154,37 @@ fn pace(track: Box<dyn Fn() + Send + Sync>, beat: Beat) -> ReadSignal<u64> {
             track();
             let visible = visible.get();
             let shown = visible && was_visible == Some(false);
-            let mut wake_now = false;
+            // What this change asks for: 0 nothing (asleep), 1 a wake now, 2 a frame, 3 a timer.
+            let want = match (visible, beat) {
+                (false, Beat::Frame | Beat::Settle) => 0,
+                (false, Beat::KeepHidden) => 1,
+                (false, Beat::SettleKeepHidden) => 3,
+                (true, Beat::Settle | Beat::SettleKeepHidden) if !shown => 3,
+                (true, _) => 2,
+            };
             pending.update_value(|slot| {
-                // Already due: this change rides along.
-                if visible && slot.is_some() {
-                    return;
-                }
-                // Hidden: what was due is not (a hidden page runs no frames, shows nothing).
-                match slot.take() {
-                    Some(Pending::Frame(handle)) => handle.cancel(),
-                    Some(Pending::Timer(handle)) => handle.clear(),
-                    None => {}
-                }
-                *slot = match (visible, beat) {
-                    (false, Beat::KeepHidden) => {
-                        wake_now = true;
-                        None
+                match (slot.take(), want) {
+                    // Already due: this change rides along.
+                    (Some(due @ Pending::Frame(_)), 2) | (Some(due @ Pending::Timer(_)), 3) => {
+                        *slot = Some(due);
+                        return;
                     }
-                    (false, _) => None,
-                    (true, Beat::Settle) if !shown => set_timeout_with_handle(wake, SETTLE)
-                        .ok()
-                        .map(Pending::Timer),
-                    (true, _) => request_animation_frame_with_handle(wake)
+                    // Due otherwise now (the page hid or showed).
+                    (Some(Pending::Frame(handle)), _) => handle.cancel(),
+                    (Some(Pending::Timer(handle)), _) => handle.clear(),
+                    (None, _) => {}
+                }
+                *slot = match want {
+                    2 => request_animation_frame_with_handle(wake)
                         .ok()
                         .map(Pending::Frame),
+                    3 => set_timeout_with_handle(wake, SETTLE)
+                        .ok()
+                        .map(Pending::Timer),
+                    _ => None,
                 };
             });
+            let wake_now = want == 1;
             if wake_now {
                 set_tick.update(|t| *t = t.wrapping_add(1));
             }
