@@ -39,6 +39,12 @@ const TRACE = Boolean(args.trace);
  * What the browser alone costs, under the same harness and the same load.
  */
 const MINIMAL = args.page === "minimal";
+/**
+ * `--ui=off`: the app's page with `?ui=off` (the library, the election and the stream, no panels):
+ * what the dashboard adds to a failover is the difference with the default page.
+ */
+const UI_OFF = args.ui === "off";
+const appPath = (mechanism) => `/?election=${mechanism}${UI_OFF ? "&ui=off" : ""}`;
 const MINIMAL_PAGE = `<!doctype html><title>minimal</title><body><script>
 const now = () => performance.timeOrigin + performance.now();
 const id = Math.random().toString(36).slice(2);
@@ -139,13 +145,13 @@ async function trial(mechanism, fault) {
   await quiet();
   const context = await browser.newContext();
   if (TRACE) await context.addInitScript(TRACE_SCRIPT);
-  if (MINIMAL) {
+  if (MINIMAL || UI_OFF) {
     await context.route(`${BASE}/bench-minimal`, (route) =>
       route.fulfill({ contentType: "text/html", body: MINIMAL_PAGE }),
     );
   }
   try {
-    const pages = await openTabs(context, TABS, MINIMAL ? "/bench-minimal" : `/?election=${mechanism}`);
+    const pages = await openTabs(context, TABS, MINIMAL ? "/bench-minimal" : appPath(mechanism));
     const tabIds = await tabIdsOf(pages);
     const { page: leader } = await oneLeader(pages);
     if (!MINIMAL) await until("one connection", async () => (await stats()).open_connections === 1);
@@ -176,7 +182,8 @@ async function trial(mechanism, fault) {
 
     const { page: next, state } = await oneLeader(survivors);
     const toLeader = Number(state.leaderSince) - faultAt;
-    const toStream = MINIMAL ? NaN : (await receivedAt(next, gapEvent)) - faultAt;
+    // (No rows with `?ui=off`: no time to the stream either.)
+    const toStream = MINIMAL || UI_OFF ? NaN : (await receivedAt(next, gapEvent)) - faultAt;
     if (TRACE && fault === "close") {
       const t = await next.evaluate(() => window.__trace);
       const old = t.remote ?? {};
@@ -212,7 +219,7 @@ async function relayLatencies(mechanism) {
   await quiet();
   const context = await browser.newContext();
   try {
-    const pages = await openTabs(context, TABS, `/?election=${mechanism}`);
+    const pages = await openTabs(context, TABS, appPath(mechanism));
     const { page: leader } = await oneLeader(pages);
     const ids = [];
     for (let i = 0; i < 200; i++) {
@@ -238,7 +245,7 @@ for (const engine of ENGINES) {
   // Firefox: no freeze fault (nothing pauses a page's JavaScript over BiDi).
   const faults = FAULTS.filter((f) => engine === "chromium" || f !== "freeze");
   if (engine === "chromium") {
-    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}${MINIMAL ? ", the minimal page" : ""}`);
+    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}${MINIMAL ? ", the minimal page" : UI_OFF ? ", ?ui=off" : ""}`);
   } else {
     console.log(`\nfailover benchmark, ${browser.label}: ${TABS} tabs (${TABS - 1} hidden), ${TRIALS} trials per cell, ${BASE}`);
   }
@@ -277,7 +284,7 @@ for (const engine of ENGINES) {
     console.log(`(a Firefox crash took ${mean.toFixed(1)} other tabs with it on average, at most ${Math.max(...collateral)})`);
     collateral = [];
   }
-  if (MINIMAL) {
+  if (MINIMAL || UI_OFF) {
     await browser.close();
     continue;
   }

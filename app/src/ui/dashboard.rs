@@ -4,7 +4,7 @@ use super::clock::use_now;
 use super::controls::Controls;
 use super::devices_panel::DevicesPanel;
 use super::event_log::EventLog;
-use super::frame::provide_page_visible;
+use super::frame::{provide_page_visible, Paced};
 use super::server_panel::ServerPanel;
 use super::tabs_panel::TabsPanel;
 use super::this_tab::ThisTab;
@@ -41,6 +41,7 @@ pub fn Dashboard() -> impl IntoView {
             .or_else(|| snapshot.as_ref().map(|s| s.stats.clone()))
     });
     let now = use_now(250);
+    let timeline = Paced::settled_keeping_hidden(view.timeline);
 
     Either::Right(view! {
         <header class="topbar">
@@ -58,10 +59,10 @@ pub fn Dashboard() -> impl IntoView {
                 </p>
             </section>
             <ThisTab state=view mode=source.mode now/>
-            <ServerPanel view state stats now/>
+            <ServerPanel view state stats timeline now/>
             <Controls source/>
             <TabsPanel state=view now/>
-            <LeadershipTimeline state=view/>
+            <LeadershipTimeline timeline/>
             <DevicesPanel state snapshot=devices now/>
             <EventLog state/>
         </main>

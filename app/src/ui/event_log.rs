@@ -8,7 +8,7 @@
 //! a CSS rule on the body (rows stay in the DOM, as the testing contract wants every received
 //! event there).
 
-use super::format::{clock_time, decimal};
+use super::format::{clock_time, decimal, escape_into};
 use super::frame::Paced;
 use crate::data::{DashboardData, ReceivedEvent};
 use leptos::prelude::*;
@@ -191,21 +191,6 @@ fn row_html(out: &mut String, received: &ReceivedEvent) {
         out.push_str(" ms");
     }
     out.push_str("</span></div>");
-}
-
-/// `text` escaped for an HTML text node or a double-quoted attribute.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,20 @@ fn scaled_exact(value: f64, scale: u128) -> Option<u128> {
     Some(quotient + u128::from(up))
 }
 
+/// `text` escaped for an HTML text node or a double-quoted attribute.
+pub fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// "in 3.2 s" for a future instant, "now" once it is due.
 pub fn countdown(now_ms: f64, due_ms: f64) -> String {
     let seconds = (due_ms - now_ms) / 1000.0;

@@ -16,6 +16,7 @@ pub fn ServerPanel(
     view: TabView,
     state: DashboardData,
     stats: Signal<Option<Stats>>,
+    timeline: super::timeline::Timeline,
     now: ReadSignal<f64>,
 ) -> impl IntoView {
     let count = move || {
@@ -54,7 +55,7 @@ pub fn ServerPanel(
                 {move || retry().map(|r| view! { <span class="caption">" · " {r}</span> })}
             </p>
             <p class="caption" id="server-totals">{totals}</p>
-            <super::timeline::LastFailover state=view/>
+            <super::timeline::LastFailover timeline/>
         </section>
     }
 }

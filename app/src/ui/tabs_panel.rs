@@ -7,7 +7,8 @@ use tabrelay::{role_word, TabRow, TabView};
 
 #[component]
 pub fn TabsPanel(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
-    let tabs = Paced::new(state.tabs);
+    // Re-rendered once a change of leader settled (see `frame`), not while the tabs elect.
+    let tabs = Paced::settled(state.tabs);
     view! {
         <section class="panel tabs" aria-labelledby="tabs-title">
             <h2 id="tabs-title">

@@ -11,10 +11,21 @@ const LATE_HEARTBEAT_MS: f64 = 750.0;
 
 #[component]
 pub fn ThisTab(state: TabView, mode: Mode, now: ReadSignal<f64>) -> impl IntoView {
+    // Who leads, once a change of leader settled (see `frame`): not while the tabs elect. One
+    // tick for the three.
+    let settled = super::frame::settle(Box::new(move || {
+        state.role.track();
+        state.leader_id.track();
+        state.term.track();
+    }));
+    let role_now = move || {
+        settled.track();
+        state.role.get_untracked()
+    };
     // The page's `?mode=`, until the runtime says which mode this browser can run.
     let running = move || state.mode.get().unwrap_or(mode);
-    let role = move || role_word(state.role.get());
-    let role_label = move || match (running(), state.role.get()) {
+    let role = move || role_word(role_now());
+    let role_label = move || match (running(), role_now()) {
         (Mode::Naive | Mode::Sharded, _) => "Naive: this tab holds a connection of its own",
         (Mode::HiddenClose, _) => "Naive: this tab holds a connection of its own while visible",
         (Mode::SharedWorker, _) => "Follower: events arrive from the shared worker",
@@ -22,7 +33,7 @@ pub fn ThisTab(state: TabView, mode: Mode, now: ReadSignal<f64>) -> impl IntoVie
         (_, Role::Follower) => "Follower: events arrive from the leader tab",
         (_, Role::Electing) => "Electing: looking for a leader",
     };
-    let leader = move || match (state.role.get(), state.leader_id.get()) {
+    let leader = move || match (role_now(), state.leader_id.get_untracked()) {
         (Role::Leader, _) => "this tab".to_string(),
         (_, Some(id)) => id,
         (_, None) => "unknown".to_string(),
@@ -54,7 +65,7 @@ pub fn ThisTab(state: TabView, mode: Mode, now: ReadSignal<f64>) -> impl IntoVie
                 <dt>"Leader"</dt>
                 <dd class="mono one-line" id="leader-id" title=leader>{leader}</dd>
                 <dt>"Term"</dt>
-                <dd class="mono">{move || state.term.get()}</dd>
+                <dd class="mono">{move || { settled.track(); state.term.get_untracked() }}</dd>
                 <dt>"Mode"</dt>
                 <dd>
                     <span class="mono" id="mode">{move || running().as_str()}</span>

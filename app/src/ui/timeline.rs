@@ -3,9 +3,10 @@
 //! `Resign`, the probe that went unanswered, the `reset` of a new run; see `coord`'s
 //! `tab/timeline.rs`). Also the one-line "last failover" summary of the Server panel.
 
-use super::format::clock_time;
+use super::format::{clock_time, decimal, escape_into};
+use super::frame::Paced;
 use leptos::prelude::*;
-use tabrelay::{LeaderChangeRow, TabView};
+use tabrelay::LeaderChangeRow;
 
 /// How the timeline words and figures a change of leader.
 trait Described {
@@ -28,12 +29,8 @@ impl Described for LeaderChangeRow {
 
     /// "12 ms without a leader · stream back after 80 ms · 3 events replayed".
     fn figures(&self) -> String {
-        let ms = |d: Option<f64>| {
-            d.map_or_else(
-                || "…".to_string(),
-                |d| format!("{} ms", super::format::decimal(d, 0)),
-            )
-        };
+        let ms =
+            |d: Option<f64>| d.map_or_else(|| "…".to_string(), |d| format!("{} ms", decimal(d, 0)));
         format!(
             "{} without a leader · stream back after {} · {} replayed",
             ms(self.leaderless_ms),
@@ -53,61 +50,128 @@ fn short(id: &Option<String>) -> String {
     )
 }
 
+/// The timeline as its views read it: once a change of leader settled (see `frame`).
+pub type Timeline = Paced<Vec<LeaderChangeRow>>;
+
 #[component]
-pub fn LeadershipTimeline(state: TabView) -> impl IntoView {
-    let rows = move || {
-        state.timeline.with(|rows| {
-            rows.iter()
-                .map(|row| {
-                    let opt = |v: Option<f64>| v.map(|v| super::format::decimal(v, 1));
-                    view! {
-                        <li
-                            data-testid="timeline-entry"
-                            data-cause=row.cause
-                            data-from=row.from.clone()
-                            data-to=row.to.clone()
-                            data-leaderless-ms=opt(row.leaderless_ms)
-                            data-until-delivering-ms=opt(row.until_delivering_ms)
-                            data-replayed=row.replayed.to_string()
-                        >
-                            <span class="timeline-time">{clock_time(row.at_ms)}</span>
-                            " "
-                            <strong class="timeline-cause">{row.what()}</strong>
-                            " "
-                            <span class="timeline-tabs" title=format!("{} → {}", row.from.clone().unwrap_or_default(), row.to.clone().unwrap_or_default())>
-                                {format!("{} → {}", short(&row.from), short(&row.to))}
-                            </span>
-                            <br/>
-                            <span class="caption">{row.figures()}</span>
-                        </li>
-                    }
-                })
-                .collect_view()
-        })
-    };
+pub fn LeadershipTimeline(timeline: Timeline) -> impl IntoView {
+    // One HTML string for the whole list: a change re-renders its few rows with one DOM call,
+    // and the bundle carries no view code per row attribute.
+    let rows = move || timeline.with(|rows| rows_html(rows));
     view! {
         <section class="panel panel-timeline" aria-labelledby="timeline-title" data-testid="timeline">
             <h2 id="timeline-title">"Leadership timeline"</h2>
-            <Show when=move || state.timeline.with(Vec::is_empty)>
+            <Show when=move || timeline.with(Vec::is_empty)>
                 <p class="caption" data-testid="timeline-empty">
                     "No change of leader seen by this tab yet."
                 </p>
             </Show>
-            <ol class="timeline" reversed>{rows}</ol>
+            <ol class="timeline" reversed inner_html=rows></ol>
         </section>
     }
 }
 
+/// The timeline's rows as HTML, newest first: what a test reads in `data-*` (figures in ms, an
+/// attribute left out while unknown), what a person reads in the text. Ids are escaped.
+fn rows_html(rows: &[LeaderChangeRow]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        out.push_str(r#"<li data-testid="timeline-entry" data-cause=""#);
+        escape_into(&mut out, row.cause);
+        out.push('"');
+        let figures = [
+            ("from", row.from.clone()),
+            ("to", row.to.clone()),
+            ("leaderless-ms", row.leaderless_ms.map(|v| decimal(v, 1))),
+            (
+                "until-delivering-ms",
+                row.until_delivering_ms.map(|v| decimal(v, 1)),
+            ),
+            ("replayed", Some(row.replayed.to_string())),
+        ];
+        for (name, value) in figures {
+            if let Some(value) = value {
+                out.push_str(" data-");
+                out.push_str(name);
+                out.push_str("=\"");
+                escape_into(&mut out, &value);
+                out.push('"');
+            }
+        }
+        out.push_str(r#"><span class="timeline-time">"#);
+        out.push_str(&clock_time(row.at_ms));
+        out.push_str(r#"</span> <strong class="timeline-cause">"#);
+        out.push_str(row.what());
+        out.push_str(r#"</strong> <span class="timeline-tabs" title=""#);
+        escape_into(
+            &mut out,
+            &format!(
+                "{} → {}",
+                row.from.as_deref().unwrap_or_default(),
+                row.to.as_deref().unwrap_or_default()
+            ),
+        );
+        out.push_str("\">");
+        escape_into(
+            &mut out,
+            &format!("{} → {}", short(&row.from), short(&row.to)),
+        );
+        out.push_str(r#"</span><br><span class="caption">"#);
+        out.push_str(&row.figures());
+        out.push_str("</span></li>");
+    }
+    out
+}
+
 /// The Server panel's "last failover" line (nothing before the first change).
 #[component]
-pub fn LastFailover(state: TabView) -> impl IntoView {
+pub fn LastFailover(timeline: Timeline) -> impl IntoView {
     let line = move || {
-        state.timeline.with(|rows| {
+        timeline.with(|rows| {
             rows.first()
                 .map(|row| format!("Last failover: {}, {}", row.what(), row.figures()))
         })
     };
     view! {
         {move || line().map(|line| view! { <p class="caption" data-testid="last-failover">{line}</p> })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(to: Option<&str>, until: Option<f64>) -> LeaderChangeRow {
+        LeaderChangeRow {
+            at_ms: 3_723_004.0,
+            cause: "closed",
+            from: Some("aaaaaa111111".into()),
+            to: to.map(Into::into),
+            leaderless_ms: Some(12.34),
+            until_delivering_ms: until,
+            replayed: 1,
+        }
+    }
+
+    #[test]
+    fn a_row_carries_what_the_tests_read_and_leaves_out_what_is_unknown() {
+        let html = rows_html(&[row(Some("bbbbbb<22222"), Some(80.0))]);
+        assert!(html.starts_with(r#"<li data-testid="timeline-entry" data-cause="closed" data-from="aaaaaa111111" data-to="bbbbbb&lt;22222" data-leaderless-ms="12.3" data-until-delivering-ms="80.0" data-replayed="1">"#), "{html}");
+        assert!(html.contains(">01:02:03.004<"), "{html}");
+        assert!(html.contains(">leader closed<"), "{html}");
+        assert!(html.contains(">111111 → &lt;22222<"), "{html}");
+        assert!(
+            html.contains(">12 ms without a leader · stream back after 80 ms · 1 event replayed<"),
+            "{html}"
+        );
+        let unknown = rows_html(&[row(None, None)]);
+        assert!(!unknown.contains("data-to"), "{unknown}");
+        assert!(!unknown.contains("data-until-delivering-ms"), "{unknown}");
+        assert_eq!(
+            rows_html(&[row(None, None), row(None, None)])
+                .matches("<li ")
+                .count(),
+            2
+        );
     }
 }
