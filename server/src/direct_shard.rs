@@ -41,8 +41,14 @@
 //! standalone test, 9,000 sockets), and the hub 40-50 ms of CPU per event to 10,000 streams
 //! against 55.5-58.5 (`loadgen/bench.sh 10000`), plus 1-3 ms in `ksoftirqd` against 0-1.
 //! A slot stays `WRITING` from its entry until its completion is read, and the chunk and the
-//! socket live at least as long. `--io-uring false` (`TABRELAY_IO_URING=0`) turns it off (plain
-//! `send`).
+//! socket live at least as long: a stream that ends meanwhile waits in [`Slot::end`] for its
+//! batch, which is why batches are small. `--io-uring false` (`TABRELAY_IO_URING=0`) turns it
+//! off (plain `send`). A writer uses a ring only if the kernel has the `Send` operation (5.6,
+//! probed) and completes a send to a full socket at once with `EAGAIN` rather than waiting
+//! for it (tried at setup on a socket pair); each writer logs which it uses. If
+//! `io_uring_enter` ever fails for good (not `EINTR`, `EAGAIN`, `EBUSY`), the writer hands the
+//! slots of its unsent entries back to their tasks, drops the ring with them (never submitted)
+//! and sends with `send` from then on.
 //!
 //! A task going idle stores `IDLE(p)` and then looks at the ring's tail (a `SeqCst` fence on
 //! both sides): either it sees an event the writer skipped while the slot was busy and takes
@@ -190,7 +196,9 @@ impl Slot {
         let mut current = self.state.load(Ordering::Acquire);
         loop {
             if matches!(tag(current), WRITING | WRITING_WAKE) {
-                // One non-blocking `send` on another thread: it returns in microseconds.
+                // The writer's `send`, or its batch of at most `BATCH` sends on the io_uring
+                // (~0.1 ms): the socket must stay open until then (an entry must never reach
+                // a closed and reused fd number).
                 std::thread::yield_now();
                 current = self.state.load(Ordering::Acquire);
                 continue;
@@ -325,18 +333,17 @@ impl Shards {
             })
             .collect();
         for (i, shard) in shards.iter().enumerate() {
-            let sender = Sender::new(io_uring);
-            if i == 0 {
-                tracing::info!(
-                    io_uring = sender.uses_io_uring(),
-                    "fan-out writers: {n}, sending through {}",
-                    if sender.uses_io_uring() {
-                        "io_uring"
-                    } else {
-                        "send"
-                    }
-                );
-            }
+            let sender = Sender::new(io_uring, i);
+            tracing::info!(
+                shard = i,
+                io_uring = sender.uses_io_uring(),
+                "fan-out writer {i} of {n} sends through {}",
+                if sender.uses_io_uring() {
+                    "io_uring"
+                } else {
+                    "send"
+                }
+            );
             tokio::spawn(Writer {
                 rx: tx.subscribe(),
                 shard: Arc::clone(shard),
@@ -375,36 +382,54 @@ impl Shards {
 /// Events sent per poll before the writer lets the worker run other tasks.
 const EVENTS_PER_POLL: usize = 16;
 
-/// Sends per `io_uring_enter` (the ring's size).
-const BATCH: usize = 512;
+/// Sends per `io_uring_enter` (the ring's size): a slot stays `WRITING` from its entry until
+/// its batch's `io_uring_enter` returns, at most this many non-blocking sends (~0.1 ms), which
+/// is as long as a stream that ends meanwhile waits in [`Slot::end`].
+const BATCH: usize = 32;
+
+/// `io_uring_enter` failing this many times in a row with a passing error (`EINTR`, `EAGAIN`,
+/// `EBUSY`) is taken as failing for good.
+#[cfg(target_os = "linux")]
+const ENTER_RETRIES: usize = 1000;
 
 /// How a writer sends: through its io_uring, or one `send` syscall per slot.
 pub(crate) struct Sender {
     #[cfg(target_os = "linux")]
     ring: Option<io_uring::IoUring>,
+    /// The slots (indices) of the entries queued on the ring; `usize::MAX` once completed.
+    #[cfg(target_os = "linux")]
+    queued: Vec<usize>,
+    /// A test's stand-in for the kernel: `io_uring_enter` fails with this error.
+    #[cfg(target_os = "linux")]
+    fail_enter: Option<i32>,
 }
 
 impl Sender {
-    /// With an io_uring if `uring` and the kernel gives one, else plain `send`.
-    pub(crate) fn new(uring: bool) -> Self {
+    /// With an io_uring if `uring` and the kernel gives one that will do, else plain `send`;
+    /// `shard` names the writer in the log.
+    pub(crate) fn new(uring: bool, shard: usize) -> Self {
         #[cfg(target_os = "linux")]
         {
             let ring = if uring {
-                match io_uring::IoUring::new(BATCH as u32) {
+                match uring_setup() {
                     Ok(ring) => Some(ring),
                     Err(e) => {
-                        tracing::info!("io_uring unavailable ({e}): fan-out with send");
+                        tracing::info!(shard, "io_uring unavailable ({e}): fan-out with send");
                         None
                     }
                 }
             } else {
                 None
             };
-            Self { ring }
+            Self {
+                ring,
+                queued: Vec::with_capacity(BATCH),
+                fail_enter: None,
+            }
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = uring;
+            let _ = (uring, shard);
             Self {}
         }
     }
@@ -431,86 +456,199 @@ impl Sender {
         published: tokio::time::Instant,
     ) {
         #[cfg(target_os = "linux")]
-        if let Some(ring) = &mut self.ring {
-            return offer_uring(ring, slots, at, id, chunk, published);
-        }
+        let slots = match self.offer_uring(slots, at, id, chunk, published) {
+            Some(rest) => rest,
+            None => return,
+        };
         for slot in slots {
             if slot.begin(at, id) {
                 slot.send_now(at, chunk, published);
             }
         }
     }
-}
 
-/// [`Sender::offer_all`] through `ring`: an entry per slot [`Slot::begin`] took, [`BATCH`] per
-/// submission, each completion [`Slot::finish`]ed.
-#[cfg(target_os = "linux")]
-fn offer_uring(
-    ring: &mut io_uring::IoUring,
-    slots: &[Arc<Slot>],
-    at: u64,
-    id: u64,
-    chunk: &Bytes,
-    published: tokio::time::Instant,
-) {
-    use io_uring::{opcode, types};
-    let len = u32::try_from(chunk.len()).expect("an event's chunk is far below 4 GiB");
-    let mut taken = 0;
-    for (i, slot) in slots.iter().enumerate() {
-        if !slot.begin(at, id) {
-            continue;
+    /// [`Sender::offer_all`] through the ring, if there is one: an entry per slot
+    /// [`Slot::begin`] took, [`BATCH`] per submission, each completion [`Slot::finish`]ed.
+    /// `None` once done; else the slots left to `send` to (all of them without a ring; those
+    /// not yet looked at if the ring failed, and is gone).
+    #[cfg(target_os = "linux")]
+    fn offer_uring<'s>(
+        &mut self,
+        slots: &'s [Arc<Slot>],
+        at: u64,
+        id: u64,
+        chunk: &Bytes,
+        published: tokio::time::Instant,
+    ) -> Option<&'s [Arc<Slot>]> {
+        use io_uring::{opcode, types};
+        let Some(ring) = self.ring.as_mut() else {
+            return Some(slots);
+        };
+        let len = u32::try_from(chunk.len()).expect("an event's chunk is far below 4 GiB");
+        let mut failed = None;
+        for (i, slot) in slots.iter().enumerate() {
+            if self.queued.len() == BATCH {
+                if let Err(e) = complete(
+                    ring,
+                    slots,
+                    &mut self.queued,
+                    at,
+                    chunk,
+                    published,
+                    self.fail_enter,
+                ) {
+                    failed = Some((e, i));
+                    break;
+                }
+            }
+            if !slot.begin(at, id) {
+                continue;
+            }
+            // `MSG_DONTWAIT`: a socket that would block completes at once with `EAGAIN`
+            // (io_uring does not wait for it; checked in `uring_setup`); `MSG_NOSIGNAL`: a
+            // closed peer is an error, not SIGPIPE.
+            let entry = opcode::Send::new(types::Fd(slot.fd), chunk.as_ptr(), len)
+                .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                .build()
+                .user_data(self.queued.len() as u64);
+            // SAFETY: the entry's buffer is `chunk`, which outlives this call, and every entry
+            // is completed (or the ring dropped, unsubmitted) before it returns; its socket
+            // stays open while the slot is `WRITING` (`Slot::end` waits), which it is until its
+            // completion is finished or it is handed back.
+            if unsafe { ring.submission().push(&entry) }.is_err() {
+                // Cannot be (the queue holds `BATCH` and is emptied at `BATCH`): the task
+                // sends it.
+                slot.release(word(HANDOFF, at), true);
+                continue;
+            }
+            self.queued.push(i);
         }
-        // `MSG_DONTWAIT`: a socket that would block completes with `EAGAIN` (io_uring does not
-        // wait for it to take the bytes); `MSG_NOSIGNAL`: a closed peer is an error, not SIGPIPE.
-        let entry = opcode::Send::new(types::Fd(slot.fd), chunk.as_ptr(), len)
-            .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(i as u64);
-        // SAFETY: the entry's buffer is `chunk`, which outlives this call, and every entry is
-        // completed before it returns (`complete` below); its socket stays open while the
-        // slot is `WRITING`, which it is until its completion is finished.
-        if unsafe { ring.submission().push(&entry) }.is_err() {
-            complete(ring, slots, taken, at, chunk, published);
-            taken = 0;
-            // SAFETY: as above; the queue was just emptied.
-            unsafe { ring.submission().push(&entry) }.expect("an empty submission queue");
-        }
-        taken += 1;
+        let failed = match failed {
+            Some(failed) => Some(failed),
+            None => complete(
+                ring,
+                slots,
+                &mut self.queued,
+                at,
+                chunk,
+                published,
+                self.fail_enter,
+            )
+            .err()
+            .map(|e| (e, slots.len())),
+        };
+        let (e, rest) = failed?;
+        // Whatever is still queued is never submitted: the ring goes with it.
+        self.ring = None;
+        tracing::warn!("io_uring_enter failed ({e}): this fan-out writer sends with send now");
+        Some(&slots[rest..])
     }
-    complete(ring, slots, taken, at, chunk, published);
 }
 
-/// Submits what is queued on `ring` and finishes the `taken` slots it sends to, once each has
-/// completed.
+/// A writer's io_uring, if the kernel has one that does what [`Sender::offer_uring`] needs:
+/// the `Send` operation (Linux 5.6), and a send that would block completing at once instead
+/// of waiting for the socket.
+#[cfg(target_os = "linux")]
+fn uring_setup() -> std::io::Result<io_uring::IoUring> {
+    use io_uring::{opcode, types};
+    use std::io::{Error, ErrorKind, Write};
+    use std::os::fd::AsRawFd;
+    let mut ring = io_uring::IoUring::new(BATCH as u32)?;
+    let mut probe = io_uring::Probe::new();
+    ring.submitter().register_probe(&mut probe)?;
+    if !probe.is_supported(opcode::Send::CODE) {
+        return Err(Error::new(ErrorKind::Unsupported, "no Send operation"));
+    }
+    // A full non-blocking socket, as a stalled reader's is: the send must fail at once.
+    let (full, _peer) = std::os::unix::net::UnixStream::pair()?;
+    full.set_nonblocking(true)?;
+    let fill = [0u8; 16 << 10];
+    loop {
+        match (&full).write(&fill) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    static ONE: [u8; 1] = [0];
+    let entry = opcode::Send::new(types::Fd(full.as_raw_fd()), ONE.as_ptr(), 1)
+        .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        .build();
+    // SAFETY: the buffer is static; the socket outlives the ring (dropped first, on return),
+    // which ends the entry if the kernel has it waiting.
+    unsafe { ring.submission().push(&entry) }
+        .map_err(|_| Error::other("an empty submission queue is full"))?;
+    ring.submit()?;
+    let result = ring.completion().next().map(|done| done.result());
+    match result {
+        Some(r) if r == -libc::EAGAIN => Ok(ring),
+        Some(r) => Err(Error::other(format!(
+            "a send to a full socket completed with {r}"
+        ))),
+        None => Err(Error::other("a send to a full socket waits for it")),
+    }
+}
+
+/// Submits the entries `queued` on `ring` and finishes their slots as they complete. If
+/// `io_uring_enter` fails for good, finishes those that completed, hands the others back to
+/// their tasks (at `at`: they write the event themselves) and returns the error; the entries
+/// still queued must then never be submitted (their sockets may be closed once the slots are
+/// no longer `WRITING`, and their numbers reused): the caller drops the ring.
 #[cfg(target_os = "linux")]
 fn complete(
     ring: &mut io_uring::IoUring,
     slots: &[Arc<Slot>],
-    mut taken: usize,
+    queued: &mut Vec<usize>,
     at: u64,
     chunk: &Bytes,
     published: tokio::time::Instant,
-) {
-    while taken > 0 {
-        match ring.submit_and_wait(taken) {
-            Ok(_) => {}
+    fail_enter: Option<i32>,
+) -> std::io::Result<()> {
+    let mut left = queued.len();
+    let mut retries = 0;
+    let mut result = Ok(());
+    while left > 0 {
+        let entered = match fail_enter {
+            Some(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            None => ring.submit_and_wait(left),
+        };
+        match entered {
+            Ok(_) => retries = 0,
             // Interrupted, or the kernel short of memory for a moment: try again (the entries
             // not yet consumed stay queued).
             Err(e)
                 if matches!(
                     e.raw_os_error(),
                     Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-                ) =>
+                ) && retries < ENTER_RETRIES =>
             {
+                retries += 1;
                 std::thread::yield_now();
             }
-            Err(e) => panic!("io_uring_enter failed with sends in flight: {e}"),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
         }
         for done in ring.completion() {
-            slots[done.user_data() as usize].finish(at, done.result() as isize, chunk, published);
-            taken -= 1;
+            let entry = &mut queued[done.user_data() as usize];
+            slots[*entry].finish(at, done.result() as isize, chunk, published);
+            *entry = usize::MAX;
+            left -= 1;
         }
     }
+    if result.is_err() {
+        for done in ring.completion() {
+            let entry = &mut queued[done.user_data() as usize];
+            slots[*entry].finish(at, done.result() as isize, chunk, published);
+            *entry = usize::MAX;
+        }
+        for &i in queued.iter().filter(|&&i| i != usize::MAX) {
+            slots[i].release(word(HANDOFF, at), true);
+        }
+    }
+    queued.clear();
+    result
 }
 
 /// A shard's writer: woken by every event (and every [`fanout::Sender::wake_all`]).
@@ -715,7 +853,7 @@ mod tests {
     #[tokio::test]
     async fn both_senders_write_each_event_once_to_every_idle_slot_and_hand_off_a_full_one() {
         for uring in [true, false] {
-            let mut sender = Sender::new(uring);
+            let mut sender = Sender::new(uring, 0);
             eprintln!("io_uring asked: {uring}, used: {}", sender.uses_io_uring());
             let mut peers = Vec::new();
             let mut slots = Vec::new();
@@ -778,5 +916,74 @@ mod tests {
         slot.offer(3, 1, &Bytes::from_static(b"x"), tokio::time::Instant::now());
         assert_eq!(slot.state.load(Ordering::SeqCst), DEAD);
         assert_eq!(slot.shard.dead.load(Ordering::SeqCst), 1);
+    }
+
+    /// `io_uring_enter` failing for good (say `EPERM` from a seccomp filter that allowed the
+    /// setup): the writer does not panic and leaves no slot `WRITING`; the slots it had queued
+    /// are handed to their tasks, which write the event themselves, the rest are sent with
+    /// `send` from then on, and every slot gets every event once, in order.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_ring_that_cannot_enter_hands_its_slots_back_and_the_writer_falls_back_to_send() {
+        let mut sender = Sender::new(true, 0);
+        if !sender.uses_io_uring() {
+            eprintln!("no io_uring here: nothing to test");
+            return;
+        }
+        sender.fail_enter = Some(libc::EPERM);
+        let mut slots = Vec::new();
+        let mut counts = Vec::new();
+        let mut socks = Vec::new();
+        for _ in 0..600 {
+            let (ours, peer) = UnixStream::pair().unwrap();
+            ours.set_nonblocking(true).unwrap();
+            peer.set_nonblocking(true).unwrap();
+            let (slot, woken) = slot(ours.as_raw_fd());
+            assert!(!slot.park(0, 0, || false));
+            slots.push(Arc::new(slot));
+            counts.push(woken);
+            socks.push((ours, peer));
+        }
+        let now = tokio::time::Instant::now();
+        let a = Bytes::from_static(b"3\r\naaa\r\n");
+        let b = Bytes::from_static(b"3\r\nbbb\r\n");
+        let offered = std::panic::AssertUnwindSafe(|| sender.offer_all(&slots, 0, 1, &a, now));
+        assert!(
+            std::panic::catch_unwind(offered).is_ok(),
+            "the writer panicked"
+        );
+        assert!(!sender.uses_io_uring(), "the ring is dropped");
+        let mut handed = 0;
+        for (i, (slot, (ours, _))) in slots.iter().zip(&mut socks).enumerate() {
+            let state = slot.state.load(Ordering::SeqCst);
+            match tag(state) {
+                IDLE => assert_eq!(state, word(IDLE, 1), "slot {i}"),
+                HANDOFF => {
+                    // Its task: woken, it resumes at the event and writes it itself.
+                    assert_eq!(state, word(HANDOFF, 0), "slot {i}");
+                    assert_eq!(counts[i].0.load(Ordering::SeqCst), 1, "slot {i} woken");
+                    let (skip_to, partial) = owned(slot.claim());
+                    assert_eq!((skip_to, partial), (Some(0), None));
+                    std::io::Write::write_all(ours, &a).unwrap();
+                    assert!(!slot.park(1, 0, || false));
+                    handed += 1;
+                }
+                _ => panic!("slot {i} left in state {state:#x}"),
+            }
+        }
+        assert!(
+            handed > 0,
+            "the failed entries' slots went back to their tasks"
+        );
+        sender.offer_all(&slots, 1, 2, &b, now);
+        for (i, (slot, (_, peer))) in slots.iter().zip(&mut socks).enumerate() {
+            let mut got = Vec::new();
+            let _ = peer.read_to_end(&mut got);
+            assert_eq!(got, b"3\r\naaa\r\n3\r\nbbb\r\n", "slot {i}");
+            assert_eq!(slot.state.load(Ordering::SeqCst), word(IDLE, 2));
+            // Nothing in flight: the stream ends at once.
+            slot.end();
+            assert_eq!(slot.state.load(Ordering::SeqCst), DEAD);
+        }
     }
 }
