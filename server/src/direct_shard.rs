@@ -750,6 +750,30 @@ mod tests {
         }
     }
 
+    /// `n` slots parked at position 0 on non-blocking socket pairs: the slots, their wake
+    /// counters, and each pair (ours, the peer that reads).
+    #[allow(clippy::type_complexity)]
+    fn parked_slots(
+        n: usize,
+    ) -> (
+        Vec<Arc<Slot>>,
+        Vec<Arc<Count>>,
+        Vec<(UnixStream, UnixStream)>,
+    ) {
+        let (mut slots, mut counts, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (ours, peer) = UnixStream::pair().unwrap();
+            ours.set_nonblocking(true).unwrap();
+            peer.set_nonblocking(true).unwrap();
+            let (slot, woken) = slot(ours.as_raw_fd());
+            assert!(!slot.park(0, 0, || false));
+            slots.push(Arc::new(slot));
+            counts.push(woken);
+            pairs.push((ours, peer));
+        }
+        (slots, counts, pairs)
+    }
+
     fn slot(fd: RawFd) -> (Slot, Arc<Count>) {
         let shard = Arc::new(Shard {
             inbox: Mutex::new(Vec::new()),
@@ -855,19 +879,7 @@ mod tests {
         for uring in [true, false] {
             let mut sender = Sender::new(uring, 0);
             eprintln!("io_uring asked: {uring}, used: {}", sender.uses_io_uring());
-            let mut peers = Vec::new();
-            let mut slots = Vec::new();
-            let mut counts = Vec::new();
-            for _ in 0..600 {
-                let (ours, peer) = UnixStream::pair().unwrap();
-                ours.set_nonblocking(true).unwrap();
-                peer.set_nonblocking(true).unwrap();
-                let (slot, woken) = slot(ours.as_raw_fd());
-                assert!(!slot.park(0, 0, || false));
-                slots.push(Arc::new(slot));
-                counts.push(woken);
-                peers.push((ours, peer));
-            }
+            let (slots, counts, mut peers) = parked_slots(600);
             // Slot 1 stays busy (its task writes), slot 2 skips event 2.
             assert!(matches!(slots[1].claim(), Claim::Owned { .. }));
             let now = tokio::time::Instant::now();
@@ -931,19 +943,7 @@ mod tests {
             return;
         }
         sender.fail_enter = Some(libc::EPERM);
-        let mut slots = Vec::new();
-        let mut counts = Vec::new();
-        let mut socks = Vec::new();
-        for _ in 0..600 {
-            let (ours, peer) = UnixStream::pair().unwrap();
-            ours.set_nonblocking(true).unwrap();
-            peer.set_nonblocking(true).unwrap();
-            let (slot, woken) = slot(ours.as_raw_fd());
-            assert!(!slot.park(0, 0, || false));
-            slots.push(Arc::new(slot));
-            counts.push(woken);
-            socks.push((ours, peer));
-        }
+        let (slots, counts, mut socks) = parked_slots(600);
         let now = tokio::time::Instant::now();
         let a = Bytes::from_static(b"3\r\naaa\r\n");
         let b = Bytes::from_static(b"3\r\nbbb\r\n");
