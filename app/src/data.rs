@@ -153,7 +153,15 @@ impl DashboardData {
 impl DashboardData {
     /// Replaces the device grid with a server snapshot (first render, or a `reset`).
     pub fn set_devices(&self, mut devices: Vec<Device>) {
-        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        // The server sends them in id order; a list that is not is put in order by insertion (a
+        // few devices: no sort code in the bundle for them).
+        if !devices.is_sorted_by(|a, b| a.id <= b.id) {
+            let unordered = std::mem::take(&mut devices);
+            for device in unordered {
+                let at = devices.partition_point(|d| d.id <= device.id);
+                devices.insert(at, device);
+            }
+        }
         set_if_changed(self.devices, devices);
         set_if_changed(self.devices_seeded, true);
     }
@@ -329,6 +337,45 @@ mod tests {
                 state.queue_event(event(3), false, None, 0.0),
                 "a new batch starts"
             );
+        });
+    }
+
+    #[test]
+    fn a_snapshot_in_any_order_is_shown_in_id_order_equal_ids_as_they_came() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = DashboardData::new();
+            let device = |id: &str, changed_at_ms| Device {
+                id: id.into(),
+                online: false,
+                changed_at_ms,
+                name: None,
+            };
+            // Every order of five devices, two of them with the same id.
+            let base = [
+                device("c", 0),
+                device("a", 1),
+                device("b", 2),
+                device("a", 3),
+                device("d", 4),
+            ];
+            let n = base.len();
+            let orders: Vec<Vec<usize>> = (0..n.pow(n as u32))
+                .map(|k| {
+                    (0..n)
+                        .map(|digit| k / n.pow(digit as u32) % n)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|order| (0..n).all(|i| order.contains(&i)))
+                .collect();
+            assert_eq!(orders.len(), 120);
+            for order in orders {
+                let given: Vec<Device> = order.iter().map(|&i| base[i].clone()).collect();
+                let mut expected = given.clone();
+                expected.sort_by(|a, b| a.id.cmp(&b.id));
+                state.set_devices(given);
+                assert_eq!(state.devices.get_untracked(), expected, "{order:?}");
+            }
         });
     }
 

@@ -41,23 +41,16 @@ pub fn Dashboard() -> impl IntoView {
             .or_else(|| snapshot.as_ref().map(|s| s.stats.clone()))
     });
     let now = use_now(250);
+    super::markup::tick_ages(now);
     let timeline = Paced::settled_keeping_hidden(view.timeline);
 
     Either::Right(view! {
-        <header class="topbar">
-            <h1>"tabrelay"</h1>
-            <p class="tagline">"Every tab of this site shares one server connection."</p>
-        </header>
+        <header
+            class="topbar"
+            inner_html=r#"<h1>tabrelay</h1><p class="tagline">Every tab of this site shares one server connection.</p>"#.to_string()
+        ></header>
         <main class="dashboard">
-            <section class="explainer" aria-label="What am I looking at">
-                <p>
-                    "Browsers allow only 6 connections per site, so a 7th tab with its own live stream "
-                    "hangs. Here one tab, the " <strong>"leader"</strong> ", holds the only server "
-                    "connection and relays every event to the other tabs, the " <strong>"followers"</strong>
-                    ", over a BroadcastChannel. Open more tabs: the server's count stays at 1. Close the "
-                    "leader: another tab takes over at once and resumes the stream, so no event is lost."
-                </p>
-            </section>
+            <section class="explainer" aria-label="What am I looking at" inner_html=EXPLAINER.to_string()></section>
             <ThisTab state=view mode=source.mode now/>
             <ServerPanel view state stats timeline now/>
             <Controls source/>
@@ -68,6 +61,13 @@ pub fn Dashboard() -> impl IntoView {
         </main>
     })
 }
+
+/// What the page shows, in a few words. Static markup: written once, by the server (see
+/// `markup`: no view code for it in the bundle).
+const EXPLAINER: &str = "<p>Browsers allow only 6 connections per site, so a 7th tab with its own live stream \
+hangs. Here one tab, the <strong>leader</strong>, holds the only server connection and relays every event to \
+the other tabs, the <strong>followers</strong>, over a BroadcastChannel. Open more tabs: the server's count \
+stays at 1. Close the leader: another tab takes over at once and resumes the stream, so no event is lost.</p>";
 
 /// `?ui=off`: the runtime and the tab's state run as usual (election, relay, every event counted
 /// in `document.body.dataset`), but no panel renders them. What a page costs then per event is

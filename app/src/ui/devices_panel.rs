@@ -1,11 +1,16 @@
 //! "Devices": every device with its state and the time of its last change. Filled from the
-//! server's snapshot on first render, then kept live by the events.
+//! server's snapshot on first render, then kept live by the events. Drawn as one HTML string per
+//! device (see `markup`).
 
-use super::format::age;
+use super::format::escape_into;
 use super::frame::Paced;
+use super::markup::{age_element, keep_html, keep_rows};
 use crate::data::DashboardData;
 use crate::model::Device;
 use leptos::prelude::*;
+
+const GRID_ID: &str = "device-grid";
+const COUNT_ID: &str = "devices-online";
 
 #[component]
 pub fn DevicesPanel(
@@ -16,7 +21,7 @@ pub fn DevicesPanel(
 ) -> impl IntoView {
     let snapshot = StoredValue::new(snapshot);
     // The grid as of the last frame; until this tab has its own device list (hydrated, seeded
-    // below), the snapshot. A memo: the list, the count and the caption read one copy.
+    // below), the snapshot. A memo: the rows and the count read one copy.
     let live = Paced::new(state.devices);
     let devices = Memo::new(move |_| {
         let live = live.get();
@@ -32,37 +37,103 @@ pub fn DevicesPanel(
             }
         }
     });
-    let online = move || devices.with(|d| d.iter().filter(|d| d.online).count());
+    // The ages in the rows tick on their own (`tick_ages`): a row changes with its device only.
+    let rows = Signal::derive(move || {
+        let now = now.get_untracked();
+        devices.with(|devices| devices.iter().map(|d| device_html(d, now)).collect())
+    });
+    let count = Signal::derive(move || devices.with(|d| count_text(d)));
+    keep_rows(GRID_ID, rows);
+    keep_html(COUNT_ID, count);
     view! {
         <section class="panel devices" aria-labelledby="devices-title">
             <h2 id="devices-title">
-                "Devices "
-                <span class="caption">{move || format!("{} of {} online", online(), devices.with(Vec::len))}</span>
+                "Devices " <span class="caption" id=COUNT_ID inner_html=count.get_untracked()></span>
             </h2>
-            <ul class="device-grid">
-                <For
-                    each=move || devices.get()
-                    key=|d: &Device| (d.id.clone(), d.online, d.changed_at_ms, d.name.clone())
-                    children=move |d: Device| {
-                        let changed = d.changed_at_ms as f64;
-                        // Names are free text from the server: rendered as text, never HTML.
-                        let label = d.name.clone().unwrap_or_else(|| d.id.clone());
-                        let id_caption = d.name.is_some().then(|| d.id.clone());
-                        let title = label.clone();
-                        view! {
-                            <li class="device" class:online=d.online data-device=d.id.clone()>
-                                <span class="device-name one-line" title=title>{label}</span>
-                                {id_caption.map(|id| {
-                                    let title = id.clone();
-                                    view! { <span class="caption mono one-line" title=title>{id}</span> }
-                                })}
-                                <span class="device-state">{if d.online { "online" } else { "offline" }}</span>
-                                <span class="caption mono one-line">{move || age(now.get(), changed)}</span>
-                            </li>
-                        }
-                    }
-                />
-            </ul>
+            <ul class="device-grid" id=GRID_ID inner_html=rows.with_untracked(|rows| rows.concat())></ul>
         </section>
+    }
+}
+
+/// "3 of 5 online".
+fn count_text(devices: &[Device]) -> String {
+    let online = devices.iter().filter(|d| d.online).count();
+    format!("{online} of {} online", devices.len())
+}
+
+/// One device of the grid. Names are free text from the server: escaped, never markup.
+fn device_html(device: &Device, now_ms: f64) -> String {
+    let mut out = String::with_capacity(320);
+    out.push_str(if device.online {
+        r#"<li class="device online" data-device=""#
+    } else {
+        r#"<li class="device" data-device=""#
+    });
+    escape_into(&mut out, &device.id);
+    out.push_str(r#""><span class="device-name one-line" title=""#);
+    let label = device.name.as_deref().unwrap_or(&device.id);
+    escape_into(&mut out, label);
+    out.push_str("\">");
+    escape_into(&mut out, label);
+    out.push_str("</span>");
+    if device.name.is_some() {
+        out.push_str(r#"<span class="caption mono one-line" title=""#);
+        escape_into(&mut out, &device.id);
+        out.push_str("\">");
+        escape_into(&mut out, &device.id);
+        out.push_str("</span>");
+    }
+    out.push_str(r#"<span class="device-state">"#);
+    out.push_str(if device.online { "online" } else { "offline" });
+    out.push_str("</span>");
+    age_element(
+        &mut out,
+        "span",
+        "caption mono one-line",
+        now_ms,
+        device.changed_at_ms as f64,
+    );
+    out.push_str("</li>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(id: &str, online: bool, name: Option<&str>) -> Device {
+        Device {
+            id: id.into(),
+            online,
+            changed_at_ms: 1_000,
+            name: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_device_shows_its_state_and_escapes_its_free_text() {
+        let html = device_html(&device("d<1>", true, Some(r#"Lamp "A""#)), 3_000.0);
+        assert_eq!(
+            html,
+            concat!(
+                r#"<li class="device online" data-device="d&lt;1&gt;">"#,
+                r#"<span class="device-name one-line" title="Lamp &quot;A&quot;">Lamp &quot;A&quot;</span>"#,
+                r#"<span class="caption mono one-line" title="d&lt;1&gt;">d&lt;1&gt;</span>"#,
+                r#"<span class="device-state">online</span>"#,
+                r#"<span class="caption mono one-line" data-age-at="1000">2.0 s ago</span></li>"#
+            )
+        );
+        let offline = device_html(&device("d2", false, None), 3_000.0);
+        assert!(
+            offline.starts_with(r#"<li class="device" data-device="d2"><span class="device-name one-line" title="d2">d2</span><span class="device-state">offline</span>"#),
+            "{offline}"
+        );
+    }
+
+    #[test]
+    fn the_count_says_how_many_are_online() {
+        let devices = [device("a", true, None), device("b", false, None)];
+        assert_eq!(count_text(&devices), "1 of 2 online");
+        assert_eq!(count_text(&[]), "0 of 0 online");
     }
 }

@@ -10,6 +10,7 @@
 
 use super::format::{clock_time, decimal, escape_into};
 use super::frame::Paced;
+use super::markup::{keep_attribute, keep_html};
 use crate::data::{DashboardData, ReceivedEvent};
 use leptos::prelude::*;
 use std::fmt::Write;
@@ -23,19 +24,49 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
     // this tab received in the DOM.
     let log = Paced::keeping_hidden(state.events);
     let received = Paced::new(state.events_received);
-    let body = NodeRef::<leptos::html::Div>::new();
     // While the page is hidden the rows skip style, layout and paint altogether (CSS:
     // `content-visibility: hidden`, which keeps the log's size and scroll position for when it
     // shows); they are still written, the contract wants them in the DOM.
     let visible = super::frame::use_page_visible();
-    let asleep = move || (!visible.get()).then_some("");
+    keep_attribute(
+        BODY_ID,
+        "data-filter",
+        Signal::derive(move || Some(filter.get().to_string())),
+    );
+    keep_attribute(
+        BODY_ID,
+        "data-asleep",
+        Signal::derive(move || (!visible.get()).then(String::new)),
+    );
+    keep_attribute(
+        PAUSE_ID,
+        "aria-pressed",
+        Signal::derive(move || Some(paused.get().to_string())),
+    );
+    keep_html(
+        PAUSE_ID,
+        Signal::derive(move || {
+            (if paused.get() {
+                "Resume view"
+            } else {
+                "Pause view"
+            })
+            .to_string()
+        }),
+    );
+    keep_html(
+        RECEIVED_ID,
+        Signal::derive(move || received.get().to_string()),
+    );
     #[cfg(feature = "hydrate")]
     {
         // The newest event's `seq` the body shows (`None`: none yet).
         let shown: StoredValue<Option<u64>, LocalStorage> = StoredValue::new_local(None);
         Effect::new(move |_| {
             let paused = paused.get();
-            let Some(body) = body.get() else { return };
+            let Some(body) = document().get_element_by_id(BODY_ID) else {
+                return;
+            };
             log.with(|log| {
                 // While paused the rows stay as they were; resuming catches up.
                 if !paused {
@@ -46,8 +77,14 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = log;
-    let toggle_pause = move |_| paused.update(|p| *p = !*p);
-    let on_filter = move |ev| {
+    // One listener each for the toolbar's button and its filter: the panel's markup is a string
+    // (see `markup`).
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if target_attribute(&ev, "id").as_deref() == Some(PAUSE_ID) {
+            paused.update(|p| *p = !*p);
+        }
+    };
+    let on_filter = move |ev: leptos::ev::Event| {
         filter.set(match event_target_value(&ev).as_str() {
             "online" => "online",
             "offline" => "offline",
@@ -55,63 +92,59 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
         })
     };
     view! {
-        <section class="panel events" aria-labelledby="events-title">
-            <div class="panel-head">
-                <h2 id="events-title">
-                    "Events " <span class="caption">{move || received.get()} " received"</span>
-                </h2>
-                <div class="toolbar">
-                    <label>
-                        "Show "
-                        <select on:change=on_filter>
-                            <option value="all">"all kinds"</option>
-                            <option value="online">"device-online"</option>
-                            <option value="offline">"device-offline"</option>
-                        </select>
-                    </label>
-                    <button type="button" on:click=toggle_pause aria-pressed=move || paused.get().to_string()>
-                        {move || if paused.get() { "Resume view" } else { "Pause view" }}
-                    </button>
-                </div>
-            </div>
-            // The log scrolls inside the panel, both ways: on a narrow screen every column stays
-            // reachable. Rows are a grid with fixed tracks (an event never re-sizes the columns),
-            // and rows out of sight are skipped by layout and paint (`content-visibility`), so a
-            // new row at the top costs about the same with 5 rows or 500.
-            <div class="event-scroll" role="region" aria-labelledby="events-title" tabindex="0">
-                <div class="event-table" role="table" aria-labelledby="events-title">
-                    <div class="event-head" role="rowgroup">
-                        <div class="event-row" role="row">
-                            <span role="columnheader">"Id"</span>
-                            <span role="columnheader">"Kind"</span>
-                            <span role="columnheader">"Device"</span>
-                            <span role="columnheader">"Time (UTC)"</span>
-                            <span role="columnheader">"Via"</span>
-                            <span role="columnheader">"Relay latency"</span>
-                        </div>
-                    </div>
-                    // Polite: screen readers hear new events without being interrupted. The rows
-                    // are written by `sync_rows` (empty in the server's page: it has no events).
-                    <div
-                        class="event-body"
-                        role="rowgroup"
-                        aria-live="polite"
-                        aria-relevant="additions"
-                        data-filter=move || filter.get()
-                        data-asleep=asleep
-                        node_ref=body
-                    ></div>
-                </div>
-            </div>
-        </section>
+        <section
+            class="panel events"
+            aria-labelledby="events-title"
+            on:click=on_click
+            on:change=on_filter
+            inner_html=PANEL.to_string()
+        ></section>
     }
 }
+
+const BODY_ID: &str = "event-body";
+const PAUSE_ID: &str = "events-pause";
+const RECEIVED_ID: &str = "events-received";
+
+/// An attribute of the element a click landed on.
+fn target_attribute(ev: &leptos::ev::MouseEvent, name: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        ev.target()?
+            .dyn_into::<web_sys::Element>()
+            .ok()?
+            .get_attribute(name)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, name);
+        None
+    }
+}
+
+/// The panel as the server renders it, empty (the server's page has no events): the toolbar, the
+/// column heads, and the body `sync_rows` writes.
+///
+/// The log scrolls inside the panel, both ways: on a narrow screen every column stays reachable.
+/// Rows are a grid with fixed tracks (an event never re-sizes the columns), and rows out of sight
+/// are skipped by layout and paint (`content-visibility`), so a new row at the top costs about the
+/// same with 5 rows or 500. The body is a polite live region: screen readers hear new events
+/// without being interrupted.
+const PANEL: &str = concat!(
+    r#"<div class="panel-head"><h2 id="events-title">Events <span class="caption"><span id="events-received">0</span> received</span></h2>"#,
+    r#"<div class="toolbar"><label>Show <select><option value="all">all kinds</option><option value="online">device-online</option><option value="offline">device-offline</option></select></label>"#,
+    r#"<button type="button" id="events-pause" aria-pressed="false">Pause view</button></div></div>"#,
+    r#"<div class="event-scroll" role="region" aria-labelledby="events-title" tabindex="0"><div class="event-table" role="table" aria-labelledby="events-title">"#,
+    r#"<div class="event-head" role="rowgroup"><div class="event-row" role="row"><span role="columnheader">Id</span><span role="columnheader">Kind</span><span role="columnheader">Device</span><span role="columnheader">Time (UTC)</span><span role="columnheader">Via</span><span role="columnheader">Relay latency</span></div></div>"#,
+    r#"<div class="event-body" id="event-body" role="rowgroup" aria-live="polite" aria-relevant="additions" data-filter="all"></div></div></div>"#,
+);
 
 /// Brings the body's rows in line with `log` (newest first): the events newer than `shown` go in
 /// at the top as one HTML string, rows beyond the log's length come off the bottom.
 #[cfg(feature = "hydrate")]
 fn sync_rows(
-    body: &web_sys::HtmlDivElement,
+    body: &web_sys::Element,
     log: &std::collections::VecDeque<std::sync::Arc<ReceivedEvent>>,
     shown: StoredValue<Option<u64>, LocalStorage>,
 ) {
@@ -229,6 +262,14 @@ mod tests {
         assert!(html.ends_with(">1.23 ms</span></div>"), "{html}");
         assert_eq!(html.matches("role=\"cell\"").count(), 6);
         assert!(!html.contains("<b>"), "no markup from the server's text");
+    }
+
+    #[test]
+    fn the_empty_panel_has_what_the_listeners_and_effects_look_for() {
+        for id in [BODY_ID, PAUSE_ID, RECEIVED_ID] {
+            assert_eq!(PANEL.matches(&format!(r#"id="{id}""#)).count(), 1, "{id}");
+        }
+        assert!(!PANEL.contains("data-event-id"));
     }
 
     #[test]

@@ -45,14 +45,18 @@ pub fn decimal(value: f64, places: u32) -> String {
         // Infinite, or beyond 2^64: the whole part, saturated (not a time or a latency).
         return format!("{}{}", sign(1), value.abs() as u64);
     };
+    // Printed as `u64`s (both parts fit: `value` is below 2^64): formatting a `u128` would bring
+    // its own code into the bundle.
+    let (whole, fraction) = (
+        u64::try_from(scaled / scale).unwrap_or(u64::MAX),
+        (scaled % scale) as u64,
+    );
     if places == 0 {
-        return format!("{}{scaled}", sign(scaled));
+        return format!("{}{whole}", sign(scaled));
     }
     format!(
-        "{}{}.{:0width$}",
+        "{}{whole}.{fraction:0width$}",
         sign(scaled),
-        scaled / scale,
-        scaled % scale,
         width = places as usize
     )
 }

@@ -8,6 +8,7 @@ mod devices_panel;
 mod event_log;
 pub(crate) mod format;
 mod frame;
+mod markup;
 mod server_panel;
 mod tabs_panel;
 mod this_tab;

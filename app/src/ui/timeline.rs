@@ -5,6 +5,7 @@
 
 use super::format::{clock_time, decimal, escape_into};
 use super::frame::Paced;
+use super::markup::keep_html;
 use leptos::prelude::*;
 use tabrelay::LeaderChangeRow;
 
@@ -56,19 +57,28 @@ pub type Timeline = Paced<Vec<LeaderChangeRow>>;
 #[component]
 pub fn LeadershipTimeline(timeline: Timeline) -> impl IntoView {
     // One HTML string for the whole list: a change re-renders its few rows with one DOM call,
-    // and the bundle carries no view code per row attribute.
-    let rows = move || timeline.with(|rows| rows_html(rows));
+    // and the bundle carries no view code per row attribute (see `markup`).
+    let body = Signal::derive(move || timeline.with(|rows| body_html(rows)));
+    keep_html(BODY_ID, body);
     view! {
         <section class="panel panel-timeline" aria-labelledby="timeline-title" data-testid="timeline">
             <h2 id="timeline-title">"Leadership timeline"</h2>
-            <Show when=move || timeline.with(Vec::is_empty)>
-                <p class="caption" data-testid="timeline-empty">
-                    "No change of leader seen by this tab yet."
-                </p>
-            </Show>
-            <ol class="timeline" reversed inner_html=rows></ol>
+            <div id=BODY_ID inner_html=body.get_untracked()></div>
         </section>
     }
+}
+
+const BODY_ID: &str = "timeline-body";
+
+/// The list, or what an empty one means.
+fn body_html(rows: &[LeaderChangeRow]) -> String {
+    if rows.is_empty() {
+        return r#"<p class="caption" data-testid="timeline-empty">No change of leader seen by this tab yet.</p>"#.to_string();
+    }
+    let mut out = String::from(r#"<ol class="timeline" reversed>"#);
+    out.push_str(&rows_html(rows));
+    out.push_str("</ol>");
+    out
 }
 
 /// The timeline's rows as HTML, newest first: what a test reads in `data-*` (figures in ms, an
@@ -123,18 +133,10 @@ fn rows_html(rows: &[LeaderChangeRow]) -> String {
     out
 }
 
-/// The Server panel's "last failover" line (nothing before the first change).
-#[component]
-pub fn LastFailover(timeline: Timeline) -> impl IntoView {
-    let line = move || {
-        timeline.with(|rows| {
-            rows.first()
-                .map(|row| format!("Last failover: {}, {}", row.what(), row.figures()))
-        })
-    };
-    view! {
-        {move || line().map(|line| view! { <p class="caption" data-testid="last-failover">{line}</p> })}
-    }
+/// The Server panel's "last failover" line (`None` before the first change).
+pub fn last_failover(rows: &[LeaderChangeRow]) -> Option<String> {
+    rows.first()
+        .map(|row| format!("Last failover: {}, {}", row.what(), row.figures()))
 }
 
 #[cfg(test)]
@@ -164,6 +166,8 @@ mod tests {
             html.contains(">12 ms without a leader · stream back after 80 ms · 1 event replayed<"),
             "{html}"
         );
+        assert!(body_html(&[]).contains(r#"data-testid="timeline-empty""#));
+        assert!(body_html(&[row(None, None)]).starts_with(r#"<ol class="timeline" reversed><li "#));
         let unknown = rows_html(&[row(None, None)]);
         assert!(!unknown.contains("data-to"), "{unknown}");
         assert!(!unknown.contains("data-until-delivering-ms"), "{unknown}");
