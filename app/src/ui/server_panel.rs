@@ -16,6 +16,8 @@ const SPARK_W: f64 = 240.0;
 const SPARK_H: f64 = 40.0;
 const COUNT_ID: &str = "open-connections";
 const LIVE_ID: &str = "server-live";
+const TOTALS_ID: &str = "server-totals";
+const FAILOVER_ID: &str = "server-failover";
 
 #[component]
 pub fn ServerPanel(
@@ -44,16 +46,21 @@ pub fn ServerPanel(
             _ => None,
         };
         stream_html(&mut out, stream_word(view.stream.get()), retry.as_deref());
+        out
+    });
+    // Apart from the rest: it changes with every event (once per frame), the rest with the clock.
+    let totals = Signal::derive(move || {
         let since = received.get().saturating_sub(state.events_at_stats.get());
-        out.push_str(r#"<p class="caption" id="server-totals">"#);
-        if let Some(s) = stats.get() {
-            out.push_str(&format!(
+        stats.get().map_or_else(String::new, |s| {
+            format!(
                 "{} accepted since start · {} events published",
                 s.total_connections,
                 s.events_published + since
-            ));
-        }
-        out.push_str("</p>");
+            )
+        })
+    });
+    let failover = Signal::derive(move || {
+        let mut out = String::new();
         if let Some(line) = timeline.with(|rows| last_failover(rows)) {
             out.push_str(r#"<p class="caption" data-testid="last-failover">"#);
             escape_into(&mut out, &line);
@@ -62,6 +69,8 @@ pub fn ServerPanel(
         out
     });
     keep_html(COUNT_ID, count);
+    keep_html(TOTALS_ID, totals);
+    keep_html(FAILOVER_ID, failover);
     keep_html(LIVE_ID, live);
     view! {
         <section class="panel server" aria-labelledby="server-title">
@@ -69,6 +78,8 @@ pub fn ServerPanel(
             <p class="big-number" id=COUNT_ID aria-live="polite" inner_html=count.get_untracked()></p>
             <p class="caption">"open SSE connections, pushed live by the server"</p>
             <div id=LIVE_ID inner_html=live.get_untracked()></div>
+            <p class="caption" id=TOTALS_ID inner_html=totals.get_untracked()></p>
+            <div id=FAILOVER_ID inner_html=failover.get_untracked()></div>
         </section>
     }
 }
