@@ -4,7 +4,7 @@
 
 use super::format::escape_into;
 use super::frame::Paced;
-use super::markup::{age_element, keep_html, keep_rows};
+use super::markup::{age_element, keep_rows, keep_text, Row};
 use crate::data::DashboardData;
 use crate::model::Device;
 use leptos::prelude::*;
@@ -37,20 +37,36 @@ pub fn DevicesPanel(
             }
         }
     });
-    // The ages in the rows tick on their own (`tick_ages`): a row changes with its device only.
+    // The rows' ages are filled and ticked by `markup`: a row changes with its device only.
     let rows = Signal::derive(move || {
-        let now = now.get_untracked();
-        devices.with(|devices| devices.iter().map(|d| device_html(d, now)).collect())
+        devices.with(|devices| {
+            devices
+                .iter()
+                .map(|d| Row {
+                    key: d.id.clone(),
+                    html: device_html(d, None),
+                })
+                .collect()
+        })
     });
     let count = Signal::derive(move || devices.with(|d| count_text(d)));
     keep_rows(GRID_ID, rows);
-    keep_html(COUNT_ID, count);
+    keep_text(COUNT_ID, count);
+    // The server's page shows the ages as of its rendering.
+    let rendered = move || {
+        let now = now.get_untracked();
+        devices.with_untracked(|d| {
+            d.iter()
+                .map(|d| device_html(d, Some(now)))
+                .collect::<String>()
+        })
+    };
     view! {
         <section class="panel devices" aria-labelledby="devices-title">
             <h2 id="devices-title">
-                "Devices " <span class="caption" id=COUNT_ID inner_html=count.get_untracked()></span>
+                "Devices " <span class="caption" id=COUNT_ID>{count.get_untracked()}</span>
             </h2>
-            <ul class="device-grid" id=GRID_ID inner_html=rows.with_untracked(|rows| rows.concat())></ul>
+            <ul class="device-grid" id=GRID_ID inner_html=rendered()></ul>
         </section>
     }
 }
@@ -62,7 +78,7 @@ fn count_text(devices: &[Device]) -> String {
 }
 
 /// One device of the grid. Names are free text from the server: escaped, never markup.
-fn device_html(device: &Device, now_ms: f64) -> String {
+fn device_html(device: &Device, now_ms: Option<f64>) -> String {
     let mut out = String::with_capacity(320);
     out.push_str(if device.online {
         r#"<li class="device online" data-device=""#
@@ -112,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_device_shows_its_state_and_escapes_its_free_text() {
-        let html = device_html(&device("d<1>", true, Some(r#"Lamp "A""#)), 3_000.0);
+        let html = device_html(&device("d<1>", true, Some(r#"Lamp "A""#)), Some(3_000.0));
         assert_eq!(
             html,
             concat!(
@@ -123,7 +139,7 @@ mod tests {
                 r#"<span class="caption mono one-line" data-age-at="1000">2.0 s ago</span></li>"#
             )
         );
-        let offline = device_html(&device("d2", false, None), 3_000.0);
+        let offline = device_html(&device("d2", false, None), None);
         assert!(
             offline.starts_with(r#"<li class="device" data-device="d2"><span class="device-name one-line" title="d2">d2</span><span class="device-state">offline</span>"#),
             "{offline}"

@@ -10,7 +10,7 @@
 
 use super::format::{clock_time, decimal, escape_into};
 use super::frame::Paced;
-use super::markup::{keep_attribute, keep_html};
+use super::markup::{keep_attribute, keep_text};
 use crate::data::{DashboardData, ReceivedEvent};
 use leptos::prelude::*;
 use std::fmt::Write;
@@ -43,7 +43,7 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
         "aria-pressed",
         Signal::derive(move || Some(paused.get().to_string())),
     );
-    keep_html(
+    keep_text(
         PAUSE_ID,
         Signal::derive(move || {
             (if paused.get() {
@@ -54,7 +54,7 @@ pub fn EventLog(state: DashboardData) -> impl IntoView {
             .to_string()
         }),
     );
-    keep_html(
+    keep_text(
         RECEIVED_ID,
         Signal::derive(move || received.get().to_string()),
     );

@@ -183,6 +183,16 @@ mod tests {
     }
 
     #[test]
+    fn every_markup_character_is_escaped_and_the_rest_kept() {
+        let mut out = String::from("kept: ");
+        escape_into(&mut out, r#"<a href="x" title='y'>Tom & Jerry</a> ünïcode"#);
+        assert_eq!(
+            out,
+            "kept: &lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt; ünïcode"
+        );
+    }
+
+    #[test]
     fn countdown_stops_at_now() {
         assert_eq!(countdown(1_000.0, 4_200.0), "in 3.2 s");
         assert_eq!(countdown(5_000.0, 4_200.0), "now");

@@ -3,7 +3,7 @@
 
 use super::format::{countdown, decimal, escape_into};
 use super::frame::Paced;
-use super::markup::keep_html;
+use super::markup::{keep_html, keep_text};
 use super::timeline::{last_failover, Timeline};
 use crate::data::{DashboardData, HISTORY_WINDOW_MS};
 use crate::model::Stats;
@@ -68,17 +68,17 @@ pub fn ServerPanel(
         }
         out
     });
-    keep_html(COUNT_ID, count);
-    keep_html(TOTALS_ID, totals);
+    keep_text(COUNT_ID, count);
+    keep_text(TOTALS_ID, totals);
     keep_html(FAILOVER_ID, failover);
     keep_html(LIVE_ID, live);
     view! {
         <section class="panel server" aria-labelledby="server-title">
             <h2 id="server-title">"Server"</h2>
-            <p class="big-number" id=COUNT_ID aria-live="polite" inner_html=count.get_untracked()></p>
+            <p class="big-number" id=COUNT_ID aria-live="polite">{count.get_untracked()}</p>
             <p class="caption">"open SSE connections, pushed live by the server"</p>
             <div id=LIVE_ID inner_html=live.get_untracked()></div>
-            <p class="caption" id=TOTALS_ID inner_html=totals.get_untracked()></p>
+            <p class="caption" id=TOTALS_ID>{totals.get_untracked()}</p>
             <div id=FAILOVER_ID inner_html=failover.get_untracked()></div>
         </section>
     }

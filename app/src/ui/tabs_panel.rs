@@ -3,7 +3,7 @@
 
 use super::format::escape_into;
 use super::frame::Paced;
-use super::markup::{age_element, keep_html, keep_rows};
+use super::markup::{age_element, keep_rows, keep_text, Row};
 use leptos::prelude::*;
 use tabrelay::{role_word, TabRow, TabView};
 
@@ -17,25 +17,40 @@ pub fn TabsPanel(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
     // Re-rendered once a change of leader settled (see `frame`), not while the tabs elect.
     let tabs = Paced::settled(state.tabs);
     // A row changes when its tab is heard from (the runtime updates that at most twice a
-    // second); its age ticks on its own (`tick_ages`).
+    // second); its age is filled and ticked by `markup`.
     let rows = Signal::derive(move || {
-        let now = now.get_untracked();
-        tabs.with(|tabs| tabs.iter().map(|row| tab_html(row, now)).collect())
+        tabs.with(|tabs| {
+            tabs.iter()
+                .map(|row| Row {
+                    key: row.id.clone(),
+                    html: tab_html(row, None),
+                })
+                .collect()
+        })
     });
     let count = Signal::derive(move || format!("{} open", tabs.with(Vec::len)));
     keep_rows(ROWS_ID, rows);
-    keep_html(COUNT_ID, count);
+    keep_text(COUNT_ID, count);
+    // The server's page shows the ages as of its rendering.
+    let rendered = move || {
+        let now = now.get_untracked();
+        state.tabs.with_untracked(|tabs| {
+            tabs.iter()
+                .map(|row| tab_html(row, Some(now)))
+                .collect::<String>()
+        })
+    };
     view! {
         <section class="panel tabs" aria-labelledby="tabs-title">
             <h2 id="tabs-title">
-                "Tabs " <span class="caption" id=COUNT_ID inner_html=count.get_untracked()></span>
+                "Tabs " <span class="caption" id=COUNT_ID>{count.get_untracked()}</span>
             </h2>
             // Scrolls sideways inside the panel when the screen is too narrow for its ids; keyboard
             // users reach it too (it takes focus).
             <div class="table-scroll" role="region" aria-labelledby="tabs-title" tabindex="0">
                 <table class="tab-table">
                     <thead inner_html=HEAD.to_string()></thead>
-                    <tbody id=ROWS_ID inner_html=rows.with_untracked(|rows| rows.concat())></tbody>
+                    <tbody id=ROWS_ID inner_html=rendered()></tbody>
                 </table>
             </div>
         </section>
@@ -43,7 +58,7 @@ pub fn TabsPanel(state: TabView, now: ReadSignal<f64>) -> impl IntoView {
 }
 
 /// One tab of the table. Ids come from other tabs: escaped, never markup.
-fn tab_html(row: &TabRow, now_ms: f64) -> String {
+fn tab_html(row: &TabRow, now_ms: Option<f64>) -> String {
     let mut out = String::with_capacity(360);
     out.push_str(if row.is_self {
         r#"<tr class="self" data-tab-id=""#
@@ -93,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_tab_shows_its_role_and_age_and_escapes_its_id() {
-        let html = tab_html(&row("t<1>", false), 3_000.0);
+        let html = tab_html(&row("t<1>", false), Some(3_000.0));
         assert_eq!(
             html,
             concat!(
@@ -106,7 +121,7 @@ mod tests {
 
     #[test]
     fn this_tab_is_marked_and_seen_now() {
-        let html = tab_html(&row("me", true), 3_000.0);
+        let html = tab_html(&row("me", true), None);
         assert!(
             html.starts_with(r#"<tr class="self" data-tab-id="me">"#),
             "{html}"

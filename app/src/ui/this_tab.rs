@@ -258,6 +258,11 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("mode-fallback"), "{html}");
+        let mut odd = shown(Role::Follower, None);
+        odd.protocol = "<h3>";
+        let html = shown_html(&odd);
+        assert!(html.contains(r#"connection)">&lt;h3&gt;</dd>"#), "{html}");
+        assert!(html.contains(r#"title="unknown">unknown</dd>"#), "{html}");
     }
 
     #[test]

@@ -44,10 +44,15 @@ impl Described for LeaderChangeRow {
     }
 }
 
+/// The last 6 characters of a tab's id (ids come from other tabs: any text, cut at a character
+/// boundary).
 fn short(id: &Option<String>) -> String {
     id.as_deref().map_or_else(
         || "?".to_string(),
-        |id| id[id.len().saturating_sub(6)..].to_string(),
+        |id| {
+            let skip = id.chars().count().saturating_sub(6);
+            id.chars().skip(skip).collect()
+        },
     )
 }
 
@@ -153,6 +158,18 @@ mod tests {
             until_delivering_ms: until,
             replayed: 1,
         }
+    }
+
+    #[test]
+    fn a_short_id_is_its_last_six_characters_whatever_the_text() {
+        assert_eq!(short(&Some("aaaaaa111111".into())), "111111");
+        assert_eq!(short(&Some("abc".into())), "abc");
+        assert_eq!(
+            short(&Some("tab-ééééééé".into())),
+            "éééééé",
+            "not cut inside a character"
+        );
+        assert_eq!(short(&None), "?");
     }
 
     #[test]
