@@ -57,6 +57,13 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=stora
       });
     });
 
+    // Chromium's own reasons, which the page's `notRestoredReasons` may only call "masked".
+    const cdp = await context.newCDPSession(follower);
+    await cdp.send("Page.enable");
+    const notUsed: string[] = [];
+    cdp.on("Page.backForwardCacheNotUsed", (e) =>
+      notUsed.push(...e.notRestoredExplanations.map((x) => `${x.type}:${x.reason}`)),
+    );
     await follower.goto(`${baseURL}/api/stats`);
     const away: number[] = [];
     for (let i = 0; i < 3; i++) away.push(await inject(request, uniqueDevice(`bf-away${i}`)));
@@ -65,7 +72,10 @@ for (const query of ["mode=leader", "mode=leader&election=protocol", "mode=stora
     await follower.goBack({ waitUntil: "commit" });
 
     const restores = await follower.evaluate(() => (window as any).__restores ?? 0);
-    expect(restores, `restored from the bfcache, not reloaded: ${await notRestoredReasons(follower)}`).toBe(1);
+    expect(
+      restores,
+      `restored from the bfcache, not reloaded: ${await notRestoredReasons(follower)}; Chromium: ${notUsed.join(", ")}`,
+    ).toBe(1);
     expect(await tabIdOf(follower), "the same page came back").toBe(followerId);
     await expectEveryEventOnce(follower, [first, ...away]);
     const later = await inject(request, uniqueDevice("bf-after"));
