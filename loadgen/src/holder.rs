@@ -76,6 +76,13 @@ impl Holders {
                 .args(["--timeout-secs", &args.timeout_secs.to_string()])
                 .args(["--reader-nice", &args.reader_nice.to_string()])
                 .args([
+                    "--reader-sched",
+                    match args.reader_sched {
+                        crate::ReaderSched::Normal => "normal",
+                        crate::ReaderSched::Idle => "idle",
+                    },
+                ])
+                .args([
                     "--connect-concurrency",
                     &(args.connect_concurrency / procs).max(1).to_string(),
                 ])

@@ -36,6 +36,19 @@ enum Bus {
     Redis,
 }
 
+/// The scheduling class of the load generator's reader threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReaderSched {
+    /// As started (`SCHED_OTHER`, at `--reader-nice`).
+    Normal,
+    /// `SCHED_IDLE`: the readers run only on a core nothing else wants. Models clients on
+    /// other machines (in production the server's cores do not run its clients), so that the
+    /// fan-out figures show the server alone; the loopback receive path still runs on the
+    /// server's cores as before. Not the default, and its figures are not the default ones:
+    /// next to other busy processes the readers may wait long for a core.
+    Idle,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PublishOn {
     /// Every event is published on the first address.
@@ -125,6 +138,10 @@ struct Args {
     /// servers it starts keep their priority. 0: unchanged.
     #[arg(long, default_value_t = 0)]
     reader_nice: i32,
+    /// Scheduling class of the reader threads (every holder process's too): `idle` models
+    /// remote clients (see [`ReaderSched::Idle`]); its runs are labelled on their own line.
+    #[arg(long, value_enum, default_value_t = ReaderSched::Normal)]
+    reader_sched: ReaderSched,
 }
 
 /// Streams per source address at most. Loopback has ~28k ephemeral ports per source address,
@@ -535,15 +552,28 @@ fn socket_latency(arrived: u64, sent: u64, received: u64, odd: &mut [u64; 2]) ->
     Duration::from_nanos(arrived.saturating_sub(sent))
 }
 
-/// The runtime: its worker threads (the readers) at `nice`, the calling thread (which publishes
-/// and starts the servers) left as it is. Linux keeps a niceness per thread.
-fn runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+/// The runtime: its worker threads (the readers) at `nice` and in `sched`'s class, the calling
+/// thread (which publishes and starts the servers) left as it is. Linux keeps a niceness and a
+/// scheduling policy per thread.
+fn runtime(nice: i32, sched: ReaderSched) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    if nice != 0 {
+    if nice != 0 || sched != ReaderSched::Normal {
         builder.on_thread_start(move || {
-            // SAFETY: plain syscall on the calling thread (`who` 0: this thread on Linux).
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+            if nice != 0 {
+                // SAFETY: plain syscall on the calling thread (`who` 0: this thread on Linux).
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+            }
+            if sched == ReaderSched::Idle {
+                let param = libc::sched_param { sched_priority: 0 };
+                // SAFETY: plain syscall on the calling thread (pid 0), `param` lives across it.
+                if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+                    eprintln!(
+                        "SCHED_IDLE for a reader thread: {}",
+                        std::io::Error::last_os_error()
+                    );
+                }
+            }
         });
     }
     builder.build()
@@ -551,7 +581,7 @@ fn runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    runtime(args.reader_nice)?.block_on(run(args))
+    runtime(args.reader_nice, args.reader_sched)?.block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -1017,6 +1047,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             " (readers yield the cores to the server)"
         } else {
             ""
+        }
+    );
+    println!(
+        "loadgen reader sched   {}",
+        match args.reader_sched {
+            ReaderSched::Normal => "normal",
+            ReaderSched::Idle =>
+                "idle (SCHED_IDLE: readers only on otherwise idle cores, modelling clients on \
+                 other machines; not the default figures)",
         }
     );
     // Added with several replicas and the throughput phase; the lines above keep their labels.

@@ -1,5 +1,6 @@
-//! Live events written to [`crate::direct`] streams by the publishing side, one writer task per
-//! shard of streams, instead of by each stream's own task.
+//! Live events written to [`crate::direct`] streams by the publishing side, one writer per
+//! shard of streams (a thread of its own, one per runtime worker), instead of by each stream's
+//! own task.
 //!
 //! Through a task per stream, every event costs each stream a wake-up: its task pushed on a run
 //! queue, polled, its state checked (shutdown, the ring, stats, the keep-alive timer, the
@@ -295,24 +296,24 @@ impl Slot {
 /// Dead slots that make the writer prune without waiting for an event.
 const PRUNE_AT: usize = 256;
 
-/// The streams of one writer task.
+/// The streams of one writer.
 pub(crate) struct Shard {
     /// New slots, taken in by the writer at its next wake-up.
     inbox: Mutex<Vec<Arc<Slot>>>,
     /// Slots that ended since the writer last pruned.
     dead: AtomicUsize,
-    /// The writer task.
+    /// The writer.
     waker: AtomicWaker,
 }
 
-/// The shards of a hub, and their writer tasks.
+/// The shards of a hub, and their writers.
 pub(crate) struct Shards {
     shards: Vec<Arc<Shard>>,
     next: AtomicUsize,
 }
 
 impl Shards {
-    /// One shard per runtime worker thread, each with a writer task reading `tx`'s events.
+    /// One shard per runtime worker thread, each with a writer thread reading `tx`'s events.
     pub(crate) fn start(
         tx: &fanout::Sender<Live>,
         ending: Arc<std::sync::atomic::AtomicBool>,
@@ -333,18 +334,7 @@ impl Shards {
             })
             .collect();
         for (i, shard) in shards.iter().enumerate() {
-            let sender = Sender::new(io_uring, i);
-            tracing::info!(
-                shard = i,
-                io_uring = sender.uses_io_uring(),
-                "fan-out writer {i} of {n} sends through {}",
-                if sender.uses_io_uring() {
-                    "io_uring"
-                } else {
-                    "send"
-                }
-            );
-            tokio::spawn(Writer {
+            let writer = |sender| Writer {
                 rx: tx.subscribe(),
                 shard: Arc::clone(shard),
                 slots: Vec::new(),
@@ -352,7 +342,23 @@ impl Shards {
                 ending: Arc::clone(&ending),
                 metrics: Arc::clone(&metrics),
                 sender,
-            });
+            };
+            // A thread of its own, not a task on a runtime worker: the scheduler puts two
+            // runnable writers on two cores, however the runtime's queues stand when an event
+            // wakes them (a task waits until its worker is free or another steals it). The
+            // ring is set up on the thread that submits to it. Subscribed here, before any
+            // stream of this shard exists.
+            let mut on_thread = writer(Sender::none());
+            let spawned = std::thread::Builder::new()
+                .name(format!("fanout-writer-{i}"))
+                .spawn(move || {
+                    on_thread.sender = Sender::started(io_uring, i, n);
+                    futures::executor::block_on(on_thread);
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(shard = i, "no thread for fan-out writer {i} ({e}): a task");
+                tokio::spawn(writer(Sender::started(io_uring, i, n)));
+            }
         }
         Self {
             shards,
@@ -432,6 +438,27 @@ impl Sender {
             let _ = (uring, shard);
             Self {}
         }
+    }
+
+    /// A sender that uses `send` (no ring).
+    fn none() -> Self {
+        Self::new(false, 0)
+    }
+
+    /// [`Sender::new`] for writer `shard` of `of`, saying in the log which way it sends.
+    fn started(uring: bool, shard: usize, of: usize) -> Self {
+        let sender = Self::new(uring, shard);
+        tracing::info!(
+            shard,
+            io_uring = sender.uses_io_uring(),
+            "fan-out writer {shard} of {of} sends through {}",
+            if sender.uses_io_uring() {
+                "io_uring"
+            } else {
+                "send"
+            }
+        );
+        sender
     }
 
     /// Whether sends go through an io_uring.
@@ -915,6 +942,43 @@ mod tests {
             sender.offer_all(&slots[..1], 3, 4, &big, now);
             assert_eq!(slots[0].state.load(Ordering::SeqCst), word(HANDOFF, 3));
         }
+    }
+
+    /// The writers do not wait for a runtime worker: with the runtime's only thread busy (here,
+    /// blocked reading the socket), a parked stream still gets the event. A writer that is a
+    /// task on that runtime never runs, and the read times out.
+    #[test]
+    fn the_writers_send_while_every_runtime_worker_is_busy() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tx = fanout::channel::<Live>(16);
+            let shards = Shards::start(
+                &tx,
+                Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                Arc::new(Metrics::new()),
+                true,
+            );
+            let (ours, mut peer) = UnixStream::pair().unwrap();
+            ours.set_nonblocking(true).unwrap();
+            let slot = shards.register(ours.as_raw_fd(), 0);
+            assert!(!slot.park(0, 0, || false));
+            let frame = crate::replay::Frame::new(1, b"data: x\n\n", tokio::time::Instant::now());
+            let want = frame.chunked.clone();
+            tx.send(Live::Event(frame));
+            // Blocking this thread, the runtime's only worker, until the event arrives.
+            peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut got = vec![0u8; want.len()];
+            peer.read_exact(&mut got)
+                .expect("the writer sent the event while the worker was busy");
+            assert_eq!(got, want);
+            // Then the stream ends (the writer is out of its send: the slot is idle again).
+            slot.end();
+            drop(ours);
+        });
     }
 
     #[test]

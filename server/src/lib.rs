@@ -16,7 +16,7 @@
 //! | [`sse`] | `GET /api/events`: one stream (hello, replay or reset, live, keep-alive, shutdown) |
 //! | [`fanout`] | the hub's broadcast ring: one cursor and one persistent waker per stream |
 //! | `direct` | plain-TCP connections whose first request is a stream: written without hyper |
-//! | `direct_shard` | live events written to idle `direct` streams by one writer task per worker thread |
+//! | `direct_shard` | live events written to idle `direct` streams by one writer thread per runtime worker |
 //! | [`serve`] | accepting connections, TLS, HTTP/1.1 and HTTP/2 through hyper |
 //! | [`conn`] | exact count of open streams (a drop guard), by [`wire::Mode`], and the global / per-IP caps |
 //! | [`stats`] | the coalescer that pushes `stats` events ([`wire::model::StatsEvent`]) |

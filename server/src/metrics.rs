@@ -131,7 +131,7 @@ impl Metrics {
         let fanout_write = Histogram::new(FANOUT_WRITE_BUCKETS);
         registry.register(
             "fanout_direct_write_seconds",
-            "Per event and writer task: from publishing to the writer's last send to a plain-TCP stream",
+            "Per event and writer: from publishing to the writer's last send to a plain-TCP stream",
             fanout_write.clone(),
         );
         registry.register("open_streams", "SSE streams open now", open_streams.clone());
