@@ -22,7 +22,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import {
-  args, BASE, api, ENGINES, launchBrowser, crash, answering, tabIdsOf, until, oneLeader, inject, openTabs, quiet, stats,
+  args, BASE, api, useServer, ENGINES, launchBrowser, crash, answering, tabIdsOf, until, oneLeader, inject, openTabs, quiet, stats,
   receivedAt, latencies, quantile, ms,
 } from "./lib.mjs";
 
@@ -47,6 +47,11 @@ const HOLDS = String(args.hold ?? "0").split(",").map(Number);
  * successor's grant (Web Locks: the successor needs no goodbye to lead).
  */
 const DEFERS = String(args["defer-goodbye"] ?? "0").split(",").map(Number);
+/**
+ * `--bases=URL1,URL2` (instead of `--base`): alternate the trials between two servers (say a
+ * build before and after a change), so that both meet the same machine state; one row each.
+ */
+const BASES = args.bases ? args.bases.split(",") : [BASE];
 const DEFER_SCRIPT = (ms) => {
   const onmessage = Object.getOwnPropertyDescriptor(BroadcastChannel.prototype, "onmessage");
   Object.defineProperty(BroadcastChannel.prototype, "onmessage", {
@@ -359,7 +364,7 @@ for (const engine of ENGINES) {
   // Firefox: no freeze fault (nothing pauses a page's JavaScript over BiDi).
   const faults = FAULTS.filter((f) => engine === "chromium" || f !== "freeze");
   if (engine === "chromium") {
-    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}${MINIMAL ? ", the minimal page" : UI_OFF ? ", ?ui=off" : ""}`);
+    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASES.join(" and ")}${MINIMAL ? ", the minimal page" : UI_OFF ? ", ?ui=off" : ""}`);
   } else {
     console.log(`\nfailover benchmark, ${browser.label}: ${TABS} tabs (${TABS - 1} hidden), ${TRIALS} trials per cell, ${BASE}`);
   }
@@ -367,12 +372,13 @@ for (const engine of ENGINES) {
   console.log("----------|--------|-------------------------|---------------------------|-------");
   for (const mechanism of MECHANISMS) {
     for (const fault of faults) {
-      const VARIANTS = HOLDS.flatMap((hold) => DEFERS.map((defer) => ({ hold, defer })));
+      const VARIANTS = BASES.flatMap((base) => HOLDS.flatMap((hold) => DEFERS.map((defer) => ({ base, hold, defer }))));
       const leader = VARIANTS.map(() => []);
       const stream = VARIANTS.map(() => []);
       const failed = VARIANTS.map(() => 0);
       for (let i = 0; i < TRIALS; i++) {
         const h = i % VARIANTS.length;
+        if (VARIANTS[h].base !== BASE) await useServer(VARIANTS[h].base);
         try {
           const r = await trial(mechanism, fault, VARIANTS[h].hold, VARIANTS[h].defer);
           leader[h].push(r.toLeader);
@@ -382,13 +388,21 @@ for (const engine of ENGINES) {
           console.error(`  ${engine}: ${mechanism}/${fault} trial ${i}: ${err.message}`);
         }
       }
-      VARIANTS.forEach(({ hold, defer }, h) => {
-        const label = fault + (HOLDS.length > 1 || hold ? ` (hold ${hold} ms)` : "") + (DEFERS.length > 1 || defer ? ` (goodbye +${defer} ms)` : "");
+      VARIANTS.forEach(({ base, hold, defer }, h) => {
+        const label = fault + (BASES.length > 1 ? ` ${base}` : "") + (HOLDS.length > 1 || hold ? ` (hold ${hold} ms)` : "") + (DEFERS.length > 1 || defer ? ` (goodbye +${defer} ms)` : "");
         console.log(
           `${mechanism.padEnd(9)} | ${label.padEnd(6)} | ${ms(quantile(leader[h], 0.5)).padStart(10)} / ${ms(quantile(leader[h], 0.95)).padEnd(10)} | ` +
             `${ms(quantile(stream[h], 0.5)).padStart(11)} / ${ms(quantile(stream[h], 0.95)).padEnd(11)} | ${failed[h]}`,
         );
       });
+      if (VARIANTS.length > 1 || args.spread) {
+        console.log("spread to one leader: p75 / p90 / p95 / max, mean, n");
+        VARIANTS.forEach((_, h) => {
+          const xs = leader[h];
+          const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+          console.log(`  ${String(h).padEnd(2)} ${[0.75, 0.9, 0.95].map((q) => ms(quantile(xs, q))).join(" / ")} / ${ms(Math.max(...xs))}, ${ms(mean)}, ${xs.length}`);
+        });
+      }
     }
   }
   if (TRACE) {
