@@ -43,6 +43,14 @@ pub struct Config {
     pub candidate_stagger: Duration,
     /// How long followers wait for the successor named in a `Resign` before they elect.
     pub resign_timeout: Duration,
+    /// Locks: how long a follower may leave its leader's goodbye (`Resign`, `Bye`) unhandled.
+    /// The lock queue picks the next leader, and the browser grants it the lock as the old one
+    /// releases it: nothing the followers do with the goodbye helps that tab lead, but each of
+    /// them handling it at once (and rendering what changed) competes with it for the machine's
+    /// cores just when its grant must run (#15). A follower handles the goodbye, as of when it
+    /// heard it, with the next thing it handles (the new leader's first heartbeat, its own
+    /// grant, ...), or this long after it heard it if nothing comes. Zero: at once.
+    pub goodbye_delay: Duration,
     /// How often every tab posts its presence (role, visibility, highest event id) while there
     /// are at most `presence_budget` tabs. A follower also answers a new tab's `Hello` with it,
     /// but not within this interval of its last one (a burst of new tabs would otherwise cost
@@ -100,6 +108,7 @@ impl Default for Config {
             claim_window: Duration::from_millis(50),
             candidate_stagger: Duration::from_millis(100),
             resign_timeout: Duration::from_millis(200),
+            goodbye_delay: Duration::from_millis(100),
             presence_interval: Duration::from_secs(1),
             presence_budget: 8,
             tab_expiry: Duration::from_millis(3_500),

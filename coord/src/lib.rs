@@ -78,7 +78,10 @@
 //!
 //! * [`Mechanism::Locks`]: leadership is holding the Web Lock (`RequestLock { steal: false }` at
 //!   start, held with a never-resolving promise). Close and crash: the browser grants the lock to
-//!   the next queued tab at once, which leads with term `highest seen + 1`. A free lock is granted
+//!   the next queued tab at once, which leads with term `highest seen + 1`. A closing leader
+//!   releases its lock before it posts its goodbye; the followers hold that goodbye back and
+//!   handle it with the next leader's first word (or `goodbye_delay` later), so that the tab
+//!   granted the lock does not wait for a core behind all of them handling it. A free lock is granted
 //!   at once, so a new tab whose request stays queued knows someone holds it: it waits
 //!   `leader_timeout` like any follower before it probes. Freeze: followers notice the silence,
 //!   probe, and the first tab in a deterministic order (visible first, then lowest id; the others

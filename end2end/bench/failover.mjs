@@ -20,8 +20,9 @@
  * tabs of the same content process with it: only the tabs that still answer count), and there is
  * no freeze fault (no CDP to pause a page's JavaScript; Firefox has no page freezing either).
  */
+import { readFileSync, readdirSync } from "node:fs";
 import {
-  args, BASE, api, ENGINES, launchBrowser, crash, answering, tabIdsOf, until, oneLeader, inject, openTabs, quiet, stats,
+  args, BASE, api, useServer, ENGINES, launchBrowser, crash, answering, tabIdsOf, until, oneLeader, inject, openTabs, quiet, stats,
   receivedAt, latencies, quantile, ms,
 } from "./lib.mjs";
 
@@ -31,6 +32,41 @@ const MECHANISMS = (args.mechanisms ?? "locks,protocol").split(",");
 const FAULTS = (args.faults ?? "close,crash,freeze").split(",");
 /** `--trace`: time every hop of a close failover (Chromium, close only) and print their spread. */
 const TRACE = Boolean(args.trace);
+/**
+ * `--hold=MS` (or `--hold=0,150` to alternate per trial): how long after the fault the harness
+ * waits before it polls the surviving tabs for the new leader. Polling reads every tab over CDP
+ * every few ms, and each read is a task on that tab's main thread (and wakes its renderer), on the
+ * machine's cores the handover needs; the times measured are the tabs' own timestamps, so when
+ * they are read does not change them.
+ */
+const HOLDS = String(args.hold ?? "0").split(",").map(Number);
+/**
+ * `--defer-goodbye=MS` (or `0,60` to alternate per trial; an experiment, not a figure): every
+ * tab's page hears a `resign` or `bye` on the channel MS later than the browser delivers it, as if
+ * the tabs handled a leaving leader's goodbye later. Shows what the tabs' handling of it costs the
+ * successor's grant (Web Locks: the successor needs no goodbye to lead).
+ */
+const DEFERS = String(args["defer-goodbye"] ?? "0").split(",").map(Number);
+/**
+ * `--bases=URL1,URL2` (instead of `--base`): alternate the trials between two servers (say a
+ * build before and after a change), so that both meet the same machine state; one row each.
+ */
+const BASES = args.bases ? args.bases.split(",") : [BASE];
+const DEFER_SCRIPT = (ms) => {
+  const onmessage = Object.getOwnPropertyDescriptor(BroadcastChannel.prototype, "onmessage");
+  Object.defineProperty(BroadcastChannel.prototype, "onmessage", {
+    ...onmessage,
+    set(handler) {
+      const deferred =
+        handler &&
+        ((e) => {
+          if (typeof e.data === "string" && /"(resign|bye)"/.test(e.data)) setTimeout(() => handler.call(this, e), ms);
+          else handler.call(this, e);
+        });
+      onmessage.set.call(this, deferred);
+    },
+  });
+};
 
 /**
  * `--page=minimal`: the same trials on a page of a few lines instead of the app (locks, close):
@@ -131,19 +167,74 @@ const TRACE_SCRIPT = () => {
   };
 };
 
+/**
+ * `--sched[=MS]` (Chromium on Linux, with `--trace`; a diagnostic, its busy loops and pauses
+ * disturb the figures): maps each tab to its renderer by a short busy loop before the fault,
+ * then reads every renderer's main thread from /proc (`schedstat`: ms on a CPU, ms runnable but
+ * waiting for one) at the fault and MS (default 40) after it (as Node's timer fires), and the same
+ * window just before the fault, and prints per trial the successor's and the other tabs' figures.
+ */
+const SCHED = Boolean(args.sched);
+const SCHED_WINDOW = Number(args.sched === "true" || !args.sched ? 40 : args.sched);
+const schedOf = (pid, tid = pid) => {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+    return { run: run / 1e6, wait: wait / 1e6 };
+  } catch {
+    return null;
+  }
+};
+/** Chromium's processes (pid → type and main-thread schedstat). */
+function chromiumThreads() {
+  const procs = {};
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!cmd.includes("chromium")) continue;
+    const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? "browser";
+    procs[pid] = { type, ...schedOf(pid) };
+  }
+  return procs;
+}
+async function mapRenderers(pages) {
+  const map = new Map();
+  for (const page of pages) {
+    const before = chromiumThreads();
+    await page.evaluate(() => {
+      const end = performance.now() + 40;
+      while (performance.now() < end);
+    });
+    const after = chromiumThreads();
+    let best = null;
+    for (const [pid, t] of Object.entries(after)) {
+      if (t.type !== "renderer" || !before[pid]) continue;
+      const d = t.run - before[pid].run;
+      if (!best || d > best.d) best = { pid, d };
+    }
+    map.set(page, best?.pid);
+  }
+  return map;
+}
+
 let browser;
 /** Tabs each Firefox crash took with it besides the leader. */
 let collateral = [];
 
 /** Per-hop times (ms) of each traced trial. */
 const hops = {};
+let hopPrefix = "";
 function hop(name, ms) {
-  if (Number.isFinite(ms)) (hops[name] ??= []).push(ms);
+  if (Number.isFinite(ms)) (hops[hopPrefix + name] ??= []).push(ms);
 }
 
-async function trial(mechanism, fault) {
+async function trial(mechanism, fault, hold = 0, defer = 0) {
   await quiet();
   const context = await browser.newContext();
+  if (defer) await context.addInitScript(DEFER_SCRIPT, defer);
   if (TRACE) await context.addInitScript(TRACE_SCRIPT);
   if (MINIMAL || UI_OFF) {
     await context.route(`${BASE}/bench-minimal`, (route) =>
@@ -158,7 +249,13 @@ async function trial(mechanism, fault) {
     let survivors = pages.filter((p) => p !== leader);
 
     let frozen = null;
+    const pids = SCHED ? await mapRenderers(pages) : null;
+    if (SCHED) await new Promise((r) => setTimeout(r, 1000));
+    const schedBefore = SCHED ? chromiumThreads() : null;
+    if (SCHED) await new Promise((r) => setTimeout(r, SCHED_WINDOW));
+    const schedAtFault = SCHED ? chromiumThreads() : null;
     const faultAt = Date.now();
+    const schedAfter = SCHED ? new Promise((r) => setTimeout(() => r(chromiumThreads()), SCHED_WINDOW)) : null;
     if (fault === "close") {
       await leader.close({ runBeforeUnload: false });
     } else if (fault === "crash") {
@@ -179,12 +276,14 @@ async function trial(mechanism, fault) {
       if (!survivors.length) throw new Error("the crash took every tab");
     }
     const gapEvent = MINIMAL ? null : await inject(`bench-${mechanism}-${fault}`);
+    if (hold) await new Promise((r) => setTimeout(r, hold - (Date.now() - faultAt)));
 
     const { page: next, state } = await oneLeader(survivors);
     const toLeader = Number(state.leaderSince) - faultAt;
     // (No rows with `?ui=off`: no time to the stream either.)
     const toStream = MINIMAL || UI_OFF ? NaN : (await receivedAt(next, gapEvent)) - faultAt;
     if (TRACE && fault === "close") {
+      hopPrefix = HOLDS.length > 1 ? `[${hold}] ` : "";
       const t = await next.evaluate(() => window.__trace);
       const old = t.remote ?? {};
       const since = Number(state.leaderSince);
@@ -206,7 +305,27 @@ async function trial(mechanism, fault) {
       hop("request queued before fault", faultAt - t.own.requested);
       hop("total", since - faultAt);
       if (!t.remote) hop("no trace from the closing tab", 1);
-      if (args.verbose) console.log(JSON.stringify({ faultAt, old, own: t.own, since }));
+      if (args.verbose) console.log(JSON.stringify({ hold, faultAt, old, own: t.own, since }));
+      if (SCHED) {
+        const after = await schedAfter;
+        const d = (pid, [a, b] = [schedAtFault[pid], after[pid]]) => {
+          return a && b ? { run: b.run - a.run, wait: b.wait - a.wait } : null;
+        };
+        const me = d(pids.get(next));
+        const others = survivors.filter((p) => p !== next).map((p) => d(pids.get(p))).filter(Boolean);
+        const sum = (xs, k) => xs.reduce((acc, x) => acc + x[k], 0);
+        const idle = survivors.filter((p) => p !== next).map((p) => d(0, [schedBefore[pids.get(p)], schedAtFault[pids.get(p)]])).filter(Boolean);
+        const gpu = Object.entries(schedAtFault).filter(([, t]) => t.type === "gpu-process").map(([pid]) => d(pid)).filter(Boolean);
+        const f = (x) => x.toFixed(1).padStart(5);
+        console.log(
+          `sched ${SCHED_WINDOW} ms | total ${f(since - faultAt)} granted ${f(t.own.granted - faultAt)} | successor run ${f(me.run)} wait ${f(me.wait)} | ` +
+            `others run ${f(sum(others, "run"))} wait ${f(sum(others, "wait"))} (before the fault: ${f(sum(idle, "run"))} / ${f(sum(idle, "wait"))}) | gpu run ${f(sum(gpu, "run"))}`,
+        );
+        hop("sched: successor wait", me.wait);
+        hop("sched: successor run", me.run);
+        hop("sched: others run", sum(others, "run"));
+        hop("sched: others run, before", sum(idle, "run"));
+      }
     }
     if (frozen) await frozen.send("Debugger.resume");
     return { toLeader, toStream };
@@ -245,7 +364,7 @@ for (const engine of ENGINES) {
   // Firefox: no freeze fault (nothing pauses a page's JavaScript over BiDi).
   const faults = FAULTS.filter((f) => engine === "chromium" || f !== "freeze");
   if (engine === "chromium") {
-    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASE}${MINIMAL ? ", the minimal page" : UI_OFF ? ", ?ui=off" : ""}`);
+    console.log(`failover benchmark: ${TABS} tabs, ${TRIALS} trials per cell, ${BASES.join(" and ")}${MINIMAL ? ", the minimal page" : UI_OFF ? ", ?ui=off" : ""}`);
   } else {
     console.log(`\nfailover benchmark, ${browser.label}: ${TABS} tabs (${TABS - 1} hidden), ${TRIALS} trials per cell, ${BASE}`);
   }
@@ -253,23 +372,37 @@ for (const engine of ENGINES) {
   console.log("----------|--------|-------------------------|---------------------------|-------");
   for (const mechanism of MECHANISMS) {
     for (const fault of faults) {
-      const leader = [];
-      const stream = [];
-      let failed = 0;
+      const VARIANTS = BASES.flatMap((base) => HOLDS.flatMap((hold) => DEFERS.map((defer) => ({ base, hold, defer }))));
+      const leader = VARIANTS.map(() => []);
+      const stream = VARIANTS.map(() => []);
+      const failed = VARIANTS.map(() => 0);
       for (let i = 0; i < TRIALS; i++) {
+        const h = i % VARIANTS.length;
+        if (VARIANTS[h].base !== BASE) await useServer(VARIANTS[h].base);
         try {
-          const r = await trial(mechanism, fault);
-          leader.push(r.toLeader);
-          stream.push(r.toStream);
+          const r = await trial(mechanism, fault, VARIANTS[h].hold, VARIANTS[h].defer);
+          leader[h].push(r.toLeader);
+          stream[h].push(r.toStream);
         } catch (err) {
-          failed++;
+          failed[h]++;
           console.error(`  ${engine}: ${mechanism}/${fault} trial ${i}: ${err.message}`);
         }
       }
-      console.log(
-        `${mechanism.padEnd(9)} | ${fault.padEnd(6)} | ${ms(quantile(leader, 0.5)).padStart(10)} / ${ms(quantile(leader, 0.95)).padEnd(10)} | ` +
-          `${ms(quantile(stream, 0.5)).padStart(11)} / ${ms(quantile(stream, 0.95)).padEnd(11)} | ${failed}`,
-      );
+      VARIANTS.forEach(({ base, hold, defer }, h) => {
+        const label = fault + (BASES.length > 1 ? ` ${base}` : "") + (HOLDS.length > 1 || hold ? ` (hold ${hold} ms)` : "") + (DEFERS.length > 1 || defer ? ` (goodbye +${defer} ms)` : "");
+        console.log(
+          `${mechanism.padEnd(9)} | ${label.padEnd(6)} | ${ms(quantile(leader[h], 0.5)).padStart(10)} / ${ms(quantile(leader[h], 0.95)).padEnd(10)} | ` +
+            `${ms(quantile(stream[h], 0.5)).padStart(11)} / ${ms(quantile(stream[h], 0.95)).padEnd(11)} | ${failed[h]}`,
+        );
+      });
+      if (VARIANTS.length > 1 || args.spread) {
+        console.log("spread to one leader: p75 / p90 / p95 / max, mean, n");
+        VARIANTS.forEach((_, h) => {
+          const xs = leader[h];
+          const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+          console.log(`  ${String(h).padEnd(2)} ${[0.75, 0.9, 0.95].map((q) => ms(quantile(xs, q))).join(" / ")} / ${ms(Math.max(...xs))}, ${ms(mean)}, ${xs.length}`);
+        });
+      }
     }
   }
   if (TRACE) {

@@ -203,6 +203,9 @@ pub struct Tab {
     /// Leader: relays not posted yet, for hidden tabs (see `Config::hidden_relay_batch`).
     relay_batch: Option<stream::RelayBatch>,
 
+    /// Locks follower: the leader's goodbye (`Resign`, `Bye`) as heard, and when, not handled
+    /// yet (see `Config::goodbye_delay`).
+    held_goodbye: Vec<(Instant, Message)>,
     registry: Registry,
     timeline: timeline::Timeline,
     refs: u32,
@@ -243,6 +246,7 @@ impl Tab {
             log,
             last_rewind: None,
             relay_batch: None,
+            held_goodbye: Vec::new(),
             registry: Registry::default(),
             timeline: timeline::Timeline::default(),
             refs: 0,
@@ -297,6 +301,7 @@ impl Tab {
                 self.note_slowness(now, now.saturating_since(armed_for));
             }
         }
+        self.handle_held_goodbye();
         for timer in Timer::VALUES {
             self.on_timer(now, timer);
         }
@@ -332,6 +337,18 @@ impl Tab {
         if !self.admits(now, &input) {
             return;
         }
+        let input = match input {
+            Input::Channel(m) if self.holds_back(&m) => {
+                if self.held_goodbye.is_empty() {
+                    self.timers
+                        .set(Timer::Goodbye, now + self.config.goodbye_delay);
+                }
+                self.held_goodbye.push((now, m));
+                return;
+            }
+            input => input,
+        };
+        self.handle_held_goodbye();
         match input {
             Input::PageShow => {}
             Input::Frozen => self.freeze(now),
@@ -353,6 +370,31 @@ impl Tab {
     }
 
     // ---- helpers ---------------------------------------------------------------------------
+
+    /// Locks: whether `m` is our leader's goodbye, which a follower handles later (with the next
+    /// thing it handles, see `Config::goodbye_delay`): the browser's lock queue, not the
+    /// goodbye, makes the next leader, and every tab handling it at once competes with that
+    /// tab's grant for the machine's cores.
+    fn holds_back(&self, m: &Message) -> bool {
+        self.mechanism == Mechanism::Locks
+            && !self.config.goodbye_delay.is_zero()
+            && !self.is_leader()
+            && matches!(m.body, Body::Resign { .. } | Body::Bye)
+            && m.from != self.id
+            && (self.leader == Some(m.from) || self.heard_leader.is_some_and(|(l, _)| l == m.from))
+    }
+
+    /// Handles the goodbye held back, as of when each message of it was heard, before anything
+    /// that came after it.
+    fn handle_held_goodbye(&mut self) {
+        if self.held_goodbye.is_empty() {
+            return;
+        }
+        self.timers.stop(Timer::Goodbye);
+        for (heard, m) in std::mem::take(&mut self.held_goodbye) {
+            self.on_message(heard, m);
+        }
+    }
 
     /// Enters `phase`, telling the app when the role changes.
     fn set_phase(&mut self, phase: Phase) {

@@ -29,11 +29,13 @@ pub(crate) enum Timer {
     Resend,
     /// Leader: the batch of relays for hidden tabs is due (`Config::hidden_relay_batch`).
     RelayBatch,
+    /// Locks follower: the leader's goodbye, held back, is handled now (`Config::goodbye_delay`).
+    Goodbye,
 }
 
 impl Timer {
     /// Every timer, in the order due ones run.
-    pub(crate) const VALUES: [Timer; 10] = [
+    pub(crate) const VALUES: [Timer; 11] = [
         Timer::Expiry,
         Timer::Heartbeat,
         Timer::Reconnect,
@@ -44,6 +46,7 @@ impl Timer {
         Timer::Candidacy,
         Timer::Resend,
         Timer::RelayBatch,
+        Timer::Goodbye,
     ];
 }
 
@@ -195,6 +198,8 @@ impl Tab {
                     self.flush_relays();
                 }
             }
+            // (Handled before any timer runs, see `fire_timers`.)
+            Timer::Goodbye => {}
         }
     }
 }

@@ -1555,3 +1555,132 @@ fn one_visible_follower_gets_every_relay_at_once() {
     );
     assert_all_caught_up(&w);
 }
+
+/// Locks: tab 1 leads, tabs 2 and 3 follow it (they heard its heartbeat); returns the three and
+/// the goodbye tab 1 posts as it closes at 100 ms.
+fn locks_leader_closing() -> (coord::Tab, coord::Tab, coord::Tab, Vec<Message>) {
+    let tab = |id| {
+        coord::Tab::new(
+            TabId(id),
+            Mechanism::Locks,
+            Config::default(),
+            Instant(0),
+            id,
+        )
+    };
+    let (mut leader, mut a, mut b) = (tab(1), tab(2), tab(3));
+    leader.handle(Instant(MS), Input::LockGranted);
+    let posts = |tab: &mut coord::Tab| -> Vec<Message> {
+        drain(tab)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Post(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    };
+    for m in posts(&mut leader) {
+        a.handle(Instant(2 * MS), Input::Channel(m.clone()));
+        b.handle(Instant(2 * MS), Input::Channel(m));
+    }
+    assert_eq!((a.role(), a.leader()), (Role::Follower, Some(TabId(1))));
+    drain(&mut a);
+    drain(&mut b);
+    leader.handle(Instant(100 * MS), Input::PageHide);
+    let goodbye = posts(&mut leader);
+    assert!(
+        matches!(goodbye[0].body, Body::Resign { .. }),
+        "{goodbye:?}"
+    );
+    (leader, a, b, goodbye)
+}
+
+#[test]
+fn a_locks_follower_handles_its_leaders_goodbye_with_the_next_leaders_first_word() {
+    // #15: when a Web Locks leader closes, the browser grants its lock to the next queued tab;
+    // the goodbye helps nobody lead, and every follower handling it at once (a role change,
+    // what it renders) competes with that tab's grant for the cores. A follower holds it back
+    // and handles it, as of when it heard it, with the next leader's first heartbeat.
+    let (_, mut follower, mut next, goodbye) = locks_leader_closing();
+    let heard = 102 * MS;
+    for m in &goodbye {
+        follower.handle(Instant(heard), Input::Channel(m.clone()));
+    }
+    assert_eq!(
+        drain(&mut follower),
+        vec![],
+        "nothing at once: no role change, no post"
+    );
+    assert_eq!(follower.role(), Role::Follower);
+    assert_eq!(follower.leader(), Some(TabId(1)));
+
+    // Tab 3 is granted the lock (it never heard the goodbye) and heartbeats.
+    next.handle(Instant(103 * MS), Input::LockGranted);
+    assert_eq!(next.role(), Role::Leader);
+    let first_word: Vec<Message> = drain(&mut next)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Post(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    for m in first_word {
+        follower.handle(Instant(120 * MS), Input::Channel(m));
+    }
+    assert_eq!(
+        (follower.role(), follower.leader()),
+        (Role::Follower, Some(TabId(3)))
+    );
+    // Handled as of when it was heard: a change from 1 to 3, because 1 closed, at `heard`.
+    let change = follower
+        .leader_changes()
+        .last()
+        .expect("a change of leader");
+    assert_eq!((change.from, change.to), (Some(TabId(1)), Some(TabId(3))));
+    assert_eq!(change.cause, coord::ChangeCause::Closed);
+    assert_eq!(change.at, Instant(heard));
+    assert!(
+        follower.tabs().all(|t| t.id != TabId(1)),
+        "its bye was handled too"
+    );
+}
+
+#[test]
+fn a_locks_follower_handles_a_goodbye_nobody_follows_after_the_goodbye_delay() {
+    let (_, mut follower, _, goodbye) = locks_leader_closing();
+    let heard = 102 * MS;
+    for m in &goodbye {
+        follower.handle(Instant(heard), Input::Channel(m.clone()));
+    }
+    let delay = Config::default().goodbye_delay.as_micros() as u64;
+    assert!(delay > 0);
+    assert_eq!(follower.poll_timeout(), Some(Instant(heard + delay)));
+    follower.handle_timeout(Instant(heard + delay));
+    assert_eq!(follower.role(), Role::Electing);
+    assert!(drain(&mut follower).contains(&Output::Emit(AppEvent::RoleChanged(Role::Electing))));
+    // The silence counts from when the goodbye was heard, not from when it was handled.
+    let silence = Config::default().leader_timeout.as_micros() as u64;
+    assert_eq!(follower.poll_timeout(), Some(Instant(heard + silence)));
+}
+
+#[test]
+fn a_locks_follower_granted_the_lock_handles_the_goodbye_first() {
+    let (_, mut successor, _, goodbye) = locks_leader_closing();
+    let heard = 102 * MS;
+    for m in &goodbye {
+        successor.handle(Instant(heard), Input::Channel(m.clone()));
+    }
+    successor.handle(Instant(105 * MS), Input::LockGranted);
+    assert_eq!(successor.role(), Role::Leader);
+    let change = successor
+        .leader_changes()
+        .last()
+        .expect("a change of leader");
+    assert_eq!((change.from, change.to), (Some(TabId(1)), Some(TabId(2))));
+    assert_eq!(
+        change.cause,
+        coord::ChangeCause::Closed,
+        "the goodbye came first"
+    );
+    assert_eq!(change.at, Instant(heard));
+}
