@@ -75,10 +75,10 @@ stays at 1. Close the leader: another tab takes over at once and resumes the str
 #[component]
 fn UiOff() -> impl IntoView {
     view! {
-        <main class="ui-off">
-            <h1>"tabrelay"</h1>
-            <p>"The dashboard is off (" <code>"?ui=off"</code> "): this tab shares the stream and counts events, and renders none of them."</p>
-        </main>
+        <main
+            class="ui-off"
+            inner_html=r#"<h1>tabrelay</h1><p>The dashboard is off (<code>?ui=off</code>): this tab shares the stream and counts events, and renders none of them.</p>"#.to_string()
+        ></main>
     }
 }
 

@@ -50,8 +50,8 @@ fn short(id: &Option<String>) -> String {
     id.as_deref().map_or_else(
         || "?".to_string(),
         |id| {
-            let skip = id.chars().count().saturating_sub(6);
-            id.chars().skip(skip).collect()
+            let start = id.char_indices().rev().nth(5).map_or(0, |(at, _)| at);
+            id[start..].to_string()
         },
     )
 }
