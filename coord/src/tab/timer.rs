@@ -198,8 +198,16 @@ impl Tab {
                     self.flush_relays();
                 }
             }
-            // (Handled before any timer runs, see `fire_timers`.)
-            Timer::Goodbye => {}
+            // The held goodbye is handled before any timer runs (see `fire_timers`), which stops
+            // this one; a deadline left behind would be due forever (a driver spinning on a 0 ms
+            // timer), so it goes here in any case.
+            Timer::Goodbye => {
+                debug_assert!(
+                    !self.timers.is_set(Timer::Goodbye) || !self.held_goodbye.is_empty(),
+                    "a goodbye deadline with no goodbye held"
+                );
+                self.timers.expire_before(Timer::Goodbye, now);
+            }
         }
     }
 }
