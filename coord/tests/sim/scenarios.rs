@@ -408,6 +408,17 @@ fn drain(tab: &mut coord::Tab) -> Vec<Output> {
     std::iter::from_fn(|| tab.poll_output()).collect()
 }
 
+/// The messages `tab` posts, of all it has to say.
+fn posts(tab: &mut coord::Tab) -> Vec<Message> {
+    drain(tab)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Post(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn a_leader_that_learns_of_a_higher_term_closes_its_stream_at_once() {
     let me = TabId(1);
@@ -1186,13 +1197,7 @@ fn leaving_posts_exactly_the_goodbye_armed_in_advance() {
                 "{mechanism:?}"
             );
             tab.handle(Instant(w.now + 1), Input::PageHide);
-            let posted: Vec<Message> = drain(tab)
-                .into_iter()
-                .filter_map(|o| match o {
-                    Output::Post(m) => Some(m),
-                    _ => None,
-                })
-                .collect();
+            let posted = posts(tab);
             assert_eq!(posted, goodbye, "{mechanism:?}");
             assert!(tab.goodbye().is_empty(), "nothing more once gone");
         }
@@ -1570,15 +1575,6 @@ fn locks_leader_closing() -> (coord::Tab, coord::Tab, coord::Tab, Vec<Message>) 
     };
     let (mut leader, mut a, mut b) = (tab(1), tab(2), tab(3));
     leader.handle(Instant(MS), Input::LockGranted);
-    let posts = |tab: &mut coord::Tab| -> Vec<Message> {
-        drain(tab)
-            .into_iter()
-            .filter_map(|o| match o {
-                Output::Post(m) => Some(m),
-                _ => None,
-            })
-            .collect()
-    };
     for m in posts(&mut leader) {
         a.handle(Instant(2 * MS), Input::Channel(m.clone()));
         b.handle(Instant(2 * MS), Input::Channel(m));
@@ -1617,13 +1613,7 @@ fn a_locks_follower_handles_its_leaders_goodbye_with_the_next_leaders_first_word
     // Tab 3 is granted the lock (it never heard the goodbye) and heartbeats.
     next.handle(Instant(103 * MS), Input::LockGranted);
     assert_eq!(next.role(), Role::Leader);
-    let first_word: Vec<Message> = drain(&mut next)
-        .into_iter()
-        .filter_map(|o| match o {
-            Output::Post(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let first_word = posts(&mut next);
     for m in first_word {
         follower.handle(Instant(120 * MS), Input::Channel(m));
     }
