@@ -22,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Notify;
 
+use crate::readers::{Readers, Watch};
 use crate::{round_robin, source_of, sse, wall_ns, Args};
 
 type Error = Box<dyn std::error::Error>;
@@ -193,11 +194,41 @@ impl Holders {
     }
 }
 
-/// What one stream saw: `(round, receipt ns, socket arrival ns)` and frame counts.
+/// What one stream saw: `(round, receipt ns, socket arrival ns)` and frame counts; it waits
+/// for `rounds` receipts.
 struct Seen {
+    rounds: usize,
     receipts: Vec<(usize, u64, Option<u64>)>,
     frames: [u64; 3],
     resets: u64,
+}
+
+impl Watch for Seen {
+    fn done(&self) -> bool {
+        self.receipts.len() >= self.rounds
+    }
+
+    fn frame(&mut self, frame: sse::Frame) {
+        self.frames[match frame.event.as_str() {
+            e if e.starts_with("device-") => 0,
+            "stats" => 1,
+            _ => 2,
+        }] += 1;
+        if frame.event == "reset" {
+            self.resets += 1;
+            return;
+        }
+        if !frame.event.starts_with("device-") {
+            return;
+        }
+        let at = wall_ns();
+        let round = crate::device_of(&frame.data)
+            .and_then(|d| d.strip_prefix("bench-"))
+            .and_then(|r| r.parse::<usize>().ok());
+        if let Some(round) = round {
+            self.receipts.push((round, at, frame.arrived_ns));
+        }
+    }
 }
 
 /// The holder side (`--holder`).
@@ -260,75 +291,53 @@ pub async fn run(args: &Args) -> Result<(), Error> {
         });
     }
 
-    let rounds = args.rounds;
-    let readers: Vec<_> = streams
+    let watched = streams
         .into_iter()
-        .map(|mut stream| {
-            tokio::spawn(async move {
-                let mut seen = Seen {
-                    receipts: Vec::with_capacity(rounds),
-                    frames: [0; 3],
-                    resets: 0,
-                };
-                while seen.receipts.len() < rounds {
-                    let frame = stream.next().await?;
-                    seen.frames[match frame.event.as_str() {
-                        e if e.starts_with("device-") => 0,
-                        "stats" => 1,
-                        _ => 2,
-                    }] += 1;
-                    if frame.event == "reset" {
-                        seen.resets += 1;
-                        continue;
-                    }
-                    if !frame.event.starts_with("device-") {
-                        continue;
-                    }
-                    let at = wall_ns();
-                    let round = crate::device_of(&frame.data)
-                        .and_then(|d| d.strip_prefix("bench-"))
-                        .and_then(|r| r.parse::<usize>().ok());
-                    if let Some(round) = round {
-                        seen.receipts.push((round, at, frame.arrived_ns));
-                    }
-                }
-                Ok::<_, std::io::Error>((seen, stream))
-            })
+        .map(|stream| {
+            let seen = Seen {
+                rounds: args.rounds,
+                receipts: Vec::with_capacity(args.rounds),
+                frames: [0; 3],
+                resets: 0,
+            };
+            (stream, seen)
         })
         .collect();
+    let readers = Readers::start(
+        watched,
+        crate::reader_threads(),
+        crate::reader_setup(args.reader_nice, args.reader_sched),
+    )?;
     all_sent.notified().await;
-    let results = tokio::time::timeout(
-        Duration::from_secs(args.timeout_secs),
-        futures::future::join_all(readers),
-    )
-    .await
-    .map_err(|_| "timed out waiting for streams to receive every event")?;
+    let results = readers
+        .finish(Duration::from_secs(args.timeout_secs))
+        .await?;
     let sent = sent.lock().unwrap().clone();
     let (mut incomplete, mut frames, mut resets) = (0u64, [0u64; 3], 0u64);
     let mut latencies = Vec::new();
     let mut at_socket = Vec::new();
     let mut odd_stamps = [0u64; 2];
     let mut kept = Vec::new();
-    for r in results {
-        match r {
-            Ok(Ok((seen, stream))) => {
-                for (sum, n) in frames.iter_mut().zip(seen.frames) {
-                    *sum += n;
-                }
-                resets += seen.resets;
-                for &(round, at, arrived) in &seen.receipts {
-                    let Some(&sent) = sent.get(round) else {
-                        continue;
-                    };
-                    latencies.push(at.saturating_sub(sent));
-                    if let Some(arrived) = arrived {
-                        let d = crate::socket_latency(arrived, sent, at, &mut odd_stamps);
-                        at_socket.push(d.as_nanos() as u64);
-                    }
-                }
-                kept.push(stream);
+    for read in results {
+        let seen = read.watch;
+        kept.push(read.socket);
+        if read.result.is_err() {
+            incomplete += 1;
+            continue;
+        }
+        for (sum, n) in frames.iter_mut().zip(seen.frames) {
+            *sum += n;
+        }
+        resets += seen.resets;
+        for &(round, at, arrived) in &seen.receipts {
+            let Some(&sent) = sent.get(round) else {
+                continue;
+            };
+            latencies.push(at.saturating_sub(sent));
+            if let Some(arrived) = arrived {
+                let d = crate::socket_latency(arrived, sent, at, &mut odd_stamps);
+                at_socket.push(d.as_nanos() as u64);
             }
-            _ => incomplete += 1,
         }
     }
     println!(

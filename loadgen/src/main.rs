@@ -13,6 +13,7 @@
 //! ```
 
 mod holder;
+mod readers;
 mod sse;
 
 use std::io::{Read, Write};
@@ -132,8 +133,8 @@ struct Args {
     holder: bool,
     #[arg(long, hide = true, default_value_t = 0)]
     first_index: usize,
-    /// Niceness of the load generator's reader threads (its runtime's workers, in every holder
-    /// process too): 1-19 let the server's writers have the shared cores first, so the
+    /// Niceness of the load generator's reader threads (`reader-N`, in every holder process
+    /// too): 1-19 let the server's writers have the shared cores first, so the
     /// user-space receipt times queue less behind the server. The publishing thread and the
     /// servers it starts keep their priority. 0: unchanged.
     #[arg(long, default_value_t = 0)]
@@ -516,7 +517,7 @@ fn spawn_redis(bin: &PathBuf) -> Result<(Child, SocketAddr), Box<dyn std::error:
     Ok((child, addr))
 }
 
-/// What one stream's reader saw.
+/// What one stream's reader saw, and what it waits for.
 struct Received {
     latencies: Vec<Duration>,
     /// The same receipts measured at the socket: the kernel's receive time of the event's
@@ -526,7 +527,104 @@ struct Received {
     odd_stamps: [u64; 2],
     /// Frames parsed: device events, `stats` events, anything else.
     frames: [u64; 3],
-    stream: sse::SseStream,
+    /// Throughput events seen, in all and per burst.
+    tput_seen: usize,
+    per_burst: Vec<usize>,
+    run: Arc<Run>,
+}
+
+/// What every stream's reader shares: the publish times, the bursts, the counters.
+struct Run {
+    /// Latency rounds and throughput events each stream waits for.
+    rounds: usize,
+    tput_events: usize,
+    tput_burst: usize,
+    /// Streams read in this process.
+    readers_total: usize,
+    /// The clock of `sent_at` and of the receipts.
+    base: Instant,
+    /// Each round's publish time, after `base` and on the wall clock (which the kernel's
+    /// socket timestamps use), in nanoseconds.
+    sent_at: Vec<AtomicU64>,
+    sent_wall: Vec<AtomicU64>,
+    burst_ranges: Vec<std::ops::Range<usize>>,
+    burst_state: Vec<Burst>,
+    resets: AtomicUsize,
+}
+
+impl Received {
+    fn new(run: &Arc<Run>) -> Self {
+        Self {
+            latencies: Vec::with_capacity(run.rounds),
+            at_socket: Vec::with_capacity(run.rounds),
+            odd_stamps: [0; 2],
+            frames: [0; 3],
+            tput_seen: 0,
+            per_burst: vec![0; run.burst_ranges.len()],
+            run: Arc::clone(run),
+        }
+    }
+}
+
+impl readers::Watch for Received {
+    fn done(&self) -> bool {
+        self.latencies.len() >= self.run.rounds && self.tput_seen >= self.run.tput_events
+    }
+
+    fn frame(&mut self, frame: sse::Frame) {
+        let run = &*self.run;
+        self.frames[match frame.event.as_str() {
+            e if e.starts_with("device-") => 0,
+            "stats" => 1,
+            _ => 2,
+        }] += 1;
+        if frame.event == "reset" {
+            run.resets.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !frame.event.starts_with("device-") {
+            return;
+        }
+        let received = run.base.elapsed();
+        let received_wall = wall_ns();
+        let Some(device) = device_of(&frame.data) else {
+            return;
+        };
+        if let Some(round) = device.strip_prefix("bench-") {
+            let Some(round) = round.parse::<usize>().ok().filter(|&r| r < run.rounds) else {
+                return;
+            };
+            let sent = Duration::from_nanos(run.sent_at[round].load(Ordering::Acquire));
+            self.latencies.push(received.saturating_sub(sent));
+            if let Some(arrived) = frame.arrived_ns {
+                self.at_socket.push(socket_latency(
+                    arrived,
+                    run.sent_wall[round].load(Ordering::Acquire),
+                    received_wall,
+                    &mut self.odd_stamps,
+                ));
+            }
+        } else if let Some(k) = device.strip_prefix("tput-") {
+            let Ok(k) = k.parse::<usize>() else {
+                return;
+            };
+            let b = k / run.tput_burst;
+            let Some(count) = self.per_burst.get_mut(b) else {
+                return;
+            };
+            self.tput_seen += 1;
+            *count += 1;
+            if *count == run.burst_ranges[b].len() {
+                let state = &run.burst_state[b];
+                state
+                    .last_receipt
+                    .fetch_max(received.as_nanos() as u64, Ordering::AcqRel);
+                if state.done.fetch_add(1, Ordering::AcqRel) + 1 == run.readers_total {
+                    state.complete.notify_one();
+                }
+            }
+        }
+    }
 }
 
 /// Per-burst bookkeeping of the throughput phase, shared by every reader.
@@ -552,36 +650,39 @@ fn socket_latency(arrived: u64, sent: u64, received: u64, odd: &mut [u64; 2]) ->
     Duration::from_nanos(arrived.saturating_sub(sent))
 }
 
-/// The runtime: its worker threads (the readers) at `nice` and in `sched`'s class, the calling
-/// thread (which publishes and starts the servers) left as it is. Linux keeps a niceness and a
-/// scheduling policy per thread.
-fn runtime(nice: i32, sched: ReaderSched) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if nice != 0 || sched != ReaderSched::Normal {
-        builder.on_thread_start(move || {
-            if nice != 0 {
-                // SAFETY: plain syscall on the calling thread (`who` 0: this thread on Linux).
-                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+/// What each reader thread runs first: `nice` and `sched`'s class for itself (Linux keeps a
+/// niceness and a scheduling policy per thread). The publishing side and the servers keep
+/// theirs.
+fn reader_setup(nice: i32, sched: ReaderSched) -> Arc<dyn Fn() + Send + Sync> {
+    Arc::new(move || {
+        if nice != 0 {
+            // SAFETY: plain syscall on the calling thread (`who` 0: this thread on Linux).
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+        }
+        if sched == ReaderSched::Idle {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: plain syscall on the calling thread (pid 0), `param` lives across it.
+            if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+                eprintln!(
+                    "SCHED_IDLE for a reader thread: {}",
+                    std::io::Error::last_os_error()
+                );
             }
-            if sched == ReaderSched::Idle {
-                let param = libc::sched_param { sched_priority: 0 };
-                // SAFETY: plain syscall on the calling thread (pid 0), `param` lives across it.
-                if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-                    eprintln!(
-                        "SCHED_IDLE for a reader thread: {}",
-                        std::io::Error::last_os_error()
-                    );
-                }
-            }
-        });
-    }
-    builder.build()
+        }
+    })
+}
+
+/// Reader threads: one per core, as many as the runtime had workers when they read.
+fn reader_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    runtime(args.reader_nice, args.reader_sched)?.block_on(run(args))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -725,18 +826,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Readers: every stream records its receipt time for each round's event (`bench-<k>`) and
     // counts the throughput phase's events (`tput-<k>`) per burst.
-    let base = Instant::now();
-    let sent_at: Arc<Vec<AtomicU64>> =
-        Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
-    // The same publish times on the wall clock, which the kernel's socket timestamps use.
-    let sent_wall: Arc<Vec<AtomicU64>> =
-        Arc::new((0..args.rounds).map(|_| AtomicU64::new(0)).collect());
-    let burst_ranges = Arc::new(bursts(
-        if procs > 1 { 0 } else { args.tput_events },
-        args.tput_burst,
-    ));
-    let burst_state: Arc<Vec<Burst>> = Arc::new(
-        burst_ranges
+    // Bursts wait for every stream: only when they are all in this process.
+    let tput_events = if procs > 1 { 0 } else { args.tput_events };
+    let tput_burst = args.tput_burst.max(1);
+    let burst_ranges = bursts(tput_events, tput_burst);
+    let readers_total = streams.len();
+    let run = Arc::new(Run {
+        rounds: args.rounds,
+        tput_events,
+        tput_burst,
+        readers_total,
+        base: Instant::now(),
+        sent_at: (0..args.rounds).map(|_| AtomicU64::new(0)).collect(),
+        sent_wall: (0..args.rounds).map(|_| AtomicU64::new(0)).collect(),
+        burst_state: burst_ranges
             .iter()
             .map(|_| Burst {
                 done: AtomicUsize::new(0),
@@ -744,92 +847,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 complete: Notify::new(),
             })
             .collect(),
-    );
-    let resets = Arc::new(AtomicUsize::new(0));
-    let rounds = args.rounds;
-    // Bursts wait for every stream: only when they are all in this process.
-    let tput_events = if procs > 1 { 0 } else { args.tput_events };
-    let tput_burst = args.tput_burst.max(1);
-    let readers_total = streams.len();
-    let readers: Vec<_> = streams
+        burst_ranges,
+        resets: AtomicUsize::new(0),
+    });
+    let watched = streams
         .into_iter()
-        .map(|mut stream| {
-            let sent_at = Arc::clone(&sent_at);
-            let sent_wall = Arc::clone(&sent_wall);
-            let burst_ranges = Arc::clone(&burst_ranges);
-            let burst_state = Arc::clone(&burst_state);
-            let resets = Arc::clone(&resets);
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(rounds);
-                let mut at_socket = Vec::with_capacity(rounds);
-                let mut odd_stamps = [0u64; 2];
-                let mut tput_seen = 0;
-                let mut per_burst = vec![0usize; burst_ranges.len()];
-                let mut frames = [0u64; 3];
-                while latencies.len() < rounds || tput_seen < tput_events {
-                    let frame = stream.next().await?;
-                    frames[match frame.event.as_str() {
-                        e if e.starts_with("device-") => 0,
-                        "stats" => 1,
-                        _ => 2,
-                    }] += 1;
-                    if frame.event == "reset" {
-                        resets.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    if !frame.event.starts_with("device-") {
-                        continue;
-                    }
-                    let received = base.elapsed();
-                    let received_wall = wall_ns();
-                    let Some(device) = device_of(&frame.data) else {
-                        continue;
-                    };
-                    if let Some(round) = device.strip_prefix("bench-") {
-                        let Ok(round) = round.parse::<usize>() else {
-                            continue;
-                        };
-                        let sent = Duration::from_nanos(sent_at[round].load(Ordering::Acquire));
-                        latencies.push(received.saturating_sub(sent));
-                        if let Some(arrived) = frame.arrived_ns {
-                            at_socket.push(socket_latency(
-                                arrived,
-                                sent_wall[round].load(Ordering::Acquire),
-                                received_wall,
-                                &mut odd_stamps,
-                            ));
-                        }
-                    } else if let Some(k) = device.strip_prefix("tput-") {
-                        let Ok(k) = k.parse::<usize>() else {
-                            continue;
-                        };
-                        let b = k / tput_burst;
-                        let Some(count) = per_burst.get_mut(b) else {
-                            continue;
-                        };
-                        tput_seen += 1;
-                        *count += 1;
-                        if *count == burst_ranges[b].len() {
-                            let state = &burst_state[b];
-                            state
-                                .last_receipt
-                                .fetch_max(received.as_nanos() as u64, Ordering::AcqRel);
-                            if state.done.fetch_add(1, Ordering::AcqRel) + 1 == readers_total {
-                                state.complete.notify_one();
-                            }
-                        }
-                    }
-                }
-                Ok::<_, std::io::Error>(Received {
-                    latencies,
-                    at_socket,
-                    odd_stamps,
-                    frames,
-                    stream,
-                })
-            })
-        })
+        .map(|stream| (stream, Received::new(&run)))
         .collect();
+    let readers = readers::Readers::start(
+        watched,
+        reader_threads(),
+        reader_setup(args.reader_nice, args.reader_sched),
+    )?;
+    let base = run.base;
 
     // Latency phase: one event at a time, `round_interval_ms` apart.
     let publish_addr = |k: usize| match args.publish_on {
@@ -840,8 +870,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     for round in 0..args.rounds {
         let wall = wall_ns();
-        sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
-        sent_wall[round].store(wall, Ordering::Release);
+        run.sent_at[round].store(base.elapsed().as_nanos() as u64, Ordering::Release);
+        run.sent_wall[round].store(wall, Ordering::Release);
         holders.sent(round, wall).await?;
         let res = http
             .post(format!(
@@ -865,7 +895,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let tput_cpu_before = Cpu::now(&pids, redis_pid, &holders.pids());
     let mut delivering = Duration::ZERO;
     let mut publishing = Duration::ZERO;
-    for (b, range) in burst_ranges.iter().enumerate() {
+    for (b, range) in run.burst_ranges.iter().enumerate() {
         let first_sent = base.elapsed();
         let answers: Vec<_> = stream::iter(range.clone())
             .map(|k| {
@@ -880,7 +910,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for a in answers {
             refused(a?, "throughput").await?;
         }
-        let state = &burst_state[b];
+        let state = &run.burst_state[b];
         if state.done.load(Ordering::Acquire) < readers_total
             && tokio::time::timeout(
                 Duration::from_secs(args.timeout_secs),
@@ -893,7 +923,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 "timed out waiting for every stream to receive burst {b} ({} of {readers_total} \
                  streams complete, resets seen: {})",
                 state.done.load(Ordering::Acquire),
-                resets.load(Ordering::Relaxed)
+                run.resets.load(Ordering::Relaxed)
             )
             .into());
         }
@@ -908,30 +938,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut incomplete = 0;
     let mut kept = Vec::new();
     let mut frames = [0u64; 3];
-    let results = tokio::time::timeout(
-        Duration::from_secs(args.timeout_secs),
-        futures::future::join_all(readers),
-    )
-    .await;
-    match results {
-        Ok(results) => {
-            for r in results {
-                match r {
-                    Ok(Ok(received)) => {
-                        all.extend(received.latencies);
-                        at_socket.extend(received.at_socket);
-                        odd_stamps[0] += received.odd_stamps[0];
-                        odd_stamps[1] += received.odd_stamps[1];
-                        for (sum, n) in frames.iter_mut().zip(received.frames) {
-                            *sum += n;
-                        }
-                        kept.push(received.stream);
-                    }
-                    _ => incomplete += 1,
-                }
+    for read in readers
+        .finish(Duration::from_secs(args.timeout_secs))
+        .await?
+    {
+        let received = read.watch;
+        if read.result.is_err() {
+            incomplete += 1;
+        } else {
+            all.extend(received.latencies);
+            at_socket.extend(received.at_socket);
+            odd_stamps[0] += received.odd_stamps[0];
+            odd_stamps[1] += received.odd_stamps[1];
+            for (sum, n) in frames.iter_mut().zip(received.frames) {
+                *sum += n;
             }
         }
-        Err(_) => return Err("timed out waiting for streams to receive every event".into()),
+        kept.push(read.socket);
     }
     let from_holders = holders.results().await?;
     all.extend(from_holders.latencies);
@@ -943,7 +966,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for (sum, n) in frames.iter_mut().zip(from_holders.frames) {
         *sum += n;
     }
-    resets.fetch_add(from_holders.resets as usize, Ordering::Relaxed);
+    run.resets
+        .fetch_add(from_holders.resets as usize, Ordering::Relaxed);
     all.sort();
     let rss_after = rss_sum_kib(&pids);
     let mut lagged = 0;
@@ -1104,7 +1128,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "tput events            {} ({} bursts of <= {tput_burst}, {} POSTs in flight)",
             tput_events,
-            burst_ranges.len(),
+            run.burst_ranges.len(),
             args.tput_concurrency.max(1)
         );
         println!(
@@ -1140,7 +1164,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "resets                 {} seen by streams, {lagged} lagged (servers)",
-        resets.load(Ordering::Relaxed)
+        run.resets.load(Ordering::Relaxed)
     );
     drop(kept);
     holders.stop().await;

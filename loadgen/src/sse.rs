@@ -1,6 +1,7 @@
-//! A minimal SSE client over a raw TCP socket: one HTTP/1.1 request, a chunked-body decoder and
-//! an SSE frame splitter. Lighter than a full HTTP client, which matters at 10,000 streams in
-//! the same machine as the server under test.
+//! A minimal SSE client over a raw TCP socket: one HTTP/1.1 request ([`SseStream::connect`]),
+//! then a chunked-body decoder and SSE frame splitter that does no I/O ([`Decoder`]), fed by
+//! whoever reads the socket ([`crate::readers`]). Lighter than a full HTTP client, which
+//! matters at 10,000 streams in the same machine as the server under test.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -35,7 +36,7 @@ fn enable_timestamps(fd: RawFd) -> std::io::Result<()> {
 
 /// One non-blocking `recvmsg` into `buf`: the bytes read and the kernel's receive time of the
 /// last segment they came from (nanoseconds since the Unix epoch), if it gave one.
-fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
+pub(crate) fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -80,15 +81,114 @@ pub struct Frame {
     pub arrived_ns: Option<u64>,
 }
 
-pub struct SseStream {
-    tcp: TcpStream,
+/// The bytes of one stream after its response head: chunks decoded, frames split. Each read is
+/// decoded in place and compacted once, and a frame is parsed where it lies: the readers run
+/// on the server's cores, so what they spend per receipt shows in the server's figures.
+#[derive(Default)]
+pub struct Decoder {
+    /// Bytes read and not yet decoded.
     buf: Vec<u8>,
-    /// Decoded body bytes not yet split into frames.
+    /// Decoded body bytes; those before `body_at` are split into frames already.
     body: Vec<u8>,
+    body_at: usize,
     /// Bytes left in the current chunk (`None`: a chunk-size line comes next).
     chunk_left: Option<usize>,
     /// The kernel's receive time of the last read's last segment.
     arrived_ns: Option<u64>,
+}
+
+impl Decoder {
+    /// Takes what one read got, and the receive time the kernel gave with it.
+    pub fn push(&mut self, bytes: &[u8], stamp: Option<u64>) {
+        if stamp.is_some() {
+            self.arrived_ns = stamp;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Moves whatever complete chunk data `buf` holds into `body`.
+    fn decode_chunks(&mut self) -> std::io::Result<()> {
+        let mut at = 0;
+        let result = loop {
+            match self.chunk_left {
+                None => {
+                    let Some(pos) = memchr::memmem::find(&self.buf[at..], b"\r\n") else {
+                        break Ok(());
+                    };
+                    let line = &self.buf[at..at + pos];
+                    let size = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok());
+                    match size {
+                        Some(0) => break Err(std::io::ErrorKind::UnexpectedEof.into()),
+                        Some(size) => self.chunk_left = Some(size),
+                        None => {
+                            let line = String::from_utf8_lossy(line);
+                            break Err(std::io::Error::other(format!("bad chunk size {line:?}")));
+                        }
+                    }
+                    at += pos + 2;
+                }
+                Some(0) => {
+                    // The CRLF after a chunk's data.
+                    if self.buf.len() - at < 2 {
+                        break Ok(());
+                    }
+                    at += 2;
+                    self.chunk_left = None;
+                }
+                Some(left) => {
+                    let take = (self.buf.len() - at).min(left);
+                    if take == 0 {
+                        break Ok(());
+                    }
+                    self.body.extend_from_slice(&self.buf[at..at + take]);
+                    at += take;
+                    self.chunk_left = Some(left - take);
+                }
+            }
+        };
+        self.buf.drain(..at);
+        result
+    }
+
+    /// The next complete SSE frame in what was pushed (comments skipped), if there is one.
+    pub fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
+        self.decode_chunks()?;
+        while let Some(pos) = memchr::memmem::find(&self.body[self.body_at..], b"\n\n") {
+            let raw = &self.body[self.body_at..self.body_at + pos];
+            self.body_at += pos + 2;
+            let text = std::str::from_utf8(raw)
+                .map_err(|e| std::io::Error::other(format!("a frame that is not UTF-8: {e}")))?;
+            let mut frame = Frame {
+                arrived_ns: self.arrived_ns,
+                ..Frame::default()
+            };
+            let mut any = false;
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    frame.event = v.to_owned();
+                    any = true;
+                } else if let Some(v) = line.strip_prefix("id: ") {
+                    frame.id = v.parse().ok();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    frame.data = v.to_owned();
+                }
+            }
+            if any {
+                return Ok(Some(frame));
+            }
+        }
+        self.body.drain(..self.body_at);
+        self.body_at = 0;
+        Ok(None)
+    }
+}
+
+/// A stream whose request was answered with 200: its socket and what was read past the head.
+pub struct SseStream {
+    tcp: TcpStream,
+    decoder: Decoder,
 }
 
 impl SseStream {
@@ -112,125 +212,101 @@ impl SseStream {
         let req =
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
         tcp.write_all(req.as_bytes()).await?;
-        let mut s = Self {
-            tcp,
-            buf: Vec::with_capacity(2048),
-            body: Vec::new(),
-            chunk_left: None,
-            arrived_ns: None,
-        };
+        let mut decoder = Decoder::default();
         // Response headers.
         let end = loop {
-            if let Some(pos) = s.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            if let Some(pos) = decoder.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break pos + 4;
             }
-            s.fill().await?;
+            let mut tmp = [0u8; 4096];
+            let fd = tcp.as_raw_fd();
+            let (n, stamp) = loop {
+                tcp.readable().await?;
+                match tcp.try_io(Interest::READABLE, || recv_stamped(fd, &mut tmp)) {
+                    Ok(got) => break got,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            decoder.push(&tmp[..n], stamp);
         };
-        let head = String::from_utf8_lossy(&s.buf[..end]).to_string();
+        let head = String::from_utf8_lossy(&decoder.buf[..end]).to_string();
         if !head.starts_with("HTTP/1.1 200") {
             return Err(std::io::Error::other(format!(
                 "stream refused: {}",
                 head.lines().next().unwrap_or("")
             )));
         }
-        s.buf.drain(..end);
-        Ok(s)
+        decoder.buf.drain(..end);
+        Ok(Self { tcp, decoder })
     }
 
-    async fn fill(&mut self) -> std::io::Result<()> {
-        let mut tmp = [0u8; 4096];
-        let fd = self.tcp.as_raw_fd();
-        let (n, stamp) = loop {
-            self.tcp.readable().await?;
-            match self
-                .tcp
-                .try_io(Interest::READABLE, || recv_stamped(fd, &mut tmp))
-            {
-                Ok(got) => break got,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        if stamp.is_some() {
-            self.arrived_ns = stamp;
-        }
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        self.buf.extend_from_slice(&tmp[..n]);
-        Ok(())
+    /// The socket (out of the runtime, non-blocking) and the bytes already read from it.
+    pub fn into_parts(self) -> std::io::Result<(std::net::TcpStream, Decoder)> {
+        Ok((self.tcp.into_std()?, self.decoder))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(data: &str) -> Vec<u8> {
+        format!("{:x}\r\n{data}\r\n", data.len()).into_bytes()
     }
 
-    /// Moves whatever complete chunk data `buf` holds into `body`.
-    fn decode_chunks(&mut self) -> std::io::Result<()> {
-        loop {
-            match self.chunk_left {
-                None => {
-                    let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-                        return Ok(());
-                    };
-                    let line =
-                        std::str::from_utf8(&self.buf[..pos]).map_err(std::io::Error::other)?;
-                    let size =
-                        usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-                            .map_err(|_| {
-                                std::io::Error::other(format!("bad chunk size {line:?}"))
-                            })?;
-                    if size == 0 {
-                        return Err(std::io::ErrorKind::UnexpectedEof.into());
-                    }
-                    self.buf.drain(..pos + 2);
-                    self.chunk_left = Some(size);
-                }
-                Some(0) => {
-                    // The CRLF after a chunk's data.
-                    if self.buf.len() < 2 {
-                        return Ok(());
-                    }
-                    self.buf.drain(..2);
-                    self.chunk_left = None;
-                }
-                Some(left) => {
-                    let take = self.buf.len().min(left);
-                    if take == 0 {
-                        return Ok(());
-                    }
-                    self.body.extend_from_slice(&self.buf[..take]);
-                    self.buf.drain(..take);
-                    self.chunk_left = Some(left - take);
+    #[test]
+    fn frames_come_out_whole_whatever_the_reads_cut() {
+        let mut wire = chunk("event: hello\ndata: {}\n\n");
+        wire.extend(chunk(": keep-alive\n\n"));
+        wire.extend(chunk(
+            "id: 7\nevent: device-online\ndata: {\"device\":\"d\"}\n\n",
+        ));
+        for cut in 1..wire.len() {
+            let mut decoder = Decoder::default();
+            let mut frames = Vec::new();
+            for (i, piece) in wire.chunks(cut).enumerate() {
+                decoder.push(piece, Some(i as u64 + 1));
+                while let Some(frame) = decoder.next_frame().unwrap() {
+                    frames.push(frame);
                 }
             }
+            let names: Vec<_> = frames.iter().map(|f| f.event.as_str()).collect();
+            assert_eq!(names, ["hello", "device-online"], "reads of {cut} bytes");
+            assert_eq!(frames[1].id, Some(7));
+            assert_eq!(frames[1].data, "{\"device\":\"d\"}");
+            // Stamped by the read that brought its last byte (the chunk's CRLF comes after it).
+            let last_byte = wire.len() - 3;
+            assert_eq!(frames[1].arrived_ns, Some((last_byte / cut) as u64 + 1));
         }
     }
 
-    /// The next complete SSE frame (comments skipped).
-    pub async fn next(&mut self) -> std::io::Result<Frame> {
-        loop {
-            if let Some(pos) = self.body.windows(2).position(|w| w == b"\n\n") {
-                let raw: Vec<u8> = self.body.drain(..pos + 2).collect();
-                let text = String::from_utf8_lossy(&raw[..pos]);
-                let mut frame = Frame {
-                    arrived_ns: self.arrived_ns,
-                    ..Frame::default()
-                };
-                let mut any = false;
-                for line in text.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        frame.event = v.to_owned();
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("id: ") {
-                        frame.id = v.parse().ok();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        frame.data = v.to_owned();
-                    }
-                }
-                if any {
-                    return Ok(frame);
-                }
-                continue;
-            }
-            self.fill().await?;
-            self.decode_chunks()?;
-        }
+    #[test]
+    fn the_last_chunk_ends_the_stream_and_a_bad_size_is_an_error() {
+        let mut decoder = Decoder::default();
+        decoder.push(b"0\r\n\r\n", None);
+        let end = decoder.next_frame().unwrap_err();
+        assert_eq!(end.kind(), std::io::ErrorKind::UnexpectedEof);
+        let mut decoder = Decoder::default();
+        decoder.push(b"zz\r\n", None);
+        assert!(decoder
+            .next_frame()
+            .unwrap_err()
+            .to_string()
+            .contains("bad chunk size"));
+        let mut decoder = Decoder::default();
+        let data: &[u8] = b"event: x\ndata: \xff\n\n";
+        let mut wire = format!("{:x}\r\n", data.len()).into_bytes();
+        wire.extend_from_slice(data);
+        wire.extend_from_slice(b"\r\n");
+        decoder.push(&wire, None);
+        assert!(decoder
+            .next_frame()
+            .unwrap_err()
+            .to_string()
+            .contains("not UTF-8"));
     }
 }
