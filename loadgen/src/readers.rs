@@ -4,14 +4,13 @@
 //!
 //! The load generator shares the machine's cores with the server under test, so whatever it
 //! spends per receipt is spent between the server's sends, and shows in the server's figures.
-//! Through a tokio task per stream, each receipt also cost a wake-up, a trip through the run
-//! queue and a poll of a future of a few KiB, 10,000 of them: with those readers the server
-//! measured 56-64 ms of CPU per event to 10,000 streams and a fan-out p99 of 58-65 ms at the
-//! socket, against 44-52 ms and 46-47 ms with bare `epoll` readers on the same build and
-//! machine (`loadgen` 0.11 against an `epoll` test client, 2 cores, 2026-11-30). Clients on
-//! other machines, as in production, cost the server's cores nothing at all; these readers
-//! come closer to that. The work the kernel does to receive each segment still runs on the
-//! server's side of the loopback, as before.
+//! Through a tokio task per stream (up to 0.11), each receipt also cost a wake-up, a trip
+//! through the run queue and the poll of a future of a few KiB, 10,000 of them. The same server
+//! build measured 50.5-65.0 ms of CPU per event to 10,000 streams with those readers and
+//! 43.5-49.5 ms with these, fan-out p99 at the socket 48.2-65.4 ms against 43.3-52.5 ms (the
+//! two load generators alternated, 2 cores, see `loadgen/README.md`). Clients on other
+//! machines, as in production, cost the server's cores nothing at all; these come closer. The
+//! kernel's work to receive each segment still runs on the server's side of the loopback.
 
 use std::io;
 use std::net::TcpStream;
@@ -143,8 +142,9 @@ impl<W: Watch> Entry<W> {
         }
     }
 
-    /// Reads until the socket would block (or reading is over).
-    fn read_all(&mut self, fd: RawFd, scratch: &mut [u8]) -> Option<io::Result<()>> {
+    /// Reads what the socket has (or until reading is over). `closing`: the readiness says the
+    /// peer closed or the socket failed, so it is read until it says so itself.
+    fn read_all(&mut self, fd: RawFd, scratch: &mut [u8], closing: bool) -> Option<io::Result<()>> {
         loop {
             match recv_stamped(fd, scratch) {
                 Ok((0, _)) => return Some(Err(io::ErrorKind::UnexpectedEof.into())),
@@ -153,10 +153,11 @@ impl<W: Watch> Entry<W> {
                     if let Some(end) = self.frames() {
                         return Some(end);
                     }
-                    // A TCP read shorter than the buffer took everything queued, and whatever
-                    // comes after it is a new edge: no second `recvmsg` just to hear EAGAIN (a
-                    // syscall per receipt, on the server's cores).
-                    if n < scratch.len() {
+                    // A TCP read shorter than the buffer took all the data queued, and data
+                    // that comes after it is a new edge: no second `recvmsg` just to hear
+                    // EAGAIN (a syscall per receipt, on the server's cores). Not so for a FIN
+                    // that came with the data: its edge is this one (`closing`).
+                    if n < scratch.len() && !closing {
                         return None;
                     }
                 }
@@ -204,7 +205,10 @@ fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>>
                         continue;
                     }
                     let fd = entry.socket.as_raw_fd();
-                    if let Some(end) = entry.read_all(fd, &mut scratch) {
+                    let closing = event.events
+                        & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
+                        != 0;
+                    if let Some(end) = entry.read_all(fd, &mut scratch, closing) {
                         entry.result = Some(end);
                         // Read no more; the socket stays open until the run is over.
                         let _ = epoll.delete(fd);
@@ -283,5 +287,122 @@ impl Drop for Epoll {
     fn drop(&mut self) {
         // SAFETY: the fd is this instance's own, closed once.
         unsafe { libc::close(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{SocketAddr, TcpListener};
+
+    /// Counts device frames; done after `wants`.
+    struct Count {
+        wants: usize,
+        seen: Vec<String>,
+    }
+
+    impl Watch for Count {
+        fn frame(&mut self, frame: Frame) {
+            if frame.event.starts_with("device-") {
+                self.seen.push(frame.data);
+            }
+        }
+
+        fn done(&self) -> bool {
+            self.seen.len() >= self.wants
+        }
+    }
+
+    fn chunk(data: &str) -> Vec<u8> {
+        format!("{:x}\r\n{data}\r\n", data.len()).into_bytes()
+    }
+
+    /// A server that answers every stream with 200 and then `frames` device events, each
+    /// written on its own; the connection named `closes` (by accept order) is closed after
+    /// the first event.
+    fn serve(streams: usize, frames: usize, closes: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for i in 0..streams {
+                let (mut tcp, _) = listener.accept().unwrap();
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut tcp, &mut head).unwrap();
+                tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .unwrap();
+                held.push((i, tcp));
+            }
+            for k in 0..frames {
+                for (i, tcp) in &mut held {
+                    if *i == closes && k > 0 {
+                        continue;
+                    }
+                    let frame = format!("event: device-online\ndata: {{\"n\":{k}}}\n\n");
+                    let _ = tcp.write_all(&chunk(&frame));
+                }
+                held.retain(|(i, _)| *i != closes);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // Held open until the readers are done with them.
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        addr
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_stream_gets_every_frame_and_a_closed_one_is_an_error() {
+        let (streams, frames, closes) = (40, 25, 7);
+        let addr = serve(streams, frames, closes);
+        let mut watched = Vec::new();
+        for _ in 0..streams {
+            let stream = SseStream::connect(addr, None, "/api/events").await.unwrap();
+            watched.push((
+                stream,
+                Count {
+                    wants: frames,
+                    seen: Vec::new(),
+                },
+            ));
+        }
+        // One more that waits for nothing: done before it is read.
+        let idle = SseStream::connect(serve(1, 0, usize::MAX), None, "/")
+            .await
+            .unwrap();
+        watched.push((
+            idle,
+            Count {
+                wants: 0,
+                seen: Vec::new(),
+            },
+        ));
+        let readers = Readers::start(watched, 3, Arc::new(|| {})).unwrap();
+        let all = readers.finish(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(all.len(), streams + 1);
+        let failed: Vec<_> = all.iter().filter(|r| r.result.is_err()).collect();
+        assert_eq!(failed.len(), 1, "only the stream the server closed fails");
+        assert_eq!(failed[0].watch.seen.len(), 1);
+        assert_eq!(
+            failed[0].result.as_ref().unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        for read in all.iter().filter(|r| r.result.is_ok() && r.watch.wants > 0) {
+            let expected: Vec<_> = (0..frames).map(|k| format!("{{\"n\":{k}}}")).collect();
+            assert_eq!(read.watch.seen, expected, "in order, none missing");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_waits_too_long_is_stopped_and_says_so() {
+        let addr = serve(1, 1, usize::MAX);
+        let stream = SseStream::connect(addr, None, "/").await.unwrap();
+        let watch = Count {
+            wants: 2,
+            seen: Vec::new(),
+        };
+        let readers = Readers::start(vec![(stream, watch)], 1, Arc::new(|| {})).unwrap();
+        let timed_out = readers.finish(Duration::from_millis(300)).await;
+        assert!(timed_out.is_err());
     }
 }
