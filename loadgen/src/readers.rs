@@ -96,25 +96,30 @@ impl<W: Watch> Readers<W> {
 
     /// Every stream once all are done, failed or closed, or `Err` after `timeout` (the readers
     /// are stopped then).
-    pub async fn finish(self, timeout: Duration) -> Result<Vec<Read<W>>, &'static str> {
-        let stop = Arc::clone(&self.stop);
-        let threads = self.threads;
+    pub async fn finish(mut self, timeout: Duration) -> Result<Vec<Read<W>>, &'static str> {
+        let threads = std::mem::take(&mut self.threads);
         let joined = tokio::task::spawn_blocking(move || {
             let mut all = Vec::new();
             for thread in threads {
-                // A reader that panicked lost its streams' results: they count as incomplete.
-                all.extend(thread.join().unwrap_or_default());
+                // A frame that panics fails its own stream (see `guarded`); a thread that
+                // panics anyway took its streams with it, and the run cannot count them.
+                all.extend(thread.join().map_err(|_| "a reader thread panicked")?);
             }
-            all
+            Ok(all)
         });
         match tokio::time::timeout(timeout, joined).await {
-            Ok(Ok(all)) => Ok(all),
-            Ok(Err(_)) => Err("a reader thread failed"),
-            Err(_) => {
-                stop.store(true, Ordering::Relaxed);
-                Err("timed out waiting for streams to receive every event")
-            }
+            Ok(Ok(all)) => all,
+            Ok(Err(_)) => Err("a reader thread panicked"),
+            Err(_) => Err("timed out waiting for streams to receive every event"),
         }
+        // Dropped here: the threads are told to stop, if they have not.
+    }
+}
+
+impl<W> Drop for Readers<W> {
+    /// Readers left behind (an error before `finish`, a timeout) stop within [`STOP_CHECK_MS`].
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -176,7 +181,7 @@ fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>>
         Ok(epoll) => {
             for (i, entry) in entries.iter_mut().enumerate() {
                 // Frames read with the response head, or a stream that waits for nothing.
-                entry.result = entry.frames();
+                entry.result = guarded(|| entry.frames());
                 if entry.result.is_none() {
                     match epoll.add(entry.socket.as_raw_fd(), i as u64) {
                         Ok(()) => open += 1,
@@ -208,7 +213,7 @@ fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>>
                     let closing = event.events
                         & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
                         != 0;
-                    if let Some(end) = entry.read_all(fd, &mut scratch, closing) {
+                    if let Some(end) = guarded(|| entry.read_all(fd, &mut scratch, closing)) {
                         entry.result = Some(end);
                         // Read no more; the socket stays open until the run is over.
                         let _ = epoll.delete(fd);
@@ -233,6 +238,13 @@ fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>>
             socket: entry.socket,
         })
         .collect()
+}
+
+/// Runs one stream's reading; a panic in it (its `Watch`, the decoder) fails that stream alone,
+/// whose socket stays open like the others', instead of the thread and all its streams.
+fn guarded(read: impl FnOnce() -> Option<io::Result<()>>) -> Option<io::Result<()>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Some(Err(io::Error::other("reading the stream panicked"))))
 }
 
 /// An `epoll` instance, closed on drop.
@@ -296,15 +308,27 @@ mod tests {
     use std::io::Write;
     use std::net::{SocketAddr, TcpListener};
 
-    /// Counts device frames; done after `wants`.
+    /// Counts device frames; done after `wants`; panics at frame `panic_at` if there is one.
     struct Count {
         wants: usize,
         seen: Vec<String>,
+        panic_at: Option<usize>,
+    }
+
+    impl Count {
+        fn wanting(wants: usize) -> Self {
+            Self {
+                wants,
+                seen: Vec::new(),
+                panic_at: None,
+            }
+        }
     }
 
     impl Watch for Count {
         fn frame(&mut self, frame: Frame) {
             if frame.event.starts_with("device-") {
+                assert_ne!(Some(self.seen.len()), self.panic_at, "a watch that panics");
                 self.seen.push(frame.data);
             }
         }
@@ -328,8 +352,15 @@ mod tests {
             let mut held = Vec::new();
             for i in 0..streams {
                 let (mut tcp, _) = listener.accept().unwrap();
-                let mut head = [0u8; 1024];
-                let _ = std::io::Read::read(&mut tcp, &mut head).unwrap();
+                // The whole request, so that closing the socket later sends a FIN, not a RST.
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if std::io::Read::read(&mut tcp, &mut byte).unwrap() == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
                 tcp.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
                     .unwrap();
                 held.push((i, tcp));
@@ -351,42 +382,53 @@ mod tests {
         addr
     }
 
+    async fn connect(addr: SocketAddr) -> SseStream {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            SseStream::connect(addr, None, "/api/events"),
+        )
+        .await
+        .expect("the test server answers")
+        .expect("a stream")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_stream_gets_every_frame_and_a_closed_one_is_an_error() {
         let (streams, frames, closes) = (40, 25, 7);
         let addr = serve(streams, frames, closes);
         let mut watched = Vec::new();
-        for _ in 0..streams {
-            let stream = SseStream::connect(addr, None, "/api/events").await.unwrap();
-            watched.push((
-                stream,
-                Count {
-                    wants: frames,
-                    seen: Vec::new(),
-                },
-            ));
+        for i in 0..streams {
+            let mut watch = Count::wanting(frames);
+            // Stream 11's watch panics at its fourth frame: that stream alone fails.
+            if i == 11 {
+                watch.panic_at = Some(3);
+            }
+            watched.push((connect(addr).await, watch));
         }
         // One more that waits for nothing: done before it is read.
-        let idle = SseStream::connect(serve(1, 0, usize::MAX), None, "/")
-            .await
-            .unwrap();
-        watched.push((
-            idle,
-            Count {
-                wants: 0,
-                seen: Vec::new(),
-            },
-        ));
+        let idle = connect(serve(1, 0, usize::MAX)).await;
+        watched.push((idle, Count::wanting(0)));
         let readers = Readers::start(watched, 3, Arc::new(|| {})).unwrap();
         let all = readers.finish(Duration::from_secs(20)).await.unwrap();
-        assert_eq!(all.len(), streams + 1);
-        let failed: Vec<_> = all.iter().filter(|r| r.result.is_err()).collect();
-        assert_eq!(failed.len(), 1, "only the stream the server closed fails");
-        assert_eq!(failed[0].watch.seen.len(), 1);
         assert_eq!(
-            failed[0].result.as_ref().unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
+            all.len(),
+            streams + 1,
+            "every stream comes back, failed or not"
         );
+        let failed: Vec<_> = all.iter().filter(|r| r.result.is_err()).collect();
+        assert_eq!(
+            failed.len(),
+            2,
+            "the stream the server closed, the one that panicked"
+        );
+        let closed = failed.iter().find(|r| r.watch.panic_at.is_none()).unwrap();
+        assert_eq!(closed.watch.seen.len(), 1);
+        let error = closed.result.as_ref().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        let panicked = failed.iter().find(|r| r.watch.panic_at.is_some()).unwrap();
+        assert_eq!(panicked.watch.seen.len(), 3);
+        let error = panicked.result.as_ref().unwrap_err().to_string();
+        assert!(error.contains("panicked"), "{error}");
         for read in all.iter().filter(|r| r.result.is_ok() && r.watch.wants > 0) {
             let expected: Vec<_> = (0..frames).map(|k| format!("{{\"n\":{k}}}")).collect();
             assert_eq!(read.watch.seen, expected, "in order, none missing");
@@ -395,14 +437,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_that_waits_too_long_is_stopped_and_says_so() {
-        let addr = serve(1, 1, usize::MAX);
-        let stream = SseStream::connect(addr, None, "/").await.unwrap();
-        let watch = Count {
-            wants: 2,
-            seen: Vec::new(),
-        };
-        let readers = Readers::start(vec![(stream, watch)], 1, Arc::new(|| {})).unwrap();
-        let timed_out = readers.finish(Duration::from_millis(300)).await;
-        assert!(timed_out.is_err());
+        let stream = connect(serve(1, 1, usize::MAX)).await;
+        let readers = Readers::start(vec![(stream, Count::wanting(2))], 1, Arc::new(|| {}));
+        let timed_out = readers.unwrap().finish(Duration::from_millis(300)).await;
+        let error = timed_out.err().expect("one of two events never comes");
+        assert!(error.contains("timed out"), "{error}");
     }
 }
