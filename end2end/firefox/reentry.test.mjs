@@ -149,6 +149,9 @@ function reenterFromBrowserCalls(how) {
       }
     };
     calls.push(
+      // The executor's own `queueMicrotask` too: called from a waker, while Leptos holds the
+      // woken effect's lock (CI, 2026-11-30: "unreachable executed", a closing Web Locks page).
+      [window, "queueMicrotask"],
       [Element.prototype, "setAttribute"],
       [Element.prototype, "removeAttribute"],
       [Node.prototype, "insertBefore"],
