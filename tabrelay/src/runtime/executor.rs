@@ -93,6 +93,10 @@ struct Queue {
     scheduled: Cell<bool>,
     /// The queue is running (further up the stack, when a run is re-entered).
     running: Cell<bool>,
+    /// [`Queue::schedule`] is inside `queueMicrotask`.
+    queueing: Cell<bool>,
+    /// The microtask ran from inside that `queueMicrotask`, and left the queue for later.
+    ran_while_queueing: Cell<bool>,
 }
 
 impl Queue {
@@ -141,6 +145,15 @@ impl Queue {
         }
     }
 
+    /// Queues the microtask that runs the queue, unless it is pending.
+    ///
+    /// A task is woken by whoever changed what it waits for, and a Leptos effect's waker is called
+    /// with the effect's lock held (`mark_dirty`). A closing Firefox page runs a microtask
+    /// checkpoint from inside `queueMicrotask` itself: the queue would run there, nested in the
+    /// waker, and the woken effect's first step, taking that same lock, aborts the page's wasm
+    /// ("unreachable executed": std's lock on a single thread aborts rather than wait; CI,
+    /// 2026-11-30, a closing Web Locks leader). A run that finds itself inside this call leaves
+    /// the queue to a timer, which fires from the top of the stack.
     fn schedule(&self) {
         if self.scheduled.replace(true) {
             return;
@@ -148,13 +161,32 @@ impl Queue {
         let Some(window) = web_sys::window() else {
             return;
         };
-        RUN.with(|run| window.queue_microtask(run.as_ref().unchecked_ref()));
+        RUN.with(|run| {
+            self.queueing.set(true);
+            window.queue_microtask(run.as_ref().unchecked_ref());
+            self.queueing.set(false);
+            if self.ran_while_queueing.replace(false) {
+                let timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    run.as_ref().unchecked_ref(),
+                    0,
+                );
+                if timer.is_err() {
+                    // No timer either (the page is going): the next wake-up schedules again.
+                    self.scheduled.set(false);
+                }
+            }
+        });
     }
 
     /// Polls the tasks that were ready when it started (tasks woken meanwhile wait for the next
     /// microtask, so a task that wakes itself cannot starve the page).
     fn run(&self) {
-        // This call is the pending microtask, whether it runs at the top or nested.
+        if self.queueing.get() {
+            // Inside `schedule`'s own `queueMicrotask`, under the waker: later, from a timer.
+            self.ran_while_queueing.set(true);
+            return;
+        }
+        // This call is the pending microtask (or timer), whether it runs at the top or nested.
         self.scheduled.set(false);
         if self.running.replace(true) {
             return;
