@@ -23,7 +23,12 @@ if [ "$limit" != unlimited ] && [ $((streams + 200)) -gt "$limit" ]; then
   echo "open-file limit $limit < $streams streams: $replicas replicas sharing a Redis bus" >&2
   deployment=(--bus redis --replicas "$replicas")
 fi
-cargo build --release -p server -p loadgen
+# The server as every other script builds it (`cargo leptos build`): a plain `cargo build -p server`
+# would rebuild that binary without the `LEPTOS_*` build environment cargo-leptos gives it,
+# which the pages it serves need.
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo leptos build --release --project tabrelay
+cargo build --release -p loadgen
 # Port 0: the load generator picks free ports (replica i on the first + i), so two benchmarks
 # or another server on the machine do not collide. `fan-out at socket` (kernel receive
 # timestamps) shows the server's fan-out without the load generator's own wait for a core.
