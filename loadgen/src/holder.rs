@@ -209,11 +209,7 @@ impl Watch for Seen {
     }
 
     fn frame(&mut self, frame: sse::Frame) {
-        self.frames[match frame.event.as_str() {
-            e if e.starts_with("device-") => 0,
-            "stats" => 1,
-            _ => 2,
-        }] += 1;
+        self.frames[frame.kind()] += 1;
         if frame.event == "reset" {
             self.resets += 1;
             return;

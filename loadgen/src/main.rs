@@ -573,11 +573,7 @@ impl readers::Watch for Received {
 
     fn frame(&mut self, frame: sse::Frame) {
         let run = &*self.run;
-        self.frames[match frame.event.as_str() {
-            e if e.starts_with("device-") => 0,
-            "stats" => 1,
-            _ => 2,
-        }] += 1;
+        self.frames[frame.kind()] += 1;
         if frame.event == "reset" {
             run.resets.fetch_add(1, Ordering::Relaxed);
             return;

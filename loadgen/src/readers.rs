@@ -307,6 +307,7 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::net::{SocketAddr, TcpListener};
+    use std::sync::mpsc;
 
     /// Counts device frames; done after `wants`; panics at frame `panic_at` if there is one.
     struct Count {
@@ -345,9 +346,11 @@ mod tests {
     /// A server that answers every stream with 200 and then `frames` device events, each
     /// written on its own; the connection named `closes` (by accept order) is closed after
     /// the first event.
-    fn serve(streams: usize, frames: usize, closes: usize) -> SocketAddr {
+    /// The server's sockets stay open until the returned sender is dropped (the test's end).
+    fn serve(streams: usize, frames: usize, closes: usize) -> (SocketAddr, mpsc::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let (hold, until) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for i in 0..streams {
@@ -374,12 +377,11 @@ mod tests {
                     let _ = tcp.write_all(&chunk(&frame));
                 }
                 held.retain(|(i, _)| *i != closes);
-                std::thread::sleep(Duration::from_millis(2));
             }
-            // Held open until the readers are done with them.
-            std::thread::sleep(Duration::from_secs(5));
+            // Held open until the test is over (its sender dropped).
+            let _ = until.recv();
         });
-        addr
+        (addr, hold)
     }
 
     async fn connect(addr: SocketAddr) -> SseStream {
@@ -395,7 +397,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_stream_gets_every_frame_and_a_closed_one_is_an_error() {
         let (streams, frames, closes) = (40, 25, 7);
-        let addr = serve(streams, frames, closes);
+        let (addr, _server) = serve(streams, frames, closes);
         let mut watched = Vec::new();
         for i in 0..streams {
             let mut watch = Count::wanting(frames);
@@ -406,7 +408,8 @@ mod tests {
             watched.push((connect(addr).await, watch));
         }
         // One more that waits for nothing: done before it is read.
-        let idle = connect(serve(1, 0, usize::MAX)).await;
+        let (idle_addr, _idle_server) = serve(1, 0, usize::MAX);
+        let idle = connect(idle_addr).await;
         watched.push((idle, Count::wanting(0)));
         let readers = Readers::start(watched, 3, Arc::new(|| {})).unwrap();
         let all = readers.finish(Duration::from_secs(20)).await.unwrap();
@@ -437,7 +440,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_that_waits_too_long_is_stopped_and_says_so() {
-        let stream = connect(serve(1, 1, usize::MAX)).await;
+        let (addr, _server) = serve(1, 1, usize::MAX);
+        let stream = connect(addr).await;
         let readers = Readers::start(vec![(stream, Count::wanting(2))], 1, Arc::new(|| {}));
         let timed_out = readers.unwrap().finish(Duration::from_millis(300)).await;
         let error = timed_out.err().expect("one of two events never comes");

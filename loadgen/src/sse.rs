@@ -185,6 +185,18 @@ impl Decoder {
     }
 }
 
+impl Frame {
+    /// Which of the counters of `frames received` this frame goes to: 0 a device event, 1 a
+    /// `stats` event, 2 anything else.
+    pub fn kind(&self) -> usize {
+        match self.event.as_str() {
+            e if e.starts_with("device-") => 0,
+            "stats" => 1,
+            _ => 2,
+        }
+    }
+}
+
 /// A stream whose request was answered with 200: its socket and what was read past the head.
 pub struct SseStream {
     tcp: TcpStream,
