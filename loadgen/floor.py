@@ -3,12 +3,15 @@
 loopback TCP sockets costs the writing process, with a reader process draining them with epoll
 (as the load generator does), no HTTP, no runtime, no scheduler.
 
-    python3 loadgen/floor.py 10000 [rounds] [port]
+    python3 loadgen/floor.py 10000 [rounds] [port] [reader|kernel]
 
 Prints the writer's system CPU per write (the kernel's part: `sendmsg` and, on loopback, the
 receiving socket's TCP input and the reader's wake-up, all charged to the writer) and its user
 CPU per write (Python's overhead, not part of the floor). Compare the first with the server's
 "server CPU / event" divided by the number of streams (`loadgen/bench.sh N`).
+
+The last argument says who sends the reader's TCP ACKs, as loadgen's `--acks` does: `reader`
+(the default) right after each read, `kernel` Linux's choice, which charges them to the writer.
 """
 
 import os
@@ -21,6 +24,9 @@ import time
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 PORT = int(sys.argv[3]) if len(sys.argv) > 3 else 3390
+ACKS = sys.argv[4] if len(sys.argv) > 4 else "reader"
+if ACKS not in ("reader", "kernel"):
+    sys.exit(f"floor.py: who sends the ACKs must be reader or kernel, not {ACKS!r}")
 # The size of a device event frame as an HTTP/1.1 chunk, about.
 FRAME = b"6e\r\n" + b"id: 1001\nevent: device-online\ndata: " + b"x" * 60 + b"\n\n" + b"\r\n"
 
@@ -42,6 +48,10 @@ if pid == 0:
     for _ in range(N):
         c = socket.create_connection(("127.0.0.1", PORT))
         c.setblocking(False)
+        if ACKS == "reader":
+            # Delayed-ACK mode: the ACK waits for the read below instead of going out at once
+            # from the socket's input, inside the writer's `send`.
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
         sel.register(c, selectors.EVENT_READ)
         conns.append(c)
     os.write(ready_w, b"x")
@@ -54,6 +64,10 @@ if pid == 0:
             except BlockingIOError:
                 continue
             got += len(data)
+            if ACKS == "reader":
+                # Sends the ACK owed for what was read, then back to delayed-ACK mode.
+                key.fileobj.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                key.fileobj.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
     os._exit(0)
 
 accepted = []
@@ -76,6 +90,7 @@ after = resource.getrusage(resource.RUSAGE_SELF)
 os.waitpid(pid, 0)
 writes = N * ROUNDS
 print(f"streams                {N}")
+print(f"acks                   {ACKS}")
 print(f"writes                 {writes} ({ROUNDS} rounds of {len(FRAME)} B)")
 print(f"writer sys CPU / write {(after.ru_stime - before.ru_stime) / writes * 1e6:.2f} us")
 print(f"writer usr CPU / write {(after.ru_utime - before.ru_utime) / writes * 1e6:.2f} us")

@@ -84,6 +84,13 @@ impl Holders {
                     },
                 ])
                 .args([
+                    "--acks",
+                    match args.acks {
+                        crate::readers::Acks::Reader => "reader",
+                        crate::readers::Acks::Kernel => "kernel",
+                    },
+                ])
+                .args([
                     "--connect-concurrency",
                     &(args.connect_concurrency / procs).max(1).to_string(),
                 ])
@@ -302,6 +309,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     let readers = Readers::start(
         watched,
         crate::reader_threads(),
+        args.acks,
         crate::reader_setup(args.reader_nice, args.reader_sched),
     )?;
     all_sent.notified().await;

@@ -143,6 +143,11 @@ struct Args {
     /// remote clients (see [`ReaderSched::Idle`]); its runs are labelled on their own line.
     #[arg(long, value_enum, default_value_t = ReaderSched::Normal)]
     reader_sched: ReaderSched,
+    /// Who sends the streams' TCP ACKs (every holder process's too): `reader`, right after it
+    /// read, as on a client machine; `kernel`, Linux's choice, which on loopback charges them
+    /// to the server's `send` (0.12's figures). See [`readers::Acks`].
+    #[arg(long, value_enum, default_value_t = readers::Acks::Reader)]
+    acks: readers::Acks,
 }
 
 /// Streams per source address at most. Loopback has ~28k ephemeral ports per source address,
@@ -247,6 +252,17 @@ fn softirq_threads_ms() -> Option<u64> {
     Some(total)
 }
 
+/// The machine's count of ACKs sent by the delayed-ACK timer (`TcpExt: DelayedACKs` in
+/// `/proc/net/netstat`): with `--acks reader`, the receipts whose reader did not send the ACK
+/// first. The timer's ACK runs in whichever process the timer interrupts, the server's often.
+fn timer_acks() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == "DelayedACKs")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// CPU snapshots of the servers, redis-server and the loadgen, to take differences of.
 #[derive(Clone, Copy)]
 struct Cpu {
@@ -254,6 +270,8 @@ struct Cpu {
     redis: Option<u64>,
     own: Option<u64>,
     softirq: Option<u64>,
+    /// Not CPU: [`timer_acks`], taken with the rest.
+    timer_acks: Option<u64>,
 }
 
 impl Cpu {
@@ -269,6 +287,7 @@ impl Cpu {
             redis: redis.and_then(|p| cpu_ms(&p.to_string())),
             own: cpu_ms("self").zip(holders).map(|(a, b)| a + b),
             softirq: softirq_threads_ms(),
+            timer_acks: timer_acks(),
         }
     }
 
@@ -279,6 +298,7 @@ impl Cpu {
             redis: diff(self.redis, before.redis),
             own: diff(self.own, before.own),
             softirq: diff(self.softirq, before.softirq),
+            timer_acks: diff(self.timer_acks, before.timer_acks),
         }
     }
 }
@@ -853,6 +873,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let readers = readers::Readers::start(
         watched,
         reader_threads(),
+        args.acks,
         reader_setup(args.reader_nice, args.reader_sched),
     )?;
     let base = run.base;
@@ -1078,6 +1099,21 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                  other machines; not the default figures)",
         }
     );
+    println!(
+        "loadgen acks           {}",
+        match args.acks {
+            readers::Acks::Reader => "reader (each reader ACKs what it read, in its own time)",
+            readers::Acks::Kernel =>
+                "kernel (Linux ACKs each event at once, inside the server's send; 0.12's figures)",
+        }
+    );
+    if let Some(n) = latency_cpu.timer_acks {
+        println!(
+            "timer ACKs             {n} during the rounds, {} receipts (machine-wide: ACKs the \
+             delayed-ACK timer sent, in whatever process it interrupted)",
+            all.len()
+        );
+    }
     // Added with several replicas and the throughput phase; the lines above keep their labels.
     println!(
         "bus                    {}",

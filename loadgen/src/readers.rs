@@ -11,6 +11,8 @@
 //! two load generators alternated, 2 cores, see `loadgen/README.md`). Clients on other
 //! machines, as in production, cost the server's cores nothing at all; these come closer. The
 //! kernel's work to receive each segment still runs on the server's side of the loopback.
+//!
+//! For the same reason the readers send their streams' TCP ACKs themselves ([`Acks`]).
 
 use std::io;
 use std::net::TcpStream;
@@ -28,6 +30,61 @@ pub trait Watch: Send + 'static {
     fn frame(&mut self, frame: Frame);
     /// Whether the stream has seen everything it waits for (it is read no more).
     fn done(&self) -> bool;
+}
+
+/// Who sends a stream's TCP ACKs.
+///
+/// On loopback the receiving socket's TCP input runs inside the sender's `send`. After an idle
+/// spell longer than its retransmission timeout (every event, at one a second), Linux puts the
+/// receiving socket in quick-ACK mode and ACKs the segment at once, from that same input: the
+/// ACK's transmission and the server socket's processing of it then also run inside the
+/// server's `send`, which pays for both ends of the connection. A client on another machine
+/// costs the server the ACK's input alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Acks {
+    /// The reader, right after it has read: the socket stays in delayed-ACK mode
+    /// (`TCP_QUICKACK` 0), and the reader sends the ACK it owes once the data is read
+    /// (`TCP_QUICKACK` 1, which sends it, then 0 again). Two `setsockopt`s per receipt, in the
+    /// reader's time, as on a client machine.
+    Reader,
+    /// Linux's choice (0.12 and before): after each idle second, at once, inside the server's
+    /// `send`.
+    Kernel,
+}
+
+impl Acks {
+    /// After reading what the socket had (the response head and whatever came with it, at
+    /// first): sends the ACK owed for it, if any, and puts the socket back in delayed-ACK mode,
+    /// so that the next segment's ACK waits for its reader too.
+    fn after_read(self, fd: RawFd) -> io::Result<()> {
+        match self {
+            Self::Reader => {
+                set_quickack(fd, true)?;
+                set_quickack(fd, false)
+            }
+            Self::Kernel => Ok(()),
+        }
+    }
+}
+
+/// `TCP_QUICKACK`: `true` sends a pending ACK now and leaves delayed-ACK mode, `false` enters it
+/// (Linux keeps neither setting for good: a delayed ACK whose timer fires leaves the mode).
+fn set_quickack(fd: RawFd, quick: bool) -> io::Result<()> {
+    let value = libc::c_int::from(quick);
+    // SAFETY: `value` is a live `c_int` for the call, its size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A stream after reading: its watch, how reading ended, and the socket, still open (the
@@ -56,6 +113,7 @@ impl<W: Watch> Readers<W> {
     pub fn start(
         streams: Vec<(SseStream, W)>,
         threads: usize,
+        acks: Acks,
         on_start: Arc<dyn Fn() + Send + Sync>,
     ) -> io::Result<Self> {
         let threads = threads.max(1);
@@ -78,7 +136,7 @@ impl<W: Watch> Readers<W> {
                 .name(format!("reader-{i}"))
                 .spawn(move || {
                     on_start();
-                    read(share, &thread_stop)
+                    read(share, acks, &thread_stop)
                 });
             match spawned {
                 Ok(handle) => handles.push(handle),
@@ -149,24 +207,32 @@ impl<W: Watch> Entry<W> {
 
     /// Reads what the socket has (or until reading is over). `closing`: the readiness says the
     /// peer closed or the socket failed, so it is read until it says so itself.
-    fn read_all(&mut self, fd: RawFd, scratch: &mut [u8], closing: bool) -> Option<io::Result<()>> {
+    fn read_all(
+        &mut self,
+        fd: RawFd,
+        scratch: &mut [u8],
+        closing: bool,
+        acks: Acks,
+    ) -> Option<io::Result<()>> {
+        let caught_up = |acks: Acks| acks.after_read(fd).err().map(Err);
         loop {
             match recv_stamped(fd, scratch) {
                 Ok((0, _)) => return Some(Err(io::ErrorKind::UnexpectedEof.into())),
                 Ok((n, stamp)) => {
                     self.decoder.push(&scratch[..n], stamp);
                     if let Some(end) = self.frames() {
-                        return Some(end);
+                        // Read no more, but what was read is ACKed like the rest.
+                        return Some(end.and_then(|()| acks.after_read(fd)));
                     }
                     // A TCP read shorter than the buffer took all the data queued, and data
                     // that comes after it is a new edge: no second `recvmsg` just to hear
                     // EAGAIN (a syscall per receipt, on the server's cores). Not so for a FIN
                     // that came with the data: its edge is this one (`closing`).
                     if n < scratch.len() && !closing {
-                        return None;
+                        return caught_up(acks);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return caught_up(acks),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Some(Err(e)),
             }
@@ -175,15 +241,19 @@ impl<W: Watch> Entry<W> {
 }
 
 /// A reader thread: its streams, read as they have data, until each is over or `stop`.
-fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>> {
+fn read<W: Watch>(mut entries: Vec<Entry<W>>, acks: Acks, stop: &AtomicBool) -> Vec<Read<W>> {
     let mut open = 0;
     match Epoll::new() {
         Ok(epoll) => {
             for (i, entry) in entries.iter_mut().enumerate() {
                 // Frames read with the response head, or a stream that waits for nothing.
-                entry.result = guarded(|| entry.frames());
+                let fd = entry.socket.as_raw_fd();
+                entry.result = match acks.after_read(fd) {
+                    Ok(()) => guarded(|| entry.frames()),
+                    Err(e) => Some(Err(e)),
+                };
                 if entry.result.is_none() {
-                    match epoll.add(entry.socket.as_raw_fd(), i as u64) {
+                    match epoll.add(fd, i as u64) {
                         Ok(()) => open += 1,
                         Err(e) => entry.result = Some(Err(e)),
                     }
@@ -213,7 +283,7 @@ fn read<W: Watch>(mut entries: Vec<Entry<W>>, stop: &AtomicBool) -> Vec<Read<W>>
                     let closing = event.events
                         & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
                         != 0;
-                    if let Some(end) = guarded(|| entry.read_all(fd, &mut scratch, closing)) {
+                    if let Some(end) = guarded(|| entry.read_all(fd, &mut scratch, closing, acks)) {
                         entry.result = Some(end);
                         // Read no more; the socket stays open until the run is over.
                         let _ = epoll.delete(fd);
@@ -411,7 +481,7 @@ mod tests {
         let (idle_addr, _idle_server) = serve(1, 0, usize::MAX);
         let idle = connect(idle_addr).await;
         watched.push((idle, Count::wanting(0)));
-        let readers = Readers::start(watched, 3, Arc::new(|| {})).unwrap();
+        let readers = Readers::start(watched, 3, Acks::Reader, Arc::new(|| {})).unwrap();
         let all = readers.finish(Duration::from_secs(20)).await.unwrap();
         assert_eq!(
             all.len(),
@@ -438,11 +508,55 @@ mod tests {
         }
     }
 
+    /// Linux's own view of a socket's ACK mode: `TCP_QUICKACK` reads 0 in delayed-ACK mode.
+    fn quickack(socket: &TcpStream) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `value` and `len` are live for the call, `len` the size of `value`.
+        let r = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        value
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acks_by_the_reader_keep_every_socket_in_delayed_ack_mode_across_reads() {
+        // Each read's ACK leaves delayed-ACK mode for a moment (`TCP_QUICKACK` 1); a reader
+        // that did not go back to it would leave the next event's ACK to the server's `send`.
+        // (With `Acks::Kernel` the mode is whatever the connection's timing made it.)
+        let (streams, frames) = (8, 12);
+        let (addr, _server) = serve(streams, frames, usize::MAX);
+        let mut watched = Vec::new();
+        for _ in 0..streams {
+            watched.push((connect(addr).await, Count::wanting(frames)));
+        }
+        let readers = Readers::start(watched, 2, Acks::Reader, Arc::new(|| {})).unwrap();
+        let all = readers.finish(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(all.len(), streams);
+        for read in &all {
+            assert!(read.result.is_ok(), "{:?}", read.result);
+            assert_eq!(read.watch.seen.len(), frames);
+            assert_eq!(quickack(&read.socket), 0, "still in delayed-ACK mode");
+        }
+    }
+
     #[tokio::test]
     async fn a_reader_that_waits_too_long_is_stopped_and_says_so() {
         let (addr, _server) = serve(1, 1, usize::MAX);
         let stream = connect(addr).await;
-        let readers = Readers::start(vec![(stream, Count::wanting(2))], 1, Arc::new(|| {}));
+        let readers = Readers::start(
+            vec![(stream, Count::wanting(2))],
+            1,
+            Acks::Reader,
+            Arc::new(|| {}),
+        );
         let timed_out = readers.unwrap().finish(Duration::from_millis(300)).await;
         let error = timed_out.err().expect("one of two events never comes");
         assert!(error.contains("timed out"), "{error}");
