@@ -463,7 +463,10 @@ fn replica_addrs(first: SocketAddr, replicas: usize) -> Vec<SocketAddr> {
 /// names have no escapes). Cheap, since it runs once per event per stream.
 fn device_of(data: &str) -> Option<&str> {
     const KEY: &str = "\"device\":\"";
-    let start = data.find(KEY)? + KEY.len();
+    // Built once: `str::find` builds its searcher on every call, 10,000 times per event.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    let start = FINDER.find(data.as_bytes())? + KEY.len();
     let len = data[start..].find('"')?;
     Some(&data[start..start + len])
 }

@@ -112,7 +112,7 @@ impl Decoder {
         let result = loop {
             match self.chunk_left {
                 None => {
-                    let Some(pos) = memchr::memmem::find(&self.buf[at..], b"\r\n") else {
+                    let Some(pos) = find_pair(&self.buf[at..], b'\r', b'\n') else {
                         break Ok(());
                     };
                     let line = &self.buf[at..at + pos];
@@ -148,14 +148,14 @@ impl Decoder {
                 }
             }
         };
-        self.buf.drain(..at);
+        drain_front(&mut self.buf, at);
         result
     }
 
     /// The next complete SSE frame in what was pushed (comments skipped), if there is one.
     pub fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
         self.decode_chunks()?;
-        while let Some(pos) = memchr::memmem::find(&self.body[self.body_at..], b"\n\n") {
+        while let Some(pos) = find_pair(&self.body[self.body_at..], b'\n', b'\n') {
             let raw = &self.body[self.body_at..self.body_at + pos];
             self.body_at += pos + 2;
             let text = std::str::from_utf8(raw)
@@ -179,10 +179,36 @@ impl Decoder {
                 return Ok(Some(frame));
             }
         }
-        self.body.drain(..self.body_at);
+        drain_front(&mut self.body, self.body_at);
         self.body_at = 0;
         Ok(None)
     }
+}
+
+/// Drops the first `n` bytes of `bytes`. When that is all of them the allocation goes too: a
+/// stream is read once a second, and by then its own buffer has left the caches, where the
+/// allocator's next block of that size is one another stream has just freed (writing into the
+/// cold one was the readers' largest single cost: 15 % of their CPU at 10,000 streams).
+fn drain_front(bytes: &mut Vec<u8>, n: usize) {
+    if n >= bytes.len() {
+        *bytes = Vec::new();
+    } else {
+        bytes.drain(..n);
+    }
+}
+
+/// Where the two-byte sequence `a b` first starts in `hay`. (`memmem::find` builds a searcher
+/// on every call, which costs more than the search over a frame or two.)
+fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(a, &hay[from..]) {
+        let at = from + i;
+        if hay.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 impl Frame {
@@ -294,6 +320,16 @@ mod tests {
             let last_byte = wire.len() - 3;
             assert_eq!(frames[1].arrived_ns, Some((last_byte / cut) as u64 + 1));
         }
+    }
+
+    #[test]
+    fn a_pair_is_found_where_it_starts_and_nowhere_else() {
+        assert_eq!(find_pair(b"\r\r\n", b'\r', b'\n'), Some(1));
+        assert_eq!(find_pair(b"a\nb\n\n", b'\n', b'\n'), Some(3));
+        assert_eq!(find_pair(b"\n\n", b'\n', b'\n'), Some(0));
+        assert_eq!(find_pair(b"a\nb\n", b'\n', b'\n'), None);
+        assert_eq!(find_pair(b"\r", b'\r', b'\n'), None);
+        assert_eq!(find_pair(b"", b'\r', b'\n'), None);
     }
 
     #[test]
