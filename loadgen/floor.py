@@ -3,15 +3,15 @@
 loopback TCP sockets costs the writing process, with a reader process draining them with epoll
 (as the load generator does), no HTTP, no runtime, no scheduler.
 
-    python3 loadgen/floor.py 10000 [rounds] [port] [reader|kernel]
+    python3 loadgen/floor.py 10000 [rounds] [port] [kernel|reader]
 
 Prints the writer's system CPU per write (the kernel's part: `sendmsg` and, on loopback, the
 receiving socket's TCP input and the reader's wake-up, all charged to the writer) and its user
 CPU per write (Python's overhead, not part of the floor). Compare the first with the server's
 "server CPU / event" divided by the number of streams (`loadgen/bench.sh N`).
 
-The last argument says who sends the reader's TCP ACKs, as loadgen's `--acks` does: `reader`
-(the default) right after each read, `kernel` Linux's choice, which charges them to the writer.
+The last argument says who sends the reader's TCP ACKs, as loadgen's `--acks` does: `kernel`
+(the default) Linux's choice, which charges them to the writer, or `reader` right after each read.
 """
 
 import os
@@ -24,9 +24,9 @@ import time
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 PORT = int(sys.argv[3]) if len(sys.argv) > 3 else 3390
-ACKS = sys.argv[4] if len(sys.argv) > 4 else "reader"
+ACKS = sys.argv[4] if len(sys.argv) > 4 else "kernel"
 if ACKS not in ("reader", "kernel"):
-    sys.exit(f"floor.py: who sends the ACKs must be reader or kernel, not {ACKS!r}")
+    sys.exit(f"floor.py: who sends the ACKs must be kernel or reader, not {ACKS!r}")
 # The size of a device event frame as an HTTP/1.1 chunk, about.
 FRAME = b"6e\r\n" + b"id: 1001\nevent: device-online\ndata: " + b"x" * 60 + b"\n\n" + b"\r\n"
 

@@ -143,10 +143,10 @@ struct Args {
     /// remote clients (see [`ReaderSched::Idle`]); its runs are labelled on their own line.
     #[arg(long, value_enum, default_value_t = ReaderSched::Normal)]
     reader_sched: ReaderSched,
-    /// Who sends the streams' TCP ACKs (every holder process's too): `reader`, right after it
-    /// read, as on a client machine; `kernel`, Linux's choice, which on loopback charges them
-    /// to the server's `send` (0.12's figures). See [`readers::Acks`].
-    #[arg(long, value_enum, default_value_t = readers::Acks::Reader)]
+    /// Who sends the streams' TCP ACKs (every holder process's too): `kernel`, Linux's choice,
+    /// which on loopback charges them to the server's `send`; `reader`, right after it read.
+    /// See [`readers::Acks`] for why `kernel` stays the default.
+    #[arg(long, value_enum, default_value_t = readers::Acks::Kernel)]
     acks: readers::Acks,
 }
 
@@ -1107,7 +1107,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         match args.acks {
             readers::Acks::Reader => "reader (each reader ACKs what it read, in its own time)",
             readers::Acks::Kernel =>
-                "kernel (Linux ACKs each event at once, inside the server's send; 0.12's figures)",
+                "kernel (Linux ACKs each event at once, inside the server's send)",
         }
     );
     if let Some(n) = latency_cpu.timer_acks {
