@@ -224,12 +224,16 @@ impl<W: Watch> Entry<W> {
         let caught_up = |acks: Acks| acks.after_read(fd).err().map(Err);
         loop {
             match recv_stamped(fd, scratch) {
+                // The peer closed: the stream has failed, and what is left to ACK (its last
+                // data, the FIN) is left to the kernel's timer.
                 Ok((0, _)) => return Some(Err(io::ErrorKind::UnexpectedEof.into())),
                 Ok((n, stamp)) => {
                     self.decoder.push(&scratch[..n], stamp);
                     if let Some(end) = self.frames() {
-                        // Read no more, but what was read is ACKed like the rest.
-                        return Some(end.and_then(|()| acks.after_read(fd)));
+                        // Read no more, but what was read is ACKed like the rest (a stream
+                        // that got all it waited for is complete whatever that says).
+                        let _ = acks.after_read(fd);
+                        return Some(end);
                     }
                     // A TCP read shorter than the buffer took all the data queued, and data
                     // that comes after it is a new edge: no second `recvmsg` just to hear
@@ -420,14 +424,60 @@ mod tests {
         format!("{:x}\r\n{data}\r\n", data.len()).into_bytes()
     }
 
+    /// A test server (see [`serve`]).
+    struct TestServer {
+        addr: SocketAddr,
+        /// The server writes its frames once told to (or once this is dropped), so that they
+        /// reach the readers rather than the connects.
+        go: mpsc::Sender<()>,
+        /// Its sockets stay open until this is dropped (the test's end).
+        _hold: mpsc::Sender<()>,
+        /// Told once every segment it sent has been ACKed (the frames of the stream it closed
+        /// aside).
+        acked: mpsc::Receiver<()>,
+    }
+
+    /// Segments a socket has sent that its peer has not ACKed yet (`TCP_INFO`).
+    fn unacked(socket: &TcpStream) -> u32 {
+        // SAFETY: all-zero is a valid `tcp_info`.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `info` and `len` are live for the call, `len` the size of `info`.
+        let r = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        info.tcpi_unacked
+    }
+
+    /// Waits until the peer has ACKed all `socket` sent; `false` if that takes over `limit`.
+    fn acked_within(socket: &TcpStream, limit: Duration) -> bool {
+        let since = std::time::Instant::now();
+        while unacked(socket) > 0 {
+            if since.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        true
+    }
+
     /// A server that answers every stream with 200 and then `frames` device events, each
     /// written on its own; the connection named `closes` (by accept order) is closed after
-    /// the first event.
-    /// The server's sockets stay open until the returned sender is dropped (the test's end).
-    fn serve(streams: usize, frames: usize, closes: usize) -> (SocketAddr, mpsc::Sender<()>) {
+    /// the first event. `paced`: a stream's next event is written once its last is ACKed, so
+    /// that each comes in a segment of its own, as the benchmark's events a second apart do.
+    fn serve(streams: usize, frames: usize, closes: usize, paced: bool) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (hold, until) = mpsc::channel::<()>();
+        let (all_acked, acked) = mpsc::channel::<()>();
+        let (go, told) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for i in 0..streams {
@@ -445,20 +495,35 @@ mod tests {
                     .unwrap();
                 held.push((i, tcp));
             }
+            let _ = told.recv();
             for k in 0..frames {
                 for (i, tcp) in &mut held {
                     if *i == closes && k > 0 {
                         continue;
+                    }
+                    if paced && !acked_within(tcp, Duration::from_secs(10)) {
+                        return;
                     }
                     let frame = format!("event: device-online\ndata: {{\"n\":{k}}}\n\n");
                     let _ = tcp.write_all(&chunk(&frame));
                 }
                 held.retain(|(i, _)| *i != closes);
             }
+            if held
+                .iter()
+                .all(|(_, tcp)| acked_within(tcp, Duration::from_secs(10)))
+            {
+                let _ = all_acked.send(());
+            }
             // Held open until the test is over (its sender dropped).
             let _ = until.recv();
         });
-        (addr, hold)
+        TestServer {
+            addr,
+            go,
+            _hold: hold,
+            acked,
+        }
     }
 
     async fn connect(addr: SocketAddr) -> SseStream {
@@ -474,7 +539,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_stream_gets_every_frame_and_a_closed_one_is_an_error() {
         let (streams, frames, closes) = (40, 25, 7);
-        let (addr, _server) = serve(streams, frames, closes);
+        let server = serve(streams, frames, closes, false);
         let mut watched = Vec::new();
         for i in 0..streams {
             let mut watch = Count::wanting(frames);
@@ -482,13 +547,14 @@ mod tests {
             if i == 11 {
                 watch.panic_at = Some(3);
             }
-            watched.push((connect(addr).await, watch));
+            watched.push((connect(server.addr).await, watch));
         }
         // One more that waits for nothing: done before it is read.
-        let (idle_addr, _idle_server) = serve(1, 0, usize::MAX);
-        let idle = connect(idle_addr).await;
+        let idle_server = serve(1, 0, usize::MAX, false);
+        let idle = connect(idle_server.addr).await;
         watched.push((idle, Count::wanting(0)));
         let readers = Readers::start(watched, 3, Acks::Reader, Arc::new(|| {})).unwrap();
+        server.go.send(()).unwrap();
         let all = readers.finish(Duration::from_secs(20)).await.unwrap();
         assert_eq!(
             all.len(),
@@ -538,15 +604,25 @@ mod tests {
         // Each read's ACK leaves delayed-ACK mode for a moment (`TCP_QUICKACK` 1); a reader
         // that did not go back to it would leave the next event's ACK to the server's `send`.
         // (With `Acks::Kernel` the mode is whatever the connection's timing made it.)
+        // An ACK the reader's calls (its reads, its `TCP_QUICKACK`s) did not send is sent by
+        // the delayed-ACK timer, which also takes the socket out of that mode: so once the
+        // server has every ACK, a socket still in it had all its ACKs sent in its reader's
+        // time. (Which of the reader's calls sent one, the test cannot choose: a young
+        // connection's reads also ACK to open its window.)
         let (streams, frames) = (8, 12);
-        let (addr, _server) = serve(streams, frames, usize::MAX);
+        let server = serve(streams, frames, usize::MAX, true);
         let mut watched = Vec::new();
         for _ in 0..streams {
-            watched.push((connect(addr).await, Count::wanting(frames)));
+            watched.push((connect(server.addr).await, Count::wanting(frames)));
         }
         let readers = Readers::start(watched, 2, Acks::Reader, Arc::new(|| {})).unwrap();
+        server.go.send(()).unwrap();
         let all = readers.finish(Duration::from_secs(20)).await.unwrap();
         assert_eq!(all.len(), streams);
+        server
+            .acked
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server sees every segment ACKed");
         for read in &all {
             assert!(read.result.is_ok(), "{:?}", read.result);
             assert_eq!(read.watch.seen.len(), frames);
@@ -556,14 +632,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_that_waits_too_long_is_stopped_and_says_so() {
-        let (addr, _server) = serve(1, 1, usize::MAX);
-        let stream = connect(addr).await;
+        let server = serve(1, 1, usize::MAX, false);
+        let stream = connect(server.addr).await;
         let readers = Readers::start(
             vec![(stream, Count::wanting(2))],
             1,
             Acks::Reader,
             Arc::new(|| {}),
         );
+        server.go.send(()).unwrap();
         let timed_out = readers.unwrap().finish(Duration::from_millis(300)).await;
         let error = timed_out.err().expect("one of two events never comes");
         assert!(error.contains("timed out"), "{error}");

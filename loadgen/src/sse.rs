@@ -278,7 +278,7 @@ impl SseStream {
                 head.lines().next().unwrap_or("")
             )));
         }
-        decoder.buf.drain(..end);
+        drain_front(&mut decoder.buf, end);
         Ok(Self { tcp, decoder })
     }
 
