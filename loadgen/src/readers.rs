@@ -47,7 +47,8 @@ pub trait Watch: Send + 'static {
 /// ACKs of the streams they reach last, in whatever process it interrupts. At 10,000 streams,
 /// alternated on 2 cores: server CPU per event 44-56 ms either way, the readers' 56-62.5 ms
 /// against 37.5-45.5, fan-out p99 at the socket 50-57 ms against 42-56. At 50,000 streams (3
-/// replicas) `Reader` did better (p99 at the socket 310 ms against 1.26 s, one run each).
+/// replicas, one run each) p99 at the socket 282 ms against 259 ms, and once, in a slow spell
+/// of the machine, 310 ms against 1.26 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Acks {
     /// Linux's choice: after each idle second, at once, inside the server's `send`.
