@@ -438,23 +438,28 @@ mod tests {
         acked: mpsc::Receiver<()>,
     }
 
-    /// Segments a socket has sent that its peer has not ACKed yet (`TCP_INFO`).
-    fn unacked(socket: &TcpStream) -> u32 {
-        // SAFETY: all-zero is a valid `tcp_info`.
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: `info` and `len` are live for the call, `len` the size of `info`.
+    /// A TCP-level option of `socket` (`IPPROTO_TCP`), read into a `T` that starts all-zero.
+    fn tcp_option<T>(socket: &TcpStream, name: libc::c_int) -> T {
+        // SAFETY: the `T`s read here (`c_int`, `tcp_info`) are valid all-zero.
+        let mut value: T = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+        // SAFETY: `value` and `len` are live for the call, `len` the size of `value`.
         let r = unsafe {
             libc::getsockopt(
                 socket.as_raw_fd(),
                 libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
+                name,
+                (&mut value as *mut T).cast(),
                 &mut len,
             )
         };
         assert_eq!(r, 0, "{}", io::Error::last_os_error());
-        info.tcpi_unacked
+        value
+    }
+
+    /// Segments a socket has sent that its peer has not ACKed yet (`TCP_INFO`).
+    fn unacked(socket: &TcpStream) -> u32 {
+        tcp_option::<libc::tcp_info>(socket, libc::TCP_INFO).tcpi_unacked
     }
 
     /// Waits until the peer has ACKed all `socket` sent; `false` if that takes over `limit`.
@@ -464,6 +469,7 @@ mod tests {
             if since.elapsed() > limit {
                 return false;
             }
+            // The kernel tells no one when an ACK comes in: the condition is polled.
             std::thread::sleep(Duration::from_micros(200));
         }
         true
@@ -584,20 +590,7 @@ mod tests {
 
     /// Linux's own view of a socket's ACK mode: `TCP_QUICKACK` reads 0 in delayed-ACK mode.
     fn quickack(socket: &TcpStream) -> libc::c_int {
-        let mut value: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `value` and `len` are live for the call, `len` the size of `value`.
-        let r = unsafe {
-            libc::getsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_QUICKACK,
-                (&mut value as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(r, 0, "{}", io::Error::last_os_error());
-        value
+        tcp_option(socket, libc::TCP_QUICKACK)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
