@@ -8,7 +8,7 @@ use crate::model::{
 };
 use leptos::prelude::*;
 use std::time::Duration;
-use tabrelay::runtime::{clock, http, lifecycle};
+use tabrelay::runtime::{clock, http, leaving, lifecycle};
 use tabrelay::{AppEvent, Mode, ResyncReason, SharedEventSource, TabView};
 use wasm_bindgen::JsCast;
 use wire::json::{self, FromJson};
@@ -42,7 +42,14 @@ pub fn fill(source: SharedEventSource, data: DashboardData) {
                 Ok(device_event) => {
                     let latency_ms = latency.map(|l| l.as_secs_f64() * 1000.0);
                     if data.queue_event(device_event, *relayed, latency_ms, clock::now_ms()) {
-                        set_timeout(move || data.flush_events(), batch_delay());
+                        set_timeout(
+                            move || {
+                                if !leaving::has_left() {
+                                    data.flush_events()
+                                }
+                            },
+                            batch_delay(),
+                        );
                     }
                 }
                 Err(err) => leptos::logging::warn!("tabrelay: bad {} payload: {err}", event.name),
@@ -105,7 +112,7 @@ fn flush_when_shown(data: DashboardData) {
         return;
     };
     let listener = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-        if is_visible() {
+        if is_visible() && !leaving::has_left() {
             data.flush_events();
         }
     });

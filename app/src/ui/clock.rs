@@ -17,7 +17,7 @@ pub fn use_now(every_ms: u64) -> ReadSignal<f64> {
         });
         let handle = set_interval_with_handle(
             move || {
-                if visible.get_untracked() {
+                if visible.get_untracked() && !tabrelay::runtime::leaving::has_left() {
                     set_now.set(now_ms());
                 }
             },

@@ -51,8 +51,12 @@ pub fn provide_page_visible() -> PageVisible {
     {
         let is_visible = || document().visibility_state() == web_sys::VisibilityState::Visible;
         set_visible.set(is_visible());
+        // A page that has left draws nothing more (and Firefox may have cut its code off
+        // holding a lock: see `tabrelay::runtime::leaving`).
         let handle = window_event_listener_untyped("visibilitychange", move |_| {
-            set_visible.set(is_visible())
+            if !tabrelay::runtime::leaving::has_left() {
+                set_visible.set(is_visible())
+            }
         });
         on_cleanup(move || handle.remove());
     }
@@ -146,6 +150,9 @@ fn pace(track: Box<dyn Fn() + Send + Sync>, beat: Beat) -> ReadSignal<u64> {
     {
         let pending: StoredValue<Option<Pending>, LocalStorage> = StoredValue::new_local(None);
         let wake = move || {
+            if tabrelay::runtime::leaving::has_left() {
+                return;
+            }
             pending.set_value(None);
             set_tick.update(|t| *t = t.wrapping_add(1));
         };

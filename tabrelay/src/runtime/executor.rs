@@ -7,7 +7,12 @@
 //! has that closure called again while it runs: wasm-bindgen throws "closure invoked recursively
 //! or after being dropped" (CI, a closing Web Locks leader). Here the queue runs from an `Fn`
 //! closure that returns at once when it finds a run under way: that run goes on with the tasks
-//! woken meanwhile, and no task is ever polled inside another.
+//! woken meanwhile, and no task is ever polled inside another. It is queued by the JavaScript
+//! engine, not by a browser call (see [`Queue::schedule`]).
+//!
+//! A page that has left for good runs no task again ([`super::leaving`]): its effects would only
+//! repaint a page no one sees, and Firefox may have cut the page's code off in the middle of one
+//! with its locks taken.
 //!
 //! Installed once, before hydration ([`install`]); Leptos' own `init_wasm_bindgen` then finds an
 //! executor set and leaves it.
@@ -18,6 +23,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 
 /// Makes this executor the one `leptos::task::spawn_local` and every effect use. Call it before
@@ -25,7 +31,9 @@ use wasm_bindgen::JsCast;
 pub fn install() {
     if Executor::init_local_custom_executor(MicrotaskExecutor).is_err() {
         leptos::logging::warn!("tabrelay: an executor was already set; re-entry is not guarded");
+        return;
     }
+    super::leaving::watch();
 }
 
 /// The [`CustomExecutor`] face of the thread's [`Queue`].
@@ -48,6 +56,23 @@ thread_local! {
     static QUEUE: Queue = Queue::default();
     /// The microtask that runs the queue. `Fn`, so calling it while it runs is allowed.
     static RUN: Closure<dyn Fn()> = Closure::new(|| QUEUE.with(Queue::run));
+    /// A settled promise: `then` on it queues a microtask.
+    static SETTLED: Settled = resolve();
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A promise that is already fulfilled.
+    type Settled;
+
+    /// `Promise.resolve()`.
+    #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
+    fn resolve() -> Settled;
+
+    /// `promise.then(callback)`: the JavaScript engine queues `callback` as a microtask, without
+    /// a browser call in between (see [`Queue::schedule`]).
+    #[wasm_bindgen(method)]
+    fn then(this: &Settled, callback: &js_sys::Function);
 }
 
 /// One task: its future while it waits (taken out while it is polled), and whether it is queued.
@@ -93,10 +118,6 @@ struct Queue {
     scheduled: Cell<bool>,
     /// The queue is running (further up the stack, when a run is re-entered).
     running: Cell<bool>,
-    /// [`Queue::schedule`] is inside `queueMicrotask`.
-    queueing: Cell<bool>,
-    /// The microtask ran from inside that `queueMicrotask`, and left the queue for later.
-    ran_while_queueing: Cell<bool>,
 }
 
 impl Queue {
@@ -148,51 +169,33 @@ impl Queue {
     /// Queues the microtask that runs the queue, unless it is pending.
     ///
     /// A task is woken by whoever changed what it waits for, and a Leptos effect's waker is called
-    /// with the effect's lock held (`mark_dirty`). A closing Firefox page runs a microtask
-    /// checkpoint from inside `queueMicrotask` itself: the queue would run there, nested in the
-    /// waker, and the woken effect's first step, taking that same lock, aborts the page's wasm
-    /// ("unreachable executed": std's lock on a single thread aborts rather than wait; CI,
-    /// 2026-11-30, a closing Web Locks leader). A run that finds itself inside this call leaves
-    /// the queue to a timer, which fires from the top of the stack.
+    /// with the effect's lock held (`mark_dirty`). So the microtask is queued with a JavaScript
+    /// builtin (`then` on a settled promise), not with a browser call: Firefox runs a closing
+    /// page's `visibilitychange` and microtask checkpoints from inside browser calls the page
+    /// makes, `queueMicrotask` included, and there a listener that wakes the same effect, or the
+    /// queue's own run polling it, takes that lock again: std's lock on one thread aborts the
+    /// page's wasm ("unreachable executed"; CI 2026-11-30, and the re-entry test's lifecycle
+    /// mode once its `visibilitychange` reached the window's listeners).
     fn schedule(&self) {
-        if self.scheduled.replace(true) {
+        // Once the page has left, no task runs again: no microtask for them either.
+        if super::leaving::has_left() || self.scheduled.replace(true) {
             return;
         }
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        RUN.with(|run| {
-            self.queueing.set(true);
-            window.queue_microtask(run.as_ref().unchecked_ref());
-            self.queueing.set(false);
-            if self.ran_while_queueing.replace(false) {
-                let timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-                    run.as_ref().unchecked_ref(),
-                    0,
-                );
-                if timer.is_err() {
-                    // No timer either (the page is going): the next wake-up schedules again.
-                    self.scheduled.set(false);
-                }
-            }
-        });
+        SETTLED.with(|settled| RUN.with(|run| settled.then(run.as_ref().unchecked_ref())));
     }
 
     /// Polls the tasks that were ready when it started (tasks woken meanwhile wait for the next
     /// microtask, so a task that wakes itself cannot starve the page).
     fn run(&self) {
-        if self.queueing.get() {
-            // Inside `schedule`'s own `queueMicrotask`, under the waker: later, from a timer.
-            self.ran_while_queueing.set(true);
-            return;
-        }
-        // This call is the pending microtask (or timer), whether it runs at the top or nested.
+        // This call is the pending microtask, whether it runs at the top or nested.
         self.scheduled.set(false);
-        if self.running.replace(true) {
+        if super::leaving::has_left() || self.running.replace(true) {
             return;
         }
         let mut left = self.ready.borrow().len();
-        while left > 0 {
+        // A task polled here may see the page leave (a `pagehide` fired from inside one of its
+        // calls): the rest are not polled.
+        while left > 0 && !super::leaving::has_left() {
             left -= 1;
             let Some(id) = self.ready.borrow_mut().pop_front() else {
                 break;

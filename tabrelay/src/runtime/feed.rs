@@ -25,10 +25,18 @@ impl Feed {
     }
 
     pub fn input(&self, input: Input) {
-        (self.0)(Report::Input(input));
+        self.report(Report::Input(input));
     }
 
+    /// Once the page has left for good, only the `pagehide` itself and a lock's grant (which the
+    /// core gives back at once) reach the driver: see [`super::leaving`].
     pub fn report(&self, report: Report) {
-        (self.0)(report);
+        let heeded = matches!(
+            report,
+            Report::Leave { .. } | Report::Input(Input::LockGranted)
+        );
+        if heeded || !super::leaving::has_left() {
+            (self.0)(report);
+        }
     }
 }

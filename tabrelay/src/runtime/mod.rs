@@ -23,6 +23,7 @@
 //! | `shared_worker` | [`Mode::SharedWorker`]: a client of `tabrelay-worker.js` (no core)       |
 //! | [`http`]    | a small `fetch` (the sharded mode's port list; apps may use it)              |
 //! | [`executor`] | the tasks of every effect and `spawn_local`, run from a re-entrant microtask |
+//! | [`leaving`] | the page's last `pagehide`: from then on nothing runs that need not            |
 //!
 //! Closures that feed the driver are `Fn`: a browser may fire an event from inside a call made
 //! by that very listener (Firefox does, while it closes a tab), and wasm-bindgen throws "closure
@@ -36,6 +37,7 @@ pub mod executor;
 mod feed;
 mod fetch_stream;
 pub mod http;
+pub mod leaving;
 pub mod lifecycle;
 mod listeners;
 mod naive;
@@ -107,6 +109,7 @@ impl Shared {
             early: RefCell::new(Vec::new()),
         });
         PAGE.with(|page| page.borrow_mut().push(Rc::clone(&shared)));
+        leaving::watch();
         let starting = Rc::clone(&shared);
         // Effects run after hydration; `untrack` keeps the runtime's reads from re-running it.
         Effect::new(move |_| untrack(|| starting.start()));
