@@ -49,8 +49,8 @@ for (const election of ["protocol", "locks"]) {
               const e = await newest(tab);
               return e?.from === leader.tabId && e.cause !== "crashed" ? e : notYet(`round ${round}: ${JSON.stringify(e)}`);
             }, { timeoutMs: 5000 });
-            console.log(`ℹ round ${round}: tab ${tab.tabId} heard the goodbye after the next leader`);
             assert.equal(settled.cause, "closed", `round ${round}: tab ${tab.tabId} saw ${JSON.stringify(settled)}`);
+            console.log(`ℹ round ${round}: tab ${tab.tabId} heard the goodbye after the next leader`);
           }
         }
       });

@@ -17,7 +17,7 @@ pub fn use_now(every_ms: u64) -> ReadSignal<f64> {
         });
         let handle = set_interval_with_handle(
             move || {
-                if visible.get_untracked() && !tabrelay::runtime::leaving::has_left() {
+                if !tabrelay::runtime::leaving::has_left() && visible.get_untracked() {
                     set_now.set(now_ms());
                 }
             },

@@ -8,7 +8,7 @@
 //! or after being dropped" (CI, a closing Web Locks leader). Here the queue runs from an `Fn`
 //! closure that returns at once when it finds a run under way: that run goes on with the tasks
 //! woken meanwhile, and no task is ever polled inside another. It is queued by the JavaScript
-//! engine, not by a browser call (see [`Queue::schedule`]).
+//! engine, not by a browser call (see `Queue::schedule`).
 //!
 //! A page that has left for good runs no task again ([`super::leaving`]): its effects would only
 //! repaint a page no one sees, and Firefox may have cut the page's code off in the middle of one
@@ -178,10 +178,12 @@ impl Queue {
     /// mode once its `visibilitychange` reached the window's listeners).
     fn schedule(&self) {
         // Once the page has left, no task runs again: no microtask for them either.
-        if super::leaving::has_left() || self.scheduled.replace(true) {
+        if super::leaving::has_left() || self.scheduled.get() {
             return;
         }
         SETTLED.with(|settled| RUN.with(|run| settled.then(run.as_ref().unchecked_ref())));
+        // After the call: one cut off inside it leaves the next wake-up to queue again.
+        self.scheduled.set(true);
     }
 
     /// Polls the tasks that were ready when it started (tasks woken meanwhile wait for the next

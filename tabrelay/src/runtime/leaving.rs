@@ -8,9 +8,11 @@
 //! a `RefCell` borrow it held stays taken, and the next call that takes it aborts the page's wasm
 //! ("unreachable executed": std's lock on one thread aborts rather than wait) or panics. So once
 //! the page has left, nothing of it runs that does not have to: the executor polls no task
-//! ([`super::executor`]), the driver takes no input but a lock's grant ([`super::feed::Feed`]),
-//! and an app's own listeners and timers ask [`has_left`] first. The goodbye is posted in
-//! `pagehide` itself, before any of this matters.
+//! ([`super::executor`]), the driver takes no input but the leave itself and a lock's grant
+//! (`Feed`; its own timer finds the core inactive), no mode delivers to the app
+//! (`Sink`), the SharedWorker mode lets go of its port, and an app's own listeners and timers
+//! ask [`has_left`] first. The goodbye is posted in `pagehide` itself, before any of this
+//! matters.
 
 use std::cell::Cell;
 use wasm_bindgen::closure::Closure;

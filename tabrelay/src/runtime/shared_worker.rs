@@ -82,15 +82,21 @@ pub fn start(shared: &Rc<Sink>, options: &Options) {
 
     // The handles are dropped on purpose: the pings and listeners live as long as the tab.
     let pinger = Rc::clone(&client);
-    let _ = set_interval_with_handle(move || pinger.send("ping"), PING_EVERY);
+    let _ = set_interval_with_handle(
+        move || {
+            if !super::leaving::has_left() {
+                pinger.send("ping")
+            }
+        },
+        PING_EVERY,
+    );
     let leaving = Rc::clone(&client);
-    let _ = window_event_listener_untyped("pagehide", move |event| {
+    let _ = window_event_listener_untyped("pagehide", move |_| {
         leaving.send("bye");
-        if super::lifecycle::is_persisted(&event) {
-            // Into the back/forward cache: a message from the worker (its status comes 4 times a
-            // second) would make the browser evict the page, so let go of the port.
-            leaving.disconnect();
-        }
+        // Let go of the port either way. Into the back/forward cache: a message from the worker
+        // (its status comes 4 times a second) would make the browser evict the page. For good:
+        // the page takes nothing more (see `leaving`), and a later ping would register it again.
+        leaving.disconnect();
     });
     let back = Rc::clone(&client);
     let _ = window_event_listener_untyped("pageshow", move |event| {
@@ -104,7 +110,11 @@ pub fn start(shared: &Rc<Sink>, options: &Options) {
         let ping = {
             let client = Rc::clone(&client);
             // An `Fn`: it may be called again from inside its own `postMessage` (see `lifecycle::add`).
-            Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| client.send("ping"))
+            Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| {
+                if !super::leaving::has_left() {
+                    client.send("ping")
+                }
+            })
         };
         let _ = document
             .add_event_listener_with_callback("visibilitychange", ping.as_ref().unchecked_ref());

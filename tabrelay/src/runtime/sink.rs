@@ -39,7 +39,12 @@ impl Sink {
     /// Calls the app's handlers for `event`, then those for every server event
     /// ([`crate::source::ANY_EVENT`]). Cloned out first: a handler may register or remove
     /// handlers, or call back into the runtime.
+    ///
+    /// Nothing once the page has left for good (see [`super::leaving`]): in every mode.
     pub fn emit(&self, event: &AppEvent) {
+        if super::leaving::has_left() {
+            return;
+        }
         let name = coord::handlers::event_name(event);
         let any = matches!(event, AppEvent::Event { .. });
         let matching: Vec<Handler> = {
@@ -57,6 +62,9 @@ impl Sink {
 
     /// Tells the app to fetch its state again, if it asked to be told.
     pub fn resync(&self, reason: ResyncReason) {
+        if super::leaving::has_left() {
+            return;
+        }
         if let Some(resync) = &self.resync {
             (resync.0)(reason);
         }
