@@ -7,10 +7,20 @@ const MS: u64 = 1_000;
 
 /// A Locks leader whose one follower is hidden, with `n` events in its pending batch.
 fn leader_with_a_batch(n: u64) -> (Tab, Instant) {
+    let (leader, now, _) = leader_with_a_batch_and_its_beat(n);
+    (leader, now)
+}
+
+/// [`leader_with_a_batch`], and the heartbeat it posted when it took the lead.
+fn leader_with_a_batch_and_its_beat(n: u64) -> (Tab, Instant, Message) {
     let mut now = Instant::from_millis(1);
     let mut leader = Tab::new(TabId(1), Mechanism::Locks, Config::default(), now, 1);
     leader.handle(now, Input::LockGranted);
     assert!(leader.is_leader());
+    let beat = posts(&mut leader)
+        .into_iter()
+        .find(|m| matches!(m.body, Body::Heartbeat { .. }))
+        .expect("a new leader beats at once");
     let follower = Message {
         from: TabId(2),
         body: Body::Presence {
@@ -44,7 +54,7 @@ fn leader_with_a_batch(n: u64) -> (Tab, Instant) {
             .all(|m| !matches!(m.body, Body::Relay { .. } | Body::Relays { .. })),
         "held for the hidden follower"
     );
-    (leader, now)
+    (leader, now, beat)
 }
 
 fn drain(tab: &mut Tab) -> Vec<Output> {
@@ -107,4 +117,38 @@ fn leaving_posts_the_batch_before_the_goodbye_and_the_goodbye_armed_in_advance_h
     leader.handle(now, Input::PageHide);
     let posted = posts(&mut leader);
     assert_eq!(posted, armed, "leave posts exactly the goodbye");
+}
+
+#[test]
+fn a_goodbye_heard_after_the_next_leaders_first_word_reads_closed_its_batch_included() {
+    let (mut leader, now, beat) = leader_with_a_batch_and_its_beat(3);
+    let goodbye = leader.goodbye();
+    assert_eq!(kinds(&goodbye), ["relays", "resign", "bye"]);
+    let hear = |tab: &mut Tab, messages: &[Message]| {
+        for m in messages {
+            tab.handle_channel(now, &m.encode());
+        }
+    };
+    let mut follower = Tab::new(TabId(2), Mechanism::Locks, Config::default(), now, 2);
+    let mut successor = Tab::new(TabId(3), Mechanism::Locks, Config::default(), now, 3);
+    hear(&mut follower, std::slice::from_ref(&beat));
+    hear(&mut successor, std::slice::from_ref(&beat));
+    successor.handle(now, Input::LockGranted);
+    assert!(successor.is_leader());
+    // Two senders, no order between them: the successor's first word comes first.
+    let first_word = posts(&mut successor);
+    hear(&mut follower, &first_word);
+    let change = follower.leader_changes().next().cloned().expect("a change");
+    assert_eq!(
+        change.cause,
+        ChangeCause::Crashed,
+        "no word of the old leader yet"
+    );
+    hear(&mut follower, &goodbye);
+    let change = follower.leader_changes().next().expect("a change");
+    assert_eq!(
+        (change.from, change.to, change.cause),
+        (Some(TabId(1)), Some(TabId(3)), ChangeCause::Closed),
+        "the held relays go out with the goodbye: no sign of a freeze"
+    );
 }
