@@ -10,9 +10,14 @@ impl Tab {
             return;
         }
         self.registry.seen(from, now);
-        if !matches!(m.body, Body::Resign { .. } | Body::Bye) {
+        if !matches!(
+            m.body,
+            Body::Resign { .. } | Body::Bye | Body::Relays { .. }
+        ) {
             // Anything from a leader we took for crashed: it was alive, only silent (a thawed
-            // page may hear the new term first and step down without another heartbeat).
+            // page may hear the new term first and step down without another heartbeat). Not a
+            // batch of relays: a leaving leader's goodbye starts with one (`Tab::goodbye`), and
+            // heard after the next leader's first word it would make the goodbye read `frozen`.
             self.late_word_of(from, ChangeCause::Frozen);
         }
         match m.body {
