@@ -16,7 +16,7 @@
 
 use std::cell::Cell;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 thread_local! {
     static LEFT: Cell<bool> = const { Cell::new(false) };
@@ -29,6 +29,14 @@ pub fn has_left() -> bool {
     LEFT.with(Cell::get)
 }
 
+/// Whether a `pagehide` / `pageshow` event is a move into / a return from the back/forward cache.
+pub fn is_persisted(event: &web_sys::Event) -> bool {
+    js_sys::Reflect::get(event, &JsValue::from_str("persisted"))
+        .ok()
+        .and_then(|p| p.as_bool())
+        .unwrap_or(false)
+}
+
 /// Starts watching for the page's last `pagehide`; a second call changes nothing. The listener
 /// lives as long as the page.
 pub(crate) fn watch() {
@@ -39,7 +47,7 @@ pub(crate) fn watch() {
         return;
     };
     let listener = Closure::<dyn Fn(web_sys::Event)>::new(|event: web_sys::Event| {
-        if !super::lifecycle::is_persisted(&event) {
+        if !is_persisted(&event) {
             LEFT.with(|left| left.set(true));
         }
     });

@@ -7,7 +7,6 @@
 use super::feed::{Feed, Report};
 use super::listeners::Listeners;
 use coord::Input;
-use wasm_bindgen::prelude::*;
 use web_sys::{Document, VisibilityState};
 
 /// Whether the page is visible (`visibilityState`).
@@ -15,13 +14,7 @@ pub fn is_visible(document: &Document) -> bool {
     document.visibility_state() == VisibilityState::Visible
 }
 
-/// Whether a `pageshow` event is a return from the back/forward cache.
-pub fn is_persisted(event: &web_sys::Event) -> bool {
-    js_sys::Reflect::get(event, &JsValue::from_str("persisted"))
-        .ok()
-        .and_then(|p| p.as_bool())
-        .unwrap_or(false)
-}
+pub use super::leaving::is_persisted;
 
 /// Reports the page's lifecycle to `feed` for as long as the returned listeners live.
 pub fn listen(feed: &Feed) -> Listeners {
