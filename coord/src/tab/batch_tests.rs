@@ -121,7 +121,7 @@ fn leaving_posts_the_batch_before_the_goodbye_and_the_goodbye_armed_in_advance_h
 
 #[test]
 fn a_goodbye_heard_after_the_next_leaders_first_word_reads_closed_its_batch_included() {
-    let (mut leader, now, beat) = leader_with_a_batch_and_its_beat(3);
+    let (leader, now, beat) = leader_with_a_batch_and_its_beat(3);
     let goodbye = leader.goodbye();
     assert_eq!(kinds(&goodbye), ["relays", "resign", "bye"]);
     let hear = |tab: &mut Tab, messages: &[Message]| {
