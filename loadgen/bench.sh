@@ -29,11 +29,31 @@ fi
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo leptos build --release --project tabrelay
 cargo build --release -p loadgen
+# The kernel's floor first (`floor.py`: a bare `send` of a frame-sized chunk to each of N
+# loopback sockets drained by a reader, no HTTP, no runtime), so that the server's CPU per stream
+# is printed against what this machine's kernel costs right now: the machine's speed drifts by
+# half within an hour, the ratio much less. Not with several replicas (N sockets would exceed
+# one process's open-file limit). `BENCH_FLOOR=0` skips it.
+floor=""
+if [ "${BENCH_FLOOR:-1}" != 0 ] && [ ${#deployment[@]} -eq 0 ]; then
+  floor="$(python3 loadgen/floor.py "$streams" 20 0 | awk '/^writer sys CPU \/ write/ {print $6}')"
+fi
 # Port 0: the load generator picks free ports (replica i on the first + i), so two benchmarks
 # or another server on the machine do not collide. `fan-out at socket` (kernel receive
 # timestamps) shows the server's fan-out without the load generator's own wait for a core.
 # `loadgen/bench.sh N --reader-nice 19` also lets the server's writers have the cores first; not
 # the default: next to other busy processes, readers at nice 19 starve (a 50,000-stream run
 # timed out waiting for them).
-exec target/release/loadgen --streams "$streams" --addr "127.0.0.1:0" \
-  --spawn target/release/server --round-interval-ms 1000 "${deployment[@]}" "${@:2}"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+target/release/loadgen --streams "$streams" --addr "127.0.0.1:0" \
+  --spawn target/release/server --round-interval-ms 1000 "${deployment[@]}" "${@:2}" | tee "$out"
+if [ -n "$floor" ]; then
+  awk -v floor="$floor" -v streams="$streams" '
+    /^server CPU \/ event/ { per = $5 * 1000 / streams }
+    END {
+      printf "kernel floor / write   %.2f us (python3 loadgen/floor.py %d 20 0, right before)\n", floor, streams
+      if (per != "" && floor > 0)
+        printf "server CPU / stream    %.2f us (%.2fx the kernel floor)\n", per, per / floor
+    }' "$out"
+fi

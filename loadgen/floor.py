@@ -3,7 +3,7 @@
 loopback TCP sockets costs the writing process, with a reader process draining them with epoll
 (as the load generator does), no HTTP, no runtime, no scheduler.
 
-    python3 loadgen/floor.py 10000 [rounds] [port] [kernel|reader]   # rounds 1 s apart
+    python3 loadgen/floor.py 10000 [rounds] [port] [kernel|reader]   # rounds 1 s apart; port 0: any free one
 
 Prints the writer's system CPU per write (the kernel's part: `sendmsg` and, on loopback, the
 receiving socket's TCP input and the reader's wake-up, all charged to the writer) and its user
@@ -40,6 +40,7 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_N
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", PORT))
+PORT = listener.getsockname()[1]
 listener.listen(4096)
 ready_r, ready_w = os.pipe()
 go_r, go_w = os.pipe()
