@@ -210,3 +210,46 @@ where
     connection.as_mut().graceful_shutdown();
     let _ = connection.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A request head longer than [`crate::direct`] parses goes on to hyper, whose own head
+    /// timeout starts when it gets the connection: a client that dribbles that much head for
+    /// almost the whole timeout must not get a second one.
+    #[tokio::test(start_paused = true)]
+    async fn a_long_head_dribbled_in_is_cut_one_head_timeout_after_accept() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server {
+            router: Router::new(),
+            tls: None,
+            options: SocketOptions::default(),
+            shutdown: CancellationToken::new(),
+            grace: Duration::from_secs(1),
+        };
+        let shutdown = server.shutdown.clone();
+        let running = tokio::spawn(server.run(vec![listener]));
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let accepted = tokio::time::Instant::now();
+        tcp.write_all(b"GET /api/stats HTTP/1.1\r\nX-Long: ")
+            .await
+            .unwrap();
+        // 9 KiB of one header value, 32 bytes every 100 ms: 28.8 s, never the head's end.
+        for _ in 0..288 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tcp.write_all(&[b'a'; 32]).await.unwrap();
+        }
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest).await;
+        let closed_after = accepted.elapsed();
+        assert!(
+            closed_after <= Duration::from_secs(31),
+            "closed {closed_after:?} after accept, not one head timeout (30 s)"
+        );
+        shutdown.cancel();
+        running.await.unwrap().unwrap();
+    }
+}
