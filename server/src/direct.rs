@@ -12,7 +12,8 @@
 //!
 //! Anything else (another path, a request with a body, an upgrade, a head that does not fit in
 //! [`MAX_HEAD`]) is handed to hyper with the bytes read so far, so the connection is served
-//! exactly as before. A refused stream (429, 503, 400) is answered here and the connection
+//! exactly as before, its first head still due one [`HEAD_TIMEOUT`] after accept (hyper's own
+//! head timeout starts again when it gets the connection). A refused stream (429, 503, 400) is answered here and the connection
 //! goes on with hyper for its next requests.
 
 use std::future::Future;
@@ -56,7 +57,13 @@ pub(crate) enum Next {
     /// A stream: run it to the end.
     Stream(Pump),
     /// Not for this path (or answered here and kept alive): hyper serves the rest.
-    Hyper(Rewind),
+    Hyper {
+        io: Rewind,
+        /// When the first request's head is due (one [`HEAD_TIMEOUT`] after accept), if hyper
+        /// has not seen it complete yet: hyper's own head timeout would start again when it
+        /// gets the connection.
+        first_head_by: Option<tokio::time::Instant>,
+    },
     /// Nothing more to do (closed, timed out, shutting down, or answered with `close`).
     Close,
 }
@@ -88,11 +95,19 @@ pub(crate) async fn accept(
             Ok(httparse::Status::Complete(len)) => break len,
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
             // Too long, too many headers, malformed: hyper answers as it always has.
-            _ => return Next::Hyper(Rewind::new(tcp, buf.freeze())),
+            _ => {
+                return Next::Hyper {
+                    io: Rewind::new(tcp, buf.freeze()),
+                    first_head_by: Some(deadline),
+                }
+            }
         }
     };
     let Some(request) = stream_request(&buf[..head_len], peer) else {
-        return Next::Hyper(Rewind::new(tcp, buf.freeze()));
+        return Next::Hyper {
+            io: Rewind::new(tcp, buf.freeze()),
+            first_head_by: Some(deadline),
+        };
     };
     let close = connection_close(request.headers());
     let handover = Handover::default();
@@ -123,7 +138,10 @@ pub(crate) async fn accept(
                 return Next::Close;
             }
             let _ = buf.split_to(head_len);
-            Next::Hyper(Rewind::new(tcp, buf.freeze()))
+            Next::Hyper {
+                io: Rewind::new(tcp, buf.freeze()),
+                first_head_by: None,
+            }
         }
     }
 }
@@ -144,7 +162,9 @@ fn stream_request(head: &[u8], peer: SocketAddr) -> Option<Request<Body>> {
     let mut map = HeaderMap::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        if name == header::CONTENT_LENGTH && h.value.iter().any(|b| *b != b'0')
+        // Only a zero length is no body; an empty one is hyper's to refuse (400).
+        let zero = !h.value.is_empty() && h.value.iter().all(|b| *b == b'0');
+        if name == header::CONTENT_LENGTH && !zero
             || name == header::TRANSFER_ENCODING
             || name == header::UPGRADE
             || name == header::EXPECT

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,7 +143,9 @@ async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr)
         None => match Box::pin(direct::accept(&server.router, &server.shutdown, tcp, peer)).await {
             // The stream ends on the shutdown token itself.
             direct::Next::Stream(pump) => pump.await,
-            direct::Next::Hyper(io) => Box::pin(speak_http(&server, io, false, peer)).await,
+            direct::Next::Hyper { io, first_head_by } => {
+                Box::pin(speak_http(&server, io, false, peer, first_head_by)).await
+            }
             direct::Next::Close => {}
         },
         Some(acceptor) => {
@@ -150,7 +153,7 @@ async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr)
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                        Box::pin(speak_http(&server, tls, h2, peer)).await
+                        Box::pin(speak_http(&server, tls, h2, peer, None)).await
                     }
                     Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -163,14 +166,25 @@ async fn serve_connection(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr)
 
 /// Serves HTTP/2 when ALPN chose it, else HTTP/1.1 (plain TCP is always HTTP/1.1: browsers
 /// never speak cleartext HTTP/2, and hyper-util's auto-detecting builder would hold a buffer of
-/// its own per connection, a third more memory per idle stream).
-async fn speak_http<I>(server: &Server, io: I, h2: bool, peer: SocketAddr)
-where
+/// its own per connection, a third more memory per idle stream). `first_head_by`: the
+/// connection is closed then if no request has reached the router by that time.
+async fn speak_http<I>(
+    server: &Server,
+    io: I,
+    h2: bool,
+    peer: SocketAddr,
+    first_head_by: Option<tokio::time::Instant>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let router = server.router.clone();
+    let first_head = first_head_by.map(|by| (by, Arc::new(AtomicBool::new(false))));
+    let seen = first_head.as_ref().map(|(_, seen)| Arc::clone(seen));
     let service =
         TowerToHyperService::new(tower::service_fn(move |mut request: Request<Incoming>| {
+            if let Some(seen) = &seen {
+                seen.store(true, Ordering::Release);
+            }
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request.map(Body::new))
         }));
@@ -181,28 +195,48 @@ where
             .keep_alive_interval(H2_KEEP_ALIVE)
             .keep_alive_timeout(H2_KEEP_ALIVE)
             .serve_connection(io, service);
-        Box::pin(drive(connection, &server.shutdown, peer)).await;
+        Box::pin(drive(connection, &server.shutdown, peer, None)).await;
     } else {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .serve_connection(io, service);
-        drive(connection, &server.shutdown, peer).await;
+        drive(connection, &server.shutdown, peer, first_head).await;
     }
 }
 
 /// Runs a connection until it ends; on shutdown, lets the requests in flight finish (streams
-/// end on the same token) and accepts no new ones.
-async fn drive<C>(connection: C, shutdown: &CancellationToken, peer: SocketAddr)
-where
+/// end on the same token) and accepts no new ones. `first_head`: a deadline, and whether a
+/// request has reached the router by then; if not, the connection is dropped.
+async fn drive<C>(
+    connection: C,
+    shutdown: &CancellationToken,
+    peer: SocketAddr,
+    first_head: Option<(tokio::time::Instant, Arc<AtomicBool>)>,
+) where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
+    let first_head_late = async {
+        match first_head {
+            Some((by, seen)) => {
+                tokio::time::sleep_until(by).await;
+                if seen.load(Ordering::Acquire) {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(e) = result {
                 tracing::trace!(error = %e, %peer, "connection ended with an error");
             }
+            return;
+        }
+        _ = first_head_late => {
+            tracing::debug!(%peer, "no complete request head in time; closing");
             return;
         }
         _ = shutdown.cancelled() => {}

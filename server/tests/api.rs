@@ -360,3 +360,23 @@ async fn a_slow_request_body_is_cut_with_408() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     assert_eq!(t.stats().await["events_published"], 0);
 }
+
+/// An empty `Content-Length` is malformed: the stream path answers it as hyper answers it
+/// anywhere else (400), instead of opening a stream.
+#[tokio::test]
+async fn a_stream_request_with_an_empty_content_length_is_refused_with_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = start(test_config()).await;
+    let mut tcp = tokio::net::TcpStream::connect(t.server.addr).await.unwrap();
+    tcp.write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0; 256];
+    let n = tokio::time::timeout(DEADLINE, tcp.read(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(t.stats().await["open_connections"], 0);
+}
