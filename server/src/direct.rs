@@ -259,7 +259,12 @@ impl Chunk {
         }
     }
 
+    /// `data` framed as a chunk on the way out; nothing at all if it is empty (a zero-size
+    /// chunk would end the body).
     fn new(data: Bytes) -> Self {
+        if data.is_empty() {
+            return Self::framed(data);
+        }
         let mut size = [0u8; 18];
         let hex = frame::chunk_size_line(data.len(), &mut size);
         Self {
@@ -623,6 +628,12 @@ mod tests {
         ));
         // hyper answers an empty Content-Length with 400; so must this path (by not taking it).
         assert!(!take("GET /api/events HTTP/1.1\r\nContent-Length:\r\n\r\n"));
+    }
+
+    #[test]
+    fn an_empty_frame_writes_nothing() {
+        assert_eq!(Chunk::new(Bytes::new()).total(), 0);
+        assert_eq!(Chunk::new(Bytes::from_static(b":\n\n")).total(), 3 + 3 + 2);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub fn event(name: &str, id: Option<u64>, retry_ms: Option<u64>, data: &impl Ser
 /// `sse` as one HTTP/1.1 chunk (size line, data, CRLF), and the slice of it that is `sse`: a
 /// device event is framed so once, for every stream `crate::direct` writes.
 pub fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
+    if sse.is_empty() {
+        return (Bytes::new(), Bytes::new());
+    }
     let mut out = BytesMut::with_capacity(sse.len() + 20);
     chunk_into(sse, &mut out);
     let out = out.freeze();
@@ -41,8 +44,12 @@ pub fn chunked(sse: &[u8]) -> (Bytes, Bytes) {
     (out, inner)
 }
 
-/// Appends `data` framed as one HTTP/1.1 chunk.
+/// Appends `data` framed as one HTTP/1.1 chunk; nothing for empty `data`, whose chunk
+/// (`0\r\n\r\n`) would end the body.
 pub(crate) fn chunk_into(data: &[u8], out: &mut BytesMut) {
+    if data.is_empty() {
+        return;
+    }
     let mut size = [0u8; 18];
     let len = chunk_size_line(data.len(), &mut size);
     out.extend_from_slice(&size[..len]);
@@ -110,5 +117,14 @@ mod tests {
         assert_eq!(chunk, want);
         assert!(chunk.starts_with(format!("{:x}\r\n", sse.len()).as_bytes()));
         assert_eq!(inner, sse[..]);
+    }
+
+    /// A zero-size chunk is the last chunk of a body: an empty frame must not become one.
+    #[test]
+    fn an_empty_frame_is_no_chunk() {
+        let mut out = BytesMut::new();
+        chunk_into(b"", &mut out);
+        assert!(out.is_empty());
+        assert_eq!(chunked(b""), (Bytes::new(), Bytes::new()));
     }
 }
