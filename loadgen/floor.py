@@ -76,13 +76,18 @@ if pid == 0:
                 key.fileobj.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
     os._exit(0)
 
+# The reader holds the other end of `ready`: if it fails (out of ports, say), the read below
+# ends instead of waiting forever, and so does an accept that waits a minute.
+os.close(ready_w)
+listener.settimeout(60)
 accepted = []
 for _ in range(N):
     s, _ = listener.accept()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.setblocking(False)
     accepted.append(s)
-os.read(ready_r, 1)
+if os.read(ready_r, 1) != b"x":
+    sys.exit("floor.py: the reader did not connect its streams")
 time.sleep(0.5)
 
 before = resource.getrusage(resource.RUSAGE_SELF)

@@ -59,9 +59,9 @@ pub(crate) enum Next {
     /// Not for this path (or answered here and kept alive): hyper serves the rest.
     Hyper {
         io: Rewind,
-        /// When the first request's head is due (one [`HEAD_TIMEOUT`] after accept), if hyper
-        /// has not seen it complete yet: hyper's own head timeout would start again when it
-        /// gets the connection.
+        /// One [`HEAD_TIMEOUT`] after accept, when no request has been routed yet: the
+        /// connection is closed then unless hyper has routed one by that time (its own head
+        /// timeout would start again when it gets the connection).
         first_head_by: Option<tokio::time::Instant>,
     },
     /// Nothing more to do (closed, timed out, shutting down, or answered with `close`).

@@ -217,10 +217,12 @@ async fn drive<C>(
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
+    // The timer is boxed: this future is part of every connection hyper serves (TLS and
+    // HTTP/2 streams too), which should not carry a timer they do not use.
     let first_head_late = async {
         match first_head {
             Some((by, seen)) => {
-                tokio::time::sleep_until(by).await;
+                Box::pin(tokio::time::sleep_until(by)).await;
                 if seen.load(Ordering::Acquire) {
                     std::future::pending::<()>().await;
                 }
@@ -236,7 +238,7 @@ async fn drive<C>(
             return;
         }
         _ = first_head_late => {
-            tracing::debug!(%peer, "no complete request head in time; closing");
+            tracing::debug!(%peer, "no request within the head timeout of accept; closing");
             return;
         }
         _ = shutdown.cancelled() => {}
