@@ -13,8 +13,8 @@
 //! Anything else (another path, a request with a body, an upgrade, a head that does not fit in
 //! [`MAX_HEAD`]) is handed to hyper with the bytes read so far, so the connection is served
 //! exactly as before, its first head still due one [`HEAD_TIMEOUT`] after accept (hyper's own
-//! head timeout starts again when it gets the connection). A refused stream (429, 503, 400) is answered here and the connection
-//! goes on with hyper for its next requests.
+//! head timeout starts again when it gets the connection). A refused stream (429, 503, 400) is
+//! answered here and the connection goes on with hyper for its next requests.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
